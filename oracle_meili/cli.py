@@ -1,0 +1,193 @@
+"""``oracle-meili``: the sync engine from the shell, with state in ``sync_state.json``.
+
+Exit status 0 on success; on failure a one-line reason on stderr and status 1 (2 for usage
+errors). ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+
+from oracle_meili import demo
+from oracle_meili.config import load_config
+from oracle_meili.errors import OracleMeiliError
+from oracle_meili.meili import MeiliClient
+from oracle_meili.server import meilisearch_server
+from oracle_meili.source import TableSource, source_engine
+from oracle_meili.state import StateFile
+from oracle_meili.sync import SyncResult, full_sync, incremental_sync
+
+log = logging.getLogger("oracle_meili")
+DEFAULT_STATE = "sync_state.json"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level or os.environ.get("LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        result: int = args.handler(args)
+        return result
+    except (OracleMeiliError, OSError) as e:
+        if args.debug:
+            raise
+        print(f"oracle-meili: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("oracle-meili: interrupted", file=sys.stderr)
+        return 130
+
+
+def _sync(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    index = config.index(args.index)
+    state = StateFile(args.state)
+    started = dt.datetime.now(dt.UTC)
+    try:
+        with source_engine(config.source) as engine, MeiliClient(config.meilisearch) as client:
+            source = TableSource(engine, index)
+
+            def progress(rows: int) -> None:
+                log.info("%s: %d rows read", index.name, rows)
+
+            result: SyncResult
+            if args.mode == "full":
+                result = full_sync(
+                    index,
+                    source=source,
+                    client=client,
+                    meili=config.meilisearch,
+                    on_progress=progress,
+                )
+            else:
+                result = incremental_sync(
+                    index,
+                    source=source,
+                    client=client,
+                    meili=config.meilisearch,
+                    watermark=state.watermark(index.name),
+                    on_progress=progress,
+                )
+    except OracleMeiliError as e:
+        state.record_failure(
+            index=index.name,
+            mode=args.mode,
+            started_at=started.isoformat(),
+            finished_at=dt.datetime.now(dt.UTC).isoformat(),
+            error=str(e),
+        )
+        raise
+    state.record_success(result)
+    print(orjson.dumps(result.to_json()).decode())
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    names = [args.index] if args.index else [i.name for i in config.indexes]
+    state = StateFile(args.state)
+    for name in names:
+        config.index(name)
+        last = state.last_success(name)
+        if last is None:
+            print(f"{name}: never synced")
+        else:
+            print(
+                f"{name}: last {last['mode']} sync finished {last['finished_at']}, "
+                f"{last['index_document_count']} documents, watermark {last['watermark']}"
+            )
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    config.index(args.index)
+    entries = StateFile(args.state).history(args.index)[: args.limit]
+    if not entries:
+        print(f"{args.index}: no syncs recorded in {args.state}")
+    for e in entries:
+        if e["outcome"] == "succeeded":
+            detail = (
+                f"read {e['rows_read']}, upserted {e['documents_upserted']}, "
+                f"deleted {e['documents_deleted']}, {e['index_document_count']} in index"
+            )
+        else:
+            detail = e["error"]
+        print(
+            f"{e['started_at']}  {e['finished_at']}  {e['mode']:<11}  {e['outcome']:<9}  {detail}"
+        )
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    path = demo.create_demo(args.path, rows=args.rows)
+    print(f"demo source: {path} ({args.rows} products)")
+    return 0
+
+
+def _meilisearch(args: argparse.Namespace) -> int:
+    """Run a local Meilisearch in the foreground until interrupted."""
+    key = os.environ.get("MEILI_MASTER_KEY") or os.environ.get("MEILI_API_KEY")
+    with meilisearch_server(
+        data_dir=Path(args.data_dir), port=args.port, master_key=key, log_path=args.log
+    ) as server:
+        print(f"Meilisearch listening on {server.url}", flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        signal.pause()
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="oracle-meili", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, handler: object, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def with_config(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--config", help="YAML configuration (default: $ORACLE_MEILI_CONFIG)")
+        sub.add_argument("--state", default=DEFAULT_STATE, help="state file (default: %(default)s)")
+
+    sync = command("sync", _sync, "sync one index from its source")
+    with_config(sync)
+    sync.add_argument("--index", required=True)
+    sync.add_argument("--mode", choices=["full", "incremental"], required=True)
+
+    status = command("status", _status, "last successful sync per index")
+    with_config(status)
+    status.add_argument("--index")
+
+    history = command("history", _history, "recent syncs of an index, newest first")
+    with_config(history)
+    history.add_argument("--index", required=True)
+    history.add_argument("--limit", type=int, default=20)
+
+    demo_cmd = command("demo", _demo, "create the embedded demo source (SQLite)")
+    demo_cmd.add_argument("--rows", type=int, default=demo.DEFAULT_ROWS)
+    demo_cmd.add_argument("--path", default=str(demo.DEFAULT_PATH))
+
+    server = command("meilisearch", _meilisearch, "run the pinned Meilisearch locally")
+    server.add_argument("--data-dir", default=".state/meilisearch")
+    server.add_argument("--port", type=int, default=7700)
+    server.add_argument("--log", type=Path, help="server log file (default: in the data dir)")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""The errors oracle-meili raises. Every one says which index, row or setting is at fault."""
+
+from __future__ import annotations
+
+
+class OracleMeiliError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigError(OracleMeiliError):
+    """A setting is missing or invalid; raised when the configuration is loaded."""
+
+
+class SourceError(OracleMeiliError):
+    """The source database could not be read."""
+
+
+class SourceConnectionError(SourceError):
+    """The source database could not be reached or refused the login."""
+
+
+class DocumentError(OracleMeiliError):
+    """A row cannot become a Meilisearch document (bad id, unsupported value)."""
+
+    def __init__(self, message: str, *, index: str, key: object = None, column: str | None = None):
+        parts = [f"index {index!r}"]
+        if key is not None:
+            parts.append(f"primary key {key!r}")
+        if column is not None:
+            parts.append(f"column {column!r}")
+        super().__init__(f"{', '.join(parts)}: {message}")
+        self.index = index
+        self.key = key
+        self.column = column
+
+
+class MeilisearchError(OracleMeiliError):
+    """Meilisearch could not be reached or answered with an error."""
+
+
+class MeilisearchUnavailableError(MeilisearchError):
+    """Meilisearch did not answer (connection refused, timeout, unhealthy)."""
+
+
+class MeilisearchTaskError(MeilisearchError):
+    """A Meilisearch task finished as failed or canceled.
+
+    Carries the index, task uid, Meilisearch error code and message, so that a run failure in
+    the Dagster UI or the CLI names exactly which task broke and why.
+    """
+
+    def __init__(self, *, index: str, task_uid: int, status: str, code: str, message: str):
+        super().__init__(
+            f"index {index!r}: Meilisearch task {task_uid} {status}: [{code}] {message}"
+        )
+        self.index = index
+        self.task_uid = task_uid
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class SyncError(OracleMeiliError):
+    """A sync could not complete; the live index and the watermark were left as they were."""

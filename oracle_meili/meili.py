@@ -1,0 +1,275 @@
+"""The Meilisearch side: index management, streamed NDJSON uploads and task tracking.
+
+Uses the official client for everything but document uploads, which go through one
+``requests.Session`` so that a payload is streamed (bounded memory, connection reuse) rather
+than built in memory. Every task is awaited and checked: a failed task raises
+:class:`MeilisearchTaskError`; the client's own ``wait_for_task`` would return it silently.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import meilisearch
+import orjson
+import requests
+from meilisearch.errors import MeilisearchApiError, MeilisearchCommunicationError
+from meilisearch.errors import MeilisearchTimeoutError as ClientTimeoutError
+
+from oracle_meili.config import MeilisearchConfig
+from oracle_meili.errors import MeilisearchError, MeilisearchTaskError, MeilisearchUnavailableError
+
+_FINISHED = frozenset({"succeeded", "failed", "canceled"})
+_NDJSON = "application/x-ndjson"
+
+
+@dataclass
+class TaskLog:
+    """The uids of every task a sync enqueued, in order (reported in metadata)."""
+
+    uids: list[int] = field(default_factory=list)
+
+
+class MeiliClient:
+    """A Meilisearch server, as the sync engine needs it."""
+
+    def __init__(self, config: MeilisearchConfig) -> None:
+        self.config = config
+        api_key = config.api_key.get_secret_value() if config.api_key else None
+        self.url = config.url.rstrip("/")
+        self._client = meilisearch.Client(self.url, api_key, timeout=int(config.timeout_seconds))
+        self._session = requests.Session()
+        if api_key:
+            self._session.headers["Authorization"] = f"Bearer {api_key}"
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> MeiliClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- server ------------------------------------------------------------------------------
+
+    def check_health(self) -> None:
+        """Raise :class:`MeilisearchUnavailableError` unless the server answers healthy."""
+        try:
+            status = self._client.health().get("status")
+        except (MeilisearchCommunicationError, ClientTimeoutError) as e:
+            raise MeilisearchUnavailableError(
+                f"Meilisearch at {self.url} is unreachable: {_first_line(e)}"
+            ) from None
+        except MeilisearchApiError as e:
+            raise MeilisearchUnavailableError(
+                f"Meilisearch at {self.url} answered {e.status_code}: {e.message}"
+            ) from None
+        if status != "available":
+            raise MeilisearchUnavailableError(f"Meilisearch at {self.url} reports {status!r}")
+
+    # -- indexes -----------------------------------------------------------------------------
+
+    def index_exists(self, uid: str) -> bool:
+        try:
+            self._call(self._client.get_raw_index, uid)
+        except MeilisearchError as e:
+            if (
+                isinstance(e.__cause__, MeilisearchApiError)
+                and e.__cause__.code == "index_not_found"
+            ):
+                return False
+            raise
+        return True
+
+    def index_uids(self, *, prefix: str = "") -> list[str]:
+        """Uids of every index whose uid starts with ``prefix``."""
+        uids: list[str] = []
+        offset = 0
+        while True:
+            page = self._call(self._client.get_raw_indexes, {"offset": offset, "limit": 1000})
+            results = page["results"] if isinstance(page, dict) else page
+            uids += [r["uid"] for r in results if r["uid"].startswith(prefix)]
+            if len(results) < 1000:
+                return uids
+            offset += 1000
+
+    def create_index(self, uid: str, *, primary_key: str, settings: dict[str, Any]) -> None:
+        """Create an index and apply its settings before any document arrives."""
+        self.wait(
+            self._call(self._client.create_index, uid, {"primaryKey": primary_key}).task_uid, uid
+        )
+        if settings:
+            task = self._call(self._client.index(uid).update_settings, settings)
+            self.wait(task.task_uid, uid)
+
+    def delete_index(self, uid: str) -> None:
+        task = self._call(self._client.delete_index, uid)
+        self.wait(task.task_uid, uid)
+
+    def swap(self, live: str, build: str) -> int:
+        """Atomically exchange two indexes (the new data becomes live). Returns the task uid."""
+        task = self._call(self._client.swap_indexes, [{"indexes": [live, build]}])
+        self.wait(task.task_uid, live)
+        return int(task.task_uid)
+
+    def rename(self, build: str, live: str) -> int:
+        """Rename ``build`` to ``live`` (which must not exist). Returns the task uid."""
+        task = self._call(self._client.swap_indexes, [{"indexes": [build, live], "rename": True}])
+        self.wait(task.task_uid, live)
+        return int(task.task_uid)
+
+    def document_count(self, uid: str) -> int:
+        stats = self._call(self._client.index(uid).get_stats)
+        return int(stats.number_of_documents)
+
+    # -- documents ---------------------------------------------------------------------------
+
+    def add_documents(self, uid: str, payload: Iterable[bytes], *, primary_key: str) -> int:
+        """Stream one NDJSON payload (an iterable of lines) as one task. Returns its uid."""
+        url = f"{self.url}/indexes/{uid}/documents"
+        try:
+            response = self._session.post(
+                url,
+                params={"primaryKey": primary_key},
+                data=iter(payload),
+                headers={"Content-Type": _NDJSON},
+                timeout=self.config.timeout_seconds,
+            )
+        except requests.RequestException as e:
+            raise MeilisearchUnavailableError(
+                f"index {uid!r}: uploading documents to {self.url} failed: {_first_line(e)}"
+            ) from None
+        return self._task_uid(response, uid)
+
+    def delete_documents(self, uid: str, ids: Sequence[int | str]) -> int:
+        """Delete documents by id as one task. Returns its uid."""
+        try:
+            response = self._session.post(
+                f"{self.url}/indexes/{uid}/documents/delete-batch",
+                data=orjson.dumps(list(ids)),
+                headers={"Content-Type": "application/json"},
+                timeout=self.config.timeout_seconds,
+            )
+        except requests.RequestException as e:
+            raise MeilisearchUnavailableError(
+                f"index {uid!r}: deleting documents on {self.url} failed: {_first_line(e)}"
+            ) from None
+        return self._task_uid(response, uid)
+
+    def search(self, uid: str, query: str, **params: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(self._client.index(uid).search, query, params)
+        return result
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    def wait(self, task_uid: int, index: str) -> None:
+        """Wait until a task finishes; raise :class:`MeilisearchTaskError` unless it succeeded.
+
+        Polls with a growing interval (50 ms to 1 s) up to ``task_timeout_seconds``.
+        """
+        deadline = time.monotonic() + self.config.task_timeout_seconds
+        interval = 0.05
+        while True:
+            task = self._call(self._client.get_task, task_uid)
+            if task.status in _FINISHED:
+                break
+            if time.monotonic() > deadline:
+                raise MeilisearchError(
+                    f"index {index!r}: Meilisearch task {task_uid} still {task.status} after "
+                    f"{self.config.task_timeout_seconds:.0f} s"
+                )
+            time.sleep(interval)
+            interval = min(interval * 1.5, 1.0)
+        if task.status != "succeeded":
+            error = task.error or {}
+            raise MeilisearchTaskError(
+                index=index,
+                task_uid=task_uid,
+                status=task.status,
+                code=str(error.get("code", task.status)),
+                message=str(error.get("message", "no error given")),
+            )
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _call(self, method: Any, *args: Any) -> Any:
+        try:
+            return method(*args)
+        except (MeilisearchCommunicationError, ClientTimeoutError) as e:
+            raise MeilisearchUnavailableError(
+                f"Meilisearch at {self.url} is unreachable: {_first_line(e)}"
+            ) from e
+        except MeilisearchApiError as e:
+            raise MeilisearchError(f"Meilisearch at {self.url}: [{e.code}] {e.message}") from e
+
+    def _task_uid(self, response: requests.Response, index: str) -> int:
+        if response.status_code != 202:
+            try:
+                body = response.json()
+                detail = f"[{body.get('code')}] {body.get('message')}"
+            except ValueError:
+                detail = response.text[:200]
+            raise MeilisearchError(
+                f"index {index!r}: Meilisearch answered {response.status_code}: {detail}"
+            )
+        return int(response.json()["taskUid"])
+
+
+class TaskWindow:
+    """Keeps at most ``limit`` tasks in flight: enqueueing more first waits for the oldest."""
+
+    def __init__(self, client: MeiliClient, index: str, *, limit: int, log: TaskLog) -> None:
+        self._client = client
+        self._index = index
+        self._limit = limit
+        self._pending: list[int] = []
+        self._log = log
+
+    def add(self, task_uid: int) -> None:
+        self._log.uids.append(task_uid)
+        self._pending.append(task_uid)
+        while len(self._pending) > self._limit:
+            self._client.wait(self._pending.pop(0), self._index)
+
+    def wait_all(self) -> None:
+        while self._pending:
+            self._client.wait(self._pending.pop(0), self._index)
+
+
+def ndjson_payloads(lines: Iterator[bytes], *, max_bytes: int) -> Iterator[Iterator[bytes]]:
+    """Split a stream of NDJSON lines into payloads of at most ``max_bytes`` each.
+
+    Each payload is itself a lazy iterator, consumed by the upload before the next one is
+    started, so at most one line is held back between payloads. A single line larger than
+    ``max_bytes`` is still sent alone; Meilisearch then rejects it with a clear error.
+    """
+    pending: list[bytes] = []
+    for first in lines:
+        pending.append(first)
+        break
+    while pending:
+
+        def payload() -> Iterator[bytes]:
+            size = 0
+            line = pending.pop()
+            while True:
+                size += len(line)
+                yield line
+                nxt = next(lines, None)
+                if nxt is None:
+                    return
+                if size + len(nxt) > max_bytes:
+                    pending.append(nxt)
+                    return
+                line = nxt
+
+        yield payload()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,88 @@
+"""Sync state for the CLI: watermarks, the last success and the history, in one JSON file.
+
+Written atomically (temporary file, fsync, rename), so a crash never leaves a torn file.
+The Dagster layer keeps the same facts in materialization metadata instead.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from oracle_meili.errors import OracleMeiliError
+from oracle_meili.sync import SyncResult
+
+HISTORY_LIMIT = 200
+
+
+class StateFile:
+    """``sync_state.json``: per index, the last successful sync and a bounded history."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def load(self) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = orjson.loads(self.path.read_bytes())
+        except FileNotFoundError:
+            return {"indexes": {}}
+        except orjson.JSONDecodeError as e:
+            raise OracleMeiliError(f"state file {str(self.path)!r} is not valid JSON: {e}") from e
+        data.setdefault("indexes", {})
+        return data
+
+    def watermark(self, index: str) -> str | None:
+        """The watermark of the last successful sync of ``index`` (None if never synced)."""
+        last = self.last_success(index)
+        return None if last is None else last.get("watermark")
+
+    def last_success(self, index: str) -> dict[str, Any] | None:
+        entry: dict[str, Any] | None = self.load()["indexes"].get(index, {}).get("last_success")
+        return entry
+
+    def history(self, index: str) -> list[dict[str, Any]]:
+        """Recent syncs of ``index``, newest first."""
+        entries: list[dict[str, Any]] = self.load()["indexes"].get(index, {}).get("history", [])
+        return list(reversed(entries))
+
+    def record_success(self, result: SyncResult) -> None:
+        entry = {**result.to_json(), "outcome": "succeeded"}
+        self._update(result.index, entry, success=True)
+
+    def record_failure(
+        self, *, index: str, mode: str, started_at: str, finished_at: str, error: str
+    ) -> None:
+        entry = {
+            "index": index,
+            "mode": mode,
+            "started_at": started_at,
+            "finished_at": finished_at,
+            "outcome": "failed",
+            "error": error,
+        }
+        self._update(index, entry, success=False)
+
+    def _update(self, index: str, entry: dict[str, Any], *, success: bool) -> None:
+        data = self.load()
+        slot = data["indexes"].setdefault(index, {"history": []})
+        slot["history"] = [*slot.get("history", []), entry][-HISTORY_LIMIT:]
+        if success:
+            slot["last_success"] = entry
+        self._write(data)
+
+    def _write(self, data: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".sync_state.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

@@ -1,0 +1,279 @@
+"""Full and incremental syncs: source rows in, Meilisearch documents out, a SyncResult back.
+
+Plain Python: the Dagster assets and the CLI call these functions and record the result.
+A failed sync leaves the live index as it was (full sync with the ``swap`` strategy) and
+never moves the watermark: the caller records the new one only from a returned result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import orjson
+
+from oracle_meili.config import IndexConfig, MeilisearchConfig, SyncMode
+from oracle_meili.documents import DocumentShape, build_shape, document_id, to_document
+from oracle_meili.errors import SyncError
+from oracle_meili.meili import MeiliClient, TaskLog, TaskWindow, ndjson_payloads
+from oracle_meili.source import Row, TableSource
+from oracle_meili.watermark import decode_watermark, encode_watermark, lower_bound
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int], None]
+BUILD_SEPARATOR = "__"
+# Deletions are sent in batches of this many ids (one task each).
+DELETE_BATCH = 10_000
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What one sync did; recorded as Dagster metadata or in ``sync_state.json``."""
+
+    index: str
+    mode: SyncMode
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    rows_read: int
+    documents_upserted: int
+    documents_deleted: int
+    index_document_count: int
+    watermark: str | None
+    previous_watermark: str | None
+    task_uids: tuple[int, ...] = field(default_factory=tuple)
+    strategy: str | None = None
+
+    @property
+    def duration_seconds(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (datetimes as ISO 8601)."""
+        data = asdict(self)
+        data["started_at"] = self.started_at.isoformat()
+        data["finished_at"] = self.finished_at.isoformat()
+        data["task_uids"] = list(self.task_uids)
+        data["duration_seconds"] = round(self.duration_seconds, 3)
+        return data
+
+
+def full_sync(
+    index: IndexConfig,
+    *,
+    source: TableSource,
+    client: MeiliClient,
+    meili: MeilisearchConfig,
+    on_progress: ProgressCallback | None = None,
+) -> SyncResult:
+    """Rebuild the index from every live row.
+
+    Strategy ``swap`` (default): load a new index ``<name>__<suffix>``, check its document
+    count, then swap it with the live index (or rename it when there is none) and delete the
+    old one; the live index is untouched if anything fails. Strategy ``recreate``: delete the
+    live index and load it again (searches see a partial index meanwhile).
+
+    Raises:
+        SyncError, MeilisearchError, SourceError, DocumentError: nothing live has changed
+            (``swap``).
+    """
+    started = _now()
+    clock = time.monotonic()
+    client.check_health()
+    shape = build_shape(index, source.columns, char_columns=source.char_columns)
+    # The watermark is captured before reading: rows changed during the read are read again
+    # by the next incremental sync rather than missed.
+    upper = source.max_cursor()
+    tasks = TaskLog()
+    log.info("full sync of %r started (%s strategy)", index.name, index.full_strategy)
+
+    if index.full_strategy == "recreate":
+        if client.index_exists(index.name):
+            client.delete_index(index.name)
+        target = index.name
+    else:
+        _delete_stale_builds(client, index.name)
+        target = f"{index.name}{BUILD_SEPARATOR}{started:%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
+    client.create_index(target, primary_key=shape.id_field, settings=index.settings)
+    try:
+        window = TaskWindow(client, target, limit=meili.max_tasks_in_flight, log=tasks)
+        counter = _Counter()
+        lines = _ndjson_lines(
+            shape, _progress(source.read_all(batch_size=index.batch_size), counter, on_progress)
+        )
+        for payload in ndjson_payloads(lines, max_bytes=meili.max_payload_bytes):
+            window.add(client.add_documents(target, payload, primary_key=shape.id_field))
+        window.wait_all()
+        count = client.document_count(target)
+        if count != counter.rows:
+            raise SyncError(
+                f"index {index.name!r}: {counter.rows} rows were sent but the new index holds "
+                f"{count} documents (duplicate ids?); the live index was not changed"
+            )
+        if target != index.name:
+            _publish(client, live=index.name, build=target, tasks=tasks)
+    except BaseException:
+        if target != index.name:
+            _try_delete(client, target)
+        raise
+    result = SyncResult(
+        index=index.name,
+        mode="full",
+        strategy=index.full_strategy,
+        started_at=started,
+        finished_at=started + dt.timedelta(seconds=time.monotonic() - clock),
+        rows_read=counter.rows,
+        documents_upserted=counter.rows,
+        documents_deleted=0,
+        index_document_count=count,
+        watermark=encode_watermark(upper),
+        previous_watermark=None,
+        task_uids=tuple(tasks.uids),
+    )
+    log.info(
+        "full sync of %r finished: %d documents in %.1f s",
+        index.name,
+        count,
+        result.duration_seconds,
+    )
+    return result
+
+
+def incremental_sync(
+    index: IndexConfig,
+    *,
+    source: TableSource,
+    client: MeiliClient,
+    meili: MeilisearchConfig,
+    watermark: str | None,
+    on_progress: ProgressCallback | None = None,
+) -> SyncResult:
+    """Upsert rows changed since ``watermark`` and delete soft-deleted ones.
+
+    Reads ``watermark - lookback_seconds < cursor <= upper``, where ``upper`` is the highest
+    cursor value captured before reading. The returned watermark is ``upper``; the caller
+    stores it only after this function returns, i.e. after every task succeeded.
+    """
+    started = _now()
+    clock = time.monotonic()
+    if source.cursor_column is None:
+        raise SyncError(f"index {index.name!r}: an incremental sync needs `cursor` in the config")
+    client.check_health()
+    shape = build_shape(index, source.columns, char_columns=source.char_columns)
+    previous = decode_watermark(watermark)
+    after = lower_bound(previous, index.lookback_seconds)
+    upper = source.max_cursor()
+    tasks = TaskLog()
+    if not client.index_exists(index.name):
+        client.create_index(index.name, primary_key=shape.id_field, settings=index.settings)
+
+    counter = _Counter()
+    deleted_ids: list[int | str] = []
+    upserted = deleted = 0
+    window = TaskWindow(client, index.name, limit=meili.max_tasks_in_flight, log=tasks)
+    if upper is not None:
+        batches = source.read_changed(after=after, upto=upper, batch_size=index.batch_size)
+
+        def live_rows() -> Iterator[list[Row]]:
+            for batch in _progress(batches, counter, on_progress):
+                live = []
+                for row in batch:
+                    if source.is_deleted(row):
+                        deleted_ids.append(document_id(shape, row))
+                    else:
+                        live.append(row)
+                yield live
+
+        lines = _ndjson_lines(shape, live_rows())
+        for payload in ndjson_payloads(lines, max_bytes=meili.max_payload_bytes):
+            window.add(client.add_documents(index.name, payload, primary_key=shape.id_field))
+        upserted = counter.rows - len(deleted_ids)
+        for start in range(0, len(deleted_ids), DELETE_BATCH):
+            window.add(
+                client.delete_documents(index.name, deleted_ids[start : start + DELETE_BATCH])
+            )
+        deleted = len(deleted_ids)
+        window.wait_all()
+
+    new_watermark = upper if previous is None or upper is None or upper > previous else previous
+    if upper is None:
+        new_watermark = previous
+    result = SyncResult(
+        index=index.name,
+        mode="incremental",
+        started_at=started,
+        finished_at=started + dt.timedelta(seconds=time.monotonic() - clock),
+        rows_read=counter.rows,
+        documents_upserted=upserted,
+        documents_deleted=deleted,
+        index_document_count=client.document_count(index.name),
+        watermark=encode_watermark(new_watermark),
+        previous_watermark=watermark,
+        task_uids=tuple(tasks.uids),
+    )
+    log.info(
+        "incremental sync of %r finished: %d read, %d upserted, %d deleted in %.1f s",
+        index.name,
+        result.rows_read,
+        upserted,
+        deleted,
+        result.duration_seconds,
+    )
+    return result
+
+
+@dataclass
+class _Counter:
+    rows: int = 0
+
+
+def _progress(
+    batches: Iterator[list[Row]], counter: _Counter, on_progress: ProgressCallback | None
+) -> Iterator[list[Row]]:
+    for batch in batches:
+        counter.rows += len(batch)
+        yield batch
+        if on_progress is not None:
+            on_progress(counter.rows)
+
+
+def _ndjson_lines(shape: DocumentShape, batches: Iterator[list[Row]]) -> Iterator[bytes]:
+    dumps = orjson.dumps
+    newline = orjson.OPT_APPEND_NEWLINE
+    for batch in batches:
+        for row in batch:
+            yield dumps(to_document(shape, row), option=newline)
+
+
+def _publish(client: MeiliClient, *, live: str, build: str, tasks: TaskLog) -> None:
+    """Make ``build`` the live index: swap and drop the old one, or rename if none is live."""
+    if client.index_exists(live):
+        tasks.uids.append(client.swap(live, build))
+        # After the swap, ``build`` holds the previous live documents.
+        _try_delete(client, build)
+    else:
+        tasks.uids.append(client.rename(build, live))
+
+
+def _delete_stale_builds(client: MeiliClient, name: str) -> None:
+    # Build indexes left by a sync that was killed; only one sync per index runs at a time
+    # (a Dagster pool per index), so any that exist now are orphans.
+    for uid in client.index_uids(prefix=name + BUILD_SEPARATOR):
+        log.warning("deleting build index %r left by an interrupted full sync", uid)
+        client.delete_index(uid)
+
+
+def _try_delete(client: MeiliClient, uid: str) -> None:
+    try:
+        client.delete_index(uid)
+    except Exception as e:  # the original error matters more; this one is only reported
+        log.warning("could not delete build index %r: %s", uid, e)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
