@@ -174,7 +174,7 @@ def load_config(
     Raises:
         ConfigError: naming the index and key of the first problem found.
     """
-    env = _environment() if environ is None else dict(environ)
+    env = environment() if environ is None else dict(environ)
     if path is None:
         path = env.get(CONFIG_ENV_VAR)
         if not path:
@@ -202,7 +202,8 @@ def parse_config(raw: Mapping[str, Any], *, environ: Mapping[str, str]) -> AppCo
     return AppConfig(source=source, meilisearch=meilisearch, indexes=indexes)
 
 
-def _environment() -> dict[str, str]:
+def environment() -> dict[str, str]:
+    """``os.environ`` over the variables of ``./.env`` (set variables win)."""
     from_file = {k: v for k, v in dotenv_values(".env").items() if v is not None}
     return {**from_file, **os.environ}
 

@@ -1,0 +1,71 @@
+"""The Dagster code location: assets and resources assembled from the configuration.
+
+The configuration file comes from ``$ORACLE_MEILI_CONFIG`` (default ``demo/config.yaml``,
+the embedded demo). Nothing connects at load time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import dagster as dg
+
+from oracle_meili.config import CONFIG_ENV_VAR, AppConfig, environment, load_config
+from oracle_meili.defs.assets import build_index_asset, source_table_specs
+from oracle_meili.defs.resources import (
+    MeilisearchResource,
+    OracleResource,
+    SourceResource,
+    SqlAlchemySourceResource,
+)
+
+DEFAULT_CONFIG = "demo/config.yaml"
+
+
+def build_resources(config: AppConfig, environ: Mapping[str, str]) -> dict[str, object]:
+    """The ``source`` and ``meilisearch`` resources; secrets stay behind ``EnvVar``."""
+    source: SourceResource
+    if config.source.url is not None:
+        source = SqlAlchemySourceResource(url=config.source.url)
+    else:
+        oracle = config.source.oracle
+        assert oracle is not None
+        source = OracleResource(
+            user=oracle.user,
+            password=dg.EnvVar("ORACLE_PASSWORD"),
+            dsn=oracle.dsn,
+            host=oracle.host,
+            port=oracle.port,
+            service_name=oracle.service_name,
+        )
+    meili = config.meilisearch
+    return {
+        "source": source,
+        "meilisearch": MeilisearchResource(
+            url=meili.url,
+            api_key=dg.EnvVar("MEILI_API_KEY") if environ.get("MEILI_API_KEY") else None,
+            timeout_seconds=meili.timeout_seconds,
+            task_timeout_seconds=meili.task_timeout_seconds,
+            max_payload_bytes=meili.max_payload_bytes,
+            max_tasks_in_flight=meili.max_tasks_in_flight,
+        ),
+    }
+
+
+def build_definitions(config: AppConfig, environ: Mapping[str, str]) -> dg.Definitions:
+    """Definitions for a loaded configuration (tests build their own with this)."""
+    return dg.Definitions(
+        assets=[
+            *source_table_specs(config.indexes),
+            *(build_index_asset(index) for index in config.indexes),
+        ],
+        resources=build_resources(config, environ),
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Loaded by ``dagster dev`` / the code server through workspace.yaml."""
+    environ = environment()
+    config = load_config(environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG, environ=environ)
+    return build_definitions(config, environ)

@@ -1,0 +1,53 @@
+"""Materialization metadata keys: one namespaced constant each, read and written only here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+from oracle_meili.sync import SyncResult
+
+PREFIX = "oracle_meili"
+WATERMARK = f"{PREFIX}/watermark"
+PREVIOUS_WATERMARK = f"{PREFIX}/previous_watermark"
+MODE = f"{PREFIX}/mode"
+STRATEGY = f"{PREFIX}/strategy"
+ROWS_READ = f"{PREFIX}/rows_read"
+DOCUMENTS_UPSERTED = f"{PREFIX}/documents_upserted"
+DOCUMENTS_DELETED = f"{PREFIX}/documents_deleted"
+DURATION_SECONDS = f"{PREFIX}/duration_seconds"
+INDEX_DOCUMENT_COUNT = f"{PREFIX}/index_document_count"
+TASK_UIDS = f"{PREFIX}/meilisearch_task_uids"
+MEILISEARCH_URL = f"{PREFIX}/meilisearch_url"
+
+
+def result_metadata(result: SyncResult, *, meilisearch_url: str) -> dict[str, dg.MetadataValue]:
+    """The metadata of one sync; numeric values are plotted by the Dagster UI."""
+    values: dict[str, Any] = {
+        WATERMARK: dg.MetadataValue.text(result.watermark or ""),
+        PREVIOUS_WATERMARK: dg.MetadataValue.text(result.previous_watermark or ""),
+        MODE: dg.MetadataValue.text(result.mode),
+        ROWS_READ: dg.MetadataValue.int(result.rows_read),
+        DOCUMENTS_UPSERTED: dg.MetadataValue.int(result.documents_upserted),
+        DOCUMENTS_DELETED: dg.MetadataValue.int(result.documents_deleted),
+        DURATION_SECONDS: dg.MetadataValue.float(round(result.duration_seconds, 3)),
+        INDEX_DOCUMENT_COUNT: dg.MetadataValue.int(result.index_document_count),
+        TASK_UIDS: dg.MetadataValue.json(list(result.task_uids)),
+        MEILISEARCH_URL: dg.MetadataValue.url(meilisearch_url),
+        "dagster/row_count": dg.MetadataValue.int(result.index_document_count),
+    }
+    if result.strategy is not None:
+        values[STRATEGY] = dg.MetadataValue.text(result.strategy)
+    return values
+
+
+def latest_watermark(instance: dg.DagsterInstance, asset_key: dg.AssetKey) -> str | None:
+    """The watermark of the latest materialization of either partition (None if none)."""
+    event = instance.get_latest_materialization_event(asset_key)
+    if event is None or event.asset_materialization is None:
+        return None
+    value = event.asset_materialization.metadata.get(WATERMARK)
+    if value is None or not isinstance(value.value, str) or not value.value:
+        return None
+    return value.value

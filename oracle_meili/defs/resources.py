@@ -1,0 +1,109 @@
+"""Dagster resources: the source database and the Meilisearch server.
+
+Each resource only holds settings; connections are opened inside a run and closed at its
+end. Secrets (passwords, API keys) are given as ``EnvVar`` so they never show in the UI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+import sqlalchemy as sa
+from pydantic import Field, SecretStr
+
+from oracle_meili.config import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    DEFAULT_MEILI_URL,
+    DEFAULT_ORACLE_PORT,
+    MeilisearchConfig,
+    OracleSettings,
+    SourceConfig,
+)
+from oracle_meili.meili import MeiliClient
+from oracle_meili.oracle import PoolSettings, oracle_engine
+from oracle_meili.source import source_engine
+
+
+class SourceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """A database the index assets read from."""
+
+    @contextmanager
+    def engine(self) -> Iterator[sa.Engine]:
+        """A SQLAlchemy engine, open for the duration of the ``with`` block."""
+        raise NotImplementedError(f"{type(self).__name__} must implement engine()")
+        yield  # pragma: no cover
+
+
+class SqlAlchemySourceResource(SourceResource):
+    """Any SQLAlchemy database by URL (the embedded demo uses SQLite)."""
+
+    url: str = Field(description="SQLAlchemy URL, e.g. sqlite:///demo/demo.db.")
+
+    @contextmanager
+    def engine(self) -> Iterator[sa.Engine]:
+        with source_engine(SourceConfig(url=self.url)) as engine:
+            yield engine
+
+
+class OracleResource(SourceResource):
+    """Oracle Database through python-oracledb in thin mode, with a session pool per run."""
+
+    user: str = Field(description="Database user the sync reads as.")
+    password: str = Field(description="Password; give it as EnvVar('ORACLE_PASSWORD').")
+    dsn: str | None = Field(default=None, description="Full DSN or Easy Connect string.")
+    host: str | None = Field(default=None, description="Listener host (when no DSN).")
+    port: int = Field(default=DEFAULT_ORACLE_PORT, description="Listener port.")
+    service_name: str | None = Field(default=None, description="Service name (when no DSN).")
+    pool_min: int = Field(default=1, description="Sessions the pool opens at start.")
+    pool_max: int = Field(default=4, description="Most sessions the pool may hold.")
+    pool_increment: int = Field(default=1, description="Sessions opened at a time when growing.")
+
+    def settings(self) -> OracleSettings:
+        return OracleSettings(
+            user=self.user,
+            password=SecretStr(self.password),
+            dsn=self.dsn,
+            host=self.host,
+            port=self.port,
+            service_name=self.service_name,
+        )
+
+    @contextmanager
+    def engine(self) -> Iterator[sa.Engine]:
+        pool = PoolSettings(min=self.pool_min, max=self.pool_max, increment=self.pool_increment)
+        with oracle_engine(self.settings(), pool=pool) as engine:
+            yield engine
+
+
+class MeilisearchResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """A Meilisearch server."""
+
+    url: str = Field(default=DEFAULT_MEILI_URL, description="Base URL, http:// or https://.")
+    api_key: str | None = Field(
+        default=None, description="API key; give it as EnvVar('MEILI_API_KEY')."
+    )
+    timeout_seconds: float = Field(default=30.0, description="HTTP request timeout.")
+    task_timeout_seconds: float = Field(
+        default=3600.0, description="Longest wait for one Meilisearch task."
+    )
+    max_payload_bytes: int = Field(
+        default=DEFAULT_MAX_PAYLOAD_BYTES, description="Largest NDJSON payload per task."
+    )
+    max_tasks_in_flight: int = Field(default=4, description="Tasks enqueued before waiting.")
+
+    def settings(self) -> MeilisearchConfig:
+        return MeilisearchConfig(
+            url=self.url,
+            api_key=SecretStr(self.api_key) if self.api_key else None,
+            timeout_seconds=self.timeout_seconds,
+            task_timeout_seconds=self.task_timeout_seconds,
+            max_payload_bytes=self.max_payload_bytes,
+            max_tasks_in_flight=self.max_tasks_in_flight,
+        )
+
+    @contextmanager
+    def client(self) -> Iterator[MeiliClient]:
+        with MeiliClient(self.settings()) as client:
+            yield client
