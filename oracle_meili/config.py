@@ -25,8 +25,10 @@ BinaryPolicy = Literal["base64", "omit"]
 CONFIG_ENV_VAR = "ORACLE_MEILI_CONFIG"
 DEFAULT_MEILI_URL = "http://127.0.0.1:7700"
 DEFAULT_ORACLE_PORT = 1521
-# Meilisearch's default payload limit is 100 MB, counted after decompression; stay under it.
-DEFAULT_MAX_PAYLOAD_BYTES = 95_000_000
+# Meilisearch's default payload limit is 100 MB, counted after decompression. A payload is
+# built in memory before it is sent, so this also bounds the sync's memory; 64 MiB keeps a
+# 100k-row catalogue in one task while a 1M-row sync stays well under 200 MB RSS.
+DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
 # Index uids are [A-Za-z0-9_-]; "__" is kept free because build indexes are "<name>__<suffix>".
 _INDEX_NAME = re.compile(r"^(?!.*__)[A-Za-z0-9_-]{1,200}$")
 

@@ -1,9 +1,9 @@
-"""The Meilisearch side: index management, streamed NDJSON uploads and task tracking.
+"""The Meilisearch side: index management, NDJSON uploads and task tracking.
 
-Uses the official client for everything but document uploads, which go through one
-``requests.Session`` so that a payload is streamed (bounded memory, connection reuse) rather
-than built in memory. Every task is awaited and checked: a failed task raises
-:class:`MeilisearchTaskError`; the client's own ``wait_for_task`` would return it silently.
+Uses the official client for everything but document uploads and deletions, which go
+through one ``requests.Session`` (connection reuse; NDJSON bytes sent as they are). Every
+task is awaited and checked: a failed task raises :class:`MeilisearchTaskError`; the
+client's own ``wait_for_task`` would return it silently.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import meilisearch
 import orjson
@@ -128,14 +128,15 @@ class MeiliClient:
 
     # -- documents ---------------------------------------------------------------------------
 
-    def add_documents(self, uid: str, payload: Iterable[bytes], *, primary_key: str) -> int:
-        """Stream one NDJSON payload (an iterable of lines) as one task. Returns its uid."""
+    def add_documents(self, uid: str, payload: bytes | bytearray, *, primary_key: str) -> int:
+        """Send one NDJSON payload as one task (add or replace documents). Returns its uid."""
         url = f"{self.url}/indexes/{uid}/documents"
         try:
             response = self._session.post(
                 url,
                 params={"primaryKey": primary_key},
-                data=iter(payload),
+                # A bytearray is sent as it is; bytes(payload) would copy up to 64 MiB.
+                data=cast(bytes, payload),
                 headers={"Content-Type": _NDJSON},
                 timeout=self.config.timeout_seconds,
             )
@@ -240,34 +241,23 @@ class TaskWindow:
             self._client.wait(self._pending.pop(0), self._index)
 
 
-def ndjson_payloads(lines: Iterator[bytes], *, max_bytes: int) -> Iterator[Iterator[bytes]]:
-    """Split a stream of NDJSON lines into payloads of at most ``max_bytes`` each.
+def ndjson_payloads(lines: Iterable[bytes], *, max_bytes: int) -> Iterator[bytearray]:
+    """Group NDJSON lines into payloads of at most ``max_bytes`` each.
 
-    Each payload is itself a lazy iterator, consumed by the upload before the next one is
-    started, so at most one line is held back between payloads. A single line larger than
-    ``max_bytes`` is still sent alone; Meilisearch then rejects it with a clear error.
+    A payload is complete in memory before it is sent. NOTE: a streamed (chunked) upload is
+    not an option: when the producer fails half way, the HTTP client still ends the body
+    cleanly and Meilisearch enqueues the partial payload, so a failed sync would have
+    changed the live index. Memory is bounded by ``max_bytes``. A single line larger than
+    ``max_bytes`` is sent alone; Meilisearch then rejects it with a clear error.
     """
-    pending: list[bytes] = []
-    for first in lines:
-        pending.append(first)
-        break
-    while pending:
-
-        def payload() -> Iterator[bytes]:
-            size = 0
-            line = pending.pop()
-            while True:
-                size += len(line)
-                yield line
-                nxt = next(lines, None)
-                if nxt is None:
-                    return
-                if size + len(nxt) > max_bytes:
-                    pending.append(nxt)
-                    return
-                line = nxt
-
-        yield payload()
+    buffer = bytearray()
+    for line in lines:
+        if buffer and len(buffer) + len(line) > max_bytes:
+            yield buffer
+            buffer = bytearray()
+        buffer += line
+    if buffer:
+        yield buffer
 
 
 def _first_line(error: BaseException) -> str:

@@ -99,8 +99,8 @@ def full_sync(
     else:
         _delete_stale_builds(client, index.name)
         target = f"{index.name}{BUILD_SEPARATOR}{started:%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
-    client.create_index(target, primary_key=shape.id_field, settings=index.settings)
     try:
+        client.create_index(target, primary_key=shape.id_field, settings=index.settings)
         window = TaskWindow(client, target, limit=meili.max_tasks_in_flight, log=tasks)
         counter = _Counter()
         lines = _ndjson_lines(

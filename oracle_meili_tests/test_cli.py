@@ -1,0 +1,103 @@
+"""The ``oracle-meili`` command line, run in-process (seed TEST-110..112, TEST-140)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+
+from oracle_meili.cli import main
+from oracle_meili.server import RunningMeilisearch, free_port
+
+
+@pytest.fixture
+def cli_env(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    meili_server: RunningMeilisearch,
+    index_name: str,
+) -> Path:
+    """A working directory with a demo database and a config for the test server."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MEILI_URL", meili_server.url)
+    monkeypatch.setenv("MEILI_API_KEY", meili_server.master_key)
+    config = {
+        "source": {"url": "sqlite:///demo/demo.db"},
+        "indexes": [
+            {
+                "name": index_name,
+                "table": "PRODUCTS",
+                "primary_key": "PRODUCT_ID",
+                "cursor": "UPDATED_AT",
+                "soft_delete": {"column": "IS_DELETED", "deleted_value": "Y"},
+            }
+        ],
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    return tmp_path
+
+
+def test_demo_sync_status_history(
+    cli_env: Path, index_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--rows", "300"]) == 0
+    assert (cli_env / "demo" / "demo.db").exists()
+    assert main(["sync", "--config", "config.yaml", "--index", index_name, "--mode", "full"]) == 0
+    full = orjson.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert full["rows_read"] == full["index_document_count"] > 280
+    assert (
+        main(["sync", "--config", "config.yaml", "--index", index_name, "--mode", "incremental"])
+        == 0
+    )
+    incremental = orjson.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert incremental["previous_watermark"] == full["watermark"]
+    state = orjson.loads((cli_env / "sync_state.json").read_bytes())
+    assert state["indexes"][index_name]["last_success"]["mode"] == "incremental"
+
+    assert main(["status", "--config", "config.yaml"]) == 0
+    assert f"{index_name}: last incremental sync" in capsys.readouterr().out
+    assert main(["history", "--config", "config.yaml", "--index", index_name]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and "incremental  succeeded" in lines[0] and "full" in lines[1]
+
+
+def test_failure_is_one_line_and_recorded(
+    cli_env: Path,
+    index_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    main(["demo", "--rows", "10"])
+    monkeypatch.setenv("MEILI_URL", f"http://127.0.0.1:{free_port()}")
+    code = main(["sync", "--config", "config.yaml", "--index", index_name, "--mode", "full"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert err[-1].startswith("oracle-meili: Meilisearch at http://127.0.0.1:")
+    assert "Traceback" not in "\n".join(err)
+    state = orjson.loads((cli_env / "sync_state.json").read_bytes())
+    assert state["indexes"][index_name]["history"][-1]["outcome"] == "failed"
+    assert "last_success" not in state["indexes"][index_name]
+
+
+def test_unknown_index_and_missing_config(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sync", "--config", "config.yaml", "--index", "nope", "--mode", "full"]) == 1
+    assert "no index named 'nope'" in capsys.readouterr().err
+    assert main(["status", "--config", "missing.yaml"]) == 1
+    assert "cannot read configuration file" in capsys.readouterr().err
+
+
+def test_secrets_never_reach_output_or_state(
+    cli_env: Path,
+    index_name: str,
+    meili_server: RunningMeilisearch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    main(["demo", "--rows", "10"])
+    main(["sync", "--config", "config.yaml", "--index", index_name, "--mode", "full"])
+    captured = capsys.readouterr()
+    assert meili_server.master_key not in captured.out + captured.err
+    assert meili_server.master_key not in (cli_env / "sync_state.json").read_text()

@@ -1,0 +1,151 @@
+"""Configuration: YAML + environment + .env, validated at load (seed TEST-010..013, TEST-141)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from oracle_meili.config import DEFAULT_MEILI_URL, load_config, parse_config
+from oracle_meili.errors import ConfigError
+
+INDEX = {"name": "products", "table": "SHOP.PRODUCTS", "primary_key": "PRODUCT_ID"}
+ORACLE_ENV = {
+    "ORACLE_HOST": "db.example",
+    "ORACLE_SERVICE_NAME": "FREEPDB1",
+    "ORACLE_USER": "sync",
+    "ORACLE_PASSWORD": "s3cret-pw",
+}
+
+
+def parse(raw: dict[str, Any], env: dict[str, str] | None = None) -> Any:
+    return parse_config(raw, environ=env if env is not None else ORACLE_ENV)
+
+
+def test_oracle_settings_from_environment_TEST_010() -> None:
+    config = parse({"indexes": [INDEX]})
+    oracle = config.source.oracle
+    assert oracle is not None
+    assert (oracle.host, oracle.port, oracle.service_name, oracle.user) == (
+        "db.example",
+        1521,
+        "FREEPDB1",
+        "sync",
+    )
+    assert oracle.password.get_secret_value() == "s3cret-pw"
+    assert "s3cret-pw" not in repr(config)
+
+
+def test_oracle_dsn_replaces_host_and_service() -> None:
+    env = {"ORACLE_DSN": "db:1522/ORCL", "ORACLE_USER": "u", "ORACLE_PASSWORD": "p"}
+    oracle = parse({"indexes": [INDEX]}, env).source.oracle
+    assert oracle.target == "db:1522/ORCL"
+
+
+def test_meilisearch_settings_from_environment_TEST_011() -> None:
+    env = {**ORACLE_ENV, "MEILI_URL": "https://search.example", "MEILI_API_KEY": "key-123"}
+    meili = parse({"indexes": [INDEX]}, env).meilisearch
+    assert meili.url == "https://search.example"
+    assert meili.api_key is not None and meili.api_key.get_secret_value() == "key-123"
+
+
+def test_file_wins_over_environment() -> None:
+    env = {**ORACLE_ENV, "MEILI_URL": "http://from-env:7700"}
+    raw = {"meilisearch": {"url": "http://from-file:7700"}, "indexes": [INDEX]}
+    assert parse(raw, env).meilisearch.url == "http://from-file:7700"
+
+
+@pytest.mark.parametrize("missing", ["ORACLE_USER", "ORACLE_PASSWORD", "ORACLE_HOST"])
+def test_missing_oracle_variable_is_named_TEST_012(missing: str) -> None:
+    env = {k: v for k, v in ORACLE_ENV.items() if k != missing}
+    with pytest.raises(ConfigError, match=missing):
+        parse({"indexes": [INDEX]}, env)
+
+
+def test_defaults_TEST_013() -> None:
+    config = parse({"indexes": [INDEX]})
+    assert config.meilisearch.url == DEFAULT_MEILI_URL == "http://127.0.0.1:7700"
+    assert config.source.oracle is not None and config.source.oracle.port == 1521
+    index = config.index("products")
+    assert index.primary_key == ("PRODUCT_ID",)
+    assert index.full_strategy == "swap"
+    assert index.lookback_seconds == 0
+
+
+def test_dotenv_fills_unset_variables_TEST_141(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "c.yaml").write_text("indexes:\n  - {name: a, table: T, primary_key: ID}\n")
+    (tmp_path / ".env").write_text(
+        "ORACLE_DSN=from-dotenv/ORCL\nORACLE_USER=dotenv_user\nORACLE_PASSWORD=pw\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    for name in ("ORACLE_DSN", "ORACLE_HOST", "ORACLE_SERVICE_NAME", "ORACLE_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ORACLE_USER", "env_user")  # a set variable wins over .env
+    oracle = load_config("c.yaml").source.oracle
+    assert oracle is not None
+    assert (oracle.dsn, oracle.user) == ("from-dotenv/ORCL", "env_user")
+
+
+def test_composite_primary_key_list() -> None:
+    index = parse({"indexes": [{**INDEX, "primary_key": ["ORDER_ID", "LINE_NO"]}]}).indexes[0]
+    assert index.primary_key == ("ORDER_ID", "LINE_NO")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"primary_key": None}, r"index 'products': primary_key"),
+        ({"query": "SELECT 1 FROM DUAL"}, r"index 'products': .*exactly one of `table` or `query`"),
+        ({"name": "bad name"}, r"name: must be"),
+        ({"name": "a__b"}, r"without '__'"),
+        ({"batch_size": 0}, r"index 'products': batch_size"),
+        ({"full_strategy": "drop"}, r"index 'products': full_strategy"),
+        ({"colour": "red"}, r"index 'products': colour: Extra inputs"),
+        ({"settings": {"primaryKey": "x"}}, r"settings.primaryKey"),
+    ],
+)
+def test_invalid_index_names_index_and_key(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse({"indexes": [{**INDEX, **change}]})
+
+
+def test_duplicate_index_names() -> None:
+    with pytest.raises(ConfigError, match="used twice: products"):
+        parse({"indexes": [INDEX, INDEX]})
+
+
+def test_api_key_in_file_is_refused() -> None:
+    with pytest.raises(ConfigError, match="MEILI_API_KEY"):
+        parse({"meilisearch": {"api_key": "k"}, "indexes": [INDEX]})
+
+
+def test_bad_meilisearch_url() -> None:
+    with pytest.raises(ConfigError, match=r"meilisearch.url"):
+        parse({"meilisearch": {"url": "localhost:7700"}, "indexes": [INDEX]})
+
+
+def test_unknown_index_lookup_lists_known() -> None:
+    with pytest.raises(ConfigError, match=r"no index named 'x'.*known: products"):
+        parse({"indexes": [INDEX]}).index("x")
+
+
+def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read configuration file"):
+        load_config(tmp_path / "absent.yaml", environ={})
+    (tmp_path / "bad.yaml").write_text("indexes: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(tmp_path / "bad.yaml", environ={})
+
+
+def test_no_config_path() -> None:
+    with pytest.raises(ConfigError, match="ORACLE_MEILI_CONFIG"):
+        load_config(environ={})
+
+
+def test_demo_config_loads() -> None:
+    config = load_config(Path(__file__).parent.parent / "demo" / "config.yaml", environ={})
+    assert config.source.url == "sqlite:///demo/demo.db"
+    assert config.index("products").soft_delete is not None

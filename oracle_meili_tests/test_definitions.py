@@ -1,0 +1,41 @@
+"""The code location loads, with lineage from the source table to the index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from oracle_meili import definitions
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def test_defs_load_with_demo_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(PROJECT)
+    monkeypatch.delenv("ORACLE_MEILI_CONFIG", raising=False)
+    defs = definitions.defs()
+    assert isinstance(defs, dg.Definitions)
+    graph = defs.resolve_asset_graph()
+    index_key = dg.AssetKey(["meilisearch", "products"])
+    assert graph.get(index_key).parent_keys == {dg.AssetKey(["oracle", "products"])}
+    assert set(defs.resources or {}) >= {"source", "meilisearch"}
+    defs.resolve_implicit_global_asset_job_def()
+
+
+def test_defs_with_oracle_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "c.yaml").write_text(
+        "indexes:\n  - {name: orders, table: SHOP.ORDERS, primary_key: ORDER_ID}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ORACLE_MEILI_CONFIG", str(tmp_path / "c.yaml"))
+    monkeypatch.setenv("ORACLE_DSN", "db.example:1521/FREEPDB1")
+    monkeypatch.setenv("ORACLE_USER", "sync")
+    monkeypatch.setenv("ORACLE_PASSWORD", "not-in-metadata")
+    defs = definitions.defs()
+    graph = defs.resolve_asset_graph()
+    assert graph.get(dg.AssetKey(["meilisearch", "orders"])).parent_keys == {
+        dg.AssetKey(["oracle", "shop", "orders"])
+    }
+    assert type((defs.resources or {})["source"]).__name__ == "OracleResource"

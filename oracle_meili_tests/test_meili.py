@@ -1,0 +1,108 @@
+"""The Meilisearch client against a real server (seed TEST-040..042, 050..053, 060..064)."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from pydantic import SecretStr
+
+from oracle_meili.config import MeilisearchConfig
+from oracle_meili.errors import MeilisearchTaskError, MeilisearchUnavailableError
+from oracle_meili.meili import MeiliClient, TaskLog, TaskWindow, ndjson_payloads
+from oracle_meili.server import free_port
+
+
+def lines(*docs: dict[str, object]) -> bytes:
+    return b"".join(orjson.dumps(d, option=orjson.OPT_APPEND_NEWLINE) for d in docs)
+
+
+def test_health_of_running_server_TEST_040_TEST_041(meili_client: MeiliClient) -> None:
+    meili_client.check_health()
+
+
+def test_unreachable_server_is_a_clear_error_TEST_042() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    with (
+        MeiliClient(MeilisearchConfig(url=url, timeout_seconds=2)) as client,
+        pytest.raises(MeilisearchUnavailableError, match=rf"Meilisearch at {url} is unreachable"),
+    ):
+        client.check_health()
+
+
+def test_wrong_api_key(meili_config: MeilisearchConfig, index_name: str) -> None:
+    config = meili_config.model_copy(update={"api_key": SecretStr("wrong-key-for-test")})
+    with MeiliClient(config) as client, pytest.raises(Exception, match="invalid_api_key"):
+        client.index_exists(index_name)
+
+
+def test_index_lifecycle_TEST_050_TEST_051_TEST_052_TEST_053(
+    meili_client: MeiliClient, index_name: str
+) -> None:
+    assert not meili_client.index_exists(index_name)
+    settings = {"searchableAttributes": ["name"], "filterableAttributes": ["price"]}
+    meili_client.create_index(index_name, primary_key="item_id", settings=settings)
+    assert meili_client.index_exists(index_name)
+    assert index_name in meili_client.index_uids(prefix=index_name)
+    applied = meili_client._client.index(index_name).get_settings()
+    assert applied["searchableAttributes"] == ["name"]
+    assert applied["filterableAttributes"] == ["price"]
+    meili_client.delete_index(index_name)
+    assert not meili_client.index_exists(index_name)
+
+
+def test_documents_add_upsert_delete_TEST_060_to_064(
+    meili_client: MeiliClient, index_name: str
+) -> None:
+    meili_client.create_index(index_name, primary_key="item_id", settings={})
+    one = meili_client.add_documents(
+        index_name, lines({"item_id": 1, "name": "a"}), primary_key="item_id"
+    )
+    meili_client.wait(one, index_name)
+    batch = lines(*({"item_id": i, "name": f"n{i}"} for i in range(2, 102)))
+    meili_client.wait(
+        meili_client.add_documents(index_name, batch, primary_key="item_id"), index_name
+    )
+    assert meili_client.document_count(index_name) == 101
+    upsert = lines({"item_id": 1, "name": "changed"})
+    meili_client.wait(
+        meili_client.add_documents(index_name, upsert, primary_key="item_id"), index_name
+    )
+    assert meili_client._client.index(index_name).get_document(1).name == "changed"
+    meili_client.wait(meili_client.delete_documents(index_name, [1, 2, 3]), index_name)
+    assert meili_client.document_count(index_name) == 98
+
+
+def test_failed_task_raises_with_uid_code_and_message(
+    meili_client: MeiliClient, index_name: str
+) -> None:
+    meili_client.create_index(index_name, primary_key="item_id", settings={})
+    task = meili_client.add_documents(index_name, lines({"item_id": 1.5}), primary_key="item_id")
+    with pytest.raises(MeilisearchTaskError) as raised:
+        meili_client.wait(task, index_name)
+    error = raised.value
+    assert (error.index, error.task_uid, error.code) == (index_name, task, "invalid_document_id")
+    assert "1.5" in error.message and f"task {task} failed" in str(error)
+
+
+def test_task_window_bounds_tasks_in_flight(meili_client: MeiliClient, index_name: str) -> None:
+    meili_client.create_index(index_name, primary_key="item_id", settings={})
+    log = TaskLog()
+    window = TaskWindow(meili_client, index_name, limit=2, log=log)
+    for i in range(5):
+        window.add(
+            meili_client.add_documents(index_name, lines({"item_id": i}), primary_key="item_id")
+        )
+        assert len(window._pending) <= 2
+    window.wait_all()
+    assert len(log.uids) == 5
+    assert meili_client.document_count(index_name) == 5
+
+
+def test_ndjson_payloads_split_by_bytes() -> None:
+    docs = [f"{i:09d}\n".encode() for i in range(10)]  # 10 bytes each
+    payloads = list(ndjson_payloads(iter(docs), max_bytes=35))
+    assert [len(p) for p in payloads] == [30, 30, 30, 10]
+    assert b"".join(payloads) == b"".join(docs)
+    assert list(ndjson_payloads(iter([]), max_bytes=35)) == []
+    oversized = [b"x" * 50 + b"\n", b"y\n"]
+    assert list(ndjson_payloads(iter(oversized), max_bytes=35)) == oversized
