@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from oracle_meili.config import BinaryPolicy, IndexConfig
 from oracle_meili.errors import ConfigError, DocumentError
 
@@ -48,6 +50,9 @@ class DocumentShape:
     char_positions: frozenset[int]
     binary: BinaryPolicy
     epoch_fields: bool
+    # Columns known (from the source's column types) to hold dates or times; None when the
+    # types are unknown (a `query:` source), and then every value is looked at.
+    temporal_positions: tuple[int, ...] | None = None
 
     @property
     def composite(self) -> bool:
@@ -55,7 +60,11 @@ class DocumentShape:
 
 
 def build_shape(
-    index: IndexConfig, columns: Sequence[str], *, char_columns: Sequence[str] = ()
+    index: IndexConfig,
+    columns: Sequence[str],
+    *,
+    char_columns: Sequence[str] = (),
+    temporal_columns: Sequence[str] | None = None,
 ) -> DocumentShape:
     """Map the source columns to document fields (lower-cased names).
 
@@ -90,6 +99,9 @@ def build_shape(
         char_positions=frozenset(i for i, f in enumerate(fields) if f in lowered_chars),
         binary=index.binary,
         epoch_fields=index.epoch_fields,
+        temporal_positions=None
+        if temporal_columns is None
+        else tuple(i for i, c in enumerate(columns) if c in set(temporal_columns)),
     )
 
 
@@ -101,6 +113,51 @@ def _position(index: IndexConfig, fields: tuple[str, ...], column: str, key: str
             f"index {index.name!r}: {key} column {column!r} is not in {index.source_label} "
             f"(columns: {', '.join(fields)})"
         ) from None
+
+
+def encode_document(shape: DocumentShape, row: Sequence[Any]) -> bytes:
+    """One row as an NDJSON line: the same document as :func:`to_document`, made faster.
+
+    The common case leaves the value conversions to orjson, in C: strings, numbers, None,
+    booleans, date/times (its ISO 8601 output equals ``isoformat()``) and UUIDs, with NaN and
+    infinity written as null as the type contract asks; ``_orjson_default`` converts the rest
+    (Decimal, bytes, intervals). Integers beyond 2^53 (``OPT_STRICT_INTEGER``), an
+    unsupported type, or the ``omit`` binary policy take the careful path,
+    :func:`to_document`, which also produces the error that names the column.
+    """
+    if shape.binary == "omit":
+        return orjson.dumps(to_document(shape, row), option=_LINE)
+    document = dict(zip(shape.fields, row, strict=True))
+    fields = shape.fields
+    for position in shape.char_positions:
+        value = row[position]
+        if type(value) is str:
+            document[fields[position]] = value.rstrip(" ")
+    if shape.epoch_fields:
+        positions = shape.temporal_positions
+        for position in range(len(row)) if positions is None else positions:
+            value = row[position]
+            if isinstance(value, dt.date):
+                document[fields[position] + EPOCH_SUFFIX] = epoch_seconds(value)
+    document[shape.id_field] = document_id(shape, row)
+    try:
+        return orjson.dumps(document, default=_orjson_default, option=_FAST_LINE)
+    except orjson.JSONEncodeError:
+        return orjson.dumps(to_document(shape, row), option=_LINE)
+
+
+_LINE = orjson.OPT_APPEND_NEWLINE
+_FAST_LINE = orjson.OPT_APPEND_NEWLINE | orjson.OPT_STRICT_INTEGER
+
+
+def _orjson_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return _decimal(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    raise TypeError  # orjson raises JSONEncodeError; encode_document takes the careful path
 
 
 def to_document(shape: DocumentShape, row: Sequence[Any]) -> dict[str, JsonValue]:
@@ -139,7 +196,10 @@ def document_id(shape: DocumentShape, row: Sequence[Any]) -> DocumentId:
     """
     if not shape.composite:
         position = shape.key_positions[0]
-        return single_id(row[position], index=shape.index, column=shape.fields[position])
+        value = row[position]
+        if type(value) is int and _MIN_INT_ID <= value <= _MAX_INT_ID:
+            return value  # the common case, checked inline: this runs once per row
+        return single_id(value, index=shape.index, column=shape.fields[position])
     parts = [row[p] for p in shape.key_positions]
     return composite_id(parts, index=shape.index)
 
@@ -282,10 +342,13 @@ def epoch_seconds(value: dt.date) -> float | int:
     """Seconds since 1970-01-01 UTC; naive date/times are taken as UTC."""
     if not isinstance(value, dt.datetime):
         value = dt.datetime(value.year, value.month, value.day)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    seconds = value.timestamp()
+    # For naive values, subtraction is several times faster than .replace(tzinfo=).timestamp().
+    naive = value.tzinfo is None
+    seconds = (value - _UNIX_EPOCH).total_seconds() if naive else value.timestamp()
     return int(seconds) if seconds.is_integer() else seconds
+
+
+_UNIX_EPOCH = dt.datetime(1970, 1, 1)
 
 
 def _int(value: int) -> int | float:

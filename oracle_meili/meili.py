@@ -24,6 +24,7 @@ from oracle_meili.errors import MeilisearchError, MeilisearchTaskError, Meilisea
 
 _FINISHED = frozenset({"succeeded", "failed", "canceled"})
 _NDJSON = "application/x-ndjson"
+_MAX_POLL_INTERVAL = 0.1
 
 
 @dataclass
@@ -170,10 +171,11 @@ class MeiliClient:
     def wait(self, task_uid: int, index: str) -> None:
         """Wait until a task finishes; raise :class:`MeilisearchTaskError` unless it succeeded.
 
-        Polls with a growing interval (50 ms to 1 s) up to ``task_timeout_seconds``.
+        Polls with a growing interval (10 ms to 100 ms) up to ``task_timeout_seconds``: a
+        task status is a cheap request, and a late poll adds straight to the sync's latency.
         """
         deadline = time.monotonic() + self.config.task_timeout_seconds
-        interval = 0.05
+        interval = 0.01
         while True:
             task = self._call(self._client.get_task, task_uid)
             if task.status in _FINISHED:
@@ -184,7 +186,7 @@ class MeiliClient:
                     f"{self.config.task_timeout_seconds:.0f} s"
                 )
             time.sleep(interval)
-            interval = min(interval * 1.5, 1.0)
+            interval = min(interval * 1.5, _MAX_POLL_INTERVAL)
         if task.status != "succeeded":
             error = task.error or {}
             raise MeilisearchTaskError(
@@ -241,20 +243,28 @@ class TaskWindow:
             self._client.wait(self._pending.pop(0), self._index)
 
 
-def ndjson_payloads(lines: Iterable[bytes], *, max_bytes: int) -> Iterator[bytearray]:
+def ndjson_payloads(
+    lines: Iterable[bytes], *, max_bytes: int, first_bytes: int | None = None
+) -> Iterator[bytearray]:
     """Group NDJSON lines into payloads of at most ``max_bytes`` each.
+
+    With ``first_bytes``, payload sizes ramp up from it, doubling up to ``max_bytes``: the
+    first task reaches Meilisearch, which starts indexing, a moment after the read starts,
+    while the larger payloads that follow queue up and are indexed together.
 
     A payload is complete in memory before it is sent. NOTE: a streamed (chunked) upload is
     not an option: when the producer fails half way, the HTTP client still ends the body
     cleanly and Meilisearch enqueues the partial payload, so a failed sync would have
     changed the live index. Memory is bounded by ``max_bytes``. A single line larger than
-    ``max_bytes`` is sent alone; Meilisearch then rejects it with a clear error.
+    the limit is sent alone; Meilisearch then rejects it with a clear error.
     """
+    limit = min(first_bytes or max_bytes, max_bytes)
     buffer = bytearray()
     for line in lines:
-        if buffer and len(buffer) + len(line) > max_bytes:
+        if buffer and len(buffer) + len(line) > limit:
             yield buffer
             buffer = bytearray()
+            limit = min(limit * 2, max_bytes)
         buffer += line
     if buffer:
         yield buffer

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from oracle_meili.config import IndexConfig, SourceConfig
+from oracle_meili.documents import DocumentShape, build_shape
 from oracle_meili.errors import ConfigError, SourceConnectionError, SourceError
 from oracle_meili.oracle import check_connection, oracle_engine
 
@@ -69,6 +70,24 @@ class TableSource:
         """Fixed-width (CHAR/NCHAR) columns, whose padding the documents trim."""
         return tuple(
             c.name for c in self.selectable.columns if isinstance(c.type, sa.CHAR | sa.NCHAR)
+        )
+
+    @property
+    def temporal_columns(self) -> tuple[str, ...] | None:
+        """Date/time columns, or None when a column's type is unknown (a `query:` source)."""
+        if any(isinstance(c.type, sa.types.NullType) for c in self.selectable.columns):
+            return None
+        return tuple(
+            c.name for c in self.selectable.columns if isinstance(c.type, sa.Date | sa.DateTime)
+        )
+
+    def document_shape(self) -> DocumentShape:
+        """How this source's rows become documents."""
+        return build_shape(
+            self.index,
+            self.columns,
+            char_columns=self.char_columns,
+            temporal_columns=self.temporal_columns,
         )
 
     def column(self, name: str, key: str) -> sa.ColumnElement[Any]:

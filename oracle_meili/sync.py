@@ -15,10 +15,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import orjson
-
 from oracle_meili.config import IndexConfig, MeilisearchConfig, SyncMode
-from oracle_meili.documents import DocumentShape, build_shape, document_id, to_document
+from oracle_meili.documents import DocumentShape, document_id, encode_document
 from oracle_meili.errors import SyncError
 from oracle_meili.meili import MeiliClient, TaskLog, TaskWindow, ndjson_payloads
 from oracle_meili.source import Row, TableSource
@@ -30,6 +28,9 @@ ProgressCallback = Callable[[int], None]
 BUILD_SEPARATOR = "__"
 # Deletions are sent in batches of this many ids (one task each).
 DELETE_BATCH = 10_000
+# A full sync's first payload: small, so Meilisearch starts indexing almost at once; the
+# following payloads double up to max_payload_bytes (measured in bench/full_sync.py).
+FIRST_PAYLOAD_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def full_sync(
     started = _now()
     clock = time.monotonic()
     client.check_health()
-    shape = build_shape(index, source.columns, char_columns=source.char_columns)
+    shape = source.document_shape()
     # The watermark is captured before reading: rows changed during the read are read again
     # by the next incremental sync rather than missed.
     upper = source.max_cursor()
@@ -106,7 +107,10 @@ def full_sync(
         lines = _ndjson_lines(
             shape, _progress(source.read_all(batch_size=index.batch_size), counter, on_progress)
         )
-        for payload in ndjson_payloads(lines, max_bytes=meili.max_payload_bytes):
+        payloads = ndjson_payloads(
+            lines, max_bytes=meili.max_payload_bytes, first_bytes=FIRST_PAYLOAD_BYTES
+        )
+        for payload in payloads:
             window.add(client.add_documents(target, payload, primary_key=shape.id_field))
         window.wait_all()
         count = client.document_count(target)
@@ -164,7 +168,7 @@ def incremental_sync(
     if source.cursor_column is None:
         raise SyncError(f"index {index.name!r}: an incremental sync needs `cursor` in the config")
     client.check_health()
-    shape = build_shape(index, source.columns, char_columns=source.char_columns)
+    shape = source.document_shape()
     previous = decode_watermark(watermark)
     after = lower_bound(previous, index.lookback_seconds)
     upper = source.max_cursor()
@@ -243,11 +247,9 @@ def _progress(
 
 
 def _ndjson_lines(shape: DocumentShape, batches: Iterator[list[Row]]) -> Iterator[bytes]:
-    dumps = orjson.dumps
-    newline = orjson.OPT_APPEND_NEWLINE
     for batch in batches:
         for row in batch:
-            yield dumps(to_document(shape, row), option=newline)
+            yield encode_document(shape, row)
 
 
 def _publish(client: MeiliClient, *, live: str, build: str, tasks: TaskLog) -> None:

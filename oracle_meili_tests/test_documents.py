@@ -20,6 +20,7 @@ from oracle_meili.documents import (
     composite_id,
     convert_value,
     decode_composite_id,
+    encode_document,
     single_id,
     to_document,
 )
@@ -179,3 +180,44 @@ def test_composite_ids_do_not_collide(a: list[str], b: list[str]) -> None:
 def test_composite_id_too_long() -> None:
     with pytest.raises(DocumentError, match="Meilisearch allows 511"):
         composite_id(["한" * 100, 1], index="i")
+
+
+row_value = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.decimals(allow_nan=False, places=3, min_value=-(10**20), max_value=10**20),
+    st.text(max_size=20),
+    st.datetimes(min_value=dt.datetime(1900, 1, 1)),
+    st.datetimes(min_value=dt.datetime(1900, 1, 1), timezones=st.just(KST)),
+    st.dates(),
+    st.binary(max_size=10),
+    st.timedeltas(max_value=dt.timedelta(days=1000), min_value=dt.timedelta(days=-1000)),
+    st.uuids(),
+)
+
+
+@given(st.lists(row_value, min_size=3, max_size=3), st.booleans(), st.booleans())
+def test_fast_encoding_equals_the_type_contract(
+    values: list[Any], epoch: bool, typed: bool
+) -> None:
+    """encode_document (orjson in C) writes exactly the document to_document defines."""
+    columns = ["ITEM_ID", "A", "B", "C"]
+    temporal = [c for c, v in zip(columns[1:], values, strict=True) if isinstance(v, dt.date)]
+    shape = build_shape(
+        index(epoch_fields=epoch),
+        columns,
+        char_columns=["A"],
+        temporal_columns=temporal if typed else None,
+    )
+    row = (1, *values)
+    assert orjson.loads(encode_document(shape, row)) == orjson.loads(
+        orjson.dumps(to_document(shape, row))
+    )
+
+
+def test_fast_encoding_names_the_column_of_an_unsupported_value() -> None:
+    shape = build_shape(index(), ["ITEM_ID", "SHAPE"])
+    with pytest.raises(DocumentError, match="column 'shape'"):
+        encode_document(shape, (3, object()))
