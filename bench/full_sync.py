@@ -83,22 +83,20 @@ def main() -> None:
 
 def run_sync(config_path: Path, env: dict[str, str]) -> tuple[float, float, float, int]:
     """Run the CLI's full sync as a child process; its own duration, wall time, peak RSS."""
+    peak_file = config_path.parent / "peak_rss_kb"
     command = [
-        sys.executable, "-m", "oracle_meili.cli", "--log-level", "WARNING", "sync",
-        "--config", str(config_path), "--index", "products", "--mode", "full",
-        "--state", str(config_path.parent / "sync_state.json"),
+        sys.executable, "-m", "bench.measured_cli", str(peak_file), "--",
+        "--log-level", "WARNING", "sync", "--config", str(config_path), "--index", "products",
+        "--mode", "full", "--state", str(config_path.parent / "sync_state.json"),
     ]  # fmt: skip
     started = time.monotonic()
-    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE)
-    assert child.stdout is not None
-    output = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
+    completed = subprocess.run(command, env=env, stdout=subprocess.PIPE, check=False)
     wall = time.monotonic() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"sync failed (exit {os.waitstatus_to_exitcode(status)})")
-    result = orjson.loads(output.strip().splitlines()[-1])
-    # ru_maxrss is in kilobytes on Linux.
-    return result["duration_seconds"], wall, usage.ru_maxrss / 1024, result["index_document_count"]
+    if completed.returncode != 0:
+        raise SystemExit(f"sync failed (exit {completed.returncode})")
+    result = orjson.loads(completed.stdout.strip().splitlines()[-1])
+    peak_mb = int(peak_file.read_text()) / 1024
+    return result["duration_seconds"], wall, peak_mb, result["index_document_count"]
 
 
 def write_ndjson(config: AppConfig, path: Path) -> bytes:
