@@ -12,7 +12,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import orjson
@@ -21,6 +23,7 @@ from oracle_meili import demo
 from oracle_meili.config import load_config
 from oracle_meili.errors import OracleMeiliError
 from oracle_meili.meili import MeiliClient
+from oracle_meili.progress import ProgressReporter
 from oracle_meili.server import meilisearch_server
 from oracle_meili.source import TableSource, source_engine
 from oracle_meili.state import StateFile
@@ -59,9 +62,7 @@ def _sync(args: argparse.Namespace) -> int:
         with source_engine(config.source) as engine, MeiliClient(config.meilisearch) as client:
             source = TableSource(engine, index)
 
-            def progress(rows: int) -> None:
-                log.info("%s: %d rows read", index.name, rows)
-
+            progress = _progress_callback(index.name)
             result: SyncResult
             if args.mode == "full":
                 result = full_sync(
@@ -89,8 +90,65 @@ def _sync(args: argparse.Namespace) -> int:
             error=str(e),
         )
         raise
+    if sys.stderr.isatty():
+        print(file=sys.stderr)  # end the progress line
     state.record_success(result)
     print(orjson.dumps(result.to_json()).decode())
+    return 0
+
+
+def _progress_callback(index: str) -> Callable[[int], None]:
+    """A live line on a terminal; log lines every 50,000 rows otherwise."""
+    if not sys.stderr.isatty():
+        return ProgressReporter(index, log.info)
+    started = time.monotonic()
+
+    def show(rows: int) -> None:
+        rate = rows / max(time.monotonic() - started, 1e-9)
+        print(f"\r{index}: {rows:,} rows read ({rate:,.0f} rows/s)", end="", file=sys.stderr)
+
+    return show
+
+
+def _follow(args: argparse.Namespace) -> int:
+    import dagster as dg  # noqa: TID251 (follow records into the Dagster instance)
+
+    from oracle_meili.defs.follow import follow  # Dagster is only needed for this command
+
+    config = load_config(args.config)
+    names = [args.index] if args.index else [i.name for i in config.indexes]
+    for name in names:
+        config.index(name)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+
+    def report(result: SyncResult) -> None:
+        log.info(
+            "%s: read %d, upserted %d, deleted %d in %.2f s; watermark %s",
+            result.index,
+            result.rows_read,
+            result.documents_upserted,
+            result.documents_deleted,
+            result.duration_seconds,
+            result.watermark,
+        )
+
+    with dg.DagsterInstance.get() as instance:
+        log.info(
+            "following %s every %.1f s (stop with SIGTERM or Ctrl-C)",
+            ", ".join(names),
+            args.interval,
+        )
+        syncs = follow(
+            config,
+            index_names=names,
+            interval_seconds=args.interval,
+            instance=instance,
+            stop=stop,
+            on_sync=report,
+        )
+    log.info("stopped after %d syncs", syncs)
     return 0
 
 
@@ -181,6 +239,15 @@ def _parser() -> argparse.ArgumentParser:
     demo_cmd = command("demo", _demo, "create the embedded demo source (SQLite)")
     demo_cmd.add_argument("--rows", type=int, default=demo.DEFAULT_ROWS)
     demo_cmd.add_argument("--path", default=str(demo.DEFAULT_PATH))
+
+    follow = command(
+        "follow",
+        _follow,
+        "keep indexes in sync continuously, recording each sync in the Dagster instance",
+    )
+    follow.add_argument("--config", help="YAML configuration (default: $ORACLE_MEILI_CONFIG)")
+    follow.add_argument("--index", help="one index (default: all)")
+    follow.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
 
     server = command("meilisearch", _meilisearch, "run the pinned Meilisearch locally")
     server.add_argument("--data-dir", default=".state/meilisearch")

@@ -46,11 +46,22 @@ class SoftDelete(_Record):
 
 
 class ScheduleConfig(_Record):
-    """Cron expressions for the index's schedules (each optional)."""
+    """Cron expressions for the index's schedules (each optional).
+
+    Validated when the Dagster definitions load; schedules start stopped unless ``running``.
+    """
 
     incremental: str | None = None
     full: str | None = None
-    timezone: str | None = None
+    timezone: str | None = Field(default=None, description="IANA time zone, e.g. Asia/Seoul.")
+    running: bool = False
+
+
+class ChangeSensorConfig(_Record):
+    """The sensor that polls cheap change markers and requests incremental syncs."""
+
+    interval_seconds: int = Field(default=30, ge=1)
+    running: bool = False
 
 
 class IndexConfig(_Record):
@@ -65,6 +76,10 @@ class IndexConfig(_Record):
     soft_delete: SoftDelete | None = None
     settings: dict[str, Any] = Field(default_factory=dict)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    change_sensor: ChangeSensorConfig | None = Field(
+        default_factory=ChangeSensorConfig,
+        description="Set to null to have no change sensor (it needs `cursor`).",
+    )
     batch_size: int = Field(default=5000, ge=1, le=1_000_000)
     full_strategy: FullStrategy = "swap"
     binary: BinaryPolicy = "base64"

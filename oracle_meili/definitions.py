@@ -12,12 +12,15 @@ import dagster as dg
 
 from oracle_meili.config import CONFIG_ENV_VAR, AppConfig, environment, load_config
 from oracle_meili.defs.assets import build_index_asset, source_table_specs
+from oracle_meili.defs.jobs import build_sync_job
 from oracle_meili.defs.resources import (
     MeilisearchResource,
     OracleResource,
     SourceResource,
     SqlAlchemySourceResource,
 )
+from oracle_meili.defs.schedules import build_schedules
+from oracle_meili.defs.sensors import build_change_sensor
 
 DEFAULT_CONFIG = "demo/config.yaml"
 
@@ -53,12 +56,21 @@ def build_resources(config: AppConfig, environ: Mapping[str, str]) -> dict[str, 
 
 
 def build_definitions(config: AppConfig, environ: Mapping[str, str]) -> dg.Definitions:
-    """Definitions for a loaded configuration (tests build their own with this)."""
+    """Definitions for a loaded configuration (tests build their own with this).
+
+    Raises:
+        ConfigError: a schedule's cron expression or time zone is invalid.
+    """
+    jobs = {index.name: build_sync_job(index) for index in config.indexes}
+    sensors = [build_change_sensor(index, jobs[index.name]) for index in config.indexes]
     return dg.Definitions(
         assets=[
             *source_table_specs(config.indexes),
             *(build_index_asset(index) for index in config.indexes),
         ],
+        jobs=list(jobs.values()),
+        schedules=[s for i in config.indexes for s in build_schedules(i, jobs[i.name])],
+        sensors=[sensor for sensor in sensors if sensor is not None],
         resources=build_resources(config, environ),
     )
 

@@ -54,6 +54,20 @@ class SyncResult:
     def duration_seconds(self) -> float:
         return (self.finished_at - self.started_at).total_seconds()
 
+    @property
+    def lag_seconds(self) -> float | None:
+        """Seconds from the newest source change covered (the watermark) to the sync's end.
+
+        Only for date/time cursors; naive cursor values are taken as UTC, so this is
+        meaningful when the source stamps rows in UTC.
+        """
+        watermark = decode_watermark(self.watermark)
+        if not isinstance(watermark, dt.datetime):
+            return None
+        if watermark.tzinfo is None:
+            watermark = watermark.replace(tzinfo=dt.UTC)
+        return (self.finished_at - watermark).total_seconds()
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (datetimes as ISO 8601)."""
         data = asdict(self)

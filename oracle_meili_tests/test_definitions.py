@@ -22,6 +22,11 @@ def test_defs_load_with_demo_config(monkeypatch: pytest.MonkeyPatch) -> None:
     assert graph.get(index_key).parent_keys == {dg.AssetKey(["oracle", "products"])}
     assert set(defs.resources or {}) >= {"source", "meilisearch"}
     defs.resolve_implicit_global_asset_job_def()
+    assert defs.resolve_job_def("sync_products").name == "sync_products"
+    assert defs.resolve_schedule_def("sync_products_incremental").cron_schedule == "*/5 * * * *"
+    assert defs.resolve_schedule_def("sync_products_full").cron_schedule == "0 3 * * *"
+    assert defs.resolve_sensor_def("sync_products_on_change").minimum_interval_seconds == 30
+    dg.Definitions.validate_loadable(defs)
 
 
 def test_defs_with_oracle_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

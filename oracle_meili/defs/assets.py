@@ -11,12 +11,11 @@ import dagster as dg
 from oracle_meili.config import IndexConfig
 from oracle_meili.defs.metadata import latest_watermark, result_metadata
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource
+from oracle_meili.progress import ProgressReporter
 from oracle_meili.source import TableSource
 from oracle_meili.sync import SyncResult, full_sync, incremental_sync
 
 SYNC_PARTITIONS = dg.StaticPartitionsDefinition(["full", "incremental"])
-# Progress is logged to the run every this many rows.
-PROGRESS_EVERY_ROWS = 50_000
 
 
 def index_asset_key(index: IndexConfig) -> dg.AssetKey:
@@ -73,14 +72,8 @@ def build_index_asset(index: IndexConfig) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, source: SourceResource, meilisearch: MeilisearchResource
     ) -> dg.MaterializeResult:  # type: ignore[type-arg]
         mode = context.partition_key
-        next_log = PROGRESS_EVERY_ROWS
-
-        def progress(rows: int) -> None:
-            nonlocal next_log
-            if rows >= next_log:
-                context.log.info(f"{index.name}: {rows} rows read")
-                next_log = rows + PROGRESS_EVERY_ROWS
-
+        context.log.info(f"{index.name}: {mode} sync started")
+        progress = ProgressReporter(index.name, context.log.info)
         with source.engine() as engine, meilisearch.client() as client:
             table = TableSource(engine, index)
             result: SyncResult

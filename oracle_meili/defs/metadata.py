@@ -20,6 +20,10 @@ DURATION_SECONDS = f"{PREFIX}/duration_seconds"
 INDEX_DOCUMENT_COUNT = f"{PREFIX}/index_document_count"
 TASK_UIDS = f"{PREFIX}/meilisearch_task_uids"
 MEILISEARCH_URL = f"{PREFIX}/meilisearch_url"
+LAG_SECONDS = f"{PREFIX}/lag_seconds"
+# Observations of a source table, by the change sensor.
+SOURCE_ROW_COUNT = f"{PREFIX}/source_row_count"
+MAX_CURSOR = f"{PREFIX}/max_cursor"
 
 
 def result_metadata(result: SyncResult, *, meilisearch_url: str) -> dict[str, dg.MetadataValue]:
@@ -39,6 +43,8 @@ def result_metadata(result: SyncResult, *, meilisearch_url: str) -> dict[str, dg
     }
     if result.strategy is not None:
         values[STRATEGY] = dg.MetadataValue.text(result.strategy)
+    if result.lag_seconds is not None:
+        values[LAG_SECONDS] = dg.MetadataValue.float(round(result.lag_seconds, 3))
     return values
 
 

@@ -1,0 +1,50 @@
+"""Schedules from each index's ``schedule:`` block (seed TEST-120, TEST-121).
+
+No ``from __future__ import annotations``: Dagster reads the schedule function's annotations.
+"""
+
+import dagster as dg
+
+from oracle_meili.config import IndexConfig, SyncMode
+from oracle_meili.defs.jobs import SyncJob, job_name
+from oracle_meili.errors import ConfigError
+
+
+def build_schedules(index: IndexConfig, job: SyncJob) -> list[dg.ScheduleDefinition]:
+    """A schedule per configured cron expression, each requesting one partition.
+
+    Raises:
+        ConfigError: naming the index and the expression, for a bad cron or time zone.
+    """
+    schedules: list[dg.ScheduleDefinition] = []
+    modes: tuple[SyncMode, ...] = ("incremental", "full")
+    for mode in modes:
+        cron = getattr(index.schedule, mode)
+        if cron is None:
+            continue
+        try:
+            schedules.append(_schedule(index, job, mode, cron))
+        except dg.DagsterInvalidDefinitionError as e:
+            raise ConfigError(
+                f"index {index.name!r}: schedule.{mode} {cron!r}"
+                f"{f' (timezone {index.schedule.timezone!r})' if index.schedule.timezone else ''}"
+                f" is not valid: {e}"
+            ) from None
+    return schedules
+
+
+def _schedule(index: IndexConfig, job: SyncJob, mode: SyncMode, cron: str) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name=f"{job_name(index)}_{mode}",
+        cron_schedule=cron,
+        job=job,
+        execution_timezone=index.schedule.timezone,
+        description=f"{mode.capitalize()} sync of `{index.name}` ({cron}).",
+        default_status=dg.DefaultScheduleStatus.RUNNING
+        if index.schedule.running
+        else dg.DefaultScheduleStatus.STOPPED,
+    )
+    def _sync_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        return dg.RunRequest(partition_key=mode)
+
+    return _sync_schedule

@@ -1,0 +1,79 @@
+"""Two syncs of one index never overlap: the per-index pool with the checked-in dagster.yaml."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from oracle_meili.demo import create_demo
+from oracle_meili.server import RunningMeilisearch
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def step_window(instance: dg.DagsterInstance, run_id: str) -> tuple[float, float]:
+    """When the run's sync step started and finished (event timestamps)."""
+    events = instance.all_logs(run_id)
+    start = next(
+        e.timestamp for e in events if e.dagster_event_type == dg.DagsterEventType.STEP_START
+    )
+    end = next(
+        e.timestamp
+        for e in events
+        if e.dagster_event_type
+        in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE)
+    )
+    return start, end
+
+
+@pytest.mark.parametrize("pools", [True, False], ids=["with-pools", "without-pools"])
+def test_second_sync_of_an_index_waits_for_the_first(
+    tmp_path: Path, meili_server: RunningMeilisearch, index_name: str, pools: bool
+) -> None:
+    """With the pool the two steps run one after the other; without it they overlap (which
+    shows the test can tell the difference)."""
+    db = create_demo(tmp_path / "demo.db", rows=40_000)
+    config = {
+        "source": {"url": f"sqlite:///{db}"},
+        "indexes": [
+            {"name": index_name, "table": "PRODUCTS", "primary_key": "PRODUCT_ID",
+             "cursor": "UPDATED_AT", "batch_size": 2000},
+        ],
+    }  # fmt: skip
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    if pools:
+        shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
+    dg.DagsterInstance.from_config(str(home)).dispose()  # initialise storage first
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "ORACLE_MEILI_CONFIG": str(tmp_path / "config.yaml"),
+        "MEILI_URL": meili_server.url,
+        "MEILI_API_KEY": meili_server.master_key,
+    }
+    command = [
+        sys.executable, "-m", "dagster", "asset", "materialize", "-m", "oracle_meili.definitions",
+        "--select", f"meilisearch/{index_name}", "--partition",
+    ]  # fmt: skip
+    children = [
+        subprocess.Popen([*command, mode], env=env, cwd=tmp_path, stderr=subprocess.PIPE)
+        for mode in ("full", "incremental")
+    ]
+    for child in children:
+        _, stderr = child.communicate(timeout=300)
+        assert child.returncode == 0, stderr.decode()[-2000:]
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        runs = instance.get_runs()
+        assert len(runs) == 2
+        (a_start, a_end), (b_start, b_end) = sorted(step_window(instance, r.run_id) for r in runs)
+    overlapped = b_start < a_end
+    assert overlapped is not pools, (a_start, a_end, b_start, b_end)

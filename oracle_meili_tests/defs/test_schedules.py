@@ -1,0 +1,62 @@
+"""Schedules from the configuration (seed TEST-120, TEST-121)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import pytest
+
+from oracle_meili.config import IndexConfig
+from oracle_meili.defs.jobs import build_sync_job
+from oracle_meili.defs.schedules import build_schedules
+from oracle_meili.errors import ConfigError
+
+
+def index(**schedule: object) -> IndexConfig:
+    return IndexConfig.model_validate(
+        {"name": "my-products", "table": "PRODUCTS", "primary_key": "ID", "schedule": schedule}
+    )
+
+
+def test_schedules_request_their_partition_TEST_120() -> None:
+    config = index(incremental="*/5 * * * *", full="0 3 * * *", timezone="Asia/Seoul")
+    schedules = {s.name: s for s in build_schedules(config, build_sync_job(config))}
+    assert set(schedules) == {"sync_my__products_incremental", "sync_my__products_full"}
+    full = schedules["sync_my__products_full"]
+    assert (full.cron_schedule, full.execution_timezone) == ("0 3 * * *", "Asia/Seoul")
+    assert full.default_status == dg.DefaultScheduleStatus.STOPPED
+    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 11, 30, 3))
+    for mode in ("incremental", "full"):
+        request = schedules[f"sync_my__products_{mode}"](context)
+        assert isinstance(request, dg.RunRequest)
+        assert request.partition_key == mode
+
+
+def test_running_schedules() -> None:
+    config = index(incremental="* * * * *", running=True)
+    (schedule,) = build_schedules(config, build_sync_job(config))
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_no_schedule_configured() -> None:
+    assert build_schedules(index(), build_sync_job(index())) == []
+
+
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        (
+            {"incremental": "*/5 * * *"},
+            r"index 'my-products': schedule.incremental '\*/5 \* \* \*'",
+        ),
+        ({"full": "at three"}, r"schedule.full 'at three' is not valid"),
+        ({"full": "0 3 * * *", "timezone": "Mars/Base"}, r"timezone 'Mars/Base'"),
+    ],
+)
+def test_invalid_cron_names_index_and_expression_TEST_121(
+    schedule: dict[str, str], message: str
+) -> None:
+    config = index(**schedule)
+    with pytest.raises(ConfigError, match=message):
+        build_schedules(config, build_sync_job(config))
