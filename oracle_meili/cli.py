@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -152,13 +153,26 @@ def _follow(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recorded_history(args: argparse.Namespace, index: str, limit: int) -> list[dict[str, Any]]:
+    """Recent syncs of ``index``, newest first: from the state file, or with ``--dagster``
+    from the Dagster instance ($DAGSTER_HOME)."""
+    if not args.dagster:
+        return StateFile(args.state).history(index)[:limit]
+    import dagster as dg  # noqa: TID251 -- read-only access to the instance's event log
+
+    from oracle_meili.defs.history import materialization_history
+
+    with dg.DagsterInstance.get() as instance:
+        return materialization_history(instance, index, limit=limit)
+
+
 def _status(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     names = [args.index] if args.index else [i.name for i in config.indexes]
-    state = StateFile(args.state)
     for name in names:
         config.index(name)
-        last = state.last_success(name)
+        successes = [e for e in _recorded_history(args, name, 200) if e["outcome"] == "succeeded"]
+        last = successes[0] if successes else None
         if last is None:
             print(f"{name}: never synced")
         else:
@@ -172,9 +186,9 @@ def _status(args: argparse.Namespace) -> int:
 def _history(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     config.index(args.index)
-    entries = StateFile(args.state).history(args.index)[: args.limit]
+    entries = _recorded_history(args, args.index, args.limit)
     if not entries:
-        print(f"{args.index}: no syncs recorded in {args.state}")
+        print(f"{args.index}: no syncs recorded")
     for e in entries:
         if e["outcome"] == "succeeded":
             detail = (
@@ -222,6 +236,13 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--config", help="YAML configuration (default: $ORACLE_MEILI_CONFIG)")
         sub.add_argument("--state", default=DEFAULT_STATE, help="state file (default: %(default)s)")
 
+    def with_source_of_history(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--dagster",
+            action="store_true",
+            help="read the materializations in the Dagster instance ($DAGSTER_HOME) instead",
+        )
+
     sync = command("sync", _sync, "sync one index from its source")
     with_config(sync)
     sync.add_argument("--index", required=True)
@@ -230,11 +251,13 @@ def _parser() -> argparse.ArgumentParser:
     status = command("status", _status, "last successful sync per index")
     with_config(status)
     status.add_argument("--index")
+    with_source_of_history(status)
 
     history = command("history", _history, "recent syncs of an index, newest first")
     with_config(history)
     history.add_argument("--index", required=True)
     history.add_argument("--limit", type=int, default=20)
+    with_source_of_history(history)
 
     demo_cmd = command("demo", _demo, "create the embedded demo source (SQLite)")
     demo_cmd.add_argument("--rows", type=int, default=demo.DEFAULT_ROWS)

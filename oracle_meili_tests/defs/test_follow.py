@@ -13,9 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import sqlalchemy as sa
 import yaml
 
+from oracle_meili.cli import main
 from oracle_meili.config import AppConfig
 from oracle_meili.defs import metadata as keys
 from oracle_meili.defs.assets import index_asset_key
@@ -87,6 +89,8 @@ def test_follow_command_stops_cleanly_on_sigterm(
     meili_server: RunningMeilisearch,
     meili_client: MeiliClient,
     index_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     config = {
         "source": {"url": f"sqlite:///{demo_db}"},
@@ -122,3 +126,13 @@ def test_follow_command_stops_cleanly_on_sigterm(
     with dg.DagsterInstance.from_config(str(home)) as instance:
         watermark = keys.latest_watermark(instance, dg.AssetKey(["meilisearch", index_name]))
     assert watermark == "datetime:2026-10-01T00:00:00"
+
+    # The same history, read back from the instance by the CLI (seed TEST-111, TEST-112).
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    config_arg = ["--config", str(tmp_path / "config.yaml")]
+    assert main(["history", *config_arg, "--index", index_name, "--dagster"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) >= 2
+    assert all("incremental  succeeded" in line for line in lines)
+    assert main(["status", *config_arg, "--dagster"]) == 0
+    assert "watermark datetime:2026-10-01T00:00:00" in capsys.readouterr().out
