@@ -32,14 +32,21 @@ from oracle_meili.sync import SyncResult, full_sync, incremental_sync
 
 log = logging.getLogger("oracle_meili")
 DEFAULT_STATE = "sync_state.json"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    level = args.log_level or os.environ.get("LOG_LEVEL", "INFO").upper()
+    if level not in LOG_LEVELS:
+        print(f"oracle-meili: LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}", file=sys.stderr)
+        return 2
+    # force=True: the level applies even when logging was configured before (tests, embedding).
     logging.basicConfig(
-        level=args.log_level or os.environ.get("LOG_LEVEL", "INFO").upper(),
+        level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
+        force=True,
     )
     try:
         result: int = args.handler(args)
@@ -224,7 +231,7 @@ def _meilisearch(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oracle-meili", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--log-level", choices=LOG_LEVELS, help="default: $LOG_LEVEL or INFO")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     def command(name: str, handler: object, help: str) -> argparse.ArgumentParser:

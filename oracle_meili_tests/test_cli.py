@@ -101,3 +101,44 @@ def test_secrets_never_reach_output_or_state(
     captured = capsys.readouterr()
     assert meili_server.master_key not in captured.out + captured.err
     assert meili_server.master_key not in (cli_env / "sync_state.json").read_text()
+
+
+def test_logs_start_finish_and_progress_TEST_100_TEST_101(
+    cli_env: Path, index_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["demo", "--rows", "60000"])
+    assert main(["sync", "--config", "config.yaml", "--index", index_name, "--mode", "full"]) == 0
+    err = capsys.readouterr().err
+    assert f"INFO oracle_meili.sync: full sync of '{index_name}' started" in err
+    assert f"full sync of '{index_name}' finished" in err
+    assert f"INFO oracle_meili: {index_name}: 50,000 rows read (" in err  # with the rate
+
+
+def test_log_level_from_environment_or_flag_TEST_103(
+    cli_env: Path,
+    index_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    main(["demo", "--rows", "10"])
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    assert main(["sync", "--config", "config.yaml", "--index", index_name, "--mode", "full"]) == 0
+    assert "INFO" not in capsys.readouterr().err
+    assert main(["--log-level", "DEBUG", "sync", "--config", "config.yaml", "--index",
+                 index_name, "--mode", "incremental"]) == 0  # fmt: skip
+    assert "INFO oracle_meili.sync: incremental sync" in capsys.readouterr().err
+    monkeypatch.setenv("LOG_LEVEL", "LOUD")
+    assert main(["status", "--config", "config.yaml"]) == 2
+    assert "LOG_LEVEL must be one of" in capsys.readouterr().err
+
+
+def test_error_details_in_the_log_TEST_102(
+    cli_env: Path, index_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (cli_env / "config.yaml").write_text(
+        (cli_env / "config.yaml").read_text().replace("UPDATED_AT", "NO_SUCH_COLUMN")
+    )
+    main(["demo", "--rows", "10"])
+    assert main(["sync", "--config", "config.yaml", "--index", index_name, "--mode", "full"]) == 1
+    err = capsys.readouterr().err
+    assert f"index '{index_name}': cursor column 'NO_SUCH_COLUMN' is not in PRODUCTS" in err
