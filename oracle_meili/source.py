@@ -64,6 +64,11 @@ class TableSource:
             if index.soft_delete
             else None
         )
+        self._soft_delete_position = (
+            self.columns.index(self.soft_delete_column.name)
+            if self.soft_delete_column is not None
+            else None
+        )
 
     @property
     def char_columns(self) -> tuple[str, ...]:
@@ -149,9 +154,9 @@ class TableSource:
 
     def is_deleted(self, row: Row) -> bool:
         """Whether a row read by :meth:`read_changed` is soft-deleted."""
-        if self.soft_delete_column is None or self.index.soft_delete is None:
+        if self._soft_delete_position is None or self.index.soft_delete is None:
             return False
-        value = row[self.columns.index(self.soft_delete_column.name)]
+        value = row[self._soft_delete_position]
         wanted = self.index.soft_delete.deleted_value
         if isinstance(value, str) and isinstance(wanted, str):
             # NOTE: CHAR(1) flags come back blank-padded from Oracle.

@@ -218,9 +218,9 @@ def incremental_sync(
         deleted = len(deleted_ids)
         window.wait_all()
 
-    new_watermark = upper if previous is None or upper is None or upper > previous else previous
-    if upper is None:
-        new_watermark = previous
+    # The watermark never moves back (an empty source, or rows deleted at the top).
+    caught_up = upper is None or (previous is not None and previous >= upper)
+    new_watermark = previous if caught_up else upper
     result = SyncResult(
         index=index.name,
         mode="incremental",

@@ -17,6 +17,7 @@ import dagster as dg
 from oracle_meili.config import AppConfig
 from oracle_meili.defs.assets import index_asset_key
 from oracle_meili.defs.metadata import latest_watermark, result_metadata
+from oracle_meili.errors import OracleMeiliError
 from oracle_meili.meili import MeiliClient
 from oracle_meili.source import ChangeMarkers, TableSource, source_engine
 from oracle_meili.sync import SyncResult, incremental_sync
@@ -37,7 +38,9 @@ def follow(
 
     Every index is synced once at start (catching up from its last watermark), then again
     whenever its change markers (highest cursor, row count) move. A sync in progress always
-    finishes before ``stop`` is honoured, so its watermark is recorded. ``instance`` defaults
+    finishes before ``stop`` is honoured, so its watermark is recorded. A failed sync is
+    logged and tried again at the next poll (a long-running process must outlive a
+    Meilisearch restart). ``instance`` defaults
     to the one ``$DAGSTER_HOME`` names.
     """
     if instance is None:
@@ -62,13 +65,19 @@ def follow(
                 if seen.get(index.name) == markers:
                     continue
                 key = index_asset_key(index)
-                result = incremental_sync(
-                    index,
-                    source=source,
-                    client=client,
-                    meili=config.meilisearch,
-                    watermark=latest_watermark(instance, key),
-                )
+                try:
+                    result = incremental_sync(
+                        index,
+                        source=source,
+                        client=client,
+                        meili=config.meilisearch,
+                        watermark=latest_watermark(instance, key),
+                    )
+                except OracleMeiliError as e:
+                    # Nothing was recorded, so the watermark stays; the markers are not
+                    # marked as seen, so the next poll tries again.
+                    log.error("%s: sync failed, retrying at the next poll: %s", index.name, e)
+                    continue
                 instance.report_runless_asset_event(
                     dg.AssetMaterialization(
                         asset_key=key,

@@ -23,7 +23,7 @@ from oracle_meili.defs import metadata as keys
 from oracle_meili.defs.assets import index_asset_key
 from oracle_meili.defs.follow import follow
 from oracle_meili.meili import MeiliClient
-from oracle_meili.server import RunningMeilisearch
+from oracle_meili.server import RunningMeilisearch, free_port
 from oracle_meili.sync import SyncResult
 
 
@@ -136,3 +136,28 @@ def test_follow_command_stops_cleanly_on_sigterm(
     assert all("incremental  succeeded" in line for line in lines)
     assert main(["status", *config_arg, "--dagster"]) == 0
     assert "watermark datetime:2026-10-01T00:00:00" in capsys.readouterr().out
+
+
+def test_follow_outlives_a_failing_sync(
+    app_config: AppConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Meilisearch down: each poll logs the failure and records nothing; no crash."""
+    down = app_config.meilisearch.model_copy(
+        update={"url": f"http://127.0.0.1:{free_port()}", "timeout_seconds": 1}
+    )
+    config = app_config.model_copy(update={"meilisearch": down})
+    instance = dg.DagsterInstance.ephemeral()
+    stop = threading.Event()
+    timer = threading.Timer(1.0, stop.set)
+    timer.start()
+    syncs = follow(
+        config,
+        index_names=[config.indexes[0].name],
+        interval_seconds=0.1,
+        stop=stop,
+        instance=instance,
+    )
+    assert syncs == 0
+    failures = [r for r in caplog.records if "sync failed, retrying" in r.getMessage()]
+    assert len(failures) >= 2
+    assert keys.latest_watermark(instance, index_asset_key(config.indexes[0])) is None
