@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +16,17 @@ from oracle_meili.config import AppConfig, IndexConfig, MeilisearchConfig, parse
 from oracle_meili.demo import create_demo
 from oracle_meili.meili import MeiliClient
 from oracle_meili.server import RunningMeilisearch, meilisearch_server
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """The CLI configures the root logger on a stream pytest closes after the test; put the
+    handlers back so later log records do not go to a closed stream."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
