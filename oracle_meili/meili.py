@@ -134,36 +134,25 @@ class MeiliClient:
         self, uid: str, payload: bytes | bytearray | memoryview, *, primary_key: str
     ) -> int:
         """Send one NDJSON payload as one task (add or replace documents). Returns its uid."""
-        url = f"{self.url}/indexes/{uid}/documents"
-        try:
-            response = self._session.post(
-                url,
-                params={"primaryKey": primary_key},
-                # Any buffer is sent as it is; bytes(payload) would copy up to 64 MiB.
-                data=cast(bytes, payload),
-                headers={"Content-Type": _NDJSON},
-                timeout=self.config.timeout_seconds,
-            )
-        except requests.RequestException as e:
-            raise MeilisearchUnavailableError(
-                f"index {uid!r}: uploading documents to {self.url} failed: {_first_line(e)}"
-            ) from None
-        return self._task_uid(response, uid)
+        return self._post_task(
+            uid,
+            "documents",
+            # Any buffer is sent as it is; bytes(payload) would copy up to 64 MiB.
+            cast(bytes, payload),
+            content_type=_NDJSON,
+            params={"primaryKey": primary_key},
+            action="uploading documents to",
+        )
 
     def delete_documents(self, uid: str, ids: Sequence[int | str]) -> int:
         """Delete documents by id as one task. Returns its uid."""
-        try:
-            response = self._session.post(
-                f"{self.url}/indexes/{uid}/documents/delete-batch",
-                data=orjson.dumps(list(ids)),
-                headers={"Content-Type": "application/json"},
-                timeout=self.config.timeout_seconds,
-            )
-        except requests.RequestException as e:
-            raise MeilisearchUnavailableError(
-                f"index {uid!r}: deleting documents on {self.url} failed: {_first_line(e)}"
-            ) from None
-        return self._task_uid(response, uid)
+        return self._post_task(
+            uid,
+            "documents/delete-batch",
+            orjson.dumps(list(ids)),
+            content_type="application/json",
+            action="deleting documents on",
+        )
 
     def search(self, uid: str, query: str, **params: Any) -> dict[str, Any]:
         result: dict[str, Any] = self._call(self._client.index(uid).search, query, params)
@@ -211,6 +200,31 @@ class MeiliClient:
             ) from e
         except MeilisearchApiError as e:
             raise MeilisearchError(f"Meilisearch at {self.url}: [{e.code}] {e.message}") from e
+
+    def _post_task(
+        self,
+        uid: str,
+        path: str,
+        body: bytes,
+        *,
+        content_type: str,
+        action: str,
+        params: dict[str, str] | None = None,
+    ) -> int:
+        """POST a body to an index route that enqueues a task; returns the task uid."""
+        try:
+            response = self._session.post(
+                f"{self.url}/indexes/{uid}/{path}",
+                params=params,
+                data=body,
+                headers={"Content-Type": content_type},
+                timeout=self.config.timeout_seconds,
+            )
+        except requests.RequestException as e:
+            raise MeilisearchUnavailableError(
+                f"index {uid!r}: {action} {self.url} failed: {_first_line(e)}"
+            ) from None
+        return self._task_uid(response, uid)
 
     def _task_uid(self, response: requests.Response, index: str) -> int:
         if response.status_code != 202:
