@@ -6,7 +6,7 @@ reflection or the configuration and are quoted by the dialect, never pasted into
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +19,7 @@ from oracle_meili.errors import ConfigError, SourceConnectionError, SourceError
 from oracle_meili.oracle import check_connection, oracle_engine
 
 Row = Sequence[Any]
+PageFactory = Callable[[Sequence[Any] | None], sa.Select[Any]]
 
 
 @contextmanager
@@ -51,10 +52,17 @@ class ChangeMarkers:
 class TableSource:
     """The rows of one configured index: a reflected table or a wrapped ``query:``."""
 
-    def __init__(self, engine: sa.Engine, index: IndexConfig) -> None:
+    def __init__(
+        self, engine: sa.Engine, index: IndexConfig, *, selectable: sa.FromClause | None = None
+    ) -> None:
+        """Reflect the table (or probe the query's columns) unless ``selectable`` is given.
+
+        Raises:
+            ConfigError: a configured column is missing, or a column's type is unsupported.
+        """
         self.engine = engine
         self.index = index
-        self.selectable = _selectable(engine, index)
+        self.selectable = selectable if selectable is not None else _selectable(engine, index)
         self.columns: tuple[str, ...] = tuple(c.name for c in self.selectable.columns)
         self._by_field = {c.name.lower(): c for c in self.selectable.columns}
         self.key_columns = tuple(self.column(name, "primary_key") for name in index.primary_key)
@@ -69,6 +77,8 @@ class TableSource:
             if self.soft_delete_column is not None
             else None
         )
+        if index.table is not None:
+            _check_types(index, self.selectable)
 
     @property
     def char_columns(self) -> tuple[str, ...]:
@@ -107,12 +117,16 @@ class TableSource:
 
     def change_markers(self) -> ChangeMarkers:
         """The highest cursor value (None without a cursor) and the row count, in one query."""
+        statement = self.change_markers_statement()
+        row: Sequence[Any] = self._fetch(statement)[0]
+        return ChangeMarkers(max_cursor=row[0], row_count=int(row[1]))
+
+    def change_markers_statement(self) -> sa.Select[Any]:
+        """``SELECT MAX(cursor), COUNT(*)``: one cheap query for the change sensor."""
         max_cursor: sa.ColumnElement[Any] = (
             sa.func.max(self.cursor_column) if self.cursor_column is not None else sa.null()
         )
-        statement = sa.select(max_cursor, sa.func.count()).select_from(self.selectable)
-        row: Sequence[Any] = self._fetch(statement)[0]
-        return ChangeMarkers(max_cursor=row[0], row_count=int(row[1]))
+        return sa.select(max_cursor, sa.func.count()).select_from(self.selectable)
 
     def max_cursor(self) -> Any:
         """The highest cursor value now in the source (None when empty or without a cursor)."""
@@ -130,10 +144,9 @@ class TableSource:
 
     def read_all(self, *, batch_size: int) -> Iterator[list[Row]]:
         """All live rows, in batches, ordered by primary key (keyset pagination)."""
-        condition = self.live_condition()
         yield from self._keyset(
             order=self.key_columns,
-            where=[condition] if condition is not None else [],
+            page=lambda last: self.full_page(after=last, batch_size=batch_size),
             batch_size=batch_size,
         )
 
@@ -145,11 +158,12 @@ class TableSource:
         """
         if self.cursor_column is None:
             raise ConfigError(f"index {self.index.name!r}: an incremental sync needs `cursor`")
-        where: list[sa.ColumnElement[bool]] = [self.cursor_column <= upto]
-        if after is not None:
-            where.append(self.cursor_column > after)
         yield from self._keyset(
-            order=(self.cursor_column, *self.key_columns), where=where, batch_size=batch_size
+            order=(self.cursor_column, *self.key_columns),
+            page=lambda last: self.changed_page(
+                lower=after, upper=upto, after=last, batch_size=batch_size
+            ),
+            batch_size=batch_size,
         )
 
     def is_deleted(self, row: Row) -> bool:
@@ -163,12 +177,47 @@ class TableSource:
             return value.rstrip(" ") == wanted
         return bool(value == wanted)
 
-    def _keyset(
+    def full_page(self, *, after: Sequence[Any] | None, batch_size: int) -> sa.Select[Any]:
+        """One page of live rows in primary-key order, after the key ``after``."""
+        condition = self.live_condition()
+        return self._page(
+            order=self.key_columns,
+            where=[condition] if condition is not None else [],
+            after=after,
+            batch_size=batch_size,
+        )
+
+    def changed_page(
+        self, *, lower: Any, upper: Any, after: Sequence[Any] | None, batch_size: int
+    ) -> sa.Select[Any]:
+        """One page of rows with ``lower < cursor <= upper``, in (cursor, key) order."""
+        if self.cursor_column is None:
+            raise ConfigError(f"index {self.index.name!r}: an incremental sync needs `cursor`")
+        where: list[sa.ColumnElement[bool]] = [self.cursor_column <= upper]
+        if lower is not None:
+            where.append(self.cursor_column > lower)
+        return self._page(
+            order=(self.cursor_column, *self.key_columns),
+            where=where,
+            after=after,
+            batch_size=batch_size,
+        )
+
+    def _page(
         self,
         *,
         order: Sequence[sa.ColumnElement[Any]],
         where: Sequence[sa.ColumnElement[bool]],
+        after: Sequence[Any] | None,
         batch_size: int,
+    ) -> sa.Select[Any]:
+        conditions = list(where)
+        if after is not None:
+            conditions.append(_after(order, after))
+        return sa.select(self.selectable).where(*conditions).order_by(*order).limit(batch_size)
+
+    def _keyset(
+        self, *, order: Sequence[sa.ColumnElement[Any]], page: PageFactory, batch_size: int
     ) -> Iterator[list[Row]]:
         # Keyset pagination: each page is a short query that starts after the last row seen,
         # so no cursor stays open for the whole read (NOTE: long Oracle cursors risk
@@ -176,13 +225,7 @@ class TableSource:
         positions = [self.columns.index(c.name) for c in order]
         last: tuple[Any, ...] | None = None
         while True:
-            conditions = list(where)
-            if last is not None:
-                conditions.append(_after(order, last))
-            statement = (
-                sa.select(self.selectable).where(*conditions).order_by(*order).limit(batch_size)
-            )
-            rows = self._fetch(statement)
+            rows = self._fetch(page(last))
             if not rows:
                 return
             yield [tuple(r) for r in rows]
@@ -238,6 +281,17 @@ def _selectable(engine: sa.Engine, index: IndexConfig) -> sa.FromClause:
             f"index {index.name!r}: cannot read {index.source_label}: "
             f"{str(e.orig).splitlines()[0] if e.orig else e}"
         ) from e
+
+
+def _check_types(index: IndexConfig, table: sa.FromClause) -> None:
+    """Fail at load time on a column whose type SQLAlchemy could not map (e.g. SDO_GEOMETRY,
+    XMLTYPE): its values would have no defined document form."""
+    unknown = [c.name for c in table.columns if isinstance(c.type, sa.types.NullType)]
+    if unknown:
+        raise ConfigError(
+            f"index {index.name!r}: column(s) {', '.join(unknown)} of {index.table} have a type "
+            "oracle-meili does not support; leave them out with a `query:`"
+        )
 
 
 def _identifier(name: str) -> str:

@@ -1,0 +1,163 @@
+"""The statements the engine sends, compiled with SQLAlchemy's Oracle dialect (no server)."""
+
+# mypy: disable-error-code="no-untyped-call"
+# (SQLAlchemy's Oracle type constructors carry no annotations.)
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects import oracle
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from oracle_meili.config import IndexConfig
+from oracle_meili.errors import ConfigError
+from oracle_meili.source import TableSource
+
+# An engine for compiling only: creating it opens no connection.
+ORACLE = sa.create_engine("oracle+oracledb://sync:pw@db.example:1521/?service_name=FREEPDB1")
+
+
+def products(name: str = "products", schema: str | None = "shop") -> sa.Table:
+    """What reflection returns for SHOP.PRODUCTS (SQLAlchemy folds Oracle's upper case)."""
+    return sa.Table(
+        name,
+        sa.MetaData(),
+        sa.Column("product_id", oracle.NUMBER(10, 0), primary_key=True),
+        sa.Column("name", oracle.VARCHAR2(200)),
+        sa.Column("price", oracle.NUMBER(12, 2)),
+        sa.Column("updated_at", oracle.TIMESTAMP()),
+        sa.Column("is_deleted", sa.CHAR(1)),
+        schema=schema,
+    )
+
+
+def index(**overrides: Any) -> IndexConfig:
+    return IndexConfig.model_validate(
+        {
+            "name": "products",
+            "table": "SHOP.PRODUCTS",
+            "primary_key": "PRODUCT_ID",
+            "cursor": "UPDATED_AT",
+            "soft_delete": {"column": "IS_DELETED", "deleted_value": "Y"},
+            **overrides,
+        }
+    )
+
+
+def compiled(statement: sa.Select[Any]) -> SQLCompiler:
+    result = statement.compile(dialect=ORACLE.dialect)
+    assert isinstance(result, SQLCompiler)
+    return result
+
+
+def sql(statement: sa.Select[Any]) -> str:
+    return " ".join(str(compiled(statement)).split())
+
+
+def test_full_read_page_uses_keyset_and_fetch_first() -> None:
+    """The page size is a post-compile parameter: SQLAlchemy renders it inline at execution,
+    so every page of a read shares one statement text (one cursor in the shared pool)."""
+    source = TableSource(ORACLE, index(), selectable=products())
+    text = sql(source.full_page(after=(41,), batch_size=500))
+    assert text == (
+        "SELECT shop.products.product_id, shop.products.name, shop.products.price, "
+        "shop.products.updated_at, shop.products.is_deleted FROM shop.products "
+        "WHERE (shop.products.is_deleted IS NULL OR shop.products.is_deleted != :param_1) "
+        "AND shop.products.product_id > :product_id_1 "
+        "ORDER BY shop.products.product_id FETCH FIRST __[POSTCOMPILE_param_2] ROWS ONLY"
+    )
+    binds = compiled(source.full_page(after=(41,), batch_size=500)).binds
+    assert binds["product_id_1"].value == 41
+    assert binds["param_1"].value == "Y"
+
+
+def test_first_page_has_no_keyset_condition() -> None:
+    source = TableSource(ORACLE, index(soft_delete=None), selectable=products())
+    assert "WHERE" not in sql(source.full_page(after=None, batch_size=10))
+
+
+def test_incremental_bounds_are_binds_of_the_cursor_type() -> None:
+    source = TableSource(ORACLE, index(), selectable=products())
+    lower, upper = dt.datetime(2026, 1, 1), dt.datetime(2026, 1, 2)
+    statement = source.changed_page(lower=lower, upper=upper, after=None, batch_size=100)
+    assert sql(statement).endswith(
+        "WHERE shop.products.updated_at <= :updated_at_1 "
+        "AND shop.products.updated_at > :updated_at_2 "
+        "ORDER BY shop.products.updated_at, shop.products.product_id "
+        "FETCH FIRST __[POSTCOMPILE_param_1] ROWS ONLY"
+    )
+    binds = compiled(statement).binds
+    # Bound as TIMESTAMP, the column's own type: no implicit conversion defeats its index.
+    assert isinstance(binds["updated_at_1"].type, oracle.TIMESTAMP)
+    assert (binds["updated_at_2"].value, binds["updated_at_1"].value) == (lower, upper)
+
+
+def test_incremental_keyset_over_cursor_and_key() -> None:
+    source = TableSource(ORACLE, index(), selectable=products())
+    after = (dt.datetime(2026, 1, 1), 7)
+    text = sql(source.changed_page(lower=None, upper=after[0], after=after, batch_size=100))
+    assert (
+        "AND (shop.products.updated_at > :updated_at_2 OR shop.products.updated_at = "
+        ":updated_at_3 AND shop.products.product_id > :product_id_1)"
+    ) in text
+
+
+def test_change_markers_statement() -> None:
+    source = TableSource(ORACLE, index(), selectable=products())
+    assert sql(source.change_markers_statement()) == (
+        "SELECT max(shop.products.updated_at) AS max_1, count(*) AS count_1 FROM shop.products"
+    )
+
+
+def test_mixed_case_names_are_quoted() -> None:
+    table = sa.Table(
+        "OrderLines",
+        sa.MetaData(),
+        sa.Column("LineId", oracle.NUMBER(10)),
+        sa.Column("updated_at", oracle.DATE()),
+        schema="Sales",
+    )
+    source = TableSource(
+        ORACLE,
+        index(
+            table="Sales.OrderLines", primary_key="LineId", cursor="UPDATED_AT", soft_delete=None
+        ),
+        selectable=table,
+    )
+    text = sql(source.full_page(after=(1,), batch_size=10))
+    assert 'FROM "Sales"."OrderLines"' in text
+    assert '"Sales"."OrderLines"."LineId" > :LineId_1' in text
+
+
+def test_custom_query_is_a_subquery() -> None:
+    query = (
+        "SELECT p.product_id, p.updated_at, c.name AS category "
+        "FROM shop.products p JOIN shop.categories c ON c.id = p.category_id"
+    )
+    selectable = (
+        sa.text(query)
+        .columns(sa.column("PRODUCT_ID"), sa.column("UPDATED_AT"), sa.column("CATEGORY"))
+        .subquery("src")
+    )
+    source = TableSource(
+        ORACLE, index(table=None, query=query, soft_delete=None), selectable=selectable
+    )
+    text = sql(
+        source.changed_page(
+            lower=dt.datetime(2026, 1, 1), upper=dt.datetime(2026, 2, 1), after=None, batch_size=5
+        )
+    )
+    assert text.startswith(
+        f'SELECT src."PRODUCT_ID", src."UPDATED_AT", src."CATEGORY" FROM ({query}) src WHERE'
+    )
+
+
+def test_unsupported_column_type_fails_at_load_naming_the_column() -> None:
+    table = products()
+    table.append_column(sa.Column("shape", sa.types.NullType()))  # e.g. SDO_GEOMETRY
+    with pytest.raises(ConfigError, match=r"index 'products': column\(s\) shape of SHOP.PRODUCTS"):
+        TableSource(ORACLE, index(), selectable=table)
