@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from dotenv import dotenv_values
@@ -90,6 +91,10 @@ class IndexConfig(_Record):
     upstream: tuple[str, ...] = Field(
         default=(), description="Source tables a `query:` reads, for lineage in Dagster."
     )
+    timezone: str | None = Field(
+        default=None,
+        description="IANA zone that naive DATE/TIMESTAMP values are in (default: taken as UTC).",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -113,6 +118,11 @@ class IndexConfig(_Record):
             raise ValueError("primary_key: a column is listed twice")
         if "primaryKey" in self.settings:
             raise ValueError("settings.primaryKey: set `primary_key` instead")
+        if self.timezone is not None:
+            try:
+                ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"timezone: unknown time zone {self.timezone!r}") from None
         return self
 
     @property

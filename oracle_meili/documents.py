@@ -7,6 +7,7 @@ row's primary key and the column.
 
 from __future__ import annotations
 
+import array
 import base64
 import datetime as dt
 import math
@@ -16,7 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import oracledb
 import orjson
 
 from oracle_meili.config import BinaryPolicy, IndexConfig
@@ -53,6 +56,9 @@ class DocumentShape:
     # Columns known (from the source's column types) to hold dates or times; None when the
     # types are unknown (a `query:` source), and then every value is looked at.
     temporal_positions: tuple[int, ...] | None = None
+    # The zone naive date/times are in (NOTE: Oracle DATE and TIMESTAMP carry none); None
+    # leaves them naive in the document and takes them as UTC for epoch fields.
+    timezone: dt.tzinfo | None = None
 
     @property
     def composite(self) -> bool:
@@ -102,6 +108,7 @@ def build_shape(
         temporal_positions=None
         if temporal_columns is None
         else tuple(i for i, c in enumerate(columns) if c in set(temporal_columns)),
+        timezone=ZoneInfo(index.timezone) if index.timezone else None,
     )
 
 
@@ -133,11 +140,15 @@ def encode_document(shape: DocumentShape, row: Sequence[Any]) -> bytes:
         value = row[position]
         if type(value) is str:
             document[fields[position]] = value.rstrip(" ")
-    if shape.epoch_fields:
+    if shape.epoch_fields or shape.timezone is not None:
         positions = shape.temporal_positions
         for position in range(len(row)) if positions is None else positions:
             value = row[position]
-            if isinstance(value, dt.date):
+            if not isinstance(value, dt.date):
+                continue
+            value = localize(value, shape.timezone)
+            document[fields[position]] = value
+            if shape.epoch_fields:
                 document[fields[position] + EPOCH_SUFFIX] = epoch_seconds(value)
     document[shape.id_field] = document_id(shape, row)
     try:
@@ -155,8 +166,9 @@ def _orjson_default(value: Any) -> Any:
         return _decimal(value)
     if isinstance(value, bytes | bytearray | memoryview):
         return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
+    converter = _CONVERTERS.get(type(value))
+    if converter is not None:  # intervals, vectors
+        return converter(value)
     raise TypeError  # orjson raises JSONEncodeError; encode_document takes the careful path
 
 
@@ -182,8 +194,11 @@ def to_document(shape: DocumentShape, row: Sequence[Any]) -> dict[str, JsonValue
             # NOTE: Oracle CHAR/NCHAR values come back blank-padded to the column width.
             converted = converted.rstrip(" ")
         document[field] = converted
-        if shape.epoch_fields and isinstance(value, dt.date):
-            document[field + EPOCH_SUFFIX] = epoch_seconds(value)
+        if isinstance(value, dt.date):
+            value = localize(value, shape.timezone)
+            document[field] = value.isoformat()
+            if shape.epoch_fields:
+                document[field + EPOCH_SUFFIX] = epoch_seconds(value)
     document[shape.id_field] = doc_id
     return document
 
@@ -338,6 +353,13 @@ def convert_value(value: Any, *, binary: BinaryPolicy = "base64") -> Any:
     )
 
 
+def localize(value: dt.date, timezone: dt.tzinfo | None) -> dt.date:
+    """A naive datetime placed in ``timezone`` (dates and aware values are left alone)."""
+    if timezone is None or type(value) is dt.date or not isinstance(value, dt.datetime):
+        return value
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone)
+
+
 def epoch_seconds(value: dt.date) -> float | int:
     """Seconds since 1970-01-01 UTC; naive date/times are taken as UTC."""
     if not isinstance(value, dt.datetime):
@@ -370,6 +392,23 @@ def _decimal(value: Decimal) -> int | float | None:
     return float(value)
 
 
+def _interval_months(value: oracledb.IntervalYM) -> int:
+    return int(value.years) * 12 + int(value.months)
+
+
+def _vector(value: array.array[Any]) -> list[Any]:
+    # VECTOR columns arrive as array.array (FLOAT32/FLOAT64/INT8/BINARY elements).
+    return [_float(v) if isinstance(v, float) else v for v in value]
+
+
+def _sparse_vector(value: oracledb.SparseVector) -> dict[str, Any]:
+    return {
+        "num_dimensions": int(value.num_dimensions),
+        "indices": list(value.indices),
+        "values": _vector(value.values),
+    }
+
+
 def _json_container(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): None if v is None else convert_value(v) for k, v in value.items()}
@@ -385,10 +424,13 @@ _CONVERTERS: dict[type, Callable[[Any], Any]] = {
     dt.datetime: lambda v: v.isoformat(),
     dt.date: lambda v: v.isoformat(),
     dt.time: lambda v: v.isoformat(),
-    dt.timedelta: lambda v: v.total_seconds(),
+    dt.timedelta: lambda v: v.total_seconds(),  # INTERVAL DAY TO SECOND
     uuid.UUID: str,
     dict: _json_container,
     list: _json_container,
+    oracledb.IntervalYM: _interval_months,
+    array.array: _vector,
+    oracledb.SparseVector: _sparse_vector,
 }
 # Subclasses (e.g. pendulum datetimes, str enums) take their base type's conversion.
 _SUBCLASS_CONVERTERS: tuple[tuple[type, Callable[[Any], Any]], ...] = (
