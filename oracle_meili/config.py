@@ -132,7 +132,7 @@ class IndexConfig(_Record):
 
 
 class OracleSettings(_Record):
-    """Connection settings for python-oracledb (thin mode)."""
+    """Connection settings for python-oracledb (thin mode unless a client library is given)."""
 
     user: str
     password: SecretStr
@@ -140,11 +140,21 @@ class OracleSettings(_Record):
     host: str | None = None
     port: int = DEFAULT_ORACLE_PORT
     service_name: str | None = None
+    sid: str | None = None
+    protocol: Literal["tcp", "tcps"] = "tcp"
+    wallet_dir: str | None = Field(default=None, description="TCPS wallet (ewallet.pem) folder.")
+    wallet_password: SecretStr | None = None
+    client_lib_dir: str | None = Field(
+        default=None, description="Oracle Client libraries: switches python-oracledb to thick mode."
+    )
+    connect_timeout_seconds: float = Field(default=15.0, gt=0)
 
     @model_validator(mode="after")
     def _check(self) -> OracleSettings:
-        if self.dsn is None and (self.host is None or self.service_name is None):
-            raise ValueError("give ORACLE_DSN, or ORACLE_HOST and ORACLE_SERVICE_NAME")
+        if self.dsn is None and (self.host is None or (self.service_name or self.sid) is None):
+            raise ValueError(
+                "give ORACLE_DSN, or ORACLE_HOST and ORACLE_SERVICE_NAME (or ORACLE_SID)"
+            )
         return self
 
     @property
@@ -152,7 +162,8 @@ class OracleSettings(_Record):
         """Where the connection goes, without secrets (for messages)."""
         if self.dsn is not None:
             return self.dsn
-        return f"{self.host}:{self.port}/{self.service_name}"
+        database = self.service_name if self.service_name else f"SID {self.sid}"
+        return f"{self.protocol}://{self.host}:{self.port}/{database}"
 
 
 class SourceConfig(_Record):
@@ -270,25 +281,45 @@ def _parse_source(raw: Any, env: Mapping[str, str]) -> SourceConfig:
         return SourceConfig(url=url)
     missing = [v for v in ("ORACLE_USER", "ORACLE_PASSWORD") if not env.get(v)]
     if not env.get("ORACLE_DSN"):
-        missing += [v for v in ("ORACLE_HOST", "ORACLE_SERVICE_NAME") if not env.get(v)]
+        if not env.get("ORACLE_HOST"):
+            missing.append("ORACLE_HOST")
+        if not env.get("ORACLE_SERVICE_NAME") and not env.get("ORACLE_SID"):
+            missing.append("ORACLE_SERVICE_NAME")
     if missing:
         raise ConfigError(
             "source: no `url` in the file, so Oracle settings come from the environment, "
             f"but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set"
         )
-    port = env.get("ORACLE_PORT") or str(DEFAULT_ORACLE_PORT)
-    if not port.isdigit():
-        raise ConfigError(f"ORACLE_PORT: not a port number: {port!r}")
-    return SourceConfig(
-        oracle=OracleSettings(
-            user=env["ORACLE_USER"],
-            password=SecretStr(env["ORACLE_PASSWORD"]),
-            dsn=env.get("ORACLE_DSN") or None,
-            host=env.get("ORACLE_HOST") or None,
-            port=int(port),
-            service_name=env.get("ORACLE_SERVICE_NAME") or None,
-        )
-    )
+    values: dict[str, Any] = {
+        "user": env["ORACLE_USER"],
+        "password": env["ORACLE_PASSWORD"],
+        "dsn": env.get("ORACLE_DSN") or None,
+        "host": env.get("ORACLE_HOST") or None,
+        "port": env.get("ORACLE_PORT") or DEFAULT_ORACLE_PORT,
+        "service_name": env.get("ORACLE_SERVICE_NAME") or None,
+        "sid": env.get("ORACLE_SID") or None,
+        "protocol": (env.get("ORACLE_PROTOCOL") or "tcp").lower(),
+        "wallet_dir": env.get("ORACLE_WALLET_DIR") or None,
+        "wallet_password": env.get("ORACLE_WALLET_PASSWORD") or None,
+        "client_lib_dir": env.get("ORACLE_CLIENT_LIB_DIR") or None,
+    }
+    if env.get("ORACLE_CONNECT_TIMEOUT"):
+        values["connect_timeout_seconds"] = env["ORACLE_CONNECT_TIMEOUT"]
+    try:
+        return SourceConfig(oracle=OracleSettings.model_validate(values))
+    except ValidationError as e:
+        first = e.errors()[0]
+        variable = _ORACLE_VARIABLES.get(str(first["loc"][0]) if first["loc"] else "", "")
+        raise ConfigError(
+            f"source: {variable or 'Oracle settings'}: {_describe(e).split(': ', 1)[-1]}"
+        ) from None
+
+
+_ORACLE_VARIABLES = {
+    "port": "ORACLE_PORT",
+    "protocol": "ORACLE_PROTOCOL",
+    "connect_timeout_seconds": "ORACLE_CONNECT_TIMEOUT",
+}
 
 
 def _parse_meilisearch(raw: Any, env: Mapping[str, str]) -> MeilisearchConfig:

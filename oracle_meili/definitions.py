@@ -40,6 +40,14 @@ def build_resources(config: AppConfig, environ: Mapping[str, str]) -> dict[str, 
             host=oracle.host,
             port=oracle.port,
             service_name=oracle.service_name,
+            sid=oracle.sid,
+            protocol=oracle.protocol,
+            wallet_dir=oracle.wallet_dir,
+            wallet_password=dg.EnvVar("ORACLE_WALLET_PASSWORD")
+            if oracle.wallet_password is not None
+            else None,
+            client_lib_dir=oracle.client_lib_dir,
+            connect_timeout_seconds=oracle.connect_timeout_seconds,
         )
     meili = config.meilisearch
     return {

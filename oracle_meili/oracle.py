@@ -1,10 +1,12 @@
-"""Oracle connections: python-oracledb in thin mode, pooled, behind a SQLAlchemy engine."""
+"""Oracle connections: python-oracledb (thin mode by default), pooled, behind SQLAlchemy."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import oracledb
 import sqlalchemy as sa
@@ -12,6 +14,10 @@ from sqlalchemy.pool import NullPool
 
 from oracle_meili.config import OracleSettings
 from oracle_meili.errors import SourceConnectionError
+
+# Execution option naming how many rows a statement's pages hold; the cursor's fetch sizes
+# follow it, so a keyset page of N rows comes back in one round trip.
+FETCH_ROWS_OPTION = "oracle_meili_fetch_rows"
 
 
 @dataclass(frozen=True)
@@ -25,13 +31,49 @@ class PoolSettings:
     tcp_connect_timeout_seconds: float = 10.0
 
 
+def connect_parameters(settings: OracleSettings, *, tcp_connect_timeout: float) -> dict[str, Any]:
+    """The keyword arguments of ``oracledb.connect`` for these settings."""
+    parameters: dict[str, Any] = {
+        "user": settings.user,
+        "password": settings.password.get_secret_value(),
+        "tcp_connect_timeout": tcp_connect_timeout,
+    }
+    if settings.dsn is not None:
+        parameters["dsn"] = settings.dsn
+    else:
+        parameters.update(host=settings.host, port=settings.port, protocol=settings.protocol)
+        if settings.service_name:
+            parameters["service_name"] = settings.service_name
+        else:
+            parameters["sid"] = settings.sid
+    if settings.wallet_dir is not None:
+        parameters["wallet_location"] = settings.wallet_dir
+        parameters["config_dir"] = settings.wallet_dir
+    if settings.wallet_password is not None:
+        parameters["wallet_password"] = settings.wallet_password.get_secret_value()
+    return parameters
+
+
+def pool_parameters(settings: OracleSettings, pool: PoolSettings) -> dict[str, Any]:
+    """The keyword arguments of ``oracledb.create_pool`` for these settings."""
+    return {
+        **connect_parameters(settings, tcp_connect_timeout=pool.tcp_connect_timeout_seconds),
+        "min": pool.min,
+        "max": pool.max,
+        "increment": pool.increment,
+        "timeout": pool.timeout_seconds,
+    }
+
+
 @contextmanager
 def oracle_engine(
     settings: OracleSettings, *, pool: PoolSettings | None = None
 ) -> Iterator[sa.Engine]:
-    """A SQLAlchemy engine that takes connections from a python-oracledb pool (thin mode).
+    """A SQLAlchemy engine that takes connections from a python-oracledb session pool.
 
     The pool is created on entry and closed on exit, so one Dagster run or CLI call owns it.
+    Thin mode unless ``client_lib_dir`` is set (thick mode, e.g. for Native Network
+    Encryption or databases older than 12.1).
 
     Raises:
         SourceConnectionError: naming the target (never the password) and keeping the
@@ -39,19 +81,14 @@ def oracle_engine(
     """
     pool = pool or PoolSettings()
     try:
-        session_pool = oracledb.create_pool(
-            user=settings.user,
-            password=settings.password.get_secret_value(),
-            dsn=settings.dsn,
-            host=None if settings.dsn else settings.host,
-            port=settings.port,
-            service_name=None if settings.dsn else settings.service_name,
-            min=pool.min,
-            max=pool.max,
-            increment=pool.increment,
-            timeout=pool.timeout_seconds,
-            tcp_connect_timeout=pool.tcp_connect_timeout_seconds,
-        )
+        if settings.client_lib_dir is not None and oracledb.is_thin_mode():
+            oracledb.init_oracle_client(lib_dir=settings.client_lib_dir)
+    except oracledb.Error as e:
+        raise connection_error(settings, e) from None
+    # Probe first: a pool whose first session hangs in its handshake cannot be closed.
+    probe(settings, tcp_connect_timeout=pool.tcp_connect_timeout_seconds)
+    try:
+        session_pool = oracledb.create_pool(**pool_parameters(settings, pool))
     except oracledb.Error as e:
         raise connection_error(settings, e) from None
     # NOTE: SQLAlchemy must not pool on top of python-oracledb's pool; NullPool hands every
@@ -59,6 +96,7 @@ def oracle_engine(
     engine = sa.create_engine(
         "oracle+oracledb://", creator=session_pool.acquire, poolclass=NullPool
     )
+    sa.event.listen(engine, "before_cursor_execute", set_fetch_sizes)
     try:
         yield engine
     finally:
@@ -66,17 +104,50 @@ def oracle_engine(
         session_pool.close(force=True)
 
 
-def check_connection(engine: sa.Engine, settings: OracleSettings) -> None:
-    """Open one connection and run a trivial query.
+def set_fetch_sizes(
+    connection: sa.Connection, cursor: Any, statement: str, parameters: Any, context: Any,
+    executemany: bool,
+) -> None:  # fmt: skip
+    """Fetch a page in one round trip: arraysize = page size, prefetchrows one more."""
+    rows = connection.get_execution_options().get(FETCH_ROWS_OPTION)
+    if rows:
+        cursor.arraysize = rows
+        cursor.prefetchrows = rows + 1
+
+
+def probe(settings: OracleSettings, *, tcp_connect_timeout: float) -> None:
+    """Connect once and run a trivial query, within ``connect_timeout_seconds``.
+
+    NOTE: python-oracledb's ``tcp_connect_timeout`` covers only the TCP handshake; a
+    listener that accepts and then says nothing would block for ever (the maintainers
+    advise a timeout in Python). So the attempt runs in a daemon thread with a deadline; a
+    thread left waiting on a silent listener does not keep the process alive.
 
     Raises:
-        SourceConnectionError: the database is unreachable or refused the login.
+        SourceConnectionError: the database is unreachable, silent, not Oracle, or refused
+            the login.
     """
-    try:
-        with engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1 FROM DUAL"))
-    except sa.exc.DBAPIError as e:
-        raise connection_error(settings, e.orig) from None
+    outcome: list[BaseException | None] = []
+
+    def attempt() -> None:
+        try:
+            parameters = connect_parameters(settings, tcp_connect_timeout=tcp_connect_timeout)
+            with oracledb.connect(**parameters) as connection, connection.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM DUAL")
+            outcome.append(None)
+        except BaseException as e:  # handed to the caller's thread below
+            outcome.append(e)
+
+    thread = threading.Thread(target=attempt, name="oracle-probe", daemon=True)
+    thread.start()
+    thread.join(settings.connect_timeout_seconds)
+    if not outcome:
+        raise SourceConnectionError(
+            f"cannot connect to Oracle at {settings.target} as {settings.user}: no answer "
+            f"within {settings.connect_timeout_seconds:g} s (ORACLE_CONNECT_TIMEOUT)"
+        )
+    if outcome[0] is not None:
+        raise connection_error(settings, outcome[0])
 
 
 def connection_error(

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from oracle_meili.config import IndexConfig, SourceConfig
 from oracle_meili.documents import DocumentShape, build_shape
 from oracle_meili.errors import ConfigError, SourceConnectionError, SourceError
-from oracle_meili.oracle import check_connection, oracle_engine
+from oracle_meili.oracle import FETCH_ROWS_OPTION, oracle_engine
 
 Row = Sequence[Any]
 PageFactory = Callable[[Sequence[Any] | None], sa.Select[Any]]
@@ -27,7 +27,6 @@ def source_engine(config: SourceConfig) -> Iterator[sa.Engine]:
     """The SQLAlchemy engine for the configured source (URL, or pooled Oracle)."""
     if config.oracle is not None:
         with oracle_engine(config.oracle) as engine:
-            check_connection(engine, config.oracle)
             yield engine
         return
     assert config.url is not None
@@ -225,7 +224,7 @@ class TableSource:
         positions = [self.columns.index(c.name) for c in order]
         last: tuple[Any, ...] | None = None
         while True:
-            rows = self._fetch(page(last))
+            rows = self._fetch(page(last), fetch_rows=batch_size)
             if not rows:
                 return
             yield [tuple(r) for r in rows]
@@ -233,10 +232,14 @@ class TableSource:
                 return
             last = tuple(rows[-1][p] for p in positions)
 
-    def _fetch(self, statement: sa.Executable) -> Sequence[sa.Row[Any]]:
+    def _fetch(
+        self, statement: sa.Executable, *, fetch_rows: int | None = None
+    ) -> Sequence[sa.Row[Any]]:
         # One short-lived connection per statement: it goes back to the pool between pages.
         try:
             with self.engine.connect() as connection:
+                if fetch_rows is not None:
+                    connection = connection.execution_options(**{FETCH_ROWS_OPTION: fetch_rows})
                 return connection.execute(statement).all()
         except sa.exc.DBAPIError as e:
             raise SourceError(

@@ -56,18 +56,38 @@ class OracleResource(SourceResource):
     host: str | None = Field(default=None, description="Listener host (when no DSN).")
     port: int = Field(default=DEFAULT_ORACLE_PORT, description="Listener port.")
     service_name: str | None = Field(default=None, description="Service name (when no DSN).")
+    sid: str | None = Field(default=None, description="SID, for databases without a service.")
+    protocol: str = Field(default="tcp", description="tcp, or tcps for TLS.")
+    wallet_dir: str | None = Field(default=None, description="Folder of the TCPS wallet.")
+    wallet_password: str | None = Field(
+        default=None, description="Wallet password; give it as EnvVar('ORACLE_WALLET_PASSWORD')."
+    )
+    client_lib_dir: str | None = Field(
+        default=None, description="Oracle Client libraries: python-oracledb thick mode."
+    )
+    connect_timeout_seconds: float = Field(
+        default=15.0, description="Longest wait for the database to answer a new connection."
+    )
     pool_min: int = Field(default=1, description="Sessions the pool opens at start.")
     pool_max: int = Field(default=4, description="Most sessions the pool may hold.")
     pool_increment: int = Field(default=1, description="Sessions opened at a time when growing.")
 
     def settings(self) -> OracleSettings:
-        return OracleSettings(
-            user=self.user,
-            password=SecretStr(self.password),
-            dsn=self.dsn,
-            host=self.host,
-            port=self.port,
-            service_name=self.service_name,
+        return OracleSettings.model_validate(
+            {
+                "user": self.user,
+                "password": self.password,
+                "dsn": self.dsn,
+                "host": self.host,
+                "port": self.port,
+                "service_name": self.service_name,
+                "sid": self.sid,
+                "protocol": self.protocol,
+                "wallet_dir": self.wallet_dir,
+                "wallet_password": self.wallet_password,
+                "client_lib_dir": self.client_lib_dir,
+                "connect_timeout_seconds": self.connect_timeout_seconds,
+            }
         )
 
     @contextmanager
