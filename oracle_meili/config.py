@@ -95,6 +95,10 @@ class IndexConfig(_Record):
         default=None,
         description="IANA zone that naive DATE/TIMESTAMP values are in (default: taken as UTC).",
     )
+    consistent_snapshot: bool = Field(
+        default=False,
+        description="Oracle: read a full sync AS OF one SCN (flashback query).",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -118,6 +122,8 @@ class IndexConfig(_Record):
             raise ValueError("primary_key: a column is listed twice")
         if "primaryKey" in self.settings:
             raise ValueError("settings.primaryKey: set `primary_key` instead")
+        if self.consistent_snapshot and self.table is None:
+            raise ValueError("consistent_snapshot: works on a `table`, not a `query`")
         if self.timezone is not None:
             try:
                 ZoneInfo(self.timezone)

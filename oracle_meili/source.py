@@ -20,6 +20,7 @@ from oracle_meili.oracle import FETCH_ROWS_OPTION, oracle_engine
 
 Row = Sequence[Any]
 PageFactory = Callable[[Sequence[Any] | None], sa.Select[Any]]
+SCN_STATEMENT = sa.text("SELECT DBMS_FLASHBACK.GET_SYSTEM_CHANGE_NUMBER FROM DUAL")
 
 
 @contextmanager
@@ -119,6 +120,30 @@ class TableSource:
         statement = self.change_markers_statement()
         row: Sequence[Any] = self._fetch(statement)[0]
         return ChangeMarkers(max_cursor=row[0], row_count=int(row[1]))
+
+    def current_scn(self) -> int:
+        """The database's current system change number (Oracle; EXECUTE on DBMS_FLASHBACK)."""
+        return int(self._fetch(SCN_STATEMENT)[0][0])
+
+    def as_of(self, scn: int) -> TableSource:
+        """This source read as it was at ``scn`` (an Oracle flashback query).
+
+        Every page of a full read then sees the same consistent state, however long the
+        read takes. Needs FLASHBACK on the table (or FLASHBACK ANY TABLE) and undo retained
+        for the duration of the read (else ORA-01555 / ORA-08180).
+        """
+        table = self.selectable
+        if not isinstance(table, sa.Table):
+            raise ConfigError(f"index {self.index.name!r}: consistent_snapshot needs a `table`")
+        # The table name is quoted by the dialect's own preparer; the SCN is a bind variable.
+        quoted = self.engine.dialect.identifier_preparer.format_table(table)
+        snapshot = (
+            sa.text(f"SELECT * FROM {quoted} AS OF SCN :snapshot_scn")
+            .bindparams(snapshot_scn=scn)
+            .columns(*(sa.column(c.name, c.type) for c in table.columns))
+            .subquery("snapshot")
+        )
+        return TableSource(self.engine, self.index, selectable=snapshot)
 
     def change_markers_statement(self) -> sa.Select[Any]:
         """``SELECT MAX(cursor), COUNT(*)``: one cheap query for the change sensor."""

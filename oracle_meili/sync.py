@@ -104,6 +104,10 @@ def full_sync(
     # The watermark is captured before reading: rows changed during the read are read again
     # by the next incremental sync rather than missed.
     upper = source.max_cursor()
+    if index.consistent_snapshot:
+        scn = source.current_scn()
+        log.info("full sync of %r reads %s as of SCN %d", index.name, index.table, scn)
+        source = source.as_of(scn)
     tasks = TaskLog()
     log.info("full sync of %r started (%s strategy)", index.name, index.full_strategy)
 

@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.dialects import oracle
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from oracle_meili.config import IndexConfig
 from oracle_meili.errors import ConfigError
-from oracle_meili.source import TableSource
+from oracle_meili.source import SCN_STATEMENT, TableSource
 
 # An engine for compiling only: creating it opens no connection.
 ORACLE = sa.create_engine("oracle+oracledb://sync:pw@db.example:1521/?service_name=FREEPDB1")
@@ -161,3 +162,20 @@ def test_unsupported_column_type_fails_at_load_naming_the_column() -> None:
     table.append_column(sa.Column("shape", sa.types.NullType()))  # e.g. SDO_GEOMETRY
     with pytest.raises(ConfigError, match=r"index 'products': column\(s\) shape of SHOP.PRODUCTS"):
         TableSource(ORACLE, index(), selectable=table)
+
+
+def test_consistent_snapshot_reads_as_of_one_scn() -> None:
+    source = TableSource(ORACLE, index(consistent_snapshot=True), selectable=products())
+    page = source.as_of(987654321).full_page(after=(5,), batch_size=100)
+    text = sql(page)
+    assert "FROM (SELECT * FROM shop.products AS OF SCN :snapshot_scn) snapshot WHERE" in text
+    assert "snapshot.product_id > :product_id_1" in text
+    assert compiled(page).binds["snapshot_scn"].value == 987654321
+    # The snapshot keeps the column types: CHAR padding and date handling still apply.
+    assert source.as_of(1).char_columns == ("is_deleted",)
+    assert str(SCN_STATEMENT) == "SELECT DBMS_FLASHBACK.GET_SYSTEM_CHANGE_NUMBER FROM DUAL"
+
+
+def test_consistent_snapshot_needs_a_table() -> None:
+    with pytest.raises(ValidationError, match="consistent_snapshot: works on a `table`"):
+        index(table=None, query="SELECT 1 FROM DUAL", consistent_snapshot=True)
