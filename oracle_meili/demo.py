@@ -64,10 +64,10 @@ _FEATURES_EN = [
 ]
 
 
-def products_table(metadata: sa.MetaData) -> sa.Table:
+def products_table(metadata: sa.MetaData, *, name: str = "PRODUCTS") -> sa.Table:
     """The demo table, declared the way an Oracle DBA would (upper-case names)."""
     return sa.Table(
-        "PRODUCTS",
+        name,
         metadata,
         sa.Column("PRODUCT_ID", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("SKU", sa.String(32), nullable=False),
@@ -130,18 +130,26 @@ def create_demo(
         leftover.unlink(missing_ok=True)
     engine = sa.create_engine(f"sqlite:///{path}")
     try:
-        metadata = sa.MetaData()
-        table = products_table(metadata)
-        metadata.create_all(engine)
-        chunk: list[dict[str, Any]] = []
-        with engine.begin() as connection:
-            for row in demo_rows(rows, seed=seed):
-                chunk.append(row)
-                if len(chunk) == INSERT_CHUNK:
-                    connection.execute(table.insert(), chunk)
-                    chunk = []
-            if chunk:
-                connection.execute(table.insert(), chunk)
+        populate(engine, rows=rows, seed=seed)
     finally:
         engine.dispose()
     return path
+
+
+def populate(
+    engine: sa.Engine, *, rows: int, seed: int = SEED, table_name: str = "PRODUCTS"
+) -> sa.Table:
+    """Create the products table (named ``table_name``) on any database and fill it."""
+    metadata = sa.MetaData()
+    table = products_table(metadata, name=table_name)
+    metadata.create_all(engine)
+    chunk: list[dict[str, Any]] = []
+    with engine.begin() as connection:
+        for row in demo_rows(rows, seed=seed):
+            chunk.append(row)
+            if len(chunk) == INSERT_CHUNK:
+                connection.execute(table.insert(), chunk)
+                chunk = []
+        if chunk:
+            connection.execute(table.insert(), chunk)
+    return table
