@@ -79,6 +79,8 @@ def _sync(args: argparse.Namespace) -> int:
                     client=client,
                     meili=config.meilisearch,
                     on_progress=progress,
+                    resume=state.checkpoint(index.name),
+                    on_checkpoint=state.save_checkpoint,
                 )
             else:
                 result = incremental_sync(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import mmap
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -242,28 +242,53 @@ class MeiliClient:
 class TaskWindow:
     """Keeps at most ``limit`` tasks in flight: enqueueing more first waits for the oldest."""
 
-    def __init__(self, client: MeiliClient, index: str, *, limit: int, log: TaskLog) -> None:
+    def __init__(
+        self,
+        client: MeiliClient,
+        index: str,
+        *,
+        limit: int,
+        log: TaskLog,
+        on_done: Callable[[int], None] | None = None,
+    ) -> None:
         self._client = client
         self._index = index
         self._limit = limit
         self._pending: list[int] = []
         self._log = log
+        self._on_done = on_done
 
     def add(self, task_uid: int) -> None:
         self._log.uids.append(task_uid)
         self._pending.append(task_uid)
         while len(self._pending) > self._limit:
-            self._client.wait(self._pending.pop(0), self._index)
+            self._wait_oldest()
 
     def wait_all(self) -> None:
         while self._pending:
-            self._client.wait(self._pending.pop(0), self._index)
+            self._wait_oldest()
+
+    def _wait_oldest(self) -> None:
+        # Tasks of one index succeed in the order they were enqueued, so "done" here means
+        # every earlier task is done too.
+        task_uid = self._pending.pop(0)
+        self._client.wait(task_uid, self._index)
+        if self._on_done is not None:
+            self._on_done(task_uid)
+
+
+@dataclass(frozen=True)
+class Payload:
+    """One NDJSON payload (a view of the shared buffer) and how many documents it holds."""
+
+    data: memoryview
+    documents: int
 
 
 def ndjson_payloads(
     lines: Iterable[bytes], *, max_bytes: int, first_bytes: int | None = None
-) -> Iterator[memoryview]:
-    """Group NDJSON lines into payloads of at most ``max_bytes`` each.
+) -> Iterator[Payload]:
+    """Group NDJSON lines (one document each) into payloads of at most ``max_bytes`` each.
 
     With ``first_bytes``, payload sizes ramp up from it, doubling up to ``max_bytes``: the
     first task reaches Meilisearch, which starts indexing, a moment after the read starts,
@@ -286,20 +311,21 @@ def ndjson_payloads(
     buffer = mmap.mmap(-1, max_bytes)
     view = memoryview(buffer)
     limit = min(first_bytes or max_bytes, max_bytes)
-    size = 0
+    size = documents = 0
     for line in lines:
         length = len(line)
         if size and size + length > limit:
-            yield view[:size]
-            size = 0
+            yield Payload(view[:size], documents)
+            size = documents = 0
             limit = min(limit * 2, max_bytes)
         if length > max_bytes:
-            yield memoryview(line)
+            yield Payload(memoryview(line), 1)
             continue
         view[size : size + length] = line
         size += length
+        documents += 1
     if size:
-        yield view[:size]
+        yield Payload(view[:size], documents)
     # The mapping is unmapped when the last view of it is dropped (the caller may still hold
     # the final payload here, so it is not closed explicitly).
 

@@ -166,13 +166,21 @@ class TableSource:
         deleted = sa.literal(self.index.soft_delete.deleted_value)
         return sa.or_(self.soft_delete_column.is_(None), self.soft_delete_column != deleted)
 
-    def read_all(self, *, batch_size: int) -> Iterator[list[Row]]:
-        """All live rows, in batches, ordered by primary key (keyset pagination)."""
+    def read_all(
+        self, *, batch_size: int, after: Sequence[Any] | None = None
+    ) -> Iterator[list[Row]]:
+        """All live rows (after the key ``after``, if given), in batches, in key order."""
         yield from self._keyset(
             order=self.key_columns,
             page=lambda last: self.full_page(after=last, batch_size=batch_size),
             batch_size=batch_size,
+            start=after,
         )
+
+    @property
+    def key_positions(self) -> tuple[int, ...]:
+        """Where the primary-key values are in a row."""
+        return tuple(self.columns.index(c.name) for c in self.key_columns)
 
     def read_changed(self, *, after: Any, upto: Any, batch_size: int) -> Iterator[list[Row]]:
         """Rows (soft-deleted ones included) with ``after < cursor <= upto``, in batches.
@@ -241,13 +249,18 @@ class TableSource:
         return sa.select(self.selectable).where(*conditions).order_by(*order).limit(batch_size)
 
     def _keyset(
-        self, *, order: Sequence[sa.ColumnElement[Any]], page: PageFactory, batch_size: int
+        self,
+        *,
+        order: Sequence[sa.ColumnElement[Any]],
+        page: PageFactory,
+        batch_size: int,
+        start: Sequence[Any] | None = None,
     ) -> Iterator[list[Row]]:
         # Keyset pagination: each page is a short query that starts after the last row seen,
         # so no cursor stays open for the whole read (NOTE: long Oracle cursors risk
         # ORA-01555) and the rows come in a stable order.
         positions = [self.columns.index(c.name) for c in order]
-        last: tuple[Any, ...] | None = None
+        last: tuple[Any, ...] | None = tuple(start) if start is not None else None
         while True:
             rows = self._fetch(page(last), fetch_rows=batch_size)
             if not rows:

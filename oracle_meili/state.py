@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from oracle_meili.checkpoint import FullSyncCheckpoint
 from oracle_meili.errors import OracleMeiliError
 from oracle_meili.sync import SyncResult
 
@@ -49,6 +50,17 @@ class StateFile:
         entries: list[dict[str, Any]] = self.load()["indexes"].get(index, {}).get("history", [])
         return list(reversed(entries))
 
+    def checkpoint(self, index: str) -> FullSyncCheckpoint | None:
+        """The checkpoint of an interrupted full sync of ``index``, if one was saved."""
+        data = self.load()["indexes"].get(index, {}).get("full_sync_checkpoint")
+        return FullSyncCheckpoint.from_json(data) if data else None
+
+    def save_checkpoint(self, checkpoint: FullSyncCheckpoint) -> None:
+        data = self.load()
+        slot = data["indexes"].setdefault(checkpoint.index, {"history": []})
+        slot["full_sync_checkpoint"] = checkpoint.to_json()
+        self._write(data)
+
     def record_success(self, result: SyncResult) -> None:
         entry = {**result.to_json(), "outcome": "succeeded"}
         self._update(result.index, entry, success=True)
@@ -72,6 +84,8 @@ class StateFile:
         slot["history"] = [*slot.get("history", []), entry][-HISTORY_LIMIT:]
         if success:
             slot["last_success"] = entry
+            if entry.get("mode") == "full":
+                slot.pop("full_sync_checkpoint", None)  # nothing left to resume
         self._write(data)
 
     def _write(self, data: dict[str, Any]) -> None:

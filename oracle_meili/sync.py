@@ -12,12 +12,17 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from oracle_meili.checkpoint import (
+    CheckpointCallback,
+    FullSyncCheckpoint,
+    encode_key,
+)
 from oracle_meili.config import IndexConfig, MeilisearchConfig, SyncMode
 from oracle_meili.documents import DocumentShape, document_id, encode_document
-from oracle_meili.errors import SyncError
+from oracle_meili.errors import MeilisearchTaskError, SyncError
 from oracle_meili.meili import MeiliClient, TaskLog, TaskWindow, ndjson_payloads
 from oracle_meili.source import Row, TableSource
 from oracle_meili.watermark import decode_watermark, encode_watermark, lower_bound
@@ -85,6 +90,8 @@ def full_sync(
     client: MeiliClient,
     meili: MeilisearchConfig,
     on_progress: ProgressCallback | None = None,
+    resume: FullSyncCheckpoint | None = None,
+    on_checkpoint: CheckpointCallback | None = None,
 ) -> SyncResult:
     """Rebuild the index from every live row.
 
@@ -92,6 +99,12 @@ def full_sync(
     count, then swap it with the live index (or rename it when there is none) and delete the
     old one; the live index is untouched if anything fails. Strategy ``recreate``: delete the
     live index and load it again (searches see a partial index meanwhile).
+
+    With ``on_checkpoint`` (``swap`` only), a checkpoint is reported after every payload
+    Meilisearch acknowledged, and a failed sync keeps its build index; passing the last
+    checkpoint as ``resume`` continues into that index after the last acknowledged row,
+    with the watermark (and SCN) of the interrupted sync. A checkpoint whose build index is
+    gone or holds other than the acknowledged rows is ignored, and the sync starts afresh.
 
     Raises:
         SyncError, MeilisearchError, SourceError, DocumentError: nothing live has changed
@@ -101,35 +114,60 @@ def full_sync(
     clock = time.monotonic()
     client.check_health()
     shape = source.document_shape()
+    resumable = index.full_strategy == "swap" and on_checkpoint is not None
+    checkpoint = _usable_checkpoint(client, index, resume) if resumable else None
     # The watermark is captured before reading: rows changed during the read are read again
     # by the next incremental sync rather than missed.
-    upper = source.max_cursor()
+    upper = decode_watermark(checkpoint.watermark) if checkpoint else source.max_cursor()
+    scn = checkpoint.scn if checkpoint else None
     if index.consistent_snapshot:
-        scn = source.current_scn()
+        scn = scn if scn is not None else source.current_scn()
         log.info("full sync of %r reads %s as of SCN %d", index.name, index.table, scn)
         source = source.as_of(scn)
     tasks = TaskLog()
-    log.info("full sync of %r started (%s strategy)", index.name, index.full_strategy)
+    counter = _Counter(rows=checkpoint.rows_acknowledged if checkpoint else 0)
+    after = checkpoint.key_values() if checkpoint else None
 
-    if index.full_strategy == "recreate":
+    if checkpoint is not None:
+        target = checkpoint.build_index
+        log.info(
+            "full sync of %r resumes into %r after %d acknowledged rows",
+            index.name,
+            target,
+            checkpoint.rows_acknowledged,
+        )
+    elif index.full_strategy == "recreate":
         if client.index_exists(index.name):
             client.delete_index(index.name)
         target = index.name
     else:
         _delete_stale_builds(client, index.name)
         target = f"{index.name}{BUILD_SEPARATOR}{started:%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
+    log.info("full sync of %r started (%s strategy)", index.name, index.full_strategy)
     try:
-        client.create_index(target, primary_key=shape.id_field, settings=index.settings)
-        window = TaskWindow(client, target, limit=meili.max_tasks_in_flight, log=tasks)
-        counter = _Counter()
-        lines = _ndjson_lines(
-            shape, _progress(source.read_all(batch_size=index.batch_size), counter, on_progress)
+        if checkpoint is None:
+            client.create_index(target, primary_key=shape.id_field, settings=index.settings)
+        tracker = _AcknowledgedRows(
+            index=index.name,
+            build_index=target,
+            key_positions=source.key_positions,
+            watermark=encode_watermark(upper),
+            scn=scn,
+            rows=counter.rows,
+            report=on_checkpoint if resumable else None,
         )
+        window = TaskWindow(
+            client, target, limit=meili.max_tasks_in_flight, log=tasks, on_done=tracker.done
+        )
+        rows = source.read_all(batch_size=index.batch_size, after=after)
+        lines = _ndjson_lines(shape, tracker.watch(_progress(rows, counter, on_progress)))
         payloads = ndjson_payloads(
             lines, max_bytes=meili.max_payload_bytes, first_bytes=FIRST_PAYLOAD_BYTES
         )
         for payload in payloads:
-            window.add(client.add_documents(target, payload, primary_key=shape.id_field))
+            task_uid = client.add_documents(target, payload.data, primary_key=shape.id_field)
+            tracker.sent(task_uid, rows=payload.documents)
+            window.add(task_uid)
         window.wait_all()
         count = client.document_count(target)
         if count != counter.rows:
@@ -140,7 +178,7 @@ def full_sync(
         if target != index.name:
             _publish(client, live=index.name, build=target, tasks=tasks)
     except BaseException:
-        if target != index.name:
+        if target != index.name and not resumable:
             _try_delete(client, target)
         raise
     result = SyncResult(
@@ -213,7 +251,7 @@ def incremental_sync(
 
         lines = _ndjson_lines(shape, live_rows())
         for payload in ndjson_payloads(lines, max_bytes=meili.max_payload_bytes):
-            window.add(client.add_documents(index.name, payload, primary_key=shape.id_field))
+            window.add(client.add_documents(index.name, payload.data, primary_key=shape.id_field))
         upserted = counter.rows - len(deleted_ids)
         for start in range(0, len(deleted_ids), DELETE_BATCH):
             window.add(
@@ -252,6 +290,102 @@ def incremental_sync(
 @dataclass
 class _Counter:
     rows: int = 0
+
+
+class _AcknowledgedRows:
+    """Follows which rows each payload carried, and reports a checkpoint as tasks succeed."""
+
+    def __init__(
+        self,
+        *,
+        index: str,
+        build_index: str,
+        key_positions: tuple[int, ...],
+        watermark: str | None,
+        scn: int | None,
+        rows: int,
+        report: CheckpointCallback | None,
+    ) -> None:
+        self._checkpoint = FullSyncCheckpoint(
+            index=index,
+            build_index=build_index,
+            rows_acknowledged=rows,
+            last_key=None,
+            watermark=watermark,
+            scn=scn,
+        )
+        self._positions = key_positions
+        self._report = report
+        self._rows_sent = rows
+        # The serializer runs at most one row ahead of the payloads: keep the last two keys.
+        self._recent: list[tuple[int, tuple[Any, ...]]] = []
+        self._produced = rows
+        self._by_task: dict[int, tuple[int, tuple[Any, ...]]] = {}
+
+    def watch(self, batches: Iterator[list[Row]]) -> Iterator[list[Row]]:
+        for batch in batches:
+            for row in batch:
+                self._produced += 1
+                key = tuple(row[p] for p in self._positions)
+                self._recent = [*self._recent[-1:], (self._produced, key)]
+                yield [row]
+
+    def sent(self, task_uid: int, *, rows: int) -> None:
+        self._rows_sent += rows
+        for number, key in self._recent:
+            if number == self._rows_sent:
+                self._by_task[task_uid] = (number, key)
+                break
+        else:
+            raise AssertionError("payload boundary not among the last keys read")
+        self._checkpoint = replace(
+            self._checkpoint,
+            in_flight_task=task_uid,
+            in_flight_rows=number,
+            in_flight_last_key=encode_key(key),
+        )
+        self._publish()
+
+    def done(self, task_uid: int) -> None:
+        rows, key = self._by_task.pop(task_uid)
+        acknowledged = replace(self._checkpoint, rows_acknowledged=rows, last_key=encode_key(key))
+        if acknowledged.in_flight_task == task_uid:
+            acknowledged = acknowledged.acknowledge_in_flight()
+        self._checkpoint = acknowledged
+        self._publish()
+
+    def _publish(self) -> None:
+        if self._report is not None:
+            self._report(self._checkpoint)
+
+
+def _usable_checkpoint(
+    client: MeiliClient, index: IndexConfig, resume: FullSyncCheckpoint | None
+) -> FullSyncCheckpoint | None:
+    """``resume``, if its build index still holds exactly the acknowledged rows."""
+    if resume is None or resume.index != index.name:
+        return None
+    if not client.index_exists(resume.build_index):
+        return None
+    if resume.in_flight_task is not None:
+        try:
+            client.wait(resume.in_flight_task, resume.build_index)
+            resume = resume.acknowledge_in_flight()
+        except MeilisearchTaskError:
+            pass  # that payload did not land: resume after the last acknowledged one
+    if resume.last_key is None:
+        return None
+    count = client.document_count(resume.build_index)
+    if count != resume.rows_acknowledged:
+        log.warning(
+            "not resuming %r: build index %r holds %d documents, the checkpoint says %d",
+            index.name,
+            resume.build_index,
+            count,
+            resume.rows_acknowledged,
+        )
+        return None
+    return resume
 
 
 def _progress(

@@ -101,11 +101,14 @@ def test_task_window_bounds_tasks_in_flight(meili_client: MeiliClient, index_nam
 def test_ndjson_payloads_split_by_bytes() -> None:
     docs = [f"{i:09d}\n".encode() for i in range(10)]  # 10 bytes each
     # Payloads share one buffer: each is copied before the next is made, as a sender would.
-    payloads = [bytes(p) for p in ndjson_payloads(iter(docs), max_bytes=35)]
+    payloads = [bytes(p.data) for p in ndjson_payloads(iter(docs), max_bytes=35)]
     assert [len(p) for p in payloads] == [30, 30, 30, 10]
     assert b"".join(payloads) == b"".join(docs)
     assert list(ndjson_payloads(iter([]), max_bytes=35)) == []
     oversized = [b"x" * 50 + b"\n", b"y\n"]
-    assert [bytes(p) for p in ndjson_payloads(iter(oversized), max_bytes=35)] == oversized
-    ramp = [len(p) for p in ndjson_payloads(iter(docs), max_bytes=80, first_bytes=10)]
-    assert ramp == [10, 20, 40, 30]
+    assert [bytes(p.data) for p in ndjson_payloads(iter(oversized), max_bytes=35)] == oversized
+    ramp = [
+        (len(p.data), p.documents)
+        for p in ndjson_payloads(iter(docs), max_bytes=80, first_bytes=10)
+    ]
+    assert ramp == [(10, 1), (20, 2), (40, 4), (30, 3)]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from oracle_meili.checkpoint import FullSyncCheckpoint
 from oracle_meili.errors import OracleMeiliError
 from oracle_meili.state import HISTORY_LIMIT, StateFile
 from oracle_meili.sync import SyncResult
@@ -70,3 +71,24 @@ def test_corrupt_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "s.json").write_text("{not json")
     with pytest.raises(OracleMeiliError, match="not valid JSON"):
         StateFile(tmp_path / "s.json").watermark("products")
+
+
+def test_full_sync_checkpoint_is_kept_until_a_full_sync_succeeds(tmp_path: Path) -> None:
+    state = StateFile(tmp_path / "s.json")
+    checkpoint = FullSyncCheckpoint(
+        index="products",
+        build_index="products__20261129T180000_abcdef",
+        rows_acknowledged=120,
+        last_key=("int:130",),
+        watermark="datetime:2026-01-01T00:00:00",
+        in_flight_task=7,
+        in_flight_rows=150,
+        in_flight_last_key=("int:160",),
+    )
+    state.save_checkpoint(checkpoint)
+    assert StateFile(tmp_path / "s.json").checkpoint("products") == checkpoint
+    state.record_success(result(1))  # an incremental sync leaves it
+    assert state.checkpoint("products") == checkpoint
+    full = SyncResult(**{**result(2).__dict__, "mode": "full"})
+    state.record_success(full)
+    assert state.checkpoint("products") is None

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
+from oracle_meili.checkpoint import FullSyncCheckpoint
 from oracle_meili.config import IndexConfig, MeilisearchConfig
 from oracle_meili.demo import create_demo
-from oracle_meili.errors import DocumentError, MeilisearchError, MeilisearchUnavailableError
+from oracle_meili.errors import (
+    DocumentError,
+    MeilisearchError,
+    MeilisearchUnavailableError,
+    SourceError,
+)
 from oracle_meili.meili import MeiliClient
 from oracle_meili.server import free_port
 from oracle_meili.source import TableSource
@@ -257,3 +265,78 @@ def test_bad_row_in_incremental_sync_changes_nothing_live(
         sync.incremental(index, full.watermark)
     assert sync.doc(index.name, "SKU-00000002").name != "must not appear"
     assert sync.client.document_count(index.name) == full.index_document_count
+
+
+class SourceLostAfter(TableSource):
+    """The demo table, whose connection is lost after ``batches`` batches of a full read."""
+
+    batches = 4
+
+    def read_all(self, *, batch_size: int, after: Any = None) -> Iterator[list[Any]]:
+        for number, batch in enumerate(super().read_all(batch_size=batch_size, after=after)):
+            if number == self.batches:
+                raise SourceError("connection lost (injected)")
+            yield batch
+
+
+def test_interrupted_full_sync_resumes_from_its_checkpoint(
+    sync: Harness, make_index: MakeIndex
+) -> None:
+    index = make_index(batch_size=50)
+    # Small payloads, one task in flight: a checkpoint after every few rows.
+    small = sync.meili.model_copy(update={"max_payload_bytes": 6000, "max_tasks_in_flight": 1})
+    live = sync.full(index)  # the live index the failed sync must not disturb
+    checkpoints: list[FullSyncCheckpoint] = []
+    with pytest.raises(SourceError, match="connection lost"):
+        full_sync(
+            index,
+            source=SourceLostAfter(sync.engine, index),
+            client=sync.client,
+            meili=small,
+            on_checkpoint=checkpoints.append,
+        )
+    last = FullSyncCheckpoint.from_json(orjson.loads(orjson.dumps(checkpoints[-1].to_json())))
+    assert 0 < last.rows_acknowledged <= 200
+    assert sync.client.index_exists(last.build_index)  # kept for the resume
+    assert sync.client.document_count(index.name) == live.index_document_count
+
+    resumed_from: list[FullSyncCheckpoint] = []
+    progress: list[int] = []
+    result = full_sync(
+        index,
+        source=TableSource(sync.engine, index),
+        client=sync.client,
+        meili=small,
+        resume=last,
+        on_checkpoint=resumed_from.append,
+        on_progress=progress.append,
+    )
+    # It read on from the checkpoint, not from the start: the payload in flight when the
+    # source failed was indexed after all, so the resume starts after it.
+    assert last.in_flight_task is not None
+    assert progress[0] == last.acknowledge_in_flight().rows_acknowledged + 50
+    assert resumed_from[0].build_index == last.build_index  # the same build index
+    assert result.watermark == live.watermark
+    assert result.index_document_count == sync.live_count()
+    assert result.rows_read == sync.live_count()  # counted across both runs
+    assert sync.client.index_uids(prefix=index.name) == [index.name]
+
+
+def test_stale_checkpoint_is_ignored(sync: Harness, make_index: MakeIndex) -> None:
+    index = make_index()
+    gone = FullSyncCheckpoint(
+        index=index.name,
+        build_index=f"{index.name}__gone",
+        rows_acknowledged=10,
+        last_key=("int:10",),
+        watermark=None,
+    )
+    result = full_sync(
+        index,
+        source=TableSource(sync.engine, index),
+        client=sync.client,
+        meili=sync.meili,
+        resume=gone,
+        on_checkpoint=lambda checkpoint: None,
+    )
+    assert result.index_document_count == sync.live_count()

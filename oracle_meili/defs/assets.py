@@ -9,7 +9,12 @@ from collections.abc import Sequence
 import dagster as dg
 
 from oracle_meili.config import IndexConfig
-from oracle_meili.defs.metadata import latest_watermark, result_metadata
+from oracle_meili.defs.metadata import (
+    checkpoint_observation,
+    latest_checkpoint,
+    latest_watermark,
+    result_metadata,
+)
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource
 from oracle_meili.progress import ProgressReporter
 from oracle_meili.source import TableSource
@@ -84,6 +89,10 @@ def build_index_asset(index: IndexConfig) -> dg.AssetsDefinition:
                     client=client,
                     meili=meilisearch.settings(),
                     on_progress=progress,
+                    resume=latest_checkpoint(context.instance, context.asset_key),
+                    on_checkpoint=lambda checkpoint: context.log_event(
+                        checkpoint_observation(context.asset_key, checkpoint)
+                    ),
                 )
             else:
                 watermark = latest_watermark(context.instance, context.asset_key)

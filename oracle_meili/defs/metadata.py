@@ -6,6 +6,7 @@ from typing import Any
 
 import dagster as dg
 
+from oracle_meili.checkpoint import FullSyncCheckpoint
 from oracle_meili.sync import SyncResult
 
 PREFIX = "oracle_meili"
@@ -21,6 +22,7 @@ INDEX_DOCUMENT_COUNT = f"{PREFIX}/index_document_count"
 TASK_UIDS = f"{PREFIX}/meilisearch_task_uids"
 MEILISEARCH_URL = f"{PREFIX}/meilisearch_url"
 LAG_SECONDS = f"{PREFIX}/lag_seconds"
+FULL_SYNC_CHECKPOINT = f"{PREFIX}/full_sync_checkpoint"
 # Observations of a source table, by the change sensor.
 SOURCE_ROW_COUNT = f"{PREFIX}/source_row_count"
 MAX_CURSOR = f"{PREFIX}/max_cursor"
@@ -57,3 +59,27 @@ def latest_watermark(instance: dg.DagsterInstance, asset_key: dg.AssetKey) -> st
     if value is None or not isinstance(value.value, str) or not value.value:
         return None
     return value.value
+
+
+def checkpoint_observation(
+    asset_key: dg.AssetKey, checkpoint: FullSyncCheckpoint
+) -> dg.AssetObservation:
+    """A full sync's progress, kept in the event log so that a failed run can be resumed."""
+    return dg.AssetObservation(
+        asset_key=asset_key,
+        partition="full",
+        metadata={FULL_SYNC_CHECKPOINT: dg.MetadataValue.json(checkpoint.to_json())},
+    )
+
+
+def latest_checkpoint(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey
+) -> FullSyncCheckpoint | None:
+    """The newest full-sync checkpoint observed (the engine ignores one whose build index is
+    gone, as it is after a successful sync)."""
+    for record in instance.fetch_observations(asset_key, limit=20).records:
+        observation = record.asset_observation
+        value = observation.metadata.get(FULL_SYNC_CHECKPOINT) if observation else None
+        if value is not None and isinstance(value.value, dict):
+            return FullSyncCheckpoint.from_json(value.value)
+    return None

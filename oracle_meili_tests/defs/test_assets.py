@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -14,6 +17,7 @@ from oracle_meili.config import AppConfig
 from oracle_meili.definitions import build_resources
 from oracle_meili.defs import metadata as keys
 from oracle_meili.defs.assets import build_index_asset, index_asset_key, source_table_key
+from oracle_meili.defs.resources import SqlAlchemySourceResource
 from oracle_meili.meili import MeiliClient
 from oracle_meili.server import RunningMeilisearch, free_port
 
@@ -110,3 +114,67 @@ def test_asset_shape(app_config: AppConfig) -> None:
     assert source_table_key("PRODUCTS") in asset.asset_deps[asset.key]
     assert asset.op.pool == f"oracle_meili/{index.name}"
     assert asset.descriptions_by_key[asset.key].startswith(f"Meilisearch index `{index.name}`")
+
+
+class SourceLostMidRead(SqlAlchemySourceResource):
+    """The demo source, whose connection fails at the ``fail_at``-th page of a full read."""
+
+    fail_at: int
+
+    @contextmanager
+    def engine(self) -> Iterator[sa.Engine]:
+        with super().engine() as engine:
+            pages = 0
+
+            def count_pages(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+                nonlocal pages
+                if "ORDER BY" in statement and "LIMIT" in statement:
+                    pages += 1
+                    if pages == self.fail_at:
+                        raise ConnectionError("source connection lost (injected)")
+
+            sa.event.listen(engine, "before_cursor_execute", count_pages)
+            yield engine
+
+
+def test_failed_full_run_resumes_from_its_checkpoint(
+    app_config: AppConfig, instance: dg.DagsterInstance, meili_client: MeiliClient, demo_db: Path
+) -> None:
+    index = app_config.indexes[0]
+    small = app_config.model_copy(
+        update={
+            "indexes": (index.model_copy(update={"batch_size": 50}),),
+            "meilisearch": app_config.meilisearch.model_copy(
+                update={"max_payload_bytes": 6000, "max_tasks_in_flight": 1}
+            ),
+        }
+    )
+    resources = build_resources(small, os.environ)
+    asset = build_index_asset(small.indexes[0])
+    failed = dg.materialize(
+        [asset],
+        partition_key="full",
+        instance=instance,
+        resources={**resources, "source": SourceLostMidRead(url=f"sqlite:///{demo_db}", fail_at=5)},
+        raise_on_error=False,
+    )
+    assert not failed.success
+    checkpoint = keys.latest_checkpoint(instance, index_asset_key(index))
+    assert checkpoint is not None
+    assert checkpoint.rows_acknowledged > 0
+    assert meili_client.index_exists(checkpoint.build_index)
+
+    resumed = dg.materialize([asset], partition_key="full", instance=instance, resources=resources)
+    assert resumed.success
+    observations = [
+        e.event_specific_data.asset_observation  # type: ignore[union-attr]
+        for e in resumed.all_events
+        if e.event_type_value == "ASSET_OBSERVATION"
+    ]
+    first = observations[0].metadata[keys.FULL_SYNC_CHECKPOINT].value
+    assert isinstance(first, dict)
+    assert first["build_index"] == checkpoint.build_index
+    assert metadata_of(resumed)[keys.INDEX_DOCUMENT_COUNT] == meili_client.document_count(
+        index.name
+    )
+    assert meili_client.index_uids(prefix=index.name) == [index.name]

@@ -1,0 +1,99 @@
+"""Checkpoints of a full sync in progress, so that a failed one resumes where it stopped.
+
+After every payload that Meilisearch has acknowledged (its task succeeded), the sync reports
+a checkpoint: the build index, the key of the last row acknowledged, the rows in the build
+index so far, and the watermark (and SCN) captured when the sync started. The caller keeps
+the latest one (``sync_state.json``, or an observation in Dagster); the next full sync
+resumes from it into the same build index, if that index still holds exactly those rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from oracle_meili.errors import SyncError
+from oracle_meili.watermark import Watermark, decode_watermark, encode_watermark
+
+
+@dataclass(frozen=True)
+class FullSyncCheckpoint:
+    """Where an interrupted full sync can resume (all fields JSON-ready)."""
+
+    index: str
+    build_index: str
+    rows_acknowledged: int
+    last_key: tuple[str, ...] | None
+    watermark: str | None
+    scn: int | None = None
+    # The newest payload sent but not yet acknowledged when this checkpoint was taken: if its
+    # task succeeds after all (the process was killed while Meilisearch went on), the resume
+    # starts after it rather than loading it again.
+    in_flight_task: int | None = None
+    in_flight_rows: int | None = None
+    in_flight_last_key: tuple[str, ...] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for name in ("last_key", "in_flight_last_key"):
+            data[name] = list(data[name]) if data[name] is not None else None
+        return data
+
+    def acknowledge_in_flight(self) -> FullSyncCheckpoint:
+        """The checkpoint once its in-flight payload is known to have succeeded."""
+        if self.in_flight_task is None or self.in_flight_rows is None:
+            return self
+        return replace(
+            self,
+            rows_acknowledged=self.in_flight_rows,
+            last_key=self.in_flight_last_key,
+            in_flight_task=None,
+            in_flight_rows=None,
+            in_flight_last_key=None,
+        )
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FullSyncCheckpoint:
+        try:
+            last_key = data.get("last_key")
+            in_flight_key = data.get("in_flight_last_key")
+            return cls(
+                index=str(data["index"]),
+                build_index=str(data["build_index"]),
+                rows_acknowledged=int(data["rows_acknowledged"]),
+                last_key=tuple(last_key) if last_key is not None else None,
+                watermark=data.get("watermark"),
+                scn=data.get("scn"),
+                in_flight_task=data.get("in_flight_task"),
+                in_flight_rows=data.get("in_flight_rows"),
+                in_flight_last_key=tuple(in_flight_key) if in_flight_key is not None else None,
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise SyncError(f"not a full-sync checkpoint: {data!r}") from e
+
+    def key_values(self) -> tuple[Watermark, ...] | None:
+        """The last key's column values, typed again (the keyset position to resume after)."""
+        if self.last_key is None:
+            return None
+        return tuple(_decode(part) for part in self.last_key)
+
+
+def encode_key(values: Sequence[Any]) -> tuple[str, ...]:
+    """A row's key values as tagged strings (the watermark codec keeps their types)."""
+    encoded = []
+    for value in values:
+        text = encode_watermark(value)
+        if text is None:
+            raise SyncError("a primary-key value is NULL")
+        encoded.append(text)
+    return tuple(encoded)
+
+
+def _decode(part: str) -> Watermark:
+    value = decode_watermark(part)
+    assert value is not None
+    return value
+
+
+CheckpointCallback = Callable[[FullSyncCheckpoint], None]
