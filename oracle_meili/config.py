@@ -188,6 +188,7 @@ class MeilisearchConfig(_Record):
     task_timeout_seconds: float = Field(default=3600.0, gt=0)
     max_payload_bytes: int = Field(default=DEFAULT_MAX_PAYLOAD_BYTES, ge=1024)
     max_tasks_in_flight: int = Field(default=4, ge=1)
+    retries: int = Field(default=3, ge=0, description="Retries of a transient failure.")
 
 
 class AppConfig(_Record):

@@ -19,6 +19,10 @@ class SourceConnectionError(SourceError):
     """The source database could not be reached or refused the login."""
 
 
+class SourceTransientError(SourceError):
+    """The source connection was lost or the database was busy; worth another try."""
+
+
 class DocumentError(OracleMeiliError):
     """A row cannot become a Meilisearch document (bad id, unsupported value)."""
 
@@ -40,6 +44,10 @@ class MeilisearchError(OracleMeiliError):
 
 class MeilisearchUnavailableError(MeilisearchError):
     """Meilisearch did not answer (connection refused, timeout, unhealthy)."""
+
+
+class MeilisearchTransientError(MeilisearchError):
+    """Meilisearch answered 5xx or 429: worth another try."""
 
 
 class MeilisearchTaskError(MeilisearchError):

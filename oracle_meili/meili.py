@@ -21,7 +21,13 @@ from meilisearch.errors import MeilisearchApiError, MeilisearchCommunicationErro
 from meilisearch.errors import MeilisearchTimeoutError as ClientTimeoutError
 
 from oracle_meili.config import MeilisearchConfig
-from oracle_meili.errors import MeilisearchError, MeilisearchTaskError, MeilisearchUnavailableError
+from oracle_meili.errors import (
+    MeilisearchError,
+    MeilisearchTaskError,
+    MeilisearchTransientError,
+    MeilisearchUnavailableError,
+)
+from oracle_meili.retry import retrying
 
 _FINISHED = frozenset({"succeeded", "failed", "canceled"})
 _NDJSON = "application/x-ndjson"
@@ -59,17 +65,9 @@ class MeiliClient:
     # -- server ------------------------------------------------------------------------------
 
     def check_health(self) -> None:
-        """Raise :class:`MeilisearchUnavailableError` unless the server answers healthy."""
-        try:
-            status = self._client.health().get("status")
-        except (MeilisearchCommunicationError, ClientTimeoutError) as e:
-            raise MeilisearchUnavailableError(
-                f"Meilisearch at {self.url} is unreachable: {_first_line(e)}"
-            ) from None
-        except MeilisearchApiError as e:
-            raise MeilisearchUnavailableError(
-                f"Meilisearch at {self.url} answered {e.status_code}: {e.message}"
-            ) from None
+        """Raise :class:`MeilisearchUnavailableError` unless the server answers healthy
+        (after the configured retries)."""
+        status = self._call(self._client.health).get("status")
         if status != "available":
             raise MeilisearchUnavailableError(f"Meilisearch at {self.url} reports {status!r}")
 
@@ -192,6 +190,13 @@ class MeiliClient:
     # -- plumbing ----------------------------------------------------------------------------
 
     def _call(self, method: Any, *args: Any) -> Any:
+        """Call the official client, retrying transient failures (see ``oracle_meili.retry``)."""
+        for attempt in retrying(self.config.retries):
+            with attempt:
+                return self._call_once(method, *args)
+        raise AssertionError("unreachable: retrying re-raises the last error")
+
+    def _call_once(self, method: Any, *args: Any) -> Any:
         try:
             return method(*args)
         except (MeilisearchCommunicationError, ClientTimeoutError) as e:
@@ -199,7 +204,10 @@ class MeiliClient:
                 f"Meilisearch at {self.url} is unreachable: {_first_line(e)}"
             ) from e
         except MeilisearchApiError as e:
-            raise MeilisearchError(f"Meilisearch at {self.url}: [{e.code}] {e.message}") from e
+            kind = (
+                MeilisearchTransientError if _transient_status(e.status_code) else MeilisearchError
+            )
+            raise kind(f"Meilisearch at {self.url}: [{e.code}] {e.message}") from e
 
     def _post_task(
         self,
@@ -211,20 +219,27 @@ class MeiliClient:
         action: str,
         params: dict[str, str] | None = None,
     ) -> int:
-        """POST a body to an index route that enqueues a task; returns the task uid."""
-        try:
-            response = self._session.post(
-                f"{self.url}/indexes/{uid}/{path}",
-                params=params,
-                data=body,
-                headers={"Content-Type": content_type},
-                timeout=self.config.timeout_seconds,
-            )
-        except requests.RequestException as e:
-            raise MeilisearchUnavailableError(
-                f"index {uid!r}: {action} {self.url} failed: {_first_line(e)}"
-            ) from None
-        return self._task_uid(response, uid)
+        """POST a body to an index route that enqueues a task; returns the task uid.
+
+        Retried on transient failures: document additions replace by id and deletions are
+        idempotent, so a request repeated after a lost answer changes nothing twice.
+        """
+        for attempt in retrying(self.config.retries):
+            with attempt:
+                try:
+                    response = self._session.post(
+                        f"{self.url}/indexes/{uid}/{path}",
+                        params=params,
+                        data=body,
+                        headers={"Content-Type": content_type},
+                        timeout=self.config.timeout_seconds,
+                    )
+                except requests.RequestException as e:
+                    raise MeilisearchUnavailableError(
+                        f"index {uid!r}: {action} {self.url} failed: {_first_line(e)}"
+                    ) from None
+                return self._task_uid(response, uid)
+        raise AssertionError("unreachable: retrying re-raises the last error")
 
     def _task_uid(self, response: requests.Response, index: str) -> int:
         if response.status_code != 202:
@@ -233,9 +248,12 @@ class MeiliClient:
                 detail = f"[{body.get('code')}] {body.get('message')}"
             except ValueError:
                 detail = response.text[:200]
-            raise MeilisearchError(
-                f"index {index!r}: Meilisearch answered {response.status_code}: {detail}"
+            kind = (
+                MeilisearchTransientError
+                if _transient_status(response.status_code)
+                else MeilisearchError
             )
+            raise kind(f"index {index!r}: Meilisearch answered {response.status_code}: {detail}")
         return int(response.json()["taskUid"])
 
 
@@ -328,6 +346,10 @@ def ndjson_payloads(
         yield Payload(view[:size], documents)
     # The mapping is unmapped when the last view of it is dropped (the caller may still hold
     # the final payload here, so it is not closed explicitly).
+
+
+def _transient_status(status: int | None) -> bool:
+    return status is not None and (status >= 500 or status == 429)
 
 
 def _first_line(error: BaseException) -> str:

@@ -15,8 +15,14 @@ import sqlalchemy as sa
 
 from oracle_meili.config import IndexConfig, SourceConfig
 from oracle_meili.documents import DocumentShape, build_shape
-from oracle_meili.errors import ConfigError, SourceConnectionError, SourceError
+from oracle_meili.errors import (
+    ConfigError,
+    SourceConnectionError,
+    SourceError,
+    SourceTransientError,
+)
 from oracle_meili.oracle import FETCH_ROWS_OPTION, oracle_engine
+from oracle_meili.retry import retrying
 
 Row = Sequence[Any]
 PageFactory = Callable[[Sequence[Any] | None], sa.Select[Any]]
@@ -273,6 +279,16 @@ class TableSource:
     def _fetch(
         self, statement: sa.Executable, *, fetch_rows: int | None = None
     ) -> Sequence[sa.Row[Any]]:
+        """Run one statement; a lost connection or a busy database is retried (each statement
+        is a read that can run again: a keyset page, a MAX, a COUNT)."""
+        for attempt in retrying():
+            with attempt:
+                return self._fetch_once(statement, fetch_rows=fetch_rows)
+        raise AssertionError("unreachable: retrying re-raises the last error")
+
+    def _fetch_once(
+        self, statement: sa.Executable, *, fetch_rows: int | None
+    ) -> Sequence[sa.Row[Any]]:
         # One short-lived connection per statement: it goes back to the pool between pages.
         try:
             with self.engine.connect() as connection:
@@ -280,7 +296,11 @@ class TableSource:
                     connection = connection.execution_options(**{FETCH_ROWS_OPTION: fetch_rows})
                 return connection.execute(statement).all()
         except sa.exc.DBAPIError as e:
-            raise SourceError(
+            # The dialect recognises a lost connection (Oracle DPY-4011, ORA-03113, ...);
+            # SQLite reports a busy database as "database is locked".
+            transient = e.connection_invalidated or "database is locked" in str(e.orig)
+            kind = SourceTransientError if transient else SourceError
+            raise kind(
                 f"index {self.index.name!r}: reading {self.index.source_label} failed: "
                 f"{str(e.orig).splitlines()[0] if e.orig else e}"
             ) from e

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from pathlib import Path
+
 import orjson
 import pytest
 from pydantic import SecretStr
 
 from oracle_meili.config import MeilisearchConfig
-from oracle_meili.errors import MeilisearchTaskError, MeilisearchUnavailableError
+from oracle_meili.errors import MeilisearchError, MeilisearchTaskError, MeilisearchUnavailableError
 from oracle_meili.meili import MeiliClient, TaskLog, TaskWindow, ndjson_payloads
-from oracle_meili.server import free_port
+from oracle_meili.server import free_port, meilisearch_server
 
 
 def lines(*docs: dict[str, object]) -> bytes:
@@ -112,3 +116,42 @@ def test_ndjson_payloads_split_by_bytes() -> None:
         for p in ndjson_payloads(iter(docs), max_bytes=80, first_bytes=10)
     ]
     assert ramp == [(10, 1), (20, 2), (40, 4), (30, 3)]
+
+
+def test_unavailable_server_is_retried_with_backoff_TEST_090_TEST_091(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A real Meilisearch that starts a moment after the first attempt."""
+    port = free_port()
+    stop = threading.Event()
+
+    def start_late() -> None:
+        time.sleep(1.0)
+        with meilisearch_server(data_dir=tmp_path / "late", port=port, master_key="k" * 24):
+            stop.wait(30)
+
+    server = threading.Thread(target=start_late)
+    server.start()
+    try:
+        config = MeilisearchConfig(
+            url=f"http://127.0.0.1:{port}", api_key=SecretStr("k" * 24), retries=6
+        )
+        started = time.monotonic()
+        with MeiliClient(config) as client:
+            client.check_health()
+        assert time.monotonic() - started >= 1.0
+    finally:
+        stop.set()
+        server.join()
+    retries = [r for r in caplog.records if "retrying in" in r.getMessage()]
+    assert retries
+    assert "unreachable" in retries[0].getMessage()
+
+
+def test_final_errors_are_not_retried(
+    meili_config: MeilisearchConfig, index_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = meili_config.model_copy(update={"api_key": SecretStr("wrong-key-for-test")})
+    with MeiliClient(config) as client, pytest.raises(MeilisearchError, match="invalid_api_key"):
+        client.index_exists(index_name)
+    assert not [r for r in caplog.records if "retrying in" in r.getMessage()]

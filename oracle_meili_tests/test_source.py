@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import oracle
 
-from oracle_meili.errors import ConfigError
+from oracle_meili.errors import ConfigError, SourceError
 from oracle_meili.source import TableSource, _after
 
 from .conftest import MakeIndex
@@ -111,3 +111,32 @@ def test_keyset_condition_compiles_for_oracle_without_row_values() -> None:
         "orders.order_id > :order_id_1 OR orders.order_id = :order_id_2 "
         "AND orders.line_no > :line_no_1"
     )
+
+
+def test_lost_connection_is_retried_TEST_090(
+    demo_engine: sa.Engine, make_index: MakeIndex, caplog: pytest.LogCaptureFixture
+) -> None:
+    failures = {"left": 2}
+
+    def drop_connection(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "LIMIT" in statement and failures["left"]:
+            failures["left"] -= 1
+            lost = Exception("connection lost (injected)")
+            raise sa.exc.OperationalError(statement, {}, lost, connection_invalidated=True)
+
+    sa.event.listen(demo_engine, "before_cursor_execute", drop_connection)
+    source = TableSource(demo_engine, make_index())
+    rows = sum(len(b) for b in source.read_all(batch_size=100))
+    assert rows == len(all_rows(demo_engine, "WHERE IS_DELETED <> 'Y'"))
+    assert len([r for r in caplog.records if "retrying in" in r.getMessage()]) == 2
+
+
+def test_sql_errors_are_not_retried(
+    demo_engine: sa.Engine, make_index: MakeIndex, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = TableSource(demo_engine, make_index())
+    with demo_engine.begin() as c:
+        c.execute(sa.text("ALTER TABLE PRODUCTS RENAME COLUMN NAME TO TITLE"))
+    with pytest.raises(SourceError, match="no such column"):
+        list(source.read_all(batch_size=100))
+    assert not [r for r in caplog.records if "retrying in" in r.getMessage()]

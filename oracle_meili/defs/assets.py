@@ -16,11 +16,13 @@ from oracle_meili.defs.metadata import (
     result_metadata,
 )
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource
+from oracle_meili.errors import ConfigError, DocumentError, MeilisearchTaskError, SyncError
 from oracle_meili.progress import ProgressReporter
 from oracle_meili.source import TableSource
 from oracle_meili.sync import SyncResult, full_sync, incremental_sync
 
 SYNC_PARTITIONS = dg.StaticPartitionsDefinition(["full", "incremental"])
+FINAL_ERRORS = (ConfigError, DocumentError, MeilisearchTaskError, SyncError)
 
 
 def index_asset_key(index: IndexConfig) -> dg.AssetKey:
@@ -79,37 +81,54 @@ def build_index_asset(index: IndexConfig) -> dg.AssetsDefinition:
         mode = context.partition_key
         context.log.info(f"{index.name}: {mode} sync started")
         progress = ProgressReporter(index.name, context.log.info)
-        with source.engine() as engine, meilisearch.client() as client:
-            table = TableSource(engine, index)
-            result: SyncResult
-            if mode == "full":
-                result = full_sync(
-                    index,
-                    source=table,
-                    client=client,
-                    meili=meilisearch.settings(),
-                    on_progress=progress,
-                    resume=latest_checkpoint(context.instance, context.asset_key),
-                    on_checkpoint=lambda checkpoint: context.log_event(
-                        checkpoint_observation(context.asset_key, checkpoint)
-                    ),
-                )
-            else:
-                watermark = latest_watermark(context.instance, context.asset_key)
-                context.log.info(f"{index.name}: incremental sync from watermark {watermark}")
-                result = incremental_sync(
-                    index,
-                    source=table,
-                    client=client,
-                    meili=meilisearch.settings(),
-                    watermark=watermark,
-                    on_progress=progress,
-                )
+        try:
+            result, url = _sync(context, index, mode, source, meilisearch, progress)
+        except FINAL_ERRORS as e:
+            # The same run would fail the same way: no retry (see oracle_meili.retry).
+            raise dg.Failure(description=str(e), allow_retries=False) from e
         context.log.info(
             f"{index.name}: {mode} sync read {result.rows_read} rows, upserted "
             f"{result.documents_upserted}, deleted {result.documents_deleted} in "
             f"{result.duration_seconds:.1f} s; watermark {result.watermark}"
         )
-        return dg.MaterializeResult(metadata=result_metadata(result, meilisearch_url=client.url))
+        return dg.MaterializeResult(metadata=result_metadata(result, meilisearch_url=url))
 
     return _index_asset
+
+
+def _sync(
+    context: dg.AssetExecutionContext,
+    index: IndexConfig,
+    mode: str,
+    source: SourceResource,
+    meilisearch: MeilisearchResource,
+    progress: ProgressReporter,
+) -> tuple[SyncResult, str]:
+    """Run the partition's sync; returns its result and the Meilisearch URL."""
+    with source.engine() as engine, meilisearch.client() as client:
+        table = TableSource(engine, index)
+        result: SyncResult
+        if mode == "full":
+            result = full_sync(
+                index,
+                source=table,
+                client=client,
+                meili=meilisearch.settings(),
+                on_progress=progress,
+                resume=latest_checkpoint(context.instance, context.asset_key),
+                on_checkpoint=lambda checkpoint: context.log_event(
+                    checkpoint_observation(context.asset_key, checkpoint)
+                ),
+            )
+        else:
+            watermark = latest_watermark(context.instance, context.asset_key)
+            context.log.info(f"{index.name}: incremental sync from watermark {watermark}")
+            result = incremental_sync(
+                index,
+                source=table,
+                client=client,
+                meili=meilisearch.settings(),
+                watermark=watermark,
+                on_progress=progress,
+            )
+    return result, client.url

@@ -13,6 +13,12 @@ from oracle_meili.config import IndexConfig
 from oracle_meili.defs.assets import index_asset_key
 
 SyncJob = UnresolvedAssetJobDefinition
+# A whole run tried again when what failed may pass later (Meilisearch or the database down
+# longer than the engine's own retries); the asset marks final failures as not retryable.
+# A full sync retried resumes from its checkpoint.
+SYNC_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
 
 
 def job_name(index: IndexConfig) -> str:
@@ -30,5 +36,6 @@ def build_sync_job(index: IndexConfig) -> SyncJob:
         name=job_name(index),
         selection=dg.AssetSelection.assets(index_asset_key(index)),
         executor_def=dg.in_process_executor,
+        op_retry_policy=SYNC_RETRY_POLICY,
         description=f"Sync the Meilisearch index `{index.name}`.",
     )

@@ -13,10 +13,11 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from oracle_meili.config import AppConfig
+from oracle_meili.config import AppConfig, IndexConfig
 from oracle_meili.definitions import build_resources
 from oracle_meili.defs import metadata as keys
 from oracle_meili.defs.assets import build_index_asset, index_asset_key, source_table_key
+from oracle_meili.defs.jobs import SYNC_RETRY_POLICY, build_sync_job
 from oracle_meili.defs.resources import SqlAlchemySourceResource
 from oracle_meili.meili import MeiliClient
 from oracle_meili.server import RunningMeilisearch, free_port
@@ -96,7 +97,7 @@ def test_failed_run_keeps_the_watermark(
     broken = app_config.model_copy(
         update={
             "meilisearch": app_config.meilisearch.model_copy(
-                update={"url": f"http://127.0.0.1:{free_port()}"}
+                update={"url": f"http://127.0.0.1:{free_port()}", "retries": 0}
             )
         }
     )
@@ -178,3 +179,30 @@ def test_failed_full_run_resumes_from_its_checkpoint(
         index.name
     )
     assert meili_client.index_uids(prefix=index.name) == [index.name]
+
+
+def test_final_errors_are_not_retried_by_dagster(
+    app_config: AppConfig, instance: dg.DagsterInstance
+) -> None:
+    """A bad setting fails the same way every time: the step says so (allow_retries=False)."""
+    index = app_config.indexes[0].model_copy(update={"cursor": "NO_SUCH_COLUMN"})
+    failed = dg.materialize(
+        [build_index_asset(index)],
+        partition_key="incremental",
+        instance=instance,
+        resources=build_resources(app_config, os.environ),
+        raise_on_error=False,
+    )
+    (failure,) = failed.get_step_failure_events()
+    error = failure.step_failure_data.error
+    assert error is not None
+    assert error.cls_name == "Failure"
+    assert "cursor column 'NO_SUCH_COLUMN'" in error.message
+    assert failure.step_failure_data.user_failure_data is not None
+
+
+def test_sync_jobs_retry_whole_runs() -> None:
+    index = IndexConfig.model_validate({"name": "p", "table": "T", "primary_key": "ID"})
+    job = build_sync_job(index)
+    assert job.op_retry_policy == SYNC_RETRY_POLICY
+    assert SYNC_RETRY_POLICY.max_retries == 2

@@ -143,7 +143,7 @@ def test_follow_outlives_a_failing_sync(
 ) -> None:
     """Meilisearch down: each poll logs the failure and records nothing; no crash."""
     down = app_config.meilisearch.model_copy(
-        update={"url": f"http://127.0.0.1:{free_port()}", "timeout_seconds": 1}
+        update={"url": f"http://127.0.0.1:{free_port()}", "timeout_seconds": 1, "retries": 0}
     )
     config = app_config.model_copy(update={"meilisearch": down})
     instance = dg.DagsterInstance.ephemeral()
