@@ -204,6 +204,8 @@ def _history(args: argparse.Namespace) -> int:
                 f"read {e['rows_read']}, upserted {e['documents_upserted']}, "
                 f"deleted {e['documents_deleted']}, {e['index_document_count']} in index"
             )
+            if e.get("rows_skipped"):
+                detail += f", skipped {e['rows_skipped']} bad rows"
         else:
             detail = e["error"]
         print(

@@ -22,6 +22,7 @@ from oracle_meili.errors import ConfigError
 SyncMode = Literal["full", "incremental"]
 FullStrategy = Literal["swap", "recreate"]
 BinaryPolicy = Literal["base64", "omit"]
+BadRowPolicy = Literal["fail", "skip"]
 
 CONFIG_ENV_VAR = "ORACLE_MEILI_CONFIG"
 DEFAULT_MEILI_URL = "http://127.0.0.1:7700"
@@ -94,6 +95,10 @@ class IndexConfig(_Record):
     timezone: str | None = Field(
         default=None,
         description="IANA zone that naive DATE/TIMESTAMP values are in (default: taken as UTC).",
+    )
+    on_bad_row: BadRowPolicy = Field(
+        default="fail",
+        description="A row that cannot become a document fails the sync, or is skipped and listed.",
     )
     consistent_snapshot: bool = Field(
         default=False,

@@ -20,9 +20,9 @@ from oracle_meili.checkpoint import (
     FullSyncCheckpoint,
     encode_key,
 )
-from oracle_meili.config import IndexConfig, MeilisearchConfig, SyncMode
+from oracle_meili.config import BadRowPolicy, IndexConfig, MeilisearchConfig, SyncMode
 from oracle_meili.documents import DocumentShape, document_id, encode_document
-from oracle_meili.errors import MeilisearchTaskError, SyncError
+from oracle_meili.errors import DocumentError, MeilisearchTaskError, SyncError
 from oracle_meili.meili import MeiliClient, TaskLog, TaskWindow, ndjson_payloads
 from oracle_meili.source import Row, TableSource
 from oracle_meili.watermark import decode_watermark, encode_watermark, lower_bound
@@ -54,6 +54,9 @@ class SyncResult:
     previous_watermark: str | None
     task_uids: tuple[int, ...] = field(default_factory=tuple)
     strategy: str | None = None
+    rows_skipped: int = 0
+    # The first skipped rows (``on_bad_row: skip``): key, column and reason of each.
+    skipped_sample: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
     @property
     def duration_seconds(self) -> float:
@@ -79,6 +82,7 @@ class SyncResult:
         data["started_at"] = self.started_at.isoformat()
         data["finished_at"] = self.finished_at.isoformat()
         data["task_uids"] = list(self.task_uids)
+        data["skipped_sample"] = list(self.skipped_sample)
         data["duration_seconds"] = round(self.duration_seconds, 3)
         return data
 
@@ -126,6 +130,7 @@ def full_sync(
         source = source.as_of(scn)
     tasks = TaskLog()
     counter = _Counter(rows=checkpoint.rows_acknowledged if checkpoint else 0)
+    skipped = SkippedRows()
     after = checkpoint.key_values() if checkpoint else None
 
     if checkpoint is not None:
@@ -160,7 +165,14 @@ def full_sync(
             client, target, limit=meili.max_tasks_in_flight, log=tasks, on_done=tracker.done
         )
         rows = source.read_all(batch_size=index.batch_size, after=after)
-        lines = _ndjson_lines(shape, tracker.watch(_progress(rows, counter, on_progress)))
+        documents = _encode(
+            shape,
+            _progress(rows, counter, on_progress),
+            on_bad_row=index.on_bad_row,
+            skipped=skipped,
+            max_bytes=meili.max_payload_bytes,
+        )
+        lines = tracker.watch(documents)
         payloads = ndjson_payloads(
             lines, max_bytes=meili.max_payload_bytes, first_bytes=FIRST_PAYLOAD_BYTES
         )
@@ -170,10 +182,10 @@ def full_sync(
             window.add(task_uid)
         window.wait_all()
         count = client.document_count(target)
-        if count != counter.rows:
+        if count != tracker.documents_sent:
             raise SyncError(
-                f"index {index.name!r}: {counter.rows} rows were sent but the new index holds "
-                f"{count} documents (duplicate ids?); the live index was not changed"
+                f"index {index.name!r}: {tracker.documents_sent} documents were sent but the new "
+                f"index holds {count} (duplicate ids?); the live index was not changed"
             )
         if target != index.name:
             _publish(client, live=index.name, build=target, tasks=tasks)
@@ -188,9 +200,11 @@ def full_sync(
         started_at=started,
         finished_at=started + dt.timedelta(seconds=time.monotonic() - clock),
         rows_read=counter.rows,
-        documents_upserted=counter.rows,
+        documents_upserted=tracker.documents_sent,
         documents_deleted=0,
         index_document_count=count,
+        rows_skipped=skipped.count,
+        skipped_sample=tuple(skipped.sample),
         watermark=encode_watermark(upper),
         previous_watermark=None,
         task_uids=tuple(tasks.uids),
@@ -233,6 +247,7 @@ def incremental_sync(
         client.create_index(index.name, primary_key=shape.id_field, settings=index.settings)
 
     counter = _Counter()
+    skipped = SkippedRows()
     deleted_ids: list[int | str] = []
     upserted = deleted = 0
     window = TaskWindow(client, index.name, limit=meili.max_tasks_in_flight, log=tasks)
@@ -249,10 +264,17 @@ def incremental_sync(
                         live.append(row)
                 yield live
 
-        lines = _ndjson_lines(shape, live_rows())
+        encoded = _encode(
+            shape,
+            live_rows(),
+            on_bad_row=index.on_bad_row,
+            skipped=skipped,
+            max_bytes=meili.max_payload_bytes,
+        )
+        lines = (line for _, line in encoded)
         for payload in ndjson_payloads(lines, max_bytes=meili.max_payload_bytes):
             window.add(client.add_documents(index.name, payload.data, primary_key=shape.id_field))
-        upserted = counter.rows - len(deleted_ids)
+        upserted = counter.rows - len(deleted_ids) - skipped.count
         for start in range(0, len(deleted_ids), DELETE_BATCH):
             window.add(
                 client.delete_documents(index.name, deleted_ids[start : start + DELETE_BATCH])
@@ -275,6 +297,8 @@ def incremental_sync(
         watermark=encode_watermark(new_watermark),
         previous_watermark=watermark,
         task_uids=tuple(tasks.uids),
+        rows_skipped=skipped.count,
+        skipped_sample=tuple(skipped.sample),
     )
     log.info(
         "incremental sync of %r finished: %d read, %d upserted, %d deleted in %.1f s",
@@ -322,13 +346,17 @@ class _AcknowledgedRows:
         self._produced = rows
         self._by_task: dict[int, tuple[int, tuple[Any, ...]]] = {}
 
-    def watch(self, batches: Iterator[list[Row]]) -> Iterator[list[Row]]:
-        for batch in batches:
-            for row in batch:
-                self._produced += 1
-                key = tuple(row[p] for p in self._positions)
-                self._recent = [*self._recent[-1:], (self._produced, key)]
-                yield [row]
+    @property
+    def documents_sent(self) -> int:
+        """Documents in the build index once every payload sent so far is indexed."""
+        return self._rows_sent
+
+    def watch(self, documents: Iterator[tuple[Row, bytes]]) -> Iterator[bytes]:
+        for row, line in documents:
+            self._produced += 1
+            key = tuple(row[p] for p in self._positions)
+            self._recent = [*self._recent[-1:], (self._produced, key)]
+            yield line
 
     def sent(self, task_uid: int, *, rows: int) -> None:
         self._rows_sent += rows
@@ -398,10 +426,55 @@ def _progress(
             on_progress(counter.rows)
 
 
-def _ndjson_lines(shape: DocumentShape, batches: Iterator[list[Row]]) -> Iterator[bytes]:
+class SkippedRows:
+    """Rows left out under ``on_bad_row: skip``: how many, and the first few in detail."""
+
+    SAMPLE = 100
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.sample: list[dict[str, Any]] = []
+
+    def add(self, error: DocumentError) -> None:
+        self.count += 1
+        if len(self.sample) < self.SAMPLE:
+            key = error.key if isinstance(error.key, int | str) else repr(error.key)
+            self.sample.append({"key": key, "column": error.column, "error": str(error)})
+        log.warning("skipping a row (on_bad_row: skip): %s", error)
+
+
+def _encode(
+    shape: DocumentShape,
+    batches: Iterator[list[Row]],
+    *,
+    on_bad_row: BadRowPolicy,
+    skipped: SkippedRows,
+    max_bytes: int,
+) -> Iterator[tuple[Row, bytes]]:
+    """Each row with its NDJSON line; a bad row fails the sync or is skipped and counted."""
     for batch in batches:
         for row in batch:
-            yield encode_document(shape, row)
+            try:
+                line = encode_document(shape, row)
+                if len(line) > max_bytes:
+                    raise DocumentError(
+                        f"the document is {len(line):,} bytes, over the payload limit of "
+                        f"{max_bytes:,} (meilisearch.max_payload_bytes)",
+                        index=shape.index,
+                        key=document_id(shape, row),
+                        column=_largest_field(shape, row),
+                    )
+            except DocumentError as e:
+                if on_bad_row == "fail":
+                    raise
+                skipped.add(e)
+                continue
+            yield row, line
+
+
+def _largest_field(shape: DocumentShape, row: Row) -> str:
+    sizes = [len(str(value)) for value in row]
+    return shape.fields[sizes.index(max(sizes))]
 
 
 def _publish(client: MeiliClient, *, live: str, build: str, tasks: TaskLog) -> None:

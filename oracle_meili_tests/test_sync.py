@@ -340,3 +340,32 @@ def test_stale_checkpoint_is_ignored(sync: Harness, make_index: MakeIndex) -> No
         on_checkpoint=lambda checkpoint: None,
     )
     assert result.index_document_count == sync.live_count()
+
+
+BAD_ID_QUERY = (
+    "SELECT CASE WHEN PRODUCT_ID = 250 THEN 'bad id' ELSE SKU END AS DOC_ID, NAME, "
+    "UPDATED_AT, IS_DELETED FROM PRODUCTS"
+)
+
+
+def test_bad_rows_skipped_and_listed_when_asked(sync: Harness, make_index: MakeIndex) -> None:
+    index = make_index(table=None, query=BAD_ID_QUERY, primary_key="DOC_ID", on_bad_row="skip")
+    result = sync.full(index)
+    missing = sync.live_count() - result.index_document_count
+    assert result.rows_skipped == 1
+    assert missing == 1
+    (entry,) = result.skipped_sample
+    assert (entry["key"], entry["column"]) == ("bad id", "doc_id")
+    assert "not a valid Meilisearch document id" in entry["error"]
+    assert result.to_json()["skipped_sample"] == [entry]
+
+
+def test_document_over_the_payload_limit_names_key_and_column(
+    sync: Harness, make_index: MakeIndex
+) -> None:
+    sync.execute("UPDATE PRODUCTS SET DESCRIPTION = :d WHERE PRODUCT_ID = 5", d="긴 설명 " * 2000)
+    small = Harness(
+        sync.engine, sync.client, sync.meili.model_copy(update={"max_payload_bytes": 5000})
+    )
+    with pytest.raises(DocumentError, match=r"primary key 5, column 'description'.*payload limit"):
+        small.full(make_index())

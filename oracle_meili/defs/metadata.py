@@ -23,6 +23,8 @@ TASK_UIDS = f"{PREFIX}/meilisearch_task_uids"
 MEILISEARCH_URL = f"{PREFIX}/meilisearch_url"
 LAG_SECONDS = f"{PREFIX}/lag_seconds"
 FULL_SYNC_CHECKPOINT = f"{PREFIX}/full_sync_checkpoint"
+ROWS_SKIPPED = f"{PREFIX}/rows_skipped"
+SKIPPED_ROWS = f"{PREFIX}/skipped_rows"
 # Observations of a source table, by the change sensor.
 SOURCE_ROW_COUNT = f"{PREFIX}/source_row_count"
 MAX_CURSOR = f"{PREFIX}/max_cursor"
@@ -45,6 +47,9 @@ def result_metadata(result: SyncResult, *, meilisearch_url: str) -> dict[str, dg
     }
     if result.strategy is not None:
         values[STRATEGY] = dg.MetadataValue.text(result.strategy)
+    values[ROWS_SKIPPED] = dg.MetadataValue.int(result.rows_skipped)
+    if result.skipped_sample:
+        values[SKIPPED_ROWS] = dg.MetadataValue.json(list(result.skipped_sample))
     if result.lag_seconds is not None:
         values[LAG_SECONDS] = dg.MetadataValue.float(round(result.lag_seconds, 3))
     return values
