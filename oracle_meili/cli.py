@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from oracle_meili.config import load_config
 from oracle_meili.errors import OracleMeiliError
 from oracle_meili.meili import MeiliClient
 from oracle_meili.progress import ProgressReporter
+from oracle_meili.reconcile import reconcile
 from oracle_meili.server import meilisearch_server
 from oracle_meili.source import TableSource, source_engine
 from oracle_meili.state import StateFile
@@ -175,6 +177,21 @@ def _recorded_history(args: argparse.Namespace, index: str, limit: int) -> list[
         return materialization_history(instance, index, limit=limit)
 
 
+def _reconcile(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    index = config.index(args.index)
+    with source_engine(config.source) as engine, MeiliClient(config.meilisearch) as client:
+        result = reconcile(
+            index,
+            source=TableSource(engine, index),
+            client=client,
+            meili=config.meilisearch,
+            dry_run=args.dry_run,
+        )
+    print(orjson.dumps(asdict(result)).decode())
+    return 0
+
+
 def _status(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     names = [args.index] if args.index else [i.name for i in config.indexes]
@@ -258,6 +275,15 @@ def _parser() -> argparse.ArgumentParser:
     with_config(sync)
     sync.add_argument("--index", required=True)
     sync.add_argument("--mode", choices=["full", "incremental"], required=True)
+
+    reconcile_cmd = command(
+        "reconcile", _reconcile, "delete documents whose rows are gone from the source"
+    )
+    reconcile_cmd.add_argument(
+        "--config", help="YAML configuration (default: $ORACLE_MEILI_CONFIG)"
+    )
+    reconcile_cmd.add_argument("--index", required=True)
+    reconcile_cmd.add_argument("--dry-run", action="store_true", help="count orphans only")
 
     status = command("status", _status, "last successful sync per index")
     with_config(status)

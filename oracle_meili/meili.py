@@ -152,6 +152,21 @@ class MeiliClient:
             action="deleting documents on",
         )
 
+    def document_ids(self, uid: str, *, id_field: str, chunk: int) -> Iterator[list[Any]]:
+        """Every document id of an index, ``chunk`` at a time (bounded memory)."""
+        offset = 0
+        while True:
+            page = self._call(
+                self._client.index(uid).get_documents,
+                {"fields": [id_field], "limit": chunk, "offset": offset},
+            )
+            ids = [getattr(document, id_field) for document in page.results]
+            if ids:
+                yield ids
+            if len(ids) < chunk:
+                return
+            offset += chunk
+
     def search(self, uid: str, query: str, **params: Any) -> dict[str, Any]:
         result: dict[str, Any] = self._call(self._client.index(uid).search, query, params)
         return result

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+import sqlalchemy as sa
 import yaml
 
 from oracle_meili.cli import main
@@ -142,3 +143,21 @@ def test_error_details_in_the_log_TEST_102(
     assert main(["sync", "--config", "config.yaml", "--index", index_name, "--mode", "full"]) == 1
     err = capsys.readouterr().err
     assert f"index '{index_name}': cursor column 'NO_SUCH_COLUMN' is not in PRODUCTS" in err
+
+
+def test_reconcile_command(
+    cli_env: Path, index_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["demo", "--rows", "100"])
+    assert main(["sync", "--config", "config.yaml", "--index", index_name, "--mode", "full"]) == 0
+    engine = sa.create_engine("sqlite:///demo/demo.db")
+    with engine.begin() as c:
+        c.execute(sa.text("DELETE FROM PRODUCTS WHERE IS_DELETED = 'N' AND PRODUCT_ID < 40"))
+    engine.dispose()
+    capsys.readouterr()
+    assert main(["reconcile", "--config", "config.yaml", "--index", index_name, "--dry-run"]) == 0
+    dry = orjson.loads(capsys.readouterr().out)
+    assert dry["orphans"] > 0
+    assert dry["deleted"] is False
+    assert main(["reconcile", "--config", "config.yaml", "--index", index_name]) == 0
+    assert orjson.loads(capsys.readouterr().out)["orphans"] == dry["orphans"]
