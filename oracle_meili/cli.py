@@ -23,6 +23,7 @@ import orjson
 
 from oracle_meili import demo
 from oracle_meili.config import load_config
+from oracle_meili.consistency import check_consistency
 from oracle_meili.errors import OracleMeiliError
 from oracle_meili.meili import MeiliClient
 from oracle_meili.progress import ProgressReporter
@@ -192,6 +193,16 @@ def _reconcile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    """Print the consistency report; exit 1 when the index is not consistent."""
+    config = load_config(args.config)
+    index = config.index(args.index)
+    with source_engine(config.source) as engine, MeiliClient(config.meilisearch) as client:
+        report = check_consistency(index, source=TableSource(engine, index), client=client)
+    print(orjson.dumps(report.to_json()).decode())
+    return 0 if report.consistent else 1
+
+
 def _status(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     names = [args.index] if args.index else [i.name for i in config.indexes]
@@ -284,6 +295,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     reconcile_cmd.add_argument("--index", required=True)
     reconcile_cmd.add_argument("--dry-run", action="store_true", help="count orphans only")
+
+    check = command("check", _check, "compare an index with its source, document by document")
+    check.add_argument("--config", help="YAML configuration (default: $ORACLE_MEILI_CONFIG)")
+    check.add_argument("--index", required=True)
 
     status = command("status", _status, "last successful sync per index")
     with_config(status)

@@ -12,6 +12,7 @@ import dagster as dg
 
 from oracle_meili.config import CONFIG_ENV_VAR, AppConfig, environment, load_config
 from oracle_meili.defs.assets import build_index_asset, source_table_specs
+from oracle_meili.defs.checks import build_consistency_checks
 from oracle_meili.defs.jobs import build_sync_job
 from oracle_meili.defs.resources import (
     MeilisearchResource,
@@ -76,6 +77,7 @@ def build_definitions(config: AppConfig, environ: Mapping[str, str]) -> dg.Defin
             *source_table_specs(config.indexes),
             *(build_index_asset(index) for index in config.indexes),
         ],
+        asset_checks=[build_consistency_checks(index) for index in config.indexes],
         jobs=list(jobs.values()),
         schedules=[s for i in config.indexes for s in build_schedules(i, jobs[i.name])],
         sensors=[sensor for sensor in sensors if sensor is not None],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -93,36 +93,40 @@ def reconcile(
 def _live_ids(source: TableSource, ids: Sequence[Any]) -> set[Any]:
     """Which of these document ids belong to live rows of the source."""
     shape = source.document_shape()
-    keys = source.key_columns
+    live_only = source.live_condition()
     live: set[Any] = set()
-    for start in range(0, len(ids), IN_LIST_LIMIT):
-        part = ids[start : start + IN_LIST_LIMIT]
-        if len(keys) == 1:
-            values = [_coerce(keys[0], i) for i in part]
-            condition: sa.ColumnElement[bool] = keys[0].in_(values)
-        else:
-            condition = sa.or_(
-                *(
-                    sa.and_(
-                        *(
-                            column == _coerce(column, text)
-                            for column, text in zip(keys, decode_composite_id(i), strict=True)
-                        )
-                    )
-                    for i in part
-                )
-            )
-        live_only = source.live_condition()
-        statement = sa.select(*keys).where(
+    row_template: list[Any] = [None] * len(source.columns)
+    for condition in key_condition(source, ids):
+        statement = sa.select(*source.key_columns).where(
             condition, *([live_only] if live_only is not None else [])
         )
-        row_template: list[Any] = [None] * len(source.columns)
         for key_row in source.fetch(statement):
             row = list(row_template)
             for position, value in zip(source.key_positions, key_row, strict=True):
                 row[position] = value
             live.add(document_id(shape, row))
     return live
+
+
+def key_condition(source: TableSource, ids: Sequence[Any]) -> Iterator[sa.ColumnElement[bool]]:
+    """Conditions selecting the rows with these document ids, at most 1000 ids each."""
+    keys = source.key_columns
+    for start in range(0, len(ids), IN_LIST_LIMIT):
+        part = ids[start : start + IN_LIST_LIMIT]
+        if len(keys) == 1:
+            yield keys[0].in_([_coerce(keys[0], i) for i in part])
+            continue
+        yield sa.or_(
+            *(
+                sa.and_(
+                    *(
+                        column == _coerce(column, text)
+                        for column, text in zip(keys, decode_composite_id(i), strict=True)
+                    )
+                )
+                for i in part
+            )
+        )
 
 
 def _coerce(column: sa.ColumnElement[Any], value: Any) -> Any:

@@ -161,3 +161,18 @@ def test_reconcile_command(
     assert dry["deleted"] is False
     assert main(["reconcile", "--config", "config.yaml", "--index", index_name]) == 0
     assert orjson.loads(capsys.readouterr().out)["orphans"] == dry["orphans"]
+
+
+def test_check_command(cli_env: Path, index_name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["demo", "--rows", "100"])
+    assert main(["sync", "--config", "config.yaml", "--index", index_name, "--mode", "full"]) == 0
+    capsys.readouterr()
+    assert main(["check", "--config", "config.yaml", "--index", index_name]) == 0
+    report = orjson.loads(capsys.readouterr().out)
+    assert report["consistent_percent"] == 100.0
+    engine = sa.create_engine("sqlite:///demo/demo.db")
+    with engine.begin() as c:
+        c.execute(sa.text("UPDATE PRODUCTS SET NAME = 'changed' WHERE IS_DELETED = 'N'"))
+    engine.dispose()
+    assert main(["check", "--config", "config.yaml", "--index", index_name]) == 1
+    assert orjson.loads(capsys.readouterr().out)["mismatched"] > 0

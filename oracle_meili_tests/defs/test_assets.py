@@ -17,6 +17,7 @@ from oracle_meili.config import AppConfig, IndexConfig
 from oracle_meili.definitions import build_resources
 from oracle_meili.defs import metadata as keys
 from oracle_meili.defs.assets import build_index_asset, index_asset_key, source_table_key
+from oracle_meili.defs.checks import build_consistency_checks
 from oracle_meili.defs.jobs import SYNC_RETRY_POLICY, build_sync_job
 from oracle_meili.defs.resources import SqlAlchemySourceResource
 from oracle_meili.meili import MeiliClient
@@ -206,3 +207,36 @@ def test_sync_jobs_retry_whole_runs() -> None:
     job = build_sync_job(index)
     assert job.op_retry_policy == SYNC_RETRY_POLICY
     assert SYNC_RETRY_POLICY.max_retries == 2
+
+
+def test_consistency_checks_after_a_full_sync(
+    app_config: AppConfig, instance: dg.DagsterInstance, demo_db: Path
+) -> None:
+    index = app_config.indexes[0]
+    resources = build_resources(app_config, os.environ)
+    assert materialize(app_config, instance, "full").success
+    checks = build_consistency_checks(index)
+    asset = build_index_asset(index)
+    only_checks = dg.AssetSelection.checks_for_assets(asset)
+
+    def run_checks() -> dg.ExecuteInJobResult:
+        return dg.materialize(
+            [asset, checks],
+            instance=instance,
+            resources=resources,
+            selection=only_checks,
+            raise_on_error=False,
+        )
+
+    clean = run_checks()
+    results = {e.check_name: e for e in clean.get_asset_check_evaluations()}
+    assert set(results) == {"document_count_parity", "content_parity", "no_orphans"}
+    assert all(r.passed for r in results.values())
+
+    engine = sa.create_engine(f"sqlite:///{demo_db}")
+    with engine.begin() as c:
+        c.execute(sa.text("DELETE FROM PRODUCTS WHERE IS_DELETED = 'N' AND PRODUCT_ID < 30"))
+    engine.dispose()
+    dirty = run_checks()
+    failed = {e.check_name for e in dirty.get_asset_check_evaluations() if not e.passed}
+    assert failed == {"document_count_parity", "no_orphans"}

@@ -1,0 +1,77 @@
+"""Consistency of each index with its source, as Dagster asset checks (PERF-002).
+
+No ``from __future__ import annotations``: Dagster reads the check function's annotations.
+"""
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from oracle_meili.config import IndexConfig
+from oracle_meili.consistency import REQUIRED_PERCENT, check_consistency
+from oracle_meili.defs.assets import index_asset_key
+from oracle_meili.defs.jobs import job_name
+from oracle_meili.defs.resources import MeilisearchResource, SourceResource
+from oracle_meili.source import TableSource
+
+COUNT_PARITY = "document_count_parity"
+CONTENT_PARITY = "content_parity"
+NO_ORPHANS = "no_orphans"
+
+
+def build_consistency_checks(index: IndexConfig) -> dg.AssetChecksDefinition:
+    """Three checks on ``meilisearch/<index>``, computed by one pass over the index."""
+    key = index_asset_key(index)
+
+    @dg.multi_asset_check(
+        name=f"{job_name(index)}_consistency",
+        specs=[
+            dg.AssetCheckSpec(COUNT_PARITY, asset=key, description="Documents = live rows."),
+            dg.AssetCheckSpec(
+                CONTENT_PARITY,
+                asset=key,
+                description=f"At least {REQUIRED_PERCENT} % of live rows match their document.",
+            ),
+            dg.AssetCheckSpec(NO_ORPHANS, asset=key, description="No document without a row."),
+        ],
+    )
+    def _consistency(
+        context: dg.AssetCheckExecutionContext,
+        source: SourceResource,
+        meilisearch: MeilisearchResource,
+    ) -> Iterator[dg.AssetCheckResult]:
+        with source.engine() as engine, meilisearch.client() as client:
+            report = check_consistency(index, source=TableSource(engine, index), client=client)
+        context.log.info(f"{index.name}: {report.to_json()}")
+        yield dg.AssetCheckResult(
+            asset_key=key,
+            check_name=COUNT_PARITY,
+            passed=report.index_documents == report.source_rows,
+            metadata={
+                "source_rows": report.source_rows,
+                "index_documents": report.index_documents,
+                "missing": report.missing,
+            },
+        )
+        yield dg.AssetCheckResult(
+            asset_key=key,
+            check_name=CONTENT_PARITY,
+            passed=report.consistent_percent >= REQUIRED_PERCENT,
+            metadata={
+                "consistent_percent": dg.MetadataValue.float(round(report.consistent_percent, 4)),
+                "matching": report.matching,
+                "mismatched": report.mismatched,
+                "mismatch_sample": dg.MetadataValue.json(list(report.mismatch_sample)),
+            },
+        )
+        yield dg.AssetCheckResult(
+            asset_key=key,
+            check_name=NO_ORPHANS,
+            passed=report.orphans == 0,
+            metadata={
+                "orphans": report.orphans,
+                "orphan_sample": dg.MetadataValue.json(list(report.orphan_sample)),
+            },
+        )
+
+    return _consistency
