@@ -72,6 +72,75 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class MeilisearchProcess:
+    """One Meilisearch server process on a fixed port and data folder, which can be killed
+    (SIGKILL, as a crash would) and started again on the same data (fault injection)."""
+
+    def __init__(
+        self,
+        *,
+        data_dir: Path,
+        port: int,
+        master_key: str,
+        flags: Sequence[str] = DEFAULT_FLAGS,
+        log_path: Path,
+    ) -> None:
+        self.binary = find_binary()
+        self.data_dir = data_dir
+        self.port = port
+        self.master_key = master_key
+        self.flags = tuple(flags)
+        self.log_path = log_path
+        self.url = f"http://127.0.0.1:{port}"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> RunningMeilisearch:
+        assert self._process is not None, "not started"
+        return RunningMeilisearch(
+            url=self.url, master_key=self.master_key, data_dir=self.data_dir, pid=self._process.pid
+        )
+
+    def start(self, *, timeout: float = 60.0) -> RunningMeilisearch:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log_file:
+            self._process = subprocess.Popen(
+                [
+                    str(self.binary),
+                    "--db-path",
+                    str(self.data_dir / "db"),
+                    "--dump-dir",
+                    str(self.data_dir / "dumps"),
+                    "--snapshot-dir",
+                    str(self.data_dir / "snapshots"),
+                    "--http-addr",
+                    f"127.0.0.1:{self.port}",
+                    "--no-analytics",
+                    *self.flags,
+                ],
+                env={**os.environ, "MEILI_MASTER_KEY": self.master_key},
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+        _wait_healthy(self.url, self._process, timeout)
+        return self.running
+
+    def kill(self) -> None:
+        """SIGKILL, no shutdown: enqueued tasks must survive it (DESIGN.md)."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+
+    def stop(self) -> None:
+        if self._process is None or self._process.poll() is not None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
 @contextmanager
 def meilisearch_server(
     *,
@@ -83,43 +152,18 @@ def meilisearch_server(
     startup_timeout: float = 60.0,
 ) -> Iterator[RunningMeilisearch]:
     """Start Meilisearch, wait until it is healthy, and stop it on exit."""
-    binary = find_binary()
-    port = port or free_port()
-    master_key = master_key or secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory(prefix="oracle-meili-") as scratch:
-        data = data_dir or Path(scratch) / "data.ms"
-        data.mkdir(parents=True, exist_ok=True)
-        log_file = open(log_path or Path(scratch) / "meilisearch.log", "ab")  # noqa: SIM115
-        process = subprocess.Popen(
-            [
-                str(binary),
-                "--db-path",
-                str(data / "db"),
-                "--dump-dir",
-                str(data / "dumps"),
-                "--snapshot-dir",
-                str(data / "snapshots"),
-                "--http-addr",
-                f"127.0.0.1:{port}",
-                "--no-analytics",
-                *flags,
-            ],
-            env={**os.environ, "MEILI_MASTER_KEY": master_key},
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
+        server = MeilisearchProcess(
+            data_dir=data_dir or Path(scratch) / "data.ms",
+            port=port or free_port(),
+            master_key=master_key or secrets.token_urlsafe(24),
+            flags=flags,
+            log_path=log_path or Path(scratch) / "meilisearch.log",
         )
-        url = f"http://127.0.0.1:{port}"
         try:
-            _wait_healthy(url, process, startup_timeout)
-            yield RunningMeilisearch(url=url, master_key=master_key, data_dir=data, pid=process.pid)
+            yield server.start(timeout=startup_timeout)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            log_file.close()
+            server.stop()
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
