@@ -100,6 +100,10 @@ class IndexConfig(_Record):
         default="fail",
         description="A row that cannot become a document fails the sync, or is skipped and listed.",
     )
+    verify_before_swap: bool = Field(
+        default=False,
+        description="Compare the new index with the source before a full sync makes it live.",
+    )
     consistent_snapshot: bool = Field(
         default=False,
         description="Oracle: read a full sync AS OF one SCN (flashback query).",

@@ -70,9 +70,15 @@ class ConsistencyReport:
 
 
 def check_consistency(
-    index: IndexConfig, *, source: TableSource, client: MeiliClient, chunk: int = CHUNK
+    index: IndexConfig,
+    *,
+    source: TableSource,
+    client: MeiliClient,
+    chunk: int = CHUNK,
+    uid: str | None = None,
 ) -> ConsistencyReport:
-    """Compare every document of ``index`` with its source row (reads only)."""
+    """Compare every document of ``index`` (or of the index ``uid``, e.g. a build index)
+    with its source row (reads only)."""
     started = time.monotonic()
     client.check_health()
     shape = source.document_shape()
@@ -84,7 +90,7 @@ def check_consistency(
     documents = matching = mismatched = orphans = 0
     mismatch_sample: list[Any] = []
     orphan_sample: list[Any] = []
-    for page in client.documents(index.name, chunk=chunk):
+    for page in client.documents(uid or index.name, chunk=chunk):
         documents += len(page)
         ids = [document[shape.id_field] for document in page]
         expected = _source_documents(source, ids)

@@ -20,6 +20,7 @@ from oracle_meili.errors import (
     MeilisearchError,
     MeilisearchUnavailableError,
     SourceError,
+    SyncError,
 )
 from oracle_meili.meili import MeiliClient
 from oracle_meili.server import free_port
@@ -369,3 +370,29 @@ def test_document_over_the_payload_limit_names_key_and_column(
     )
     with pytest.raises(DocumentError, match=r"primary key 5, column 'description'.*payload limit"):
         small.full(make_index())
+
+
+class ChangedAfterRead(TableSource):
+    """The demo table, one of whose rows changes just after the full read ends."""
+
+    def read_all(self, *, batch_size: int, after: Any = None) -> Iterator[list[Any]]:
+        yield from super().read_all(batch_size=batch_size, after=after)
+        with self.engine.begin() as c:
+            c.execute(
+                sa.text("UPDATE PRODUCTS SET NAME = 'changed meanwhile' WHERE PRODUCT_ID = 1")
+            )
+
+
+def test_consistency_check_gates_the_swap(sync: Harness, make_index: MakeIndex) -> None:
+    index = make_index(verify_before_swap=True)
+    live = sync.full(index)  # passes its check
+    with pytest.raises(SyncError, match=r"failed its consistency check .* mismatching ids \[1\]"):
+        full_sync(
+            index,
+            source=ChangedAfterRead(sync.engine, index),
+            client=sync.client,
+            meili=sync.meili,
+        )
+    assert sync.client.document_count(index.name) == live.index_document_count
+    assert sync.doc(index.name, 1).name != "changed meanwhile"
+    assert sync.client.index_uids(prefix=index.name) == [index.name]
