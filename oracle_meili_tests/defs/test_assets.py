@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -240,3 +241,22 @@ def test_consistency_checks_after_a_full_sync(
     dirty = run_checks()
     failed = {e.check_name for e in dirty.get_asset_check_evaluations() if not e.passed}
     assert failed == {"document_count_parity", "no_orphans"}
+
+
+def test_secrets_never_reach_events_metadata_or_logs(
+    app_config: AppConfig,
+    instance: dg.DagsterInstance,
+    meili_server: RunningMeilisearch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The API key stays behind EnvVar: not in run config, events, metadata or any log."""
+    caplog.set_level(logging.DEBUG)
+    assert materialize(app_config, instance, "full").success
+    assert materialize(app_config, instance, "incremental").success
+    recorded = [
+        str(entry) for run in instance.get_runs() for entry in instance.all_logs(run.run_id)
+    ]
+    recorded += [str(run.run_config) for run in instance.get_runs()]
+    assert recorded
+    assert meili_server.master_key not in "\n".join(recorded)
+    assert meili_server.master_key not in caplog.text
