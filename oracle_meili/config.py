@@ -55,6 +55,7 @@ class ScheduleConfig(_Record):
 
     incremental: str | None = None
     full: str | None = None
+    reconcile: str | None = Field(default=None, description="Remove hard-deleted rows.")
     timezone: str | None = Field(default=None, description="IANA time zone, e.g. Asia/Seoul.")
     running: bool = False
 

@@ -14,6 +14,7 @@ from oracle_meili.config import CONFIG_ENV_VAR, AppConfig, environment, load_con
 from oracle_meili.defs.assets import build_index_asset, source_table_specs
 from oracle_meili.defs.checks import build_consistency_checks
 from oracle_meili.defs.jobs import build_sync_job
+from oracle_meili.defs.reconcile import build_reconcile_job, build_reconcile_schedule
 from oracle_meili.defs.resources import (
     MeilisearchResource,
     OracleResource,
@@ -71,6 +72,10 @@ def build_definitions(config: AppConfig, environ: Mapping[str, str]) -> dg.Defin
         ConfigError: a schedule's cron expression or time zone is invalid.
     """
     jobs = {index.name: build_sync_job(index) for index in config.indexes}
+    reconcile_jobs = {index.name: build_reconcile_job(index) for index in config.indexes}
+    reconcile_schedules = [
+        build_reconcile_schedule(index, reconcile_jobs[index.name]) for index in config.indexes
+    ]
     sensors = [build_change_sensor(index, jobs[index.name]) for index in config.indexes]
     return dg.Definitions(
         assets=[
@@ -78,8 +83,11 @@ def build_definitions(config: AppConfig, environ: Mapping[str, str]) -> dg.Defin
             *(build_index_asset(index) for index in config.indexes),
         ],
         asset_checks=[build_consistency_checks(index) for index in config.indexes],
-        jobs=list(jobs.values()),
-        schedules=[s for i in config.indexes for s in build_schedules(i, jobs[i.name])],
+        jobs=[*jobs.values(), *reconcile_jobs.values()],
+        schedules=[
+            *(s for i in config.indexes for s in build_schedules(i, jobs[i.name])),
+            *(s for s in reconcile_schedules if s is not None),
+        ],
         sensors=[sensor for sensor in sensors if sensor is not None],
         resources=build_resources(config, environ),
     )

@@ -57,10 +57,21 @@ class MeilisearchTaskError(MeilisearchError):
     the Dagster UI or the CLI names exactly which task broke and why.
     """
 
-    def __init__(self, *, index: str, task_uid: int, status: str, code: str, message: str):
+    def __init__(
+        self,
+        *,
+        index: str,
+        task_uid: int,
+        status: str,
+        code: str,
+        message: str,
+        batch: str | None = None,
+    ):
+        where = f" ({batch})" if batch else ""
         super().__init__(
-            f"index {index!r}: Meilisearch task {task_uid} {status}: [{code}] {message}"
+            f"index {index!r}: Meilisearch task {task_uid}{where} {status}: [{code}] {message}"
         )
+        self.batch = batch
         self.index = index
         self.task_uid = task_uid
         self.status = status

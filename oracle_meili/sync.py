@@ -177,11 +177,14 @@ def full_sync(
         payloads = ndjson_payloads(
             lines, max_bytes=meili.max_payload_bytes, first_bytes=FIRST_PAYLOAD_BYTES
         )
-        for payload in payloads:
-            task_uid = client.add_documents(target, payload.data, primary_key=shape.id_field)
-            tracker.sent(task_uid, rows=payload.documents)
-            window.add(task_uid)
-        window.wait_all()
+        try:
+            for payload in payloads:
+                task_uid = client.add_documents(target, payload.data, primary_key=shape.id_field)
+                tracker.sent(task_uid, rows=payload.documents)
+                window.add(task_uid)
+            window.wait_all()
+        except MeilisearchTaskError as e:
+            raise _name_the_batch(e, tracker) from e
         count = client.document_count(target)
         if count != tracker.documents_sent:
             raise SyncError(
@@ -348,6 +351,10 @@ class _AcknowledgedRows:
         self._recent: list[tuple[int, tuple[Any, ...]]] = []
         self._produced = rows
         self._by_task: dict[int, tuple[int, tuple[Any, ...]]] = {}
+        # For failure records: each payload's number and key range, by task uid.
+        self._payloads = 0
+        self._next_first_key: tuple[Any, ...] | None = None
+        self.batches: dict[int, Batch] = {}
 
     @property
     def documents_sent(self) -> int:
@@ -359,6 +366,8 @@ class _AcknowledgedRows:
             self._produced += 1
             key = tuple(row[p] for p in self._positions)
             self._recent = [*self._recent[-1:], (self._produced, key)]
+            if self._produced == self._rows_sent + 1:
+                self._next_first_key = key
             yield line
 
     def sent(self, task_uid: int, *, rows: int) -> None:
@@ -369,6 +378,15 @@ class _AcknowledgedRows:
                 break
         else:
             raise AssertionError("payload boundary not among the last keys read")
+        self._payloads += 1
+        self.batches[task_uid] = Batch(
+            number=self._payloads,
+            task_uid=task_uid,
+            documents=rows,
+            first_key=self._next_first_key or key,
+            last_key=key,
+        )
+        self._next_first_key = next((k for n, k in self._recent if n == self._rows_sent + 1), None)
         self._checkpoint = replace(
             self._checkpoint,
             in_flight_task=task_uid,
@@ -388,6 +406,39 @@ class _AcknowledgedRows:
     def _publish(self) -> None:
         if self._report is not None:
             self._report(self._checkpoint)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One payload sent as one task: what a failure record names."""
+
+    number: int
+    task_uid: int
+    documents: int
+    first_key: tuple[Any, ...]
+    last_key: tuple[Any, ...]
+
+    def describe(self) -> str:
+        first = self.first_key[0] if len(self.first_key) == 1 else self.first_key
+        last = self.last_key[0] if len(self.last_key) == 1 else self.last_key
+        return f"batch {self.number} ({self.documents} documents, keys {first!r} to {last!r})"
+
+
+def _name_the_batch(
+    error: MeilisearchTaskError, tracker: _AcknowledgedRows
+) -> MeilisearchTaskError:
+    """A failed document task, naming the batch it carried (seed TEST-093)."""
+    batch = tracker.batches.get(error.task_uid)
+    if batch is None:
+        return error
+    return MeilisearchTaskError(
+        index=error.index,
+        task_uid=error.task_uid,
+        status=error.status,
+        code=error.code,
+        message=error.message,
+        batch=batch.describe(),
+    )
 
 
 def _usable_checkpoint(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from oracle_meili.demo import create_demo
 from oracle_meili.errors import (
     DocumentError,
     MeilisearchError,
+    MeilisearchTaskError,
     MeilisearchUnavailableError,
     SourceError,
     SyncError,
@@ -396,3 +398,28 @@ def test_consistency_check_gates_the_swap(sync: Harness, make_index: MakeIndex) 
     assert sync.client.document_count(index.name) == live.index_document_count
     assert sync.doc(index.name, 1).name != "changed meanwhile"
     assert sync.client.index_uids(prefix=index.name) == [index.name]
+
+
+def test_failed_batch_is_named_TEST_092_TEST_093(sync: Harness, make_index: MakeIndex) -> None:
+    """Meilisearch rejects a document (a malformed _geo field): the error names the failed
+    batch (number, documents, key range), the task uid, and Meilisearch's code and message."""
+    query = (
+        "SELECT PRODUCT_ID, NAME, UPDATED_AT, IS_DELETED, "
+        "CASE WHEN PRODUCT_ID = 250 THEN 'not a place' ELSE NULL END AS _geo FROM PRODUCTS"
+    )
+    geo = {"filterableAttributes": ["_geo"]}  # Meilisearch checks _geo once it is used
+    index = make_index(table=None, query=query, soft_delete=None, settings=geo, batch_size=50)
+    small = Harness(
+        sync.engine, sync.client, sync.meili.model_copy(update={"max_payload_bytes": 8000})
+    )
+    with pytest.raises(MeilisearchTaskError) as raised:
+        small.full(index)
+    error = raised.value
+    assert error.code == "invalid_document_geo_field"
+    assert error.batch is not None
+    first, last = (int(k) for k in re.findall(r"keys (\d+) to (\d+)", error.batch)[0])
+    assert first <= last
+    # Meilisearch indexes consecutive tasks together and fails them together; its message
+    # names the document at fault.
+    assert "250" in error.message
+    assert f"task {error.task_uid} (batch " in str(error)

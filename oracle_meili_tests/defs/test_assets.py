@@ -20,7 +20,9 @@ from oracle_meili.defs import metadata as keys
 from oracle_meili.defs.assets import build_index_asset, index_asset_key, source_table_key
 from oracle_meili.defs.checks import build_consistency_checks
 from oracle_meili.defs.jobs import SYNC_RETRY_POLICY, build_sync_job
+from oracle_meili.defs.reconcile import build_reconcile_job, build_reconcile_schedule
 from oracle_meili.defs.resources import SqlAlchemySourceResource
+from oracle_meili.errors import ConfigError
 from oracle_meili.meili import MeiliClient
 from oracle_meili.server import RunningMeilisearch, free_port
 
@@ -260,3 +262,31 @@ def test_secrets_never_reach_events_metadata_or_logs(
     assert recorded
     assert meili_server.master_key not in "\n".join(recorded)
     assert meili_server.master_key not in caplog.text
+
+
+def test_reconcile_job_deletes_hard_deleted_rows(
+    app_config: AppConfig, instance: dg.DagsterInstance, meili_client: MeiliClient, demo_db: Path
+) -> None:
+    index = app_config.indexes[0]
+    assert materialize(app_config, instance, "full").success
+    engine = sa.create_engine(f"sqlite:///{demo_db}")
+    with engine.begin() as c:
+        c.execute(sa.text("DELETE FROM PRODUCTS WHERE IS_DELETED = 'N' AND PRODUCT_ID <= 20"))
+        live = c.execute(sa.text("SELECT COUNT(*) FROM PRODUCTS WHERE IS_DELETED = 'N'")).scalar()
+    engine.dispose()
+    job = build_reconcile_job(index)
+    result = job.execute_in_process(
+        instance=instance, resources=build_resources(app_config, os.environ)
+    )
+    assert result.success
+    assert meili_client.document_count(index.name) == live
+    (observation,) = [e for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION"]
+    assert observation.event_specific_data is not None
+
+
+def test_invalid_reconcile_cron_names_the_index() -> None:
+    index = IndexConfig.model_validate(
+        {"name": "p", "table": "T", "primary_key": "ID", "schedule": {"reconcile": "soon"}}
+    )
+    with pytest.raises(ConfigError, match=r"index 'p': schedule.reconcile 'soon'"):
+        build_reconcile_schedule(index, build_reconcile_job(index))
