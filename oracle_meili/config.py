@@ -28,9 +28,10 @@ CONFIG_ENV_VAR = "ORACLE_MEILI_CONFIG"
 DEFAULT_MEILI_URL = "http://127.0.0.1:7700"
 DEFAULT_ORACLE_PORT = 1521
 # Meilisearch's default payload limit is 100 MB, counted after decompression. A payload is
-# built in memory before it is sent, so this bounds the sync's memory too. 16 MiB (about
-# 30k demo rows) lets Meilisearch index the first payload while the next ones are read and
-# serialized; later payloads queue up and are auto-batched (see bench/full_sync.py).
+# built in memory before it is sent, so this bounds the sync's memory too (one reused buffer:
+# 149 MB peak RSS at a million rows). A full sync starts with a smaller payload so that
+# Meilisearch starts indexing early; later ones queue up and are auto-batched
+# (sync.FIRST_PAYLOAD_BYTES, measured in bench/full_sync.py).
 DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
 # Index uids are [A-Za-z0-9_-]; "__" is kept free because build indexes are "<name>__<suffix>".
 _INDEX_NAME = re.compile(r"^(?!.*__)[A-Za-z0-9_-]{1,200}$")

@@ -158,11 +158,11 @@ class MeiliClient:
         """Every document of an index as plain JSON, ``chunk`` at a time (bounded memory)."""
         offset = 0
         while True:
-            body: dict[str, Any] = {"limit": chunk, "offset": offset}
+            parameters: dict[str, Any] = {"limit": chunk, "offset": offset}
             if fields is not None:
-                body["fields"] = list(fields)
-            page = self._post_json(f"indexes/{uid}/documents/fetch", body)
-            results: list[dict[str, Any]] = page["results"]
+                parameters["fields"] = list(fields)
+            page = self._call(self._client.index(uid).get_documents, parameters)
+            results = [dict(document) for document in page.results]
             if results:
                 yield results
             if len(results) < chunk:
@@ -261,32 +261,6 @@ class MeiliClient:
                         f"index {uid!r}: {action} {self.url} failed: {_first_line(e)}"
                     ) from None
                 return self._task_uid(response, uid)
-        raise AssertionError("unreachable: retrying re-raises the last error")
-
-    def _post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST a JSON body to a read route (documents/fetch) and return the JSON answer."""
-        for attempt in retrying(self.config.retries):
-            with attempt:
-                try:
-                    response = self._session.post(
-                        f"{self.url}/{path}",
-                        data=orjson.dumps(body),
-                        headers={"Content-Type": "application/json"},
-                        timeout=self.config.timeout_seconds,
-                    )
-                except requests.RequestException as e:
-                    raise MeilisearchUnavailableError(
-                        f"Meilisearch at {self.url} is unreachable: {_first_line(e)}"
-                    ) from None
-                if response.status_code != 200:
-                    kind = (
-                        MeilisearchTransientError
-                        if _transient_status(response.status_code)
-                        else MeilisearchError
-                    )
-                    raise kind(f"Meilisearch at {self.url}: {response.text[:200]}")
-                answer: dict[str, Any] = response.json()
-                return answer
         raise AssertionError("unreachable: retrying re-raises the last error")
 
     def _task_uid(self, response: requests.Response, index: str) -> int:
