@@ -188,6 +188,7 @@ def _reconcile(args: argparse.Namespace) -> int:
             client=client,
             meili=config.meilisearch,
             dry_run=args.dry_run,
+            force=args.force,
         )
     print(orjson.dumps(asdict(result)).decode())
     return 0
@@ -295,6 +296,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     reconcile_cmd.add_argument("--index", required=True)
     reconcile_cmd.add_argument("--dry-run", action="store_true", help="count orphans only")
+    reconcile_cmd.add_argument(
+        "--force",
+        action="store_true",
+        help="delete even more than the index's max_delete_share (default 10 %%) of it",
+    )
 
     check = command("check", _check, "compare an index with its source, document by document")
     check.add_argument("--config", help="YAML configuration (default: $ORACLE_MEILI_CONFIG)")

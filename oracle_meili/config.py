@@ -110,6 +110,13 @@ class IndexConfig(_Record):
         default=False,
         description="Oracle: read a full sync AS OF one SCN (flashback query).",
     )
+    max_delete_share: float = Field(
+        default=0.10,
+        ge=0,
+        le=1,
+        description="Reconcile stops, deleting nothing, when it would delete more than this "
+        "share of the index (unless forced).",
+    )
 
     @model_validator(mode="before")
     @classmethod

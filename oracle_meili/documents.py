@@ -214,8 +214,13 @@ def document_id(shape: DocumentShape, row: Sequence[Any]) -> DocumentId:
         value = row[position]
         if type(value) is int and _MIN_INT_ID <= value <= _MAX_INT_ID:
             return value  # the common case, checked inline: this runs once per row
+        if position in shape.char_positions and isinstance(value, str):
+            value = value.rstrip(" ")  # NOTE: Oracle CHAR(n) keys come back blank-padded
         return single_id(value, index=shape.index, column=shape.fields[position])
-    parts = [row[p] for p in shape.key_positions]
+    parts = [
+        row[p].rstrip(" ") if p in shape.char_positions and isinstance(row[p], str) else row[p]
+        for p in shape.key_positions
+    ]
     return composite_id(parts, index=shape.index)
 
 
@@ -299,6 +304,9 @@ def _key_text(part: Any, *, index: str, parts: Sequence[Any]) -> str:
         return part.isoformat() if not isinstance(part, uuid.UUID) else str(part)
     if isinstance(part, bytes):
         return part.hex()
+    if isinstance(part, Decimal) and part.is_finite():
+        # One NUMBER, one id: Oracle's 1.10 and 1.1 are the same number.
+        return format(part.normalize(), "f")
     raise DocumentError(
         f"a key part of type {type(part).__name__} cannot be encoded", index=index, key=tuple(parts)
     )

@@ -23,6 +23,14 @@ class SourceTransientError(SourceError):
     """The source connection was lost or the database was busy; worth another try."""
 
 
+class SourceUnavailableError(SourceConnectionError, SourceTransientError):
+    """The source database is restarting, failing over or out of reach: worth another try."""
+
+
+class SnapshotTooOldError(SourceError):
+    """The SCN a consistent read needs is gone from undo (ORA-01555, ORA-08180, ...)."""
+
+
 class DocumentError(OracleMeiliError):
     """A row cannot become a Meilisearch document (bad id, unsupported value)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,11 +14,70 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from oracle_meili.config import OracleSettings
-from oracle_meili.errors import SourceConnectionError
+from oracle_meili.errors import SourceConnectionError, SourceUnavailableError
 
 # Execution option naming how many rows a statement's pages hold; the cursor's fetch sizes
 # follow it, so a keyset page of N rows comes back in one round trip.
 FETCH_ROWS_OPTION = "oracle_meili_fetch_rows"
+
+# Every session reads with binary comparison and sorting, and in UTC.
+# NOTE: sessions otherwise inherit NLS_SORT / NLS_COMP from the database or a logon trigger
+# (thin mode ignores NLS_LANG). Under a linguistic sort, ORDER BY is linguistic while a
+# keyset `>` may be binary, so string keys would be skipped or read twice; and the session
+# time zone (from the host) shifts TIMESTAMP WITH LOCAL TIME ZONE values.
+SESSION_SETTINGS = "ALTER SESSION SET NLS_SORT = BINARY NLS_COMP = BINARY TIME_ZONE = 'UTC'"
+
+# Errors that say the database is restarting, failing over or briefly out of reach: the
+# same read succeeds once it is back. (python-oracledb wraps the listener's ORA code in
+# DPY-6005 when a connection cannot be opened.)
+TRANSIENT_CODES = frozenset(
+    {
+        "DPY-4011",  # the database or network closed the connection
+        "DPY-6005",  # cannot connect (its ORA code says why; the list below decides)
+        "ORA-00028",  # your session has been killed
+        "ORA-01012",  # not logged on
+        "ORA-01033",  # initialization or shutdown in progress
+        "ORA-01034",  # ORACLE not available
+        "ORA-01089",  # immediate shutdown or close in progress
+        "ORA-01090",  # shutdown in progress
+        "ORA-03113",  # end-of-file on communication channel
+        "ORA-03114",  # not connected to ORACLE
+        "ORA-03135",  # connection lost contact
+        "ORA-12170",  # connect timeout
+        "ORA-12514",  # listener does not know the service (yet: database starting)
+        "ORA-12516",  # listener could not find an available handler
+        "ORA-12520",  # no handler for the server type
+        "ORA-12528",  # all instances are blocking new connections
+        "ORA-12537",  # connection closed
+        "ORA-12541",  # no listener
+        "ORA-12547",  # lost contact
+        "ORA-25408",  # cannot safely replay call (failover)
+    }
+)
+# DPY-6005 with one of these is a wrong setting, not an outage: never retried.
+_FINAL_CONNECT_CODES = frozenset({"ORA-01017", "ORA-12154", "ORA-28000", "ORA-28001"})
+_ERROR_CODE = re.compile(r"\b(?:ORA|DPY)-\d{4,5}\b")
+
+
+def error_codes(error: BaseException | None) -> set[str]:
+    """The ORA-/DPY- codes an error's message carries (python-oracledb nests them)."""
+    return set(_ERROR_CODE.findall(str(error))) if error is not None else set()
+
+
+def source_error_is_transient(error: BaseException | None) -> bool:
+    """Whether a source error is worth another try: an Oracle outage code, or a busy SQLite."""
+    if error is None:
+        return False
+    if "database is locked" in str(error):
+        return True
+    codes = error_codes(error)
+    return bool(codes & TRANSIENT_CODES) and not codes & _FINAL_CONNECT_CODES
+
+
+def set_session(connection: Any, requested_tag: str | None = None) -> None:
+    """python-oracledb session callback: fix NLS sorting and the time zone of a new session."""
+    with connection.cursor() as cursor:
+        cursor.execute(SESSION_SETTINGS)
 
 
 @dataclass(frozen=True)
@@ -62,6 +122,8 @@ def pool_parameters(settings: OracleSettings, pool: PoolSettings) -> dict[str, A
         "max": pool.max,
         "increment": pool.increment,
         "timeout": pool.timeout_seconds,
+        # Called once per new session (not per acquire): one round trip per session.
+        "session_callback": set_session,
     }
 
 
@@ -82,7 +144,7 @@ def oracle_engine(
     pool = pool or PoolSettings()
     try:
         if settings.client_lib_dir is not None and oracledb.is_thin_mode():
-            oracledb.init_oracle_client(lib_dir=settings.client_lib_dir)
+            oracledb.init_oracle_client(**thick_mode_parameters(settings))
     except oracledb.Error as e:
         raise connection_error(settings, e) from None
     # Probe first: a pool whose first session hangs in its handshake cannot be closed.
@@ -102,6 +164,21 @@ def oracle_engine(
     finally:
         engine.dispose()
         session_pool.close(force=True)
+
+
+def thick_mode_parameters(settings: OracleSettings) -> dict[str, Any]:
+    """The keyword arguments of ``oracledb.init_oracle_client`` for these settings.
+
+    NOTE: in thick mode the network configuration (``tnsnames.ora``, ``sqlnet.ora`` and the
+    wallet they name, which must hold ``cwallet.sso``) is read from ``config_dir`` given
+    here, not from the connect call. ``lib_dir`` is honoured on Linux only for libraries
+    built with an ``$ORIGIN`` rpath (Instant Client is); otherwise set LD_LIBRARY_PATH
+    before the process starts.
+    """
+    parameters: dict[str, Any] = {"lib_dir": settings.client_lib_dir}
+    if settings.wallet_dir is not None:
+        parameters["config_dir"] = settings.wallet_dir
+    return parameters
 
 
 def set_fetch_sizes(
@@ -155,6 +232,5 @@ def connection_error(
 ) -> SourceConnectionError:
     """One message naming the target and the driver's own code (DPY-xxxx / ORA-xxxxx)."""
     detail = str(error).splitlines()[0] if error is not None else "unknown error"
-    return SourceConnectionError(
-        f"cannot connect to Oracle at {settings.target} as {settings.user}: {detail}"
-    )
+    kind = SourceUnavailableError if source_error_is_transient(error) else SourceConnectionError
+    return kind(f"cannot connect to Oracle at {settings.target} as {settings.user}: {detail}")

@@ -21,11 +21,40 @@ from oracle_meili.errors import (
     SourceError,
     SourceTransientError,
 )
-from oracle_meili.oracle import FETCH_ROWS_OPTION, oracle_engine
+from oracle_meili.oracle import (
+    FETCH_ROWS_OPTION,
+    oracle_engine,
+    set_session,
+    source_error_is_transient,
+)
+from oracle_meili.oracle_types import UNSUPPORTED_TYPES, prepare_reflection, query_column_types
+from oracle_meili.ordering import OrderColumn, after_key, order_column
 from oracle_meili.retry import retrying
 
 Row = Sequence[Any]
-PageFactory = Callable[[Sequence[Any] | None], sa.Select[Any]]
+# A row's key (or cursor and key) values as the database stores them: where to resume after it.
+StoredKey = tuple[Any, ...]
+PageFactory = Callable[[StoredKey | None], sa.Select[Any]]
+# Labels of the stored order values a page selects after the row's own columns.
+_ORDER_LABEL = "om_order_{}"
+
+
+class Batch(list[Row]):
+    """One page of rows, with each row's stored key (``keys[i]`` belongs to ``self[i]``)."""
+
+    def __init__(self, rows: list[Row], keys: list[StoredKey]) -> None:
+        super().__init__(rows)
+        self.keys = keys
+
+
+@dataclass(frozen=True)
+class CursorMax:
+    """The highest cursor value: as stored (to bound a read exactly) and typed (watermark)."""
+
+    stored: Any
+    value: Any
+
+
 SCN_STATEMENT = sa.text("SELECT DBMS_FLASHBACK.GET_SYSTEM_CHANGE_NUMBER FROM DUAL")
 
 
@@ -41,6 +70,9 @@ def source_engine(config: SourceConfig) -> Iterator[sa.Engine]:
         engine = sa.create_engine(config.url)
     except (sa.exc.ArgumentError, ImportError) as e:
         raise SourceConnectionError(f"source.url is not usable: {e}") from None
+    if engine.dialect.name == "oracle":
+        # An Oracle URL (not the pooled ORACLE_* settings): fix the session the same way.
+        sa.event.listen(engine, "connect", lambda connection, _: set_session(connection))
     try:
         yield engine
     finally:
@@ -59,20 +91,34 @@ class TableSource:
     """The rows of one configured index: a reflected table or a wrapped ``query:``."""
 
     def __init__(
-        self, engine: sa.Engine, index: IndexConfig, *, selectable: sa.FromClause | None = None
+        self,
+        engine: sa.Engine,
+        index: IndexConfig,
+        *,
+        selectable: sa.FromClause | None = None,
+        scn: int | None = None,
     ) -> None:
         """Reflect the table (or probe the query's columns) unless ``selectable`` is given.
+
+        ``scn``: the SCN ``selectable`` reads as of (see :meth:`as_of`).
 
         Raises:
             ConfigError: a configured column is missing, or a column's type is unsupported.
         """
         self.engine = engine
         self.index = index
+        self.scn = scn
         self.selectable = selectable if selectable is not None else _selectable(engine, index)
         self.columns: tuple[str, ...] = tuple(c.name for c in self.selectable.columns)
         self._by_field = {c.name.lower(): c for c in self.selectable.columns}
         self.key_columns = tuple(self.column(name, "primary_key") for name in index.primary_key)
         self.cursor_column = self.column(index.cursor, "cursor") if index.cursor else None
+        self.key_order = tuple(order_column(engine.dialect, c) for c in self.key_columns)
+        self.cursor_order: OrderColumn | None = (
+            order_column(engine.dialect, self.cursor_column)
+            if self.cursor_column is not None
+            else None
+        )
         self.soft_delete_column = (
             self.column(index.soft_delete.column, "soft_delete.column")
             if index.soft_delete
@@ -149,38 +195,72 @@ class TableSource:
             .columns(*(sa.column(c.name, c.type) for c in table.columns))
             .subquery("snapshot")
         )
-        return TableSource(self.engine, self.index, selectable=snapshot)
+        return TableSource(self.engine, self.index, selectable=snapshot, scn=scn)
 
     def change_markers_statement(self) -> sa.Select[Any]:
         """``SELECT MAX(cursor), COUNT(*)``: one cheap query for the change sensor."""
         max_cursor: sa.ColumnElement[Any] = (
-            sa.func.max(self.cursor_column) if self.cursor_column is not None else sa.null()
+            self.cursor_order.typed(sa.func.max(self.cursor_order.stored))
+            if self.cursor_order is not None
+            else sa.null()
         )
         return sa.select(max_cursor, sa.func.count()).select_from(self.selectable)
 
-    def max_cursor(self) -> Any:
+    def max_cursor(self) -> CursorMax | None:
         """The highest cursor value now in the source (None when empty or without a cursor)."""
-        if self.cursor_column is None:
+        if self.cursor_order is None:
             return None
-        statement = sa.select(sa.func.max(self.cursor_column)).select_from(self.selectable)
-        return self._fetch(statement)[0][0]
+        highest = sa.func.max(self.cursor_order.stored)
+        statement = sa.select(highest, self.cursor_order.typed(highest)).select_from(
+            self.selectable
+        )
+        stored, value = tuple(self._fetch(statement)[0])
+        return None if stored is None else CursorMax(stored=stored, value=value)
 
     def live_condition(self) -> sa.ColumnElement[bool] | None:
         """SQL for "not soft-deleted", or None when the index has no soft delete."""
         if self.soft_delete_column is None or self.index.soft_delete is None:
             return None
-        deleted = sa.literal(self.index.soft_delete.deleted_value)
+        # NOTE: bound with the column's own type, so that an Oracle CHAR(n) flag is compared
+        # under blank-padded semantics ('Y' = 'Y   '), as is_deleted() compares it.
+        deleted = sa.literal(self.index.soft_delete.deleted_value, self.soft_delete_column.type)
         return sa.or_(self.soft_delete_column.is_(None), self.soft_delete_column != deleted)
 
-    def read_all(
-        self, *, batch_size: int, after: Sequence[Any] | None = None
-    ) -> Iterator[list[Row]]:
-        """All live rows (after the key ``after``, if given), in batches, in key order."""
+    def count_live(self, *, cursor_at_most: Any = None) -> int:
+        """Live rows now in the source; with ``cursor_at_most``, only those whose cursor is
+        at most that (typed) value."""
+        statement = sa.select(sa.func.count()).select_from(self.selectable)
+        live = self.live_condition()
+        if live is not None:
+            statement = statement.where(live)
+        if cursor_at_most is not None:
+            if self.cursor_order is None:
+                raise ConfigError(f"index {self.index.name!r}: this needs a `cursor`")
+            order = self.cursor_order
+            statement = statement.where(order.stored <= order.typed_value(cursor_at_most))
+        return int(self._fetch(statement)[0][0])
+
+    def read_all(self, *, batch_size: int, after: StoredKey | None = None) -> Iterator[Batch]:
+        """All live rows (after the stored key ``after``, if given), in batches, in key order.
+
+        Each batch carries its rows' stored keys: a checkpoint resumes after one of them.
+        """
         yield from self._keyset(
-            order=self.key_columns,
+            order=self.key_order,
             page=lambda last: self.full_page(after=last, batch_size=batch_size),
             batch_size=batch_size,
             start=after,
+        )
+
+    def read_keys(self, *, batch_size: int) -> Iterator[Batch]:
+        """The primary-key values of every live row, in batches, in key order."""
+        yield from self._keyset(
+            order=self.key_order,
+            page=lambda last: self.full_page(
+                after=last, batch_size=batch_size, columns=self.key_columns
+            ),
+            batch_size=batch_size,
+            width=len(self.key_columns),
         )
 
     @property
@@ -188,18 +268,19 @@ class TableSource:
         """Where the primary-key values are in a row."""
         return tuple(self.columns.index(c.name) for c in self.key_columns)
 
-    def read_changed(self, *, after: Any, upto: Any, batch_size: int) -> Iterator[list[Row]]:
+    def read_changed(self, *, after: Any, upto: CursorMax, batch_size: int) -> Iterator[Batch]:
         """Rows (soft-deleted ones included) with ``after < cursor <= upto``, in batches.
 
-        ``after=None`` reads from the beginning. Ordered by (cursor, primary key) so that an
-        index on the cursor column serves every page.
+        ``after`` is a typed cursor value (a watermark less the look-back) or None to read
+        from the beginning; ``upto`` is a :meth:`max_cursor` taken before reading. Ordered by
+        (cursor, primary key) so that an index on the cursor column serves every page.
         """
-        if self.cursor_column is None:
+        if self.cursor_order is None:
             raise ConfigError(f"index {self.index.name!r}: an incremental sync needs `cursor`")
         yield from self._keyset(
-            order=(self.cursor_column, *self.key_columns),
+            order=(self.cursor_order, *self.key_order),
             page=lambda last: self.changed_page(
-                lower=after, upper=upto, after=last, batch_size=batch_size
+                lower=after, upper=upto.stored, after=last, batch_size=batch_size
             ),
             batch_size=batch_size,
         )
@@ -211,31 +292,42 @@ class TableSource:
         value = row[self._soft_delete_position]
         wanted = self.index.soft_delete.deleted_value
         if isinstance(value, str) and isinstance(wanted, str):
-            # NOTE: CHAR(1) flags come back blank-padded from Oracle.
-            return value.rstrip(" ") == wanted
+            # NOTE: CHAR(n) flags come back blank-padded from Oracle.
+            return value.rstrip(" ") == wanted.rstrip(" ")
         return bool(value == wanted)
 
-    def full_page(self, *, after: Sequence[Any] | None, batch_size: int) -> sa.Select[Any]:
-        """One page of live rows in primary-key order, after the key ``after``."""
+    def full_page(
+        self,
+        *,
+        after: StoredKey | None,
+        batch_size: int,
+        columns: Sequence[sa.ColumnElement[Any]] | None = None,
+    ) -> sa.Select[Any]:
+        """One page of live rows in primary-key order, after the stored key ``after``."""
         condition = self.live_condition()
         return self._page(
-            order=self.key_columns,
+            order=self.key_order,
             where=[condition] if condition is not None else [],
             after=after,
             batch_size=batch_size,
+            columns=columns,
         )
 
     def changed_page(
-        self, *, lower: Any, upper: Any, after: Sequence[Any] | None, batch_size: int
+        self, *, lower: Any, upper: Any, after: StoredKey | None, batch_size: int
     ) -> sa.Select[Any]:
-        """One page of rows with ``lower < cursor <= upper``, in (cursor, key) order."""
-        if self.cursor_column is None:
+        """One page of rows with ``lower < cursor <= upper``, in (cursor, key) order.
+
+        ``lower`` is a typed value (a watermark), ``upper`` a stored one (see CursorMax).
+        """
+        if self.cursor_order is None:
             raise ConfigError(f"index {self.index.name!r}: an incremental sync needs `cursor`")
-        where: list[sa.ColumnElement[bool]] = [self.cursor_column <= upper]
+        cursor = self.cursor_order
+        where: list[sa.ColumnElement[bool]] = [cursor.stored <= cursor.stored_value(upper)]
         if lower is not None:
-            where.append(self.cursor_column > lower)
+            where.append(cursor.stored > cursor.typed_value(lower))
         return self._page(
-            order=(self.cursor_column, *self.key_columns),
+            order=(cursor, *self.key_order),
             where=where,
             after=after,
             batch_size=batch_size,
@@ -244,37 +336,55 @@ class TableSource:
     def _page(
         self,
         *,
-        order: Sequence[sa.ColumnElement[Any]],
+        order: Sequence[OrderColumn],
         where: Sequence[sa.ColumnElement[bool]],
-        after: Sequence[Any] | None,
+        after: StoredKey | None,
         batch_size: int,
+        columns: Sequence[sa.ColumnElement[Any]] | None = None,
     ) -> sa.Select[Any]:
         conditions = list(where)
         if after is not None:
-            conditions.append(_after(order, after))
-        return sa.select(self.selectable).where(*conditions).order_by(*order).limit(batch_size)
+            conditions.append(after_key(order, after))
+        stored = (o.stored.label(_ORDER_LABEL.format(i)) for i, o in enumerate(order))
+        selected = [self.selectable] if columns is None else list(columns)
+        return (
+            sa.select(*selected, *stored)
+            .where(*conditions)
+            .order_by(*(o.stored for o in order))
+            .limit(batch_size)
+        )
 
     def _keyset(
         self,
         *,
-        order: Sequence[sa.ColumnElement[Any]],
+        order: Sequence[OrderColumn],
         page: PageFactory,
         batch_size: int,
-        start: Sequence[Any] | None = None,
-    ) -> Iterator[list[Row]]:
+        start: StoredKey | None = None,
+        width: int | None = None,
+    ) -> Iterator[Batch]:
         # Keyset pagination: each page is a short query that starts after the last row seen,
         # so no cursor stays open for the whole read (NOTE: long Oracle cursors risk
-        # ORA-01555) and the rows come in a stable order.
-        positions = [self.columns.index(c.name) for c in order]
-        last: tuple[Any, ...] | None = tuple(start) if start is not None else None
+        # ORA-01555) and the rows come in a stable order. Each page row is the source row
+        # followed by its stored order values (see oracle_meili.ordering).
+        width = len(self.columns) if width is None else width
+        last: StoredKey | None = tuple(start) if start is not None else None
         while True:
             rows = self._fetch(page(last), fetch_rows=batch_size)
             if not rows:
                 return
-            yield [tuple(r) for r in rows]
+            keys = [tuple(r[width:]) for r in rows]
+            if last is not None and last in (keys[0], keys[-1]):
+                raise SourceError(
+                    f"index {self.index.name!r}: reading {self.index.source_label} did not move "
+                    f"past the key {last!r}: the database compares these values differently "
+                    "from how it orders them (a linguistic NLS_SORT, or a bind type that "
+                    "drops fractions); stopping rather than reading the same rows again"
+                )
+            yield Batch([tuple(r[:width]) for r in rows], keys)
             if len(rows) < batch_size:
                 return
-            last = tuple(rows[-1][p] for p in positions)
+            last = keys[-1]
 
     def fetch(self, statement: sa.Executable) -> Sequence[sa.Row[Any]]:
         """Run a read against the source (with the same retries as the sync's own reads)."""
@@ -302,7 +412,7 @@ class TableSource:
         except sa.exc.DBAPIError as e:
             # The dialect recognises a lost connection (Oracle DPY-4011, ORA-03113, ...);
             # SQLite reports a busy database as "database is locked".
-            transient = e.connection_invalidated or "database is locked" in str(e.orig)
+            transient = e.connection_invalidated or source_error_is_transient(e.orig)
             kind = SourceTransientError if transient else SourceError
             raise kind(
                 f"index {self.index.name!r}: reading {self.index.source_label} failed: "
@@ -310,33 +420,38 @@ class TableSource:
             ) from e
 
 
-def _after(order: Sequence[sa.ColumnElement[Any]], last: Sequence[Any]) -> sa.ColumnElement[bool]:
-    """``(a, b, c) > (x, y, z)`` spelled out, since Oracle has no row-value comparison."""
-    head, value = order[0], last[0]
-    greater: sa.ColumnElement[bool] = head > value
-    if len(order) == 1:
-        return greater
-    return sa.or_(greater, sa.and_(head == value, _after(order[1:], last[1:])))
-
-
 def _selectable(engine: sa.Engine, index: IndexConfig) -> sa.FromClause:
     try:
         if index.table is not None:
             schema, _, name = index.table.rpartition(".")
+            metadata = sa.MetaData()
+            options = prepare_reflection(engine, metadata)
             return sa.Table(
-                _identifier(name),
-                sa.MetaData(),
-                schema=_identifier(schema) if schema else None,
+                _identifier(engine, name),
+                metadata,
+                schema=_identifier(engine, schema) if schema else None,
                 autoload_with=engine,
+                # Foreign-key targets are not needed, and reflecting them costs queries.
+                resolve_fks=False,
+                **options,
             )
         assert index.query is not None
-        # Learn the query's columns without reading a row: SELECT * FROM (query) WHERE 1 = 0.
-        probe: sa.Select[Any] = sa.select(sa.literal_column("*")).select_from(
-            sa.text(index.query).columns().subquery("probe")
+        # Learn the query's columns without reading a row. NOTE: a plain `1 = 0`, since
+        # `WHERE false` may render as `WHERE 0` on dialects with a native boolean.
+        probe: sa.Select[Any] = (
+            sa.select(sa.literal_column("*"))
+            .select_from(sa.text(index.query).columns().subquery("probe"))
+            .where(sa.text("1 = 0"))
         )
         with engine.connect() as connection:
-            names = list(connection.execute(probe.where(sa.false())).keys())
-        return sa.text(index.query).columns(*(sa.column(n) for n in names)).subquery("src")
+            result = connection.execute(probe)
+            names = list(result.keys())
+            description = result.cursor.description if result.cursor is not None else None
+        # Typed from what the driver reports, so binds go out with the column's own type
+        # (NOTE: an untyped Oracle datetime bind is a DATE and drops fractional seconds).
+        types = query_column_types(engine.dialect, description, len(names))
+        columns = (sa.column(n, t) for n, t in zip(names, types, strict=True))
+        return sa.text(index.query).columns(*columns).subquery("src")
     except sa.exc.NoSuchTableError:
         raise ConfigError(
             f"index {index.name!r}: table {index.table!r} does not exist or is not visible"
@@ -351,7 +466,7 @@ def _selectable(engine: sa.Engine, index: IndexConfig) -> sa.FromClause:
 def _check_types(index: IndexConfig, table: sa.FromClause) -> None:
     """Fail at load time on a column whose type SQLAlchemy could not map (e.g. SDO_GEOMETRY,
     XMLTYPE): its values would have no defined document form."""
-    unknown = [c.name for c in table.columns if isinstance(c.type, sa.types.NullType)]
+    unknown = [c.name for c in table.columns if isinstance(c.type, UNSUPPORTED_TYPES)]
     if unknown:
         raise ConfigError(
             f"index {index.name!r}: column(s) {', '.join(unknown)} of {index.table} have a type "
@@ -359,7 +474,16 @@ def _check_types(index: IndexConfig, table: sa.FromClause) -> None:
         )
 
 
-def _identifier(name: str) -> str:
-    # NOTE: SQLAlchemy treats all-lower-case names as case-insensitive (Oracle folds them to
-    # upper case); a mixed-case name is quoted and matched exactly.
-    return name.lower() if name.isupper() or name.islower() else name
+def _identifier(engine: sa.Engine, name: str) -> str:
+    """A configured table or schema name as SQLAlchemy expects it.
+
+    NOTE: an all-lower-case name is what users type for a case-insensitive one (Oracle folds
+    it to upper case). Otherwise the dialect's own normalisation applies: an upper-case name
+    that needs no quotes is case-insensitive; one that does (``EMP#``, a reserved word) or a
+    mixed-case one is quoted and matched exactly.
+    """
+    if name.islower():
+        return name
+    if engine.dialect.requires_name_normalize:
+        return str(engine.dialect.normalize_name(name))
+    return name.lower() if name.isupper() else name

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from oracle_meili.checkpoint import (
     CheckpointCallback,
@@ -25,10 +25,11 @@ from oracle_meili.consistency import check_consistency
 from oracle_meili.documents import DocumentShape, document_id, encode_document
 from oracle_meili.errors import DocumentError, MeilisearchTaskError, SyncError
 from oracle_meili.meili import MeiliClient, TaskLog, TaskWindow, ndjson_payloads
-from oracle_meili.source import Row, TableSource
-from oracle_meili.watermark import decode_watermark, encode_watermark, lower_bound
+from oracle_meili.source import Row, StoredKey, TableSource
+from oracle_meili.watermark import Watermark, decode_watermark, encode_watermark, lower_bound
 
 log = logging.getLogger(__name__)
+Tag = TypeVar("Tag")
 
 ProgressCallback = Callable[[int], None]
 BUILD_SEPARATOR = "__"
@@ -123,12 +124,19 @@ def full_sync(
     checkpoint = _usable_checkpoint(client, index, resume) if resumable else None
     # The watermark is captured before reading: rows changed during the read are read again
     # by the next incremental sync rather than missed.
-    upper = decode_watermark(checkpoint.watermark) if checkpoint else source.max_cursor()
+    if checkpoint is not None:
+        upper = decode_watermark(checkpoint.watermark)
+    else:
+        highest = source.max_cursor()
+        upper = highest.value if highest is not None else None
     scn = checkpoint.scn if checkpoint else None
     if index.consistent_snapshot:
         scn = scn if scn is not None else source.current_scn()
         log.info("full sync of %r reads %s as of SCN %d", index.name, index.table, scn)
         source = source.as_of(scn)
+    # Without a cursor or a snapshot, the completeness check compares with counts taken
+    # before and after the read.
+    count_before = source.count_live() if source.cursor_order is None and scn is None else None
     tasks = TaskLog()
     counter = _Counter(rows=checkpoint.rows_acknowledged if checkpoint else 0)
     skipped = SkippedRows()
@@ -156,7 +164,6 @@ def full_sync(
         tracker = _AcknowledgedRows(
             index=index.name,
             build_index=target,
-            key_positions=source.key_positions,
             watermark=encode_watermark(upper),
             scn=scn,
             rows=counter.rows,
@@ -165,10 +172,12 @@ def full_sync(
         window = TaskWindow(
             client, target, limit=meili.max_tasks_in_flight, log=tasks, on_done=tracker.done
         )
-        rows = source.read_all(batch_size=index.batch_size, after=after)
+        batches = _progress(
+            source.read_all(batch_size=index.batch_size, after=after), counter, on_progress
+        )
         documents = _encode(
             shape,
-            _progress(rows, counter, on_progress),
+            (list(zip(batch, batch.keys, strict=True)) for batch in batches),
             on_bad_row=index.on_bad_row,
             skipped=skipped,
             max_bytes=meili.max_payload_bytes,
@@ -185,6 +194,9 @@ def full_sync(
             window.wait_all()
         except MeilisearchTaskError as e:
             raise _name_the_batch(e, tracker) from e
+        _check_read_complete(
+            index, source=source, rows_read=counter.rows, upper=upper, count_before=count_before
+        )
         count = client.document_count(target)
         if count != tracker.documents_sent:
             raise SyncError(
@@ -195,6 +207,11 @@ def full_sync(
             _verify(index, source=source, client=client, build=target)
         if target != index.name:
             _publish(client, live=index.name, build=target, tasks=tasks)
+    except ShortReadError:
+        # A build that missed rows cannot be completed by resuming it: start afresh.
+        if target != index.name:
+            _try_delete(client, target)
+        raise
     except BaseException:
         if target != index.name and not resumable:
             _try_delete(client, target)
@@ -247,7 +264,7 @@ def incremental_sync(
     shape = source.document_shape()
     previous = decode_watermark(watermark)
     after = lower_bound(previous, index.lookback_seconds)
-    upper = source.max_cursor()
+    highest = source.max_cursor()
     tasks = TaskLog()
     if not client.index_exists(index.name):
         client.create_index(index.name, primary_key=shape.id_field, settings=index.settings)
@@ -257,17 +274,17 @@ def incremental_sync(
     deleted_ids: list[int | str] = []
     upserted = deleted = 0
     window = TaskWindow(client, index.name, limit=meili.max_tasks_in_flight, log=tasks)
-    if upper is not None:
-        batches = source.read_changed(after=after, upto=upper, batch_size=index.batch_size)
+    if highest is not None:
+        batches = source.read_changed(after=after, upto=highest, batch_size=index.batch_size)
 
-        def live_rows() -> Iterator[list[Row]]:
+        def live_rows() -> Iterator[list[tuple[Row, None]]]:
             for batch in _progress(batches, counter, on_progress):
-                live = []
+                live: list[tuple[Row, None]] = []
                 for row in batch:
                     if source.is_deleted(row):
                         deleted_ids.append(document_id(shape, row))
                     else:
-                        live.append(row)
+                        live.append((row, None))
                 yield live
 
         encoded = _encode(
@@ -289,6 +306,7 @@ def incremental_sync(
         window.wait_all()
 
     # The watermark never moves back (an empty source, or rows deleted at the top).
+    upper = highest.value if highest is not None else None
     caught_up = upper is None or (previous is not None and previous >= upper)
     new_watermark = previous if caught_up else upper
     result = SyncResult(
@@ -330,7 +348,6 @@ class _AcknowledgedRows:
         *,
         index: str,
         build_index: str,
-        key_positions: tuple[int, ...],
         watermark: str | None,
         scn: int | None,
         rows: int,
@@ -344,7 +361,6 @@ class _AcknowledgedRows:
             watermark=watermark,
             scn=scn,
         )
-        self._positions = key_positions
         self._report = report
         self._rows_sent = rows
         # The serializer runs at most one row ahead of the payloads: keep the last two keys.
@@ -361,10 +377,9 @@ class _AcknowledgedRows:
         """Documents in the build index once every payload sent so far is indexed."""
         return self._rows_sent
 
-    def watch(self, documents: Iterator[tuple[Row, bytes]]) -> Iterator[bytes]:
-        for row, line in documents:
+    def watch(self, documents: Iterator[tuple[StoredKey, bytes]]) -> Iterator[bytes]:
+        for key, line in documents:
             self._produced += 1
-            key = tuple(row[p] for p in self._positions)
             self._recent = [*self._recent[-1:], (self._produced, key)]
             if self._produced == self._rows_sent + 1:
                 self._next_first_key = key
@@ -424,6 +439,60 @@ class Batch:
         return f"batch {self.number} ({self.documents} documents, keys {first!r} to {last!r})"
 
 
+class ShortReadError(SyncError):
+    """A full read came back with fewer rows than the source holds."""
+
+
+def _check_read_complete(
+    index: IndexConfig,
+    *,
+    source: TableSource,
+    rows_read: int,
+    upper: Watermark | None,
+    count_before: int | None,
+) -> None:
+    """Cross-check the rows a full read returned against the source's own count.
+
+    - Under a consistent snapshot (``source`` reads as of an SCN): exactly.
+    - With a cursor: at least the live rows whose cursor is at most the watermark captured
+      before reading, less the look-back. Those rows were committed before the read began
+      and not changed since, so the read must have returned each of them. Rows written
+      during the read cannot raise a false alarm (the look-back's own promise: a change is
+      committed within ``lookback_seconds`` of its cursor value).
+    - Otherwise: exactly, when the counts before and after the read agree; when they differ,
+      writers were active and no exact bound exists, which is logged.
+
+    Raises:
+        ShortReadError: rows were missed; the live index is left as it was.
+    """
+    if source.scn is not None:
+        expected = source.count_live()
+        short = rows_read != expected
+    elif source.cursor_order is not None:
+        if upper is None:
+            return
+        expected = source.count_live(cursor_at_most=lower_bound(upper, index.lookback_seconds))
+        short = rows_read < expected
+    else:
+        expected = source.count_live()
+        if count_before != expected:
+            log.warning(
+                "full sync of %r: the source changed during the read (%s live rows before, "
+                "%d after); the read's completeness could not be checked exactly",
+                index.name,
+                count_before,
+                expected,
+            )
+            return
+        short = rows_read != expected
+    if short:
+        raise ShortReadError(
+            f"index {index.name!r}: the full read returned {rows_read} rows but "
+            f"{index.source_label} holds {expected} that it must have returned; "
+            "the live index was not changed"
+        )
+
+
 def _name_the_batch(
     error: MeilisearchTaskError, tracker: _AcknowledgedRows
 ) -> MeilisearchTaskError:
@@ -470,9 +539,12 @@ def _usable_checkpoint(
     return resume
 
 
+Rows = TypeVar("Rows", bound=list[Row])
+
+
 def _progress(
-    batches: Iterator[list[Row]], counter: _Counter, on_progress: ProgressCallback | None
-) -> Iterator[list[Row]]:
+    batches: Iterator[Rows], counter: _Counter, on_progress: ProgressCallback | None
+) -> Iterator[Rows]:
     for batch in batches:
         counter.rows += len(batch)
         yield batch
@@ -499,15 +571,16 @@ class SkippedRows:
 
 def _encode(
     shape: DocumentShape,
-    batches: Iterator[list[Row]],
+    batches: Iterator[list[tuple[Row, Tag]]],
     *,
     on_bad_row: BadRowPolicy,
     skipped: SkippedRows,
     max_bytes: int,
-) -> Iterator[tuple[Row, bytes]]:
-    """Each row with its NDJSON line; a bad row fails the sync or is skipped and counted."""
+) -> Iterator[tuple[Tag, bytes]]:
+    """Each row's tag (its stored key, in a full sync) with the row's NDJSON line; a bad row
+    fails the sync or is skipped and counted."""
     for batch in batches:
-        for row in batch:
+        for row, tag in batch:
             try:
                 line = encode_document(shape, row)
                 if len(line) > max_bytes:
@@ -523,7 +596,7 @@ def _encode(
                     raise
                 skipped.add(e)
                 continue
-            yield row, line
+            yield tag, line
 
 
 def _largest_field(shape: DocumentShape, row: Row) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from oracle_meili.errors import SyncError
 
-Watermark = dt.datetime | dt.date | int | Decimal | str
+Watermark = dt.datetime | dt.date | int | Decimal | float | bytes | str
 
 
 def encode_watermark(value: Watermark | None) -> str | None:
@@ -31,7 +31,10 @@ def encode_watermark(value: Watermark | None) -> str | None:
     if isinstance(value, Decimal):
         return f"decimal:{value}"
     if isinstance(value, float):
-        return f"decimal:{Decimal(repr(value))}"
+        # repr() round-trips a float exactly (a SQLite REAL key, stored as it is).
+        return f"float:{value!r}"
+    if isinstance(value, bytes):
+        return f"bytes:{value.hex()}"
     if isinstance(value, str):
         return f"str:{value}"
     raise SyncError(f"a cursor value of type {type(value).__name__} cannot be a watermark")
@@ -51,6 +54,8 @@ def decode_watermark(text: str | None) -> Watermark | None:
         "date": dt.date.fromisoformat,
         "int": int,
         "decimal": Decimal,
+        "float": float,
+        "bytes": bytes.fromhex,
         "str": str,
     }
     if not sep or kind not in decoders:
@@ -60,6 +65,13 @@ def decode_watermark(text: str | None) -> Watermark | None:
     except ValueError as e:
         raise SyncError(f"not a watermark: {text!r}") from e
     return value
+
+
+def _iso_datetime(text: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def lower_bound(watermark: Watermark | None, lookback_seconds: float) -> Watermark | None:
@@ -74,6 +86,10 @@ def lower_bound(watermark: Watermark | None, lookback_seconds: float) -> Waterma
         return watermark - dt.timedelta(seconds=lookback_seconds)
     if isinstance(watermark, dt.date):
         return watermark - dt.timedelta(days=-(-lookback_seconds // 86400))
+    if isinstance(watermark, str) and (stamp := _iso_datetime(watermark)) is not None:
+        # A date/time kept as text (SQLite, or a `query:` on it): the same text form, earlier.
+        earlier = stamp - dt.timedelta(seconds=lookback_seconds)
+        return earlier.isoformat(sep=watermark[10]) if len(watermark) > 10 else str(earlier)
     raise SyncError(
         "lookback_seconds applies to date/time cursors only; "
         f"this cursor holds {type(watermark).__name__} values"

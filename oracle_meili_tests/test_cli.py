@@ -159,7 +159,11 @@ def test_reconcile_command(
     dry = orjson.loads(capsys.readouterr().out)
     assert dry["orphans"] > 0
     assert dry["deleted"] is False
-    assert main(["reconcile", "--config", "config.yaml", "--index", index_name]) == 0
+    # 39 % of the index: more than max_delete_share (10 %), so it stops and says why.
+    assert main(["reconcile", "--config", "config.yaml", "--index", index_name]) == 1
+    assert "more than max_delete_share" in capsys.readouterr().err
+    forced = ["reconcile", "--config", "config.yaml", "--index", index_name, "--force"]
+    assert main(forced) == 0
     assert orjson.loads(capsys.readouterr().out)["orphans"] == dry["orphans"]
 
 

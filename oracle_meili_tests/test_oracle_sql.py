@@ -66,7 +66,8 @@ def test_full_read_page_uses_keyset_and_fetch_first() -> None:
     text = sql(source.full_page(after=(41,), batch_size=500))
     assert text == (
         "SELECT shop.products.product_id, shop.products.name, shop.products.price, "
-        "shop.products.updated_at, shop.products.is_deleted FROM shop.products "
+        "shop.products.updated_at, shop.products.is_deleted, "
+        "shop.products.product_id AS om_order_0 FROM shop.products "
         "WHERE (shop.products.is_deleted IS NULL OR shop.products.is_deleted != :param_1) "
         "AND shop.products.product_id > :product_id_1 "
         "ORDER BY shop.products.product_id FETCH FIRST __[POSTCOMPILE_param_2] ROWS ONLY"
@@ -74,6 +75,9 @@ def test_full_read_page_uses_keyset_and_fetch_first() -> None:
     binds = compiled(source.full_page(after=(41,), batch_size=500)).binds
     assert binds["product_id_1"].value == 41
     assert binds["param_1"].value == "Y"
+    # The flag is bound as CHAR, the column's type: Oracle then compares it blank-padded,
+    # as is_deleted() does (issue #13, item 7).
+    assert isinstance(binds["param_1"].type, sa.CHAR)
 
 
 def test_first_page_has_no_keyset_condition() -> None:
@@ -102,9 +106,11 @@ def test_incremental_keyset_over_cursor_and_key() -> None:
     after = (dt.datetime(2026, 1, 1), 7)
     text = sql(source.changed_page(lower=None, upper=after[0], after=after, batch_size=100))
     assert (
-        "AND (shop.products.updated_at > :updated_at_2 OR shop.products.updated_at = "
+        "AND shop.products.updated_at >= :updated_at_2 "
+        "AND (shop.products.updated_at > :updated_at_3 OR shop.products.updated_at = "
         ":updated_at_3 AND shop.products.product_id > :product_id_1)"
     ) in text
+    # The leading `>=` is an access predicate: the cursor index serves every page (#13.11).
 
 
 def test_change_markers_statement() -> None:
@@ -153,7 +159,9 @@ def test_custom_query_is_a_subquery() -> None:
         )
     )
     assert text.startswith(
-        f'SELECT src."PRODUCT_ID", src."UPDATED_AT", src."CATEGORY" FROM ({query}) src WHERE'
+        'SELECT src."PRODUCT_ID", src."UPDATED_AT", src."CATEGORY", '
+        'src."UPDATED_AT" AS om_order_0, src."PRODUCT_ID" AS om_order_1 '
+        f"FROM ({query}) src WHERE"
     )
 
 

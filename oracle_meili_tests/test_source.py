@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import oracle
 
 from oracle_meili.errors import ConfigError, SourceError
-from oracle_meili.source import TableSource, _after
+from oracle_meili.ordering import after_key, order_column
+from oracle_meili.source import CursorMax, TableSource
 
 from .conftest import MakeIndex
 
@@ -46,8 +47,12 @@ def test_read_changed_reads_only_the_window_TEST_033(
     rows = all_rows(demo_engine)
     times = sorted(r.UPDATED_AT for r in rows)
     after, upto = times[100], times[300]
+    # SQLite keeps the text: the lower bound is a typed watermark, the upper one the stored
+    # value the read captured first (see CursorMax).
+    bound = CursorMax(stored=upto, value=dt.datetime.fromisoformat(upto))
+    lower = dt.datetime.fromisoformat(after)
     changed = [
-        row for batch in source.read_changed(after=after, upto=upto, batch_size=7) for row in batch
+        row for batch in source.read_changed(after=lower, upto=bound, batch_size=7) for row in batch
     ]
     expected = {r.PRODUCT_ID for r in rows if after < r.UPDATED_AT <= upto}
     assert {row[0] for row in changed} == expected
@@ -59,6 +64,7 @@ def test_read_changed_reads_only_the_window_TEST_033(
 def test_read_changed_from_the_beginning(demo_engine: sa.Engine, make_index: MakeIndex) -> None:
     source = TableSource(demo_engine, make_index())
     upto = source.max_cursor()
+    assert upto is not None
     assert sum(len(b) for b in source.read_changed(after=None, upto=upto, batch_size=50)) == 500
 
 
@@ -105,11 +111,13 @@ def test_configuration_errors_name_index_and_column(
 
 def test_keyset_condition_compiles_for_oracle_without_row_values() -> None:
     table = sa.table("orders", sa.column("order_id"), sa.column("line_no"))
-    condition = _after([table.c.order_id, table.c.line_no], [10, 2])
-    sql = str(condition.compile(dialect=oracle.dialect()))  # type: ignore[no-untyped-call]
+    dialect = oracle.dialect()  # type: ignore[no-untyped-call]
+    order = [order_column(dialect, table.c.order_id), order_column(dialect, table.c.line_no)]
+    sql = str(after_key(order, [10, 2]).compile(dialect=dialect))
+    # The leading `>=` is an index access predicate for order_id (an OR is not).
     assert sql == (
-        "orders.order_id > :order_id_1 OR orders.order_id = :order_id_2 "
-        "AND orders.line_no > :line_no_1"
+        "orders.order_id >= :order_id_1 AND (orders.order_id > :order_id_2 "
+        "OR orders.order_id = :order_id_2 AND orders.line_no > :line_no_1)"
     )
 
 

@@ -26,7 +26,7 @@ from oracle_meili.errors import (
 )
 from oracle_meili.meili import MeiliClient
 from oracle_meili.server import free_port
-from oracle_meili.source import TableSource
+from oracle_meili.source import Batch, TableSource
 from oracle_meili.sync import SyncResult, full_sync, incremental_sync
 from oracle_meili.watermark import decode_watermark
 
@@ -275,7 +275,7 @@ class SourceLostAfter(TableSource):
 
     batches = 4
 
-    def read_all(self, *, batch_size: int, after: Any = None) -> Iterator[list[Any]]:
+    def read_all(self, *, batch_size: int, after: Any = None) -> Iterator[Batch]:
         for number, batch in enumerate(super().read_all(batch_size=batch_size, after=after)):
             if number == self.batches:
                 raise SourceError("connection lost (injected)")
@@ -377,7 +377,7 @@ def test_document_over_the_payload_limit_names_key_and_column(
 class ChangedAfterRead(TableSource):
     """The demo table, one of whose rows changes just after the full read ends."""
 
-    def read_all(self, *, batch_size: int, after: Any = None) -> Iterator[list[Any]]:
+    def read_all(self, *, batch_size: int, after: Any = None) -> Iterator[Batch]:
         yield from super().read_all(batch_size=batch_size, after=after)
         with self.engine.begin() as c:
             c.execute(

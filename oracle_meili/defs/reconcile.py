@@ -4,6 +4,7 @@ No ``from __future__ import annotations``: Dagster reads the op function's annot
 """
 
 import dagster as dg
+from pydantic import Field
 
 from oracle_meili.config import IndexConfig
 from oracle_meili.defs.assets import index_asset_key, pool_name
@@ -14,6 +15,15 @@ from oracle_meili.reconcile import reconcile
 from oracle_meili.source import TableSource
 
 
+class ReconcileConfig(dg.Config):
+    """Run configuration of ``reconcile_<index>``."""
+
+    force: bool = Field(
+        default=False,
+        description="Delete even more than the index's max_delete_share of its documents.",
+    )
+
+
 def build_reconcile_job(index: IndexConfig) -> dg.JobDefinition:
     """``reconcile_<index>``: delete documents whose rows are gone; in the index's pool, so it
     never runs beside a sync of the same index."""
@@ -21,7 +31,10 @@ def build_reconcile_job(index: IndexConfig) -> dg.JobDefinition:
 
     @dg.op(name=f"{job_name(index).replace('sync_', 'reconcile_', 1)}_op", pool=pool_name(index))
     def _reconcile(
-        context: dg.OpExecutionContext, source: SourceResource, meilisearch: MeilisearchResource
+        context: dg.OpExecutionContext,
+        config: ReconcileConfig,
+        source: SourceResource,
+        meilisearch: MeilisearchResource,
     ) -> None:
         with source.engine() as engine, meilisearch.client() as client:
             result = reconcile(
@@ -29,6 +42,7 @@ def build_reconcile_job(index: IndexConfig) -> dg.JobDefinition:
                 source=TableSource(engine, index),
                 client=client,
                 meili=meilisearch.settings(),
+                force=config.force,
             )
         context.log.info(f"{index.name}: {result.orphans} orphans deleted")
         context.log_event(
