@@ -243,6 +243,12 @@ def single_id(value: Any, *, index: str, column: str) -> DocumentId:
         return value
     if value is None:
         raise DocumentError("primary key is NULL", index=index, column=column)
+    if isinstance(value, dt.date | uuid.UUID | bytes) or (
+        isinstance(value, Decimal) and value.is_finite()
+    ):
+        # A DATE, TIMESTAMP, RAW or decimal key: its canonical text, escaped as a composite
+        # part is (so 1.10 and 1.1 share one id, and every id stays [A-Za-z0-9_-]).
+        return _escape(_key_text(value, index=index, parts=(value,)))
     raise DocumentError(
         f"primary key of type {type(value).__name__} cannot be a document id",
         index=index,

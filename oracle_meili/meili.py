@@ -174,6 +174,11 @@ class MeiliClient:
         for documents in self.documents(uid, chunk=chunk, fields=[id_field]):
             yield [document[id_field] for document in documents]
 
+    def document(self, uid: str, document_id: int | str) -> dict[str, Any]:
+        """One document of an index, by id, as plain JSON."""
+        found = self._call(self._client.index(uid).get_document, document_id)
+        return dict(found)
+
     def search(self, uid: str, query: str, **params: Any) -> dict[str, Any]:
         result: dict[str, Any] = self._call(self._client.index(uid).search, query, params)
         return result

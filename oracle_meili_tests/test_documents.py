@@ -23,6 +23,7 @@ from oracle_meili.documents import (
     composite_id,
     convert_value,
     decode_composite_id,
+    document_id,
     encode_document,
     single_id,
     to_document,
@@ -287,3 +288,24 @@ def test_fast_encoding_names_the_column_of_an_unsupported_value() -> None:
     shape = build_shape(index(), ["ITEM_ID", "SHAPE"])
     with pytest.raises(DocumentError, match="column 'shape'"):
         encode_document(shape, (3, object()))
+
+
+def test_decimal_key_parts_have_one_canonical_id() -> None:
+    """Issue #8 item 5: Oracle's 1.10 and 1.1 are one NUMBER, so one id."""
+    assert composite_id([Decimal("1.10"), "a"], index="t") == composite_id(
+        [Decimal("1.1"), "a"], index="t"
+    )
+    assert composite_id([Decimal("100"), "a"], index="t") == composite_id([100, "a"], index="t")
+    assert (
+        composite_id([Decimal("-0.50"), "a"], index="t") == "_2d0_2e5-a"
+    )  # "-" is escaped: it joins parts
+
+
+def test_char_key_padding_is_not_part_of_the_id() -> None:
+    """Issue #13 item 7: a CHAR(n) key comes back blank-padded from Oracle."""
+    index = IndexConfig.model_validate({"name": "t", "table": "T", "primary_key": "CODE"})
+    shape = build_shape(index, ("CODE", "NAME"), char_columns=("CODE",))
+    assert document_id(shape, ("AB   ", "x")) == "AB"
+    both = IndexConfig.model_validate({"name": "t", "table": "T", "primary_key": ["CODE", "N"]})
+    composite = build_shape(both, ("CODE", "N"), char_columns=("CODE",))
+    assert document_id(composite, ("AB  ", 1)) == "AB-1"

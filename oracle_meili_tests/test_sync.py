@@ -423,3 +423,66 @@ def test_failed_batch_is_named_TEST_092_TEST_093(sync: Harness, make_index: Make
     # names the document at fault.
     assert "250" in error.message
     assert f"task {error.task_uid} (batch " in str(error)
+
+
+class SkipsARow(TableSource):
+    """A read that loses one row at a page boundary, as the old keyset comparison did."""
+
+    def read_all(self, *, batch_size: int, after: Any = None) -> Iterator[Batch]:
+        for number, batch in enumerate(super().read_all(batch_size=batch_size, after=after)):
+            if number == 2:
+                yield Batch(list(batch[1:]), batch.keys[1:])
+            else:
+                yield batch
+
+
+def test_a_short_full_read_fails_and_leaves_the_live_index(
+    sync: Harness, make_index: MakeIndex
+) -> None:
+    """Issue #8: a full sync can no longer succeed short; the old index stays live."""
+    index = make_index()
+    live = sync.full(index)
+    source = SkipsARow(sync.engine, index)
+    with pytest.raises(SyncError, match=r"returned \d+ rows but PRODUCTS holds \d+"):
+        full_sync(index, source=source, client=sync.client, meili=sync.meili)
+    assert sync.client.document_count(index.name) == live.index_document_count
+    assert sync.client.index_uids(prefix=index.name + "__") == []  # build index removed
+
+
+def test_a_short_read_is_caught_without_a_cursor_too(sync: Harness, make_index: MakeIndex) -> None:
+    index = make_index(cursor=None)
+    with pytest.raises(SyncError, match="the live index was not changed"):
+        full_sync(index, source=SkipsARow(sync.engine, index), client=sync.client, meili=sync.meili)
+
+
+def test_writers_during_the_read_raise_no_false_alarm(sync: Harness, make_index: MakeIndex) -> None:
+    """Rows inserted, updated and deleted while the full read runs: no short-read alarm."""
+
+    class Busy(TableSource):
+        def read_all(self, *, batch_size: int, after: Any = None) -> Iterator[Batch]:
+            for number, batch in enumerate(super().read_all(batch_size=batch_size, after=after)):
+                yield batch
+                if number == 1:
+                    sync.execute("DELETE FROM PRODUCTS WHERE PRODUCT_ID IN (400, 401, 402)")
+                    sync.execute(
+                        "UPDATE PRODUCTS SET UPDATED_AT = :now WHERE PRODUCT_ID IN (300, 301)",
+                        now=dt.datetime.now(),
+                    )
+
+    index = make_index(lookback_seconds=60)
+    result = full_sync(index, source=Busy(sync.engine, index), client=sync.client, meili=sync.meili)
+    assert result.index_document_count >= sync.live_count()
+
+
+def test_a_page_that_does_not_move_forward_stops_the_read(
+    demo_engine: sa.Engine, make_index: MakeIndex
+) -> None:
+    """Issue #13 item 2: a keyset that cannot move past a tie would re-read one page for ever."""
+
+    class Stuck(TableSource):
+        def full_page(self, *, after: Any, batch_size: int, columns: Any = None) -> Any:
+            return super().full_page(after=None, batch_size=batch_size, columns=columns)
+
+    source = Stuck(demo_engine, make_index())
+    with pytest.raises(SourceError, match="did not move past the key"):
+        list(source.read_all(batch_size=10))
