@@ -11,7 +11,7 @@ from typing import Any
 
 import oracledb
 import sqlalchemy as sa
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from oracle_meili.config import OracleSettings
 from oracle_meili.errors import SourceConnectionError, SourceUnavailableError
@@ -19,6 +19,9 @@ from oracle_meili.errors import SourceConnectionError, SourceUnavailableError
 # Execution option naming how many rows a statement's pages hold; the cursor's fetch sizes
 # follow it, so a keyset page of N rows comes back in one round trip.
 FETCH_ROWS_OPTION = "oracle_meili_fetch_rows"
+# Engine execution option naming the database an engine reaches (user@target, no secret):
+# its URL alone does not, since connections come from a python-oracledb pool.
+TARGET_OPTION = "oracle_meili_target"
 
 # Every session reads with binary comparison and sorting, and in UTC.
 # NOTE: sessions otherwise inherit NLS_SORT / NLS_COMP from the database or a logon trigger
@@ -54,6 +57,8 @@ TRANSIENT_CODES = frozenset(
         "ORA-25408",  # cannot safely replay call (failover)
     }
 )
+# The undo a flashback (AS OF SCN) read needs is gone: that SCN can never be read again.
+SNAPSHOT_TOO_OLD_CODES = frozenset({"ORA-01555", "ORA-08180", "ORA-08181", "ORA-01466"})
 # DPY-6005 with one of these is a wrong setting, not an outage: never retried.
 _FINAL_CONNECT_CODES = frozenset({"ORA-01017", "ORA-12154", "ORA-28000", "ORA-28001"})
 _ERROR_CODE = re.compile(r"\b(?:ORA|DPY)-\d{4,5}\b")
@@ -129,13 +134,15 @@ def pool_parameters(settings: OracleSettings, pool: PoolSettings) -> dict[str, A
 
 @contextmanager
 def oracle_engine(
-    settings: OracleSettings, *, pool: PoolSettings | None = None
+    settings: OracleSettings, *, pool: PoolSettings | None = None, pooled: bool = True
 ) -> Iterator[sa.Engine]:
     """A SQLAlchemy engine that takes connections from a python-oracledb session pool.
 
     The pool is created on entry and closed on exit, so one Dagster run or CLI call owns it.
-    Thin mode unless ``client_lib_dir`` is set (thick mode, e.g. for Native Network
-    Encryption or databases older than 12.1).
+    With ``pooled=False`` the engine holds one connection instead (a sensor's probe: one
+    session per tick rather than a probe connection and a pool). Thin mode unless
+    ``client_lib_dir`` is set (thick mode, e.g. for Native Network Encryption or databases
+    older than 12.1).
 
     Raises:
         SourceConnectionError: naming the target (never the password) and keeping the
@@ -147,8 +154,26 @@ def oracle_engine(
             oracledb.init_oracle_client(**thick_mode_parameters(settings))
     except oracledb.Error as e:
         raise connection_error(settings, e) from None
-    # Probe first: a pool whose first session hangs in its handshake cannot be closed.
-    probe(settings, tcp_connect_timeout=pool.tcp_connect_timeout_seconds)
+    # Connect first, with a deadline: a pool whose first session hangs in its handshake
+    # cannot be closed.
+    connection = connect_within_deadline(
+        settings, tcp_connect_timeout=pool.tcp_connect_timeout_seconds
+    )
+    identity = {TARGET_OPTION: f"{settings.user}@{settings.target}"}
+    if not pooled:
+        engine = sa.create_engine(
+            "oracle+oracledb://",
+            creator=lambda: connection,
+            poolclass=StaticPool,
+            execution_options=identity,
+        )
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+            connection.close()
+        return
+    connection.close()
     try:
         session_pool = oracledb.create_pool(**pool_parameters(settings, pool))
     except oracledb.Error as e:
@@ -156,7 +181,10 @@ def oracle_engine(
     # NOTE: SQLAlchemy must not pool on top of python-oracledb's pool; NullPool hands every
     # connection straight back to it.
     engine = sa.create_engine(
-        "oracle+oracledb://", creator=session_pool.acquire, poolclass=NullPool
+        "oracle+oracledb://",
+        creator=session_pool.acquire,
+        poolclass=NullPool,
+        execution_options=identity,
     )
     sa.event.listen(engine, "before_cursor_execute", set_fetch_sizes)
     try:
@@ -195,6 +223,17 @@ def set_fetch_sizes(
 def probe(settings: OracleSettings, *, tcp_connect_timeout: float) -> None:
     """Connect once and run a trivial query, within ``connect_timeout_seconds``.
 
+    Raises:
+        SourceConnectionError: the database is unreachable, silent, not Oracle, or refused
+            the login.
+    """
+    connect_within_deadline(settings, tcp_connect_timeout=tcp_connect_timeout).close()
+
+
+def connect_within_deadline(settings: OracleSettings, *, tcp_connect_timeout: float) -> Any:
+    """One connection, its session set up (:data:`SESSION_SETTINGS`), within
+    ``connect_timeout_seconds``.
+
     NOTE: python-oracledb's ``tcp_connect_timeout`` covers only the TCP handshake; a
     listener that accepts and then says nothing would block for ever (the maintainers
     advise a timeout in Python). So the attempt runs in a daemon thread with a deadline; a
@@ -204,14 +243,14 @@ def probe(settings: OracleSettings, *, tcp_connect_timeout: float) -> None:
         SourceConnectionError: the database is unreachable, silent, not Oracle, or refused
             the login.
     """
-    outcome: list[BaseException | None] = []
+    outcome: list[Any] = []
 
     def attempt() -> None:
         try:
             parameters = connect_parameters(settings, tcp_connect_timeout=tcp_connect_timeout)
-            with oracledb.connect(**parameters) as connection, connection.cursor() as cursor:
-                cursor.execute("SELECT 1 FROM DUAL")
-            outcome.append(None)
+            connection = oracledb.connect(**parameters)
+            set_session(connection)
+            outcome.append(connection)
         except BaseException as e:  # handed to the caller's thread below
             outcome.append(e)
 
@@ -219,12 +258,13 @@ def probe(settings: OracleSettings, *, tcp_connect_timeout: float) -> None:
     thread.start()
     thread.join(settings.connect_timeout_seconds)
     if not outcome:
-        raise SourceConnectionError(
+        raise SourceUnavailableError(
             f"cannot connect to Oracle at {settings.target} as {settings.user}: no answer "
             f"within {settings.connect_timeout_seconds:g} s (ORACLE_CONNECT_TIMEOUT)"
         )
-    if outcome[0] is not None:
+    if isinstance(outcome[0], BaseException):
         raise connection_error(settings, outcome[0])
+    return outcome[0]
 
 
 def connection_error(

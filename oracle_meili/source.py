@@ -6,6 +6,7 @@ reflection or the configuration and are quoted by the dialect, never pasted into
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,12 +18,17 @@ from oracle_meili.config import IndexConfig, SourceConfig
 from oracle_meili.documents import DocumentShape, build_shape
 from oracle_meili.errors import (
     ConfigError,
+    SnapshotTooOldError,
     SourceConnectionError,
     SourceError,
     SourceTransientError,
+    SourceUnavailableError,
 )
 from oracle_meili.oracle import (
     FETCH_ROWS_OPTION,
+    SNAPSHOT_TOO_OLD_CODES,
+    TARGET_OPTION,
+    error_codes,
     oracle_engine,
     set_session,
     source_error_is_transient,
@@ -37,6 +43,18 @@ StoredKey = tuple[Any, ...]
 PageFactory = Callable[[StoredKey | None], sa.Select[Any]]
 # Labels of the stored order values a page selects after the row's own columns.
 _ORDER_LABEL = "om_order_{}"
+
+
+# The change sensor reuses a reflected table this long (seconds).
+REFLECTION_TTL = 300.0
+_REFLECTED_MAX = 256
+# NOTE: module state on purpose: sensor ticks build new resources and engines each time.
+_REFLECTED: dict[tuple[str, str], tuple[float, sa.FromClause]] = {}
+
+
+def _engine_identity(engine: sa.Engine) -> str:
+    target = engine.get_execution_options().get(TARGET_OPTION)
+    return str(target) if target else engine.url.render_as_string(hide_password=True)
 
 
 class Batch(list[Row]):
@@ -131,6 +149,26 @@ class TableSource:
         )
         if index.table is not None:
             _check_types(index, self.selectable)
+
+    @classmethod
+    def cached(cls, engine: sa.Engine, index: IndexConfig) -> TableSource:
+        """A source whose reflection is reused for a few minutes (:data:`REFLECTION_TTL`).
+
+        For the change sensor, which polls every few seconds: reflecting an Oracle table
+        costs several dictionary queries, and its columns rarely change. A column that is
+        dropped shows up as an error, after which the next tick reflects afresh.
+        """
+        key = (_engine_identity(engine), index.model_dump_json())
+        now = time.monotonic()
+        hit = _REFLECTED.get(key)
+        if hit is not None and now - hit[0] < REFLECTION_TTL:
+            return cls(engine, index, selectable=hit[1])
+        source = cls(engine, index)
+        for stale in [k for k, (at, _) in _REFLECTED.items() if now - at >= REFLECTION_TTL]:
+            del _REFLECTED[stale]
+        if len(_REFLECTED) < _REFLECTED_MAX:
+            _REFLECTED[key] = (now, source.selectable)
+        return source
 
     @property
     def char_columns(self) -> tuple[str, ...]:
@@ -410,14 +448,25 @@ class TableSource:
                     connection = connection.execution_options(**{FETCH_ROWS_OPTION: fetch_rows})
                 return connection.execute(statement).all()
         except sa.exc.DBAPIError as e:
-            # The dialect recognises a lost connection (Oracle DPY-4011, ORA-03113, ...);
-            # SQLite reports a busy database as "database is locked".
-            transient = e.connection_invalidated or source_error_is_transient(e.orig)
-            kind = SourceTransientError if transient else SourceError
+            detail = str(e.orig).splitlines()[0] if e.orig else str(e)
+            kind = _read_error_kind(e)
             raise kind(
-                f"index {self.index.name!r}: reading {self.index.source_label} failed: "
-                f"{str(e.orig).splitlines()[0] if e.orig else e}"
+                f"index {self.index.name!r}: reading {self.index.source_label} failed: {detail}"
             ) from e
+
+
+def _read_error_kind(error: sa.exc.DBAPIError) -> type[SourceError]:
+    """What a failed read means: which errors are retried, and how (see retry.py)."""
+    codes = error_codes(error.orig)
+    if codes & SNAPSHOT_TOO_OLD_CODES:
+        return SnapshotTooOldError
+    if error.connection_invalidated or (codes and source_error_is_transient(error.orig)):
+        # A lost connection (the dialect recognises Oracle's DPY-4011, ORA-03113, ...) or
+        # an Oracle outage code: the long backoff.
+        return SourceUnavailableError
+    if source_error_is_transient(error.orig):
+        return SourceTransientError  # SQLite: "database is locked"
+    return SourceError
 
 
 def _selectable(engine: sa.Engine, index: IndexConfig) -> sa.FromClause:

@@ -8,6 +8,7 @@ never moves the watermark: the caller records the new one only from a returned r
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import time
 import uuid
@@ -23,7 +24,12 @@ from oracle_meili.checkpoint import (
 from oracle_meili.config import BadRowPolicy, IndexConfig, MeilisearchConfig, SyncMode
 from oracle_meili.consistency import check_consistency
 from oracle_meili.documents import DocumentShape, document_id, encode_document
-from oracle_meili.errors import DocumentError, MeilisearchTaskError, SyncError
+from oracle_meili.errors import (
+    DocumentError,
+    MeilisearchTaskError,
+    SnapshotTooOldError,
+    SyncError,
+)
 from oracle_meili.meili import MeiliClient, TaskLog, TaskWindow, ndjson_payloads
 from oracle_meili.source import Row, StoredKey, TableSource
 from oracle_meili.watermark import Watermark, decode_watermark, encode_watermark, lower_bound
@@ -90,6 +96,48 @@ class SyncResult:
 
 
 def full_sync(
+    index: IndexConfig,
+    *,
+    source: TableSource,
+    client: MeiliClient,
+    meili: MeilisearchConfig,
+    on_progress: ProgressCallback | None = None,
+    resume: FullSyncCheckpoint | None = None,
+    on_checkpoint: CheckpointCallback | None = None,
+) -> SyncResult:
+    """Rebuild the index from every live row (see :func:`_full_sync` for the strategies).
+
+    A resumed sync whose snapshot SCN is gone from undo (ORA-01555, ORA-08180, ...) can
+    never finish: its build index is dropped and the sync starts afresh with a new SCN,
+    saying so; the caller's next checkpoint replaces the dead one.
+    """
+    run = functools.partial(
+        _full_sync,
+        index,
+        source=source,
+        client=client,
+        meili=meili,
+        on_progress=on_progress,
+        on_checkpoint=on_checkpoint,
+    )
+    try:
+        return run(resume=resume)
+    except SnapshotTooOldError as e:
+        if resume is None or resume.scn is None or not index.consistent_snapshot:
+            raise
+        log.warning(
+            "full sync of %r: the checkpoint's SCN %d can no longer be read (%s); dropping "
+            "build index %r and starting afresh with a new SCN",
+            index.name,
+            resume.scn,
+            e,
+            resume.build_index,
+        )
+        _try_delete(client, resume.build_index)
+        return run(resume=None)
+
+
+def _full_sync(
     index: IndexConfig,
     *,
     source: TableSource,

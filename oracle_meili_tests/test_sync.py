@@ -21,6 +21,7 @@ from oracle_meili.errors import (
     MeilisearchError,
     MeilisearchTaskError,
     MeilisearchUnavailableError,
+    SnapshotTooOldError,
     SourceError,
     SyncError,
 )
@@ -486,3 +487,69 @@ def test_a_page_that_does_not_move_forward_stops_the_read(
     source = Stuck(demo_engine, make_index())
     with pytest.raises(SourceError, match="did not move past the key"):
         list(source.read_all(batch_size=10))
+
+
+class FlashbackSource(TableSource):
+    """The demo table standing in for Oracle flashback reads: ``as_of(scn)`` reads it as it
+    is; reads as of a ``dead`` SCN fail as Oracle does once undo is gone (ORA-01555), and
+    reads fail after ``lose_after`` batches (a lost connection)."""
+
+    next_scn = 100
+    dead: frozenset[int] = frozenset()
+    lose_after: int | None = None
+
+    def current_scn(self) -> int:
+        return self.next_scn
+
+    def as_of(self, scn: int) -> TableSource:
+        return type(self)(self.engine, self.index, selectable=self.selectable, scn=scn)
+
+    def read_all(self, *, batch_size: int, after: Any = None) -> Iterator[Batch]:
+        if self.scn in self.dead:
+            raise SnapshotTooOldError("ORA-01555: snapshot too old (injected)")
+        for number, batch in enumerate(super().read_all(batch_size=batch_size, after=after)):
+            if number == self.lose_after:
+                raise SourceError("connection lost (injected)")
+            yield batch
+
+
+def test_resume_whose_scn_is_gone_starts_afresh_with_a_new_scn(
+    sync: Harness, make_index: MakeIndex, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue #13 item 4: ORA-01555 on resume used to fail again and again."""
+    index = make_index(batch_size=50, consistent_snapshot=True)
+    small = sync.meili.model_copy(update={"max_payload_bytes": 6000, "max_tasks_in_flight": 1})
+    checkpoints: list[FullSyncCheckpoint] = []
+
+    class Interrupted(FlashbackSource):
+        lose_after = 4
+
+    with pytest.raises(SourceError, match="connection lost"):
+        full_sync(
+            index,
+            source=Interrupted(sync.engine, index),
+            client=sync.client,
+            meili=small,
+            on_checkpoint=checkpoints.append,
+        )
+    dead = checkpoints[-1]
+    assert dead.scn == 100 and sync.client.index_exists(dead.build_index)
+
+    class Later(FlashbackSource):
+        next_scn = 200
+        dead = frozenset({100})
+
+    fresh: list[FullSyncCheckpoint] = []
+    result = full_sync(
+        index,
+        source=Later(sync.engine, index),
+        client=sync.client,
+        meili=small,
+        resume=dead,
+        on_checkpoint=fresh.append,
+    )
+    assert "can no longer be read" in caplog.text and "starting afresh" in caplog.text
+    assert {c.scn for c in fresh} == {200}
+    assert fresh[0].build_index != dead.build_index
+    assert not sync.client.index_exists(dead.build_index)
+    assert result.index_document_count == result.rows_read == sync.live_count()

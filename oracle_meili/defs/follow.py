@@ -40,8 +40,8 @@ def follow(
     whenever its change markers (highest cursor, row count) move. A sync in progress always
     finishes before ``stop`` is honoured, so its watermark is recorded. A failed sync is
     logged and tried again at the next poll (a long-running process must outlive a
-    Meilisearch restart). ``instance`` defaults
-    to the one ``$DAGSTER_HOME`` names.
+    Meilisearch or database restart), and so is a failed change probe. ``instance``
+    defaults to the one ``$DAGSTER_HOME`` names.
     """
     if instance is None:
         with dg.DagsterInstance.get() as default_instance:
@@ -57,15 +57,18 @@ def follow(
     seen: dict[str, ChangeMarkers] = {}
     syncs = 0
     with source_engine(config.source) as engine, MeiliClient(config.meilisearch) as client:
-        sources = {index.name: TableSource(engine, index) for index in indexes}
+        sources: dict[str, TableSource] = {}
         while not stop.is_set():
             for index in indexes:
-                source = sources[index.name]
-                markers = source.change_markers()
-                if seen.get(index.name) == markers:
-                    continue
                 key = index_asset_key(index)
                 try:
+                    # Reflected once, on the first poll that reaches the source.
+                    if index.name not in sources:
+                        sources[index.name] = TableSource(engine, index)
+                    source = sources[index.name]
+                    markers = source.change_markers()
+                    if seen.get(index.name) == markers:
+                        continue
                     result = incremental_sync(
                         index,
                         source=source,
@@ -74,8 +77,9 @@ def follow(
                         watermark=latest_watermark(instance, key),
                     )
                 except OracleMeiliError as e:
-                    # Nothing was recorded, so the watermark stays; the markers are not
-                    # marked as seen, so the next poll tries again.
+                    # The probe or the sync failed (a database restart, a Meilisearch
+                    # outage): nothing was recorded, so the watermark stays, and the markers
+                    # are not marked as seen, so the next poll tries again.
                     log.error("%s: sync failed, retrying at the next poll: %s", index.name, e)
                     continue
                 instance.report_runless_asset_event(

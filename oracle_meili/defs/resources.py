@@ -30,8 +30,11 @@ class SourceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """A database the index assets read from."""
 
     @contextmanager
-    def engine(self) -> Iterator[sa.Engine]:
-        """A SQLAlchemy engine, open for the duration of the ``with`` block."""
+    def engine(self, *, pooled: bool = True) -> Iterator[sa.Engine]:
+        """A SQLAlchemy engine, open for the duration of the ``with`` block.
+
+        ``pooled=False``: one connection, for a short probe (a sensor tick).
+        """
         raise NotImplementedError(f"{type(self).__name__} must implement engine()")
         yield  # pragma: no cover
 
@@ -42,7 +45,7 @@ class SqlAlchemySourceResource(SourceResource):
     url: str = Field(description="SQLAlchemy URL, e.g. sqlite:///demo/demo.db.")
 
     @contextmanager
-    def engine(self) -> Iterator[sa.Engine]:
+    def engine(self, *, pooled: bool = True) -> Iterator[sa.Engine]:
         with source_engine(SourceConfig(url=self.url)) as engine:
             yield engine
 
@@ -91,9 +94,9 @@ class OracleResource(SourceResource):
         )
 
     @contextmanager
-    def engine(self) -> Iterator[sa.Engine]:
+    def engine(self, *, pooled: bool = True) -> Iterator[sa.Engine]:
         pool = PoolSettings(min=self.pool_min, max=self.pool_max, increment=self.pool_increment)
-        with oracle_engine(self.settings(), pool=pool) as engine:
+        with oracle_engine(self.settings(), pool=pool, pooled=pooled) as engine:
             yield engine
 
 

@@ -38,8 +38,9 @@ def build_change_sensor(index: IndexConfig, job: SyncJob) -> dg.SensorDefinition
     def _change_sensor(
         context: dg.SensorEvaluationContext, source: SourceResource
     ) -> dg.SensorResult:
-        with source.engine() as engine:
-            markers = TableSource(engine, index).change_markers()
+        # One connection per tick, and the table reflected at most every few minutes.
+        with source.engine(pooled=False) as engine:
+            markers = TableSource.cached(engine, index).change_markers()
         current: dict[str, Any] = {
             "max_cursor": encode_watermark(markers.max_cursor),
             "row_count": markers.row_count,

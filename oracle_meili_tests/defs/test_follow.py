@@ -161,3 +161,31 @@ def test_follow_outlives_a_failing_sync(
     failures = [r for r in caplog.records if "sync failed, retrying" in r.getMessage()]
     assert len(failures) >= 2
     assert keys.latest_watermark(instance, index_asset_key(config.indexes[0])) is None
+
+
+def test_follow_outlives_a_failing_change_probe(
+    app_config: AppConfig, caplog: pytest.LogCaptureFixture, demo_db: Path
+) -> None:
+    """Issue #13 item 9: one source error in the change probe used to end `follow`."""
+    locked = sa.create_engine(f"sqlite:///{demo_db}", connect_args={"timeout": 0})
+    holder = locked.connect()
+    holder.exec_driver_sql("BEGIN EXCLUSIVE")  # every read now fails: "database is locked"
+    instance = dg.DagsterInstance.ephemeral()
+    stop = threading.Event()
+    threading.Timer(1.5, stop.set).start()
+    source = app_config.source.model_copy(update={"url": f"sqlite:///{demo_db}?timeout=0"})
+    config = app_config.model_copy(update={"source": source})
+    try:
+        follow(
+            config,
+            index_names=[config.indexes[0].name],
+            interval_seconds=0.1,
+            stop=stop,
+            instance=instance,
+        )
+    finally:
+        holder.rollback()
+        holder.close()
+        locked.dispose()
+    failures = [r for r in caplog.records if "sync failed, retrying" in r.getMessage()]
+    assert failures and "locked" in failures[0].getMessage()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
+import pytest
 import sqlalchemy as sa
 
 from oracle_meili.config import IndexConfig
@@ -78,3 +80,26 @@ def test_no_sensor_without_cursor_or_when_disabled() -> None:
     assert build_change_sensor(no_cursor, build_sync_job(no_cursor)) is None
     disabled = products_index(change_sensor=None)
     assert build_change_sensor(disabled, build_sync_job(disabled)) is None
+
+
+def test_ticks_reuse_the_reflected_table(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #13 item 10: a tick runs the change probe, not a fresh reflection each time."""
+    statements: list[str] = []
+    original = sa.create_engine
+
+    def recording_engine(*args: Any, **kwargs: Any) -> sa.Engine:
+        engine: sa.Engine = original(*args, **kwargs)
+        sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        return engine
+
+    monkeypatch.setattr(sa, "create_engine", recording_engine)
+    index = products_index(name="reflect_once", change_sensor={"interval_seconds": 5})
+    sensor = build_change_sensor(index, build_sync_job(index))
+    assert sensor is not None
+    cursor = tick(sensor, demo_db, None).cursor
+    first = len(statements)
+    tick(sensor, demo_db, cursor)
+    tick(sensor, demo_db, cursor)
+    later = statements[first:]
+    assert first > 2  # the first tick reflected (PRAGMA table_info, ...)
+    assert len(later) == 2 and all(s.lstrip().upper().startswith("SELECT MAX") for s in later)
