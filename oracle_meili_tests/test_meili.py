@@ -57,6 +57,8 @@ def test_index_lifecycle_TEST_050_TEST_051_TEST_052_TEST_053(
 def test_documents_add_upsert_delete_TEST_060_to_064(
     meili_client: MeiliClient, index_name: str
 ) -> None:
+    """TEST-060 one document, TEST-061 documents in batches, TEST-062 upsert, TEST-063
+    delete, TEST-064 waiting for each task to finish."""
     meili_client.create_index(index_name, primary_key="item_id", settings={})
     one = meili_client.add_documents(
         index_name, lines({"item_id": 1, "name": "a"}), primary_key="item_id"
@@ -71,7 +73,7 @@ def test_documents_add_upsert_delete_TEST_060_to_064(
     meili_client.wait(
         meili_client.add_documents(index_name, upsert, primary_key="item_id"), index_name
     )
-    assert meili_client._client.index(index_name).get_document(1).name == "changed"
+    assert meili_client.document(index_name, 1)["name"] == "changed"
     meili_client.wait(meili_client.delete_documents(index_name, [1, 2, 3]), index_name)
     assert meili_client.document_count(index_name) == 98
 

@@ -54,6 +54,16 @@ def test_python_oracledb_imports_in_thin_mode_TEST_002() -> None:
     assert oracledb.is_thin_mode()
 
 
+def test_the_suite_runs_and_the_meilisearch_client_imports_TEST_001_TEST_003() -> None:
+    """TEST-001 pytest runs this suite; TEST-003 the Meilisearch client imports, at the
+    version the project pins (its API changed across minor versions)."""
+    import meilisearch
+
+    version = tuple(int(p) for p in meilisearch.version.__version__.split(".")[:2])
+    assert (0, 43) <= version < (0, 44)
+    assert hasattr(meilisearch.Client, "get_tasks")
+
+
 def test_refused_port_names_host_port_and_service_TEST_022() -> None:
     port = free_port()  # nothing listens there
     with pytest.raises(SourceConnectionError) as raised:

@@ -6,8 +6,9 @@ Meilisearch, then checked document by document and searched.
   NUMERIC price, and one bulk-load timestamp for every row (a cursor made of one tie).
 - airports.csv: 3,376 airports, PRIMARY KEY (STATE, IATA): more than 1,000 composite ids,
   which the old check and reconcile could not handle on SQLite.
-Seed TEST-001 (full load of a table), TEST-021 (composite keys), TEST-024 (search quality
-on synced data), TEST-081 to TEST-084 (incremental, soft and hard deletes, consistency).
+Seed TEST-070 to TEST-073 (a full sync of a real table, document by document), TEST-081,
+TEST-082 and TEST-084 (an incremental sync of changed rows advancing the sync point),
+TEST-130 (searches a user would run).
 """
 
 from __future__ import annotations

@@ -148,3 +148,22 @@ def test_sql_errors_are_not_retried(
     with pytest.raises(SourceError, match="no such column"):
         list(source.read_all(batch_size=100))
     assert not [r for r in caplog.records if "retrying in" in r.getMessage()]
+
+
+def test_source_engine_connects_and_releases_its_connections_TEST_021_TEST_024(
+    demo_db: Any,
+) -> None:
+    """TEST-021 a connection that works is handed out; TEST-024 the context manager gives
+    every connection back and closes the engine's pool on exit."""
+    from oracle_meili.config import SourceConfig
+    from oracle_meili.source import source_engine
+
+    with source_engine(SourceConfig(url=f"sqlite:///{demo_db}")) as engine:
+        pool: Any = engine.pool  # a QueuePool, which counts its connections
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT COUNT(*) FROM PRODUCTS")).scalar() == 500
+            assert pool.checkedout() == 1
+        assert pool.checkedout() == 0
+    # dispose() replaced the pool: the one the block used holds no connection any more.
+    assert engine.pool is not pool
+    assert pool.checkedin() == 0

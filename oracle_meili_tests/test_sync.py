@@ -75,6 +75,8 @@ def sync(
 def test_full_sync_loads_every_live_row_TEST_070_to_073(
     sync: Harness, make_index: MakeIndex
 ) -> None:
+    """TEST-070 every live row extracted, TEST-071 rows become documents, TEST-072 sent in
+    batches, TEST-073 the document count matches."""
     index = make_index()
     result = sync.full(index)
     expected = sync.live_count()
@@ -151,6 +153,8 @@ def test_recreate_strategy_TEST_074(sync: Harness, make_index: MakeIndex) -> Non
 def test_incremental_sync_upserts_changes_and_deletes_soft_deleted_TEST_080_to_084_TEST_131(
     sync: Harness, make_index: MakeIndex
 ) -> None:
+    """TEST-080 the sync point stored and read, TEST-081 only changed rows extracted,
+    TEST-082 upserted, TEST-083 soft-deleted rows deleted, TEST-084 the sync point advanced."""
     index = make_index(lookback_seconds=0)
     full = sync.full(index)
     now = dt.datetime(2026, 6, 1, 12, 0)
