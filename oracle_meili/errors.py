@@ -4,7 +4,14 @@ from __future__ import annotations
 
 
 class OracleMeiliError(Exception):
-    """Base class of every error this package raises on purpose."""
+    """Base class of every error this package raises on purpose.
+
+    ``retryable`` says whether the same call may succeed later. It is the one answer both
+    retry layers read: the engine's own retries (tenacity, oracle_meili.retry) and Dagster's
+    run retries (``Failure(allow_retries=...)`` under the jobs' RetryPolicy).
+    """
+
+    retryable: bool = False
 
 
 class ConfigError(OracleMeiliError):
@@ -22,9 +29,13 @@ class SourceConnectionError(SourceError):
 class SourceTransientError(SourceError):
     """The source connection was lost or the database was busy; worth another try."""
 
+    retryable = True
+
 
 class SourceUnavailableError(SourceConnectionError, SourceTransientError):
     """The source database is restarting, failing over or out of reach: worth another try."""
+
+    retryable = True
 
 
 class SnapshotTooOldError(SourceError):
@@ -53,9 +64,13 @@ class MeilisearchError(OracleMeiliError):
 class MeilisearchUnavailableError(MeilisearchError):
     """Meilisearch did not answer (connection refused, timeout, unhealthy)."""
 
+    retryable = True
+
 
 class MeilisearchTransientError(MeilisearchError):
     """Meilisearch answered 5xx or 429: worth another try."""
+
+    retryable = True
 
 
 class MeilisearchTaskError(MeilisearchError):

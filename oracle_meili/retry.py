@@ -21,15 +21,18 @@ import logging
 import tenacity
 
 from oracle_meili.errors import (
-    MeilisearchTransientError,
-    MeilisearchUnavailableError,
-    SourceTransientError,
+    OracleMeiliError,
     SourceUnavailableError,
 )
 
 log = logging.getLogger(__name__)
 
-TRANSIENT_ERRORS = (MeilisearchUnavailableError, MeilisearchTransientError, SourceTransientError)
+
+def is_retryable(error: BaseException | None) -> bool:
+    """Whether the same call may succeed later: the error's own ``retryable`` answer."""
+    return isinstance(error, OracleMeiliError) and error.retryable
+
+
 DEFAULT_RETRIES = 3
 INITIAL_WAIT_SECONDS = 0.5
 MAX_WAIT_SECONDS = 10.0
@@ -60,7 +63,7 @@ def retrying(retries: int = DEFAULT_RETRIES) -> tenacity.Retrying:
         return state.attempt_number >= retries + 1
 
     return tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type(TRANSIENT_ERRORS),
+        retry=tenacity.retry_if_exception(is_retryable),
         stop=stop,
         wait=wait,
         before_sleep=_log_retry,

@@ -411,7 +411,8 @@ class TableSource:
             rows = self._fetch(page(last), fetch_rows=batch_size)
             if not rows:
                 return
-            keys = [tuple(r[width:]) for r in rows]
+            # (Slicing a SQLAlchemy Row gives a tuple.)
+            keys: list[StoredKey] = [r[width:] for r in rows]
             if last is not None and last in (keys[0], keys[-1]):
                 raise SourceError(
                     f"index {self.index.name!r}: reading {self.index.source_label} did not move "
@@ -419,7 +420,7 @@ class TableSource:
                     "from how it orders them (a linguistic NLS_SORT, or a bind type that "
                     "drops fractions); stopping rather than reading the same rows again"
                 )
-            yield Batch([tuple(r[:width]) for r in rows], keys)
+            yield Batch([r[:width] for r in rows], keys)
             if len(rows) < batch_size:
                 return
             last = keys[-1]

@@ -16,13 +16,19 @@ from oracle_meili.defs.metadata import (
     result_metadata,
 )
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource
-from oracle_meili.errors import ConfigError, DocumentError, MeilisearchTaskError, SyncError
 from oracle_meili.progress import ProgressReporter
+from oracle_meili.retry import is_retryable
 from oracle_meili.source import TableSource
 from oracle_meili.sync import SyncResult, full_sync, incremental_sync
 
 SYNC_PARTITIONS = dg.StaticPartitionsDefinition(["full", "incremental"])
-FINAL_ERRORS = (ConfigError, DocumentError, MeilisearchTaskError, SyncError)
+
+
+def run_failure(error: Exception) -> dg.Failure:
+    """A failed step as Dagster should see it: retried under the job's RetryPolicy only when
+    the error says the same run may succeed later (``OracleMeiliError.retryable``). Anything
+    else, an unexpected exception included, would fail the same way again."""
+    return dg.Failure(description=str(error), allow_retries=is_retryable(error))
 
 
 def index_asset_key(index: IndexConfig) -> dg.AssetKey:
@@ -83,9 +89,8 @@ def build_index_asset(index: IndexConfig) -> dg.AssetsDefinition:
         progress = ProgressReporter(index.name, context.log.info)
         try:
             result, url = _sync(context, index, mode, source, meilisearch, progress)
-        except FINAL_ERRORS as e:
-            # The same run would fail the same way: no retry (see oracle_meili.retry).
-            raise dg.Failure(description=str(e), allow_retries=False) from e
+        except Exception as e:
+            raise run_failure(e) from e
         context.log.info(
             f"{index.name}: {mode} sync read {result.rows_read} rows, upserted "
             f"{result.documents_upserted}, deleted {result.documents_deleted} in "
