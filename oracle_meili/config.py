@@ -172,6 +172,9 @@ class OracleSettings(_Record):
         default=None, description="Oracle Client libraries: switches python-oracledb to thick mode."
     )
     connect_timeout_seconds: float = Field(default=15.0, gt=0)
+    pool_min: int = Field(default=1, ge=0, description="Sessions the pool opens at start.")
+    pool_max: int = Field(default=4, ge=1, description="Most sessions the pool may hold.")
+    pool_increment: int = Field(default=1, ge=1, description="Sessions opened at a time.")
 
     @model_validator(mode="after")
     def _check(self) -> OracleSettings:
@@ -296,7 +299,7 @@ def _parse_indexes(raw: Any) -> tuple[IndexConfig, ...]:
 def _parse_source(raw: Any, env: Mapping[str, str]) -> SourceConfig:
     if not isinstance(raw, dict):
         raise ConfigError("source: must be a mapping")
-    unknown = set(raw) - {"url"}
+    unknown = set(raw) - {"url", "pool"}
     if unknown:
         raise ConfigError(f"source: unknown key(s): {', '.join(sorted(unknown))}")
     url = raw.get("url")
@@ -328,8 +331,13 @@ def _parse_source(raw: Any, env: Mapping[str, str]) -> SourceConfig:
         "wallet_password": env.get("ORACLE_WALLET_PASSWORD") or None,
         "client_lib_dir": env.get("ORACLE_CLIENT_LIB_DIR") or None,
     }
-    if env.get("ORACLE_CONNECT_TIMEOUT"):
-        values["connect_timeout_seconds"] = env["ORACLE_CONNECT_TIMEOUT"]
+    for field, variable in _ORACLE_VARIABLES.items():
+        if variable in _OPTIONAL_ORACLE_VARIABLES and env.get(variable):
+            values[field] = env[variable]
+    pool = raw.get("pool") or {}
+    if not isinstance(pool, dict) or set(pool) - {"min", "max", "increment"}:
+        raise ConfigError("source.pool: a mapping of min, max and increment")
+    values.update({f"pool_{k}": v for k, v in pool.items()})
     try:
         return SourceConfig(oracle=OracleSettings.model_validate(values))
     except ValidationError as e:
@@ -344,7 +352,14 @@ _ORACLE_VARIABLES = {
     "port": "ORACLE_PORT",
     "protocol": "ORACLE_PROTOCOL",
     "connect_timeout_seconds": "ORACLE_CONNECT_TIMEOUT",
+    "pool_min": "ORACLE_POOL_MIN",
+    "pool_max": "ORACLE_POOL_MAX",
+    "pool_increment": "ORACLE_POOL_INCREMENT",
 }
+# Settings with a default, taken from the environment only when set there.
+_OPTIONAL_ORACLE_VARIABLES = frozenset(
+    {"ORACLE_CONNECT_TIMEOUT", "ORACLE_POOL_MIN", "ORACLE_POOL_MAX", "ORACLE_POOL_INCREMENT"}
+)
 
 
 def _parse_meilisearch(raw: Any, env: Mapping[str, str]) -> MeilisearchConfig:

@@ -7,8 +7,10 @@ the embedded demo). Nothing connects at load time.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
+from pydantic import BaseModel, SecretStr
 
 from oracle_meili.config import CONFIG_ENV_VAR, AppConfig, environment, load_config
 from oracle_meili.defs.assets import build_index_asset, source_table_specs
@@ -35,33 +37,30 @@ def build_resources(config: AppConfig, environ: Mapping[str, str]) -> dict[str, 
     else:
         oracle = config.source.oracle
         assert oracle is not None
+        # Every setting passes by name; the secrets as EnvVar, so they never show in the UI.
         source = OracleResource(
-            user=oracle.user,
-            password=dg.EnvVar("ORACLE_PASSWORD"),
-            dsn=oracle.dsn,
-            host=oracle.host,
-            port=oracle.port,
-            service_name=oracle.service_name,
-            sid=oracle.sid,
-            protocol=oracle.protocol,
-            wallet_dir=oracle.wallet_dir,
-            wallet_password=dg.EnvVar("ORACLE_WALLET_PASSWORD")
-            if oracle.wallet_password is not None
-            else None,
-            client_lib_dir=oracle.client_lib_dir,
-            connect_timeout_seconds=oracle.connect_timeout_seconds,
+            **{
+                **plain_settings(oracle),
+                "password": dg.EnvVar("ORACLE_PASSWORD"),
+                "wallet_password": dg.EnvVar("ORACLE_WALLET_PASSWORD")
+                if oracle.wallet_password is not None
+                else None,
+            }
         )
     meili = config.meilisearch
+    api_key = dg.EnvVar("MEILI_API_KEY") if environ.get("MEILI_API_KEY") else None
     return {
         "source": source,
-        "meilisearch": MeilisearchResource(
-            url=meili.url,
-            api_key=dg.EnvVar("MEILI_API_KEY") if environ.get("MEILI_API_KEY") else None,
-            timeout_seconds=meili.timeout_seconds,
-            task_timeout_seconds=meili.task_timeout_seconds,
-            max_payload_bytes=meili.max_payload_bytes,
-            max_tasks_in_flight=meili.max_tasks_in_flight,
-        ),
+        "meilisearch": MeilisearchResource(**{**plain_settings(meili), "api_key": api_key}),
+    }
+
+
+def plain_settings(record: BaseModel) -> dict[str, Any]:
+    """A settings record's fields, secrets left out (they are passed as EnvVar)."""
+    return {
+        name: value
+        for name, value in record
+        if not isinstance(value, SecretStr) and name not in ("password", "wallet_password")
     }
 
 

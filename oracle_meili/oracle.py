@@ -95,6 +95,11 @@ class PoolSettings:
     timeout_seconds: int = 60
     tcp_connect_timeout_seconds: float = 10.0
 
+    @classmethod
+    def of(cls, settings: OracleSettings) -> PoolSettings:
+        """The pool sizes configured in ``settings`` (source.pool, ORACLE_POOL_*)."""
+        return cls(min=settings.pool_min, max=settings.pool_max, increment=settings.pool_increment)
+
 
 def connect_parameters(settings: OracleSettings, *, tcp_connect_timeout: float) -> dict[str, Any]:
     """The keyword arguments of ``oracledb.connect`` for these settings."""
@@ -148,7 +153,7 @@ def oracle_engine(
         SourceConnectionError: naming the target (never the password) and keeping the
             DPY/ORA code.
     """
-    pool = pool or PoolSettings()
+    pool = pool or PoolSettings.of(settings)
     try:
         if settings.client_lib_dir is not None and oracledb.is_thin_mode():
             oracledb.init_oracle_client(**thick_mode_parameters(settings))

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import dagster as dg
 import sqlalchemy as sa
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from oracle_meili.config import (
     DEFAULT_MAX_PAYLOAD_BYTES,
@@ -76,27 +76,16 @@ class OracleResource(SourceResource):
     pool_increment: int = Field(default=1, description="Sessions opened at a time when growing.")
 
     def settings(self) -> OracleSettings:
+        """The engine's settings record: every field of this resource, by the same name
+        (oracle_meili_tests/defs/test_resources.py keeps the two in step)."""
         return OracleSettings.model_validate(
-            {
-                "user": self.user,
-                "password": self.password,
-                "dsn": self.dsn,
-                "host": self.host,
-                "port": self.port,
-                "service_name": self.service_name,
-                "sid": self.sid,
-                "protocol": self.protocol,
-                "wallet_dir": self.wallet_dir,
-                "wallet_password": self.wallet_password,
-                "client_lib_dir": self.client_lib_dir,
-                "connect_timeout_seconds": self.connect_timeout_seconds,
-            }
+            {name: getattr(self, name) for name in OracleSettings.model_fields}
         )
 
     @contextmanager
     def engine(self, *, pooled: bool = True) -> Iterator[sa.Engine]:
-        pool = PoolSettings(min=self.pool_min, max=self.pool_max, increment=self.pool_increment)
-        with oracle_engine(self.settings(), pool=pool, pooled=pooled) as engine:
+        settings = self.settings()
+        with oracle_engine(settings, pool=PoolSettings.of(settings), pooled=pooled) as engine:
             yield engine
 
 
@@ -115,15 +104,12 @@ class MeilisearchResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         default=DEFAULT_MAX_PAYLOAD_BYTES, description="Largest NDJSON payload per task."
     )
     max_tasks_in_flight: int = Field(default=4, description="Tasks enqueued before waiting.")
+    retries: int = Field(default=3, description="Retries of a transient failure (0: none).")
 
     def settings(self) -> MeilisearchConfig:
-        return MeilisearchConfig(
-            url=self.url,
-            api_key=SecretStr(self.api_key) if self.api_key else None,
-            timeout_seconds=self.timeout_seconds,
-            task_timeout_seconds=self.task_timeout_seconds,
-            max_payload_bytes=self.max_payload_bytes,
-            max_tasks_in_flight=self.max_tasks_in_flight,
+        """The engine's settings record: every field of this resource, by the same name."""
+        return MeilisearchConfig.model_validate(
+            {name: getattr(self, name) for name in MeilisearchConfig.model_fields}
         )
 
     @contextmanager

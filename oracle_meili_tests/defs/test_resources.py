@@ -1,0 +1,62 @@
+"""Each setting declared once (issue #9): the resources mirror the engine's settings records
+field by field, and the definitions pass every configured value through."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from oracle_meili.config import MeilisearchConfig, OracleSettings, parse_config
+from oracle_meili.definitions import build_resources
+from oracle_meili.defs.resources import MeilisearchResource, OracleResource
+from oracle_meili.oracle import PoolSettings
+
+ORACLE_ENV = {
+    "ORACLE_USER": "sync",
+    "ORACLE_PASSWORD": "secret-pw",
+    "ORACLE_DSN": "db.example/FREEPDB1",
+    "ORACLE_POOL_MAX": "9",
+    "MEILI_API_KEY": "secret-key",
+}
+
+
+def test_resources_have_exactly_the_settings_fields() -> None:
+    """A new setting added to one side and not the other fails here."""
+    assert set(OracleResource.model_fields) == set(OracleSettings.model_fields)
+    assert set(MeilisearchResource.model_fields) == set(MeilisearchConfig.model_fields)
+
+
+def test_meilisearch_retries_zero_reaches_dagster() -> None:
+    """Before, `meilisearch.retries: 0` was ignored in Dagster runs."""
+    raw = {
+        "source": {"url": "sqlite:///x.db"},
+        "meilisearch": {"retries": 0, "max_tasks_in_flight": 2},
+        "indexes": [{"name": "p", "table": "P", "primary_key": "ID"}],
+    }
+    config = parse_config(raw, environ={})
+    resource = build_resources(config, {})["meilisearch"]
+    assert isinstance(resource, MeilisearchResource)
+    assert resource.settings() == config.meilisearch
+    assert resource.settings().retries == 0
+
+
+def test_oracle_pool_sizes_come_from_the_file_and_the_environment() -> None:
+    """Before, the pool sizes could only be set from Dagster."""
+    raw = {
+        "source": {"pool": {"min": 2, "increment": 2}},
+        "indexes": [{"name": "p", "table": "P", "primary_key": "ID"}],
+    }
+    config = parse_config(raw, environ=ORACLE_ENV)
+    oracle = config.source.oracle
+    assert oracle is not None
+    assert (oracle.pool_min, oracle.pool_max, oracle.pool_increment) == (2, 9, 2)
+    resources = build_resources(config, ORACLE_ENV)
+    source = resources["source"]
+    assert isinstance(source, OracleResource)
+    # Secrets stay EnvVar references in the definitions; the values resolve at run time.
+    assert isinstance(source.password, dg.EnvVar) or source.password == "secret-pw"
+    pool = PoolSettings.of(oracle)
+    assert (pool.min, pool.max, pool.increment) == (2, 9, 2)
+    resolved = OracleSettings.model_validate(
+        {**source.settings().model_dump(), "password": "secret-pw"}
+    )
+    assert resolved.model_dump(exclude={"password"}) == oracle.model_dump(exclude={"password"})
