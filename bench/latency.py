@@ -91,7 +91,8 @@ def main() -> None:
                 (home / "dagster.yaml").write_text(yaml.safe_dump(INSTANCE_YAML))
                 run_env = {**env, "DAGSTER_HOME": str(home)}
                 if path == "follow":
-                    command = [*cli, "follow", "--config", str(config_path), "--interval", "1"]
+                    command = [*cli, "follow", "--config", str(config_path), "--interval", "1",
+                               "--dagster"]  # fmt: skip
                 else:
                     daemon = Path(sys.executable).parent / "dagster-daemon"
                     command = [str(daemon), "run", "-m", "oracle_meili.definitions"]

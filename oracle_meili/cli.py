@@ -1,4 +1,5 @@
-"""``oracle-meili``: the sync engine from the shell, with state in ``sync_state.json``.
+"""``oracle-meili``: the sync engine from the shell, with state in ``sync_state.json`` (or,
+with ``--dagster``, in the Dagster instance).
 
 Exit status 0 on success; on failure a one-line reason on stderr and status 1 (2 for usage
 errors). ``--debug`` shows the traceback.
@@ -7,14 +8,14 @@ errors). ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -22,16 +23,18 @@ from typing import Any
 import orjson
 
 from oracle_meili import demo
-from oracle_meili.config import load_config
+from oracle_meili.config import AppConfig, load_config
 from oracle_meili.consistency import check_consistency
 from oracle_meili.errors import OracleMeiliError
+from oracle_meili.follow import follow
 from oracle_meili.meili import MeiliClient
 from oracle_meili.progress import ProgressReporter
 from oracle_meili.reconcile import reconcile
+from oracle_meili.runner import Runner
 from oracle_meili.server import meilisearch_server
 from oracle_meili.source import TableSource, source_engine
-from oracle_meili.state import StateFile
-from oracle_meili.sync import SyncResult, full_sync, incremental_sync
+from oracle_meili.state import StateFile, StateStore
+from oracle_meili.sync import SyncResult
 
 log = logging.getLogger("oracle_meili")
 DEFAULT_STATE = "sync_state.json"
@@ -67,47 +70,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _sync(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     index = config.index(args.index)
-    state = StateFile(args.state)
-    started = dt.datetime.now(dt.UTC)
-    try:
-        with source_engine(config.source) as engine, MeiliClient(config.meilisearch) as client:
-            source = TableSource(engine, index)
-
-            progress = _progress_callback(index.name)
-            result: SyncResult
-            if args.mode == "full":
-                result = full_sync(
-                    index,
-                    source=source,
-                    client=client,
-                    meili=config.meilisearch,
-                    on_progress=progress,
-                    resume=state.checkpoint(index.name),
-                    on_checkpoint=state.save_checkpoint,
-                )
-            else:
-                result = incremental_sync(
-                    index,
-                    source=source,
-                    client=client,
-                    meili=config.meilisearch,
-                    watermark=state.watermark(index.name),
-                    on_progress=progress,
-                )
-    except OracleMeiliError as e:
-        state.record_failure(
-            index=index.name,
-            mode=args.mode,
-            started_at=started.isoformat(),
-            finished_at=dt.datetime.now(dt.UTC).isoformat(),
-            error=str(e),
+    with _state_store(args, config) as state:
+        runner = Runner(
+            source=lambda: source_engine(config.source), meilisearch=config.meilisearch, state=state
         )
-        raise
+        result = runner.run(index, args.mode, on_progress=_progress_callback(index.name))
     if sys.stderr.isatty():
         print(file=sys.stderr)  # end the progress line
-    state.record_success(result)
     print(orjson.dumps(result.to_json()).decode())
     return 0
+
+
+@contextmanager
+def _state_store(args: argparse.Namespace, config: AppConfig) -> Iterator[StateStore]:
+    """``--state FILE`` (the default), or with ``--dagster`` the Dagster instance that
+    ``$DAGSTER_HOME`` names: the same choice for sync, follow, status and history."""
+    if not args.dagster:
+        yield StateFile(args.state)
+        return
+    import dagster as dg  # noqa: TID251 (only with --dagster)
+
+    from oracle_meili.defs.state import DagsterInstanceState
+
+    with dg.DagsterInstance.get() as instance:
+        yield DagsterInstanceState(instance, meilisearch_url=config.meilisearch.url)
 
 
 def _progress_callback(index: str) -> Callable[[int], None]:
@@ -124,14 +110,8 @@ def _progress_callback(index: str) -> Callable[[int], None]:
 
 
 def _follow(args: argparse.Namespace) -> int:
-    import dagster as dg  # noqa: TID251 (follow records into the Dagster instance)
-
-    from oracle_meili.defs.follow import follow  # Dagster is only needed for this command
-
     config = load_config(args.config)
-    names = [args.index] if args.index else [i.name for i in config.indexes]
-    for name in names:
-        config.index(name)
+    indexes = [config.index(args.index)] if args.index else list(config.indexes)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -147,35 +127,24 @@ def _follow(args: argparse.Namespace) -> int:
             result.watermark,
         )
 
-    with dg.DagsterInstance.get() as instance:
+    with _state_store(args, config) as state:
+        runner = Runner(
+            source=lambda: source_engine(config.source), meilisearch=config.meilisearch, state=state
+        )
         log.info(
             "following %s every %.1f s (stop with SIGTERM or Ctrl-C)",
-            ", ".join(names),
+            ", ".join(i.name for i in indexes),
             args.interval,
         )
-        syncs = follow(
-            config,
-            index_names=names,
-            interval_seconds=args.interval,
-            instance=instance,
-            stop=stop,
-            on_sync=report,
-        )
+        syncs = follow(runner, indexes, interval_seconds=args.interval, stop=stop, on_sync=report)
     log.info("stopped after %d syncs", syncs)
     return 0
 
 
 def _recorded_history(args: argparse.Namespace, index: str, limit: int) -> list[dict[str, Any]]:
-    """Recent syncs of ``index``, newest first: from the state file, or with ``--dagster``
-    from the Dagster instance ($DAGSTER_HOME)."""
-    if not args.dagster:
-        return StateFile(args.state).history(index)[:limit]
-    import dagster as dg  # noqa: TID251 -- read-only access to the instance's event log
-
-    from oracle_meili.defs.history import materialization_history
-
-    with dg.DagsterInstance.get() as instance:
-        return materialization_history(instance, index, limit=limit)
+    """Recent syncs of ``index``, newest first, from the chosen state store."""
+    with _state_store(args, load_config(args.config)) as state:
+        return state.history(index, limit)
 
 
 def _reconcile(args: argparse.Namespace) -> int:
@@ -274,13 +243,15 @@ def _parser() -> argparse.ArgumentParser:
 
     def with_config(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--config", help="YAML configuration (default: $ORACLE_MEILI_CONFIG)")
-        sub.add_argument("--state", default=DEFAULT_STATE, help="state file (default: %(default)s)")
-
-    def with_source_of_history(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument(
+        state = sub.add_mutually_exclusive_group()
+        state.add_argument(
+            "--state", default=DEFAULT_STATE, help="state file (default: %(default)s)"
+        )
+        state.add_argument(
             "--dagster",
             action="store_true",
-            help="read the materializations in the Dagster instance ($DAGSTER_HOME) instead",
+            help="keep state in the Dagster instance ($DAGSTER_HOME) instead: watermarks, "
+            "checkpoints and history shared with Dagster runs",
         )
 
     sync = command("sync", _sync, "sync one index from its source")
@@ -309,26 +280,20 @@ def _parser() -> argparse.ArgumentParser:
     status = command("status", _status, "last successful sync per index")
     with_config(status)
     status.add_argument("--index")
-    with_source_of_history(status)
 
     history = command("history", _history, "recent syncs of an index, newest first")
     with_config(history)
     history.add_argument("--index", required=True)
     history.add_argument("--limit", type=int, default=20)
-    with_source_of_history(history)
 
     demo_cmd = command("demo", _demo, "create the embedded demo source (SQLite)")
     demo_cmd.add_argument("--rows", type=int, default=demo.DEFAULT_ROWS)
     demo_cmd.add_argument("--path", default=str(demo.DEFAULT_PATH))
 
-    follow = command(
-        "follow",
-        _follow,
-        "keep indexes in sync continuously, recording each sync in the Dagster instance",
-    )
-    follow.add_argument("--config", help="YAML configuration (default: $ORACLE_MEILI_CONFIG)")
-    follow.add_argument("--index", help="one index (default: all)")
-    follow.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+    follow_cmd = command("follow", _follow, "keep indexes in sync continuously")
+    with_config(follow_cmd)
+    follow_cmd.add_argument("--index", help="one index (default: all)")
+    follow_cmd.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
 
     server = command("meilisearch", _meilisearch, "run the pinned Meilisearch locally")
     server.add_argument("--data-dir", default=".state/meilisearch")

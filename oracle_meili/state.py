@@ -1,7 +1,10 @@
-"""Sync state for the CLI: watermarks, the last success and the history, in one JSON file.
+"""Sync state: watermarks, full-sync checkpoints and history, behind one protocol.
 
-Written atomically (temporary file, fsync, rename), so a crash never leaves a torn file.
-The Dagster layer keeps the same facts in materialization metadata instead.
+:class:`StateStore` is what the runner reads and writes. :class:`StateFile` keeps it in one
+JSON file (``sync_state.json``), written atomically (temporary file, fsync, rename), so a
+crash never leaves a torn file. The Dagster layer keeps the same facts in the instance's
+event log (``oracle_meili.defs.state``); the CLI picks one with ``--state FILE`` or
+``--dagster``, so a sync from the CLI and ``follow`` continue from the same watermark.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -18,6 +21,36 @@ from oracle_meili.errors import OracleMeiliError
 from oracle_meili.sync import SyncResult
 
 HISTORY_LIMIT = 200
+
+
+class StateStore(Protocol):
+    """Where an index's sync state lives."""
+
+    def watermark(self, index: str) -> str | None:
+        """The watermark of the last successful sync of ``index`` (None if never synced)."""
+        ...
+
+    def checkpoint(self, index: str) -> FullSyncCheckpoint | None:
+        """The checkpoint of an interrupted full sync of ``index``, if any."""
+        ...
+
+    def save_checkpoint(self, checkpoint: FullSyncCheckpoint) -> None:
+        """Keep a full sync's progress (called after every acknowledged payload)."""
+        ...
+
+    def record_success(self, result: SyncResult) -> None:
+        """Record a finished sync; its watermark becomes the one the next sync reads."""
+        ...
+
+    def record_failure(
+        self, *, index: str, mode: str, started_at: str, finished_at: str, error: str
+    ) -> None:
+        """Record a failed sync (the watermark stays where it was)."""
+        ...
+
+    def history(self, index: str, limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
+        """Recent syncs of ``index``, newest first."""
+        ...
 
 
 class StateFile:
@@ -45,10 +78,10 @@ class StateFile:
         entry: dict[str, Any] | None = self.load()["indexes"].get(index, {}).get("last_success")
         return entry
 
-    def history(self, index: str) -> list[dict[str, Any]]:
+    def history(self, index: str, limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
         """Recent syncs of ``index``, newest first."""
         entries: list[dict[str, Any]] = self.load()["indexes"].get(index, {}).get("history", [])
-        return list(reversed(entries))
+        return list(reversed(entries))[:limit]
 
     def checkpoint(self, index: str) -> FullSyncCheckpoint | None:
         """The checkpoint of an interrupted full sync of ``index``, if one was saved."""

@@ -9,17 +9,13 @@ from collections.abc import Sequence
 import dagster as dg
 
 from oracle_meili.config import IndexConfig
-from oracle_meili.defs.metadata import (
-    checkpoint_observation,
-    latest_checkpoint,
-    latest_watermark,
-    result_metadata,
-)
+from oracle_meili.defs.metadata import result_metadata
+from oracle_meili.defs.names import SOURCE_LABEL, index_asset_key, pool_name, source_table_key
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource
+from oracle_meili.defs.state import DagsterRunState
 from oracle_meili.progress import ProgressReporter
 from oracle_meili.retry import is_retryable
-from oracle_meili.source import TableSource
-from oracle_meili.sync import SyncResult, full_sync, incremental_sync
+from oracle_meili.runner import Runner
 
 SYNC_PARTITIONS = dg.StaticPartitionsDefinition(["full", "incremental"])
 
@@ -29,15 +25,6 @@ def run_failure(error: Exception) -> dg.Failure:
     the error says the same run may succeed later (``OracleMeiliError.retryable``). Anything
     else, an unexpected exception included, would fail the same way again."""
     return dg.Failure(description=str(error), allow_retries=is_retryable(error))
-
-
-def index_asset_key(index: IndexConfig) -> dg.AssetKey:
-    return dg.AssetKey(["meilisearch", index.name])
-
-
-def source_table_key(table: str) -> dg.AssetKey:
-    """``SHOP.PRODUCTS`` -> ``oracle/shop/products``."""
-    return dg.AssetKey(["oracle", *table.lower().split(".")])
 
 
 def source_tables(index: IndexConfig) -> tuple[str, ...]:
@@ -59,11 +46,6 @@ def source_table_specs(indexes: Sequence[IndexConfig]) -> list[dg.AssetSpec]:
     ]
 
 
-def pool_name(index: IndexConfig) -> str:
-    """The concurrency pool that keeps syncs of one index from overlapping."""
-    return f"oracle_meili/{index.name}"
-
-
 def build_index_asset(index: IndexConfig) -> dg.AssetsDefinition:
     """The asset for one index: partition ``full`` rebuilds it, ``incremental`` updates it."""
 
@@ -79,16 +61,22 @@ def build_index_asset(index: IndexConfig) -> dg.AssetsDefinition:
             "Partition `full` rebuilds it with zero downtime; `incremental` applies the rows "
             "changed since the last watermark."
         ),
-        metadata={"oracle_meili/source": index.source_label},
+        metadata={SOURCE_LABEL: index.source_label},
     )
     def _index_asset(
         context: dg.AssetExecutionContext, source: SourceResource, meilisearch: MeilisearchResource
     ) -> dg.MaterializeResult:  # type: ignore[type-arg]
         mode = context.partition_key
+        if mode not in ("full", "incremental"):
+            raise dg.Failure(f"unknown partition {mode!r}", allow_retries=False)
+        settings = meilisearch.settings()
+        state = DagsterRunState(context, meilisearch_url=settings.url)
+        runner = Runner(source=source.engine, meilisearch=settings, state=state)
         context.log.info(f"{index.name}: {mode} sync started")
-        progress = ProgressReporter(index.name, context.log.info)
         try:
-            result, url = _sync(context, index, mode, source, meilisearch, progress)
+            result = runner.run(
+                index, mode, on_progress=ProgressReporter(index.name, context.log.info)
+            )
         except Exception as e:
             raise run_failure(e) from e
         context.log.info(
@@ -96,44 +84,6 @@ def build_index_asset(index: IndexConfig) -> dg.AssetsDefinition:
             f"{result.documents_upserted}, deleted {result.documents_deleted} in "
             f"{result.duration_seconds:.1f} s; watermark {result.watermark}"
         )
-        return dg.MaterializeResult(metadata=result_metadata(result, meilisearch_url=url))
+        return dg.MaterializeResult(metadata=result_metadata(result, meilisearch_url=settings.url))
 
     return _index_asset
-
-
-def _sync(
-    context: dg.AssetExecutionContext,
-    index: IndexConfig,
-    mode: str,
-    source: SourceResource,
-    meilisearch: MeilisearchResource,
-    progress: ProgressReporter,
-) -> tuple[SyncResult, str]:
-    """Run the partition's sync; returns its result and the Meilisearch URL."""
-    with source.engine() as engine, meilisearch.client() as client:
-        table = TableSource(engine, index)
-        result: SyncResult
-        if mode == "full":
-            result = full_sync(
-                index,
-                source=table,
-                client=client,
-                meili=meilisearch.settings(),
-                on_progress=progress,
-                resume=latest_checkpoint(context.instance, context.asset_key),
-                on_checkpoint=lambda checkpoint: context.log_event(
-                    checkpoint_observation(context.asset_key, checkpoint)
-                ),
-            )
-        else:
-            watermark = latest_watermark(context.instance, context.asset_key)
-            context.log.info(f"{index.name}: incremental sync from watermark {watermark}")
-            result = incremental_sync(
-                index,
-                source=table,
-                client=client,
-                meili=meilisearch.settings(),
-                watermark=watermark,
-                on_progress=progress,
-            )
-    return result, client.url

@@ -9,14 +9,15 @@ import dagster as dg
 
 from oracle_meili.config import IndexConfig
 from oracle_meili.consistency import REQUIRED_PERCENT, check_consistency
-from oracle_meili.defs.assets import index_asset_key
-from oracle_meili.defs.jobs import job_name
+from oracle_meili.defs.names import (
+    CONTENT_PARITY,
+    COUNT_PARITY,
+    NO_ORPHANS,
+    consistency_checks_name,
+    index_asset_key,
+)
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource
 from oracle_meili.source import TableSource
-
-COUNT_PARITY = "document_count_parity"
-CONTENT_PARITY = "content_parity"
-NO_ORPHANS = "no_orphans"
 
 
 def build_consistency_checks(index: IndexConfig) -> dg.AssetChecksDefinition:
@@ -24,7 +25,7 @@ def build_consistency_checks(index: IndexConfig) -> dg.AssetChecksDefinition:
     key = index_asset_key(index)
 
     @dg.multi_asset_check(
-        name=f"{job_name(index)}_consistency",
+        name=consistency_checks_name(index),
         specs=[
             dg.AssetCheckSpec(COUNT_PARITY, asset=key, description="Documents = live rows."),
             dg.AssetCheckSpec(

@@ -7,7 +7,8 @@ from typing import Any
 
 import dagster as dg
 
-from oracle_meili.defs import metadata as keys
+from oracle_meili.defs import names
+from oracle_meili.defs import names as keys
 
 _FIELDS = {
     keys.ROWS_READ: "rows_read",
@@ -23,9 +24,7 @@ def materialization_history(
     instance: dg.DagsterInstance, index: str, *, limit: int = 20
 ) -> list[dict[str, Any]]:
     """The index's recent successful syncs, newest first, in the CLI state file's shape."""
-    records = instance.fetch_materializations(
-        dg.AssetKey(["meilisearch", index]), limit=limit
-    ).records
+    records = instance.fetch_materializations(names.index_asset_key(index), limit=limit).records
     history: list[dict[str, Any]] = []
     for record in records:
         materialization = record.asset_materialization

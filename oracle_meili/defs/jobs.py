@@ -10,7 +10,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 )
 
 from oracle_meili.config import IndexConfig
-from oracle_meili.defs.assets import index_asset_key
+from oracle_meili.defs.names import index_asset_key, job_name
 
 SyncJob = UnresolvedAssetJobDefinition
 # A whole run tried again when what failed may pass later (Meilisearch or the database down
@@ -19,11 +19,6 @@ SyncJob = UnresolvedAssetJobDefinition
 SYNC_RETRY_POLICY = dg.RetryPolicy(
     max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
-
-
-def job_name(index: IndexConfig) -> str:
-    # Job names allow [A-Za-z0-9_]; index names cannot contain "__", so "-" -> "__" is unique.
-    return f"sync_{index.name.replace('-', '__')}"
 
 
 def build_sync_job(index: IndexConfig) -> SyncJob:

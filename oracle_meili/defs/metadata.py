@@ -1,4 +1,4 @@
-"""Materialization metadata keys: one namespaced constant each, read and written only here."""
+"""Materialization metadata: what a sync records, and reading it back (keys in names.py)."""
 
 from __future__ import annotations
 
@@ -7,27 +7,25 @@ from typing import Any
 import dagster as dg
 
 from oracle_meili.checkpoint import FullSyncCheckpoint
+from oracle_meili.defs.names import (
+    DOCUMENTS_DELETED,
+    DOCUMENTS_UPSERTED,
+    DURATION_SECONDS,
+    FULL_SYNC_CHECKPOINT,
+    INDEX_DOCUMENT_COUNT,
+    LAG_SECONDS,
+    MEILISEARCH_URL,
+    MODE,
+    PREVIOUS_WATERMARK,
+    ROW_COUNT,
+    ROWS_READ,
+    ROWS_SKIPPED,
+    SKIPPED_ROWS,
+    STRATEGY,
+    TASK_UIDS,
+    WATERMARK,
+)
 from oracle_meili.sync import SyncResult
-
-PREFIX = "oracle_meili"
-WATERMARK = f"{PREFIX}/watermark"
-PREVIOUS_WATERMARK = f"{PREFIX}/previous_watermark"
-MODE = f"{PREFIX}/mode"
-STRATEGY = f"{PREFIX}/strategy"
-ROWS_READ = f"{PREFIX}/rows_read"
-DOCUMENTS_UPSERTED = f"{PREFIX}/documents_upserted"
-DOCUMENTS_DELETED = f"{PREFIX}/documents_deleted"
-DURATION_SECONDS = f"{PREFIX}/duration_seconds"
-INDEX_DOCUMENT_COUNT = f"{PREFIX}/index_document_count"
-TASK_UIDS = f"{PREFIX}/meilisearch_task_uids"
-MEILISEARCH_URL = f"{PREFIX}/meilisearch_url"
-LAG_SECONDS = f"{PREFIX}/lag_seconds"
-FULL_SYNC_CHECKPOINT = f"{PREFIX}/full_sync_checkpoint"
-ROWS_SKIPPED = f"{PREFIX}/rows_skipped"
-SKIPPED_ROWS = f"{PREFIX}/skipped_rows"
-# Observations of a source table, by the change sensor.
-SOURCE_ROW_COUNT = f"{PREFIX}/source_row_count"
-MAX_CURSOR = f"{PREFIX}/max_cursor"
 
 
 def result_metadata(result: SyncResult, *, meilisearch_url: str) -> dict[str, dg.MetadataValue]:
@@ -43,7 +41,7 @@ def result_metadata(result: SyncResult, *, meilisearch_url: str) -> dict[str, dg
         INDEX_DOCUMENT_COUNT: dg.MetadataValue.int(result.index_document_count),
         TASK_UIDS: dg.MetadataValue.json(list(result.task_uids)),
         MEILISEARCH_URL: dg.MetadataValue.url(meilisearch_url),
-        "dagster/row_count": dg.MetadataValue.int(result.index_document_count),
+        ROW_COUNT: dg.MetadataValue.int(result.index_document_count),
     }
     if result.strategy is not None:
         values[STRATEGY] = dg.MetadataValue.text(result.strategy)

@@ -7,8 +7,16 @@ import dagster as dg
 from pydantic import Field
 
 from oracle_meili.config import IndexConfig
-from oracle_meili.defs.assets import index_asset_key, pool_name
-from oracle_meili.defs.jobs import job_name
+from oracle_meili.defs.names import (
+    DOCUMENTS_CHECKED,
+    ORPHAN_SAMPLE,
+    ORPHANS_DELETED,
+    index_asset_key,
+    pool_name,
+    reconcile_job_name,
+    reconcile_op_name,
+    reconcile_schedule_name,
+)
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource
 from oracle_meili.errors import ConfigError
 from oracle_meili.reconcile import reconcile
@@ -29,7 +37,7 @@ def build_reconcile_job(index: IndexConfig) -> dg.JobDefinition:
     never runs beside a sync of the same index."""
     key = index_asset_key(index)
 
-    @dg.op(name=f"{job_name(index).replace('sync_', 'reconcile_', 1)}_op", pool=pool_name(index))
+    @dg.op(name=reconcile_op_name(index), pool=pool_name(index))
     def _reconcile(
         context: dg.OpExecutionContext,
         config: ReconcileConfig,
@@ -49,15 +57,15 @@ def build_reconcile_job(index: IndexConfig) -> dg.JobDefinition:
             dg.AssetObservation(
                 asset_key=key,
                 metadata={
-                    "oracle_meili/documents_checked": result.documents_checked,
-                    "oracle_meili/orphans_deleted": result.orphans,
-                    "oracle_meili/orphan_sample": dg.MetadataValue.json(list(result.orphan_sample)),
+                    DOCUMENTS_CHECKED: result.documents_checked,
+                    ORPHANS_DELETED: result.orphans,
+                    ORPHAN_SAMPLE: dg.MetadataValue.json(list(result.orphan_sample)),
                 },
             )
         )
 
     @dg.job(
-        name=job_name(index).replace("sync_", "reconcile_", 1),
+        name=reconcile_job_name(index),
         description=f"Delete documents of `{index.name}` whose source rows are gone.",
         executor_def=dg.in_process_executor,
     )
@@ -76,7 +84,7 @@ def build_reconcile_schedule(
         return None
     try:
         return dg.ScheduleDefinition(
-            name=f"{job.name}_schedule",
+            name=reconcile_schedule_name(index),
             cron_schedule=cron,
             job=job,
             execution_timezone=index.schedule.timezone,

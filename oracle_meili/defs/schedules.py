@@ -6,7 +6,8 @@ No ``from __future__ import annotations``: Dagster reads the schedule function's
 import dagster as dg
 
 from oracle_meili.config import IndexConfig, SyncMode
-from oracle_meili.defs.jobs import SyncJob, job_name
+from oracle_meili.defs.jobs import SyncJob
+from oracle_meili.defs.names import sync_schedule_name
 from oracle_meili.errors import ConfigError
 
 
@@ -35,7 +36,7 @@ def build_schedules(index: IndexConfig, job: SyncJob) -> list[dg.ScheduleDefinit
 
 def _schedule(index: IndexConfig, job: SyncJob, mode: SyncMode, cron: str) -> dg.ScheduleDefinition:
     @dg.schedule(
-        name=f"{job_name(index)}_{mode}",
+        name=sync_schedule_name(index, mode),
         cron_schedule=cron,
         job=job,
         execution_timezone=index.schedule.timezone,

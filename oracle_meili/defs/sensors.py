@@ -9,9 +9,14 @@ import dagster as dg
 import orjson
 
 from oracle_meili.config import IndexConfig
-from oracle_meili.defs.assets import source_table_key, source_tables
-from oracle_meili.defs.jobs import SyncJob, job_name
-from oracle_meili.defs.metadata import MAX_CURSOR, SOURCE_ROW_COUNT
+from oracle_meili.defs.assets import source_tables
+from oracle_meili.defs.jobs import SyncJob
+from oracle_meili.defs.names import (
+    MAX_CURSOR,
+    SOURCE_ROW_COUNT,
+    change_sensor_name,
+    source_table_key,
+)
 from oracle_meili.defs.resources import SourceResource
 from oracle_meili.source import TableSource
 from oracle_meili.watermark import encode_watermark
@@ -24,7 +29,7 @@ def build_change_sensor(index: IndexConfig, job: SyncJob) -> dg.SensorDefinition
         return None
 
     @dg.sensor(
-        name=f"{job_name(index)}_on_change",
+        name=change_sensor_name(index),
         job=job,
         minimum_interval_seconds=settings.interval_seconds,
         description=(

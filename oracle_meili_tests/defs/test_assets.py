@@ -16,10 +16,12 @@ import sqlalchemy as sa
 
 from oracle_meili.config import AppConfig, IndexConfig
 from oracle_meili.definitions import build_resources
-from oracle_meili.defs import metadata as keys
-from oracle_meili.defs.assets import build_index_asset, index_asset_key, source_table_key
+from oracle_meili.defs import names as keys
+from oracle_meili.defs.assets import build_index_asset
 from oracle_meili.defs.checks import build_consistency_checks
 from oracle_meili.defs.jobs import SYNC_RETRY_POLICY, build_sync_job
+from oracle_meili.defs.metadata import latest_checkpoint, latest_watermark
+from oracle_meili.defs.names import index_asset_key, source_table_key
 from oracle_meili.defs.reconcile import build_reconcile_job, build_reconcile_schedule
 from oracle_meili.defs.resources import SqlAlchemySourceResource
 from oracle_meili.errors import ConfigError
@@ -97,7 +99,7 @@ def test_failed_run_keeps_the_watermark(
     app_config: AppConfig, instance: dg.DagsterInstance
 ) -> None:
     assert materialize(app_config, instance, "full").success
-    before = keys.latest_watermark(instance, index_asset_key(app_config.indexes[0]))
+    before = latest_watermark(instance, index_asset_key(app_config.indexes[0]))
     broken = app_config.model_copy(
         update={
             "meilisearch": app_config.meilisearch.model_copy(
@@ -107,7 +109,7 @@ def test_failed_run_keeps_the_watermark(
     )
     failed = materialize(broken, instance, "incremental")
     assert not failed.success
-    assert keys.latest_watermark(instance, index_asset_key(app_config.indexes[0])) == before
+    assert latest_watermark(instance, index_asset_key(app_config.indexes[0])) == before
 
 
 def test_asset_shape(app_config: AppConfig) -> None:
@@ -164,7 +166,7 @@ def test_failed_full_run_resumes_from_its_checkpoint(
         raise_on_error=False,
     )
     assert not failed.success
-    checkpoint = keys.latest_checkpoint(instance, index_asset_key(index))
+    checkpoint = latest_checkpoint(instance, index_asset_key(index))
     assert checkpoint is not None
     assert checkpoint.rows_acknowledged > 0
     assert meili_client.index_exists(checkpoint.build_index)

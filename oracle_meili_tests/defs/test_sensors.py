@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from oracle_meili.config import IndexConfig
-from oracle_meili.defs import metadata as keys
+from oracle_meili.defs import names as keys
 from oracle_meili.defs.jobs import build_sync_job
 from oracle_meili.defs.resources import SqlAlchemySourceResource
 from oracle_meili.defs.sensors import build_change_sensor

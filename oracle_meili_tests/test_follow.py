@@ -1,4 +1,5 @@
-"""Follow mode against a real Meilisearch, recording into a Dagster instance."""
+"""Follow mode against a real Meilisearch, recording into a state file or a Dagster
+instance; and one state shared by the CLI, follow and Dagster (issue #9)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,15 @@ import yaml
 
 from oracle_meili.cli import main
 from oracle_meili.config import AppConfig
-from oracle_meili.defs import metadata as keys
-from oracle_meili.defs.assets import index_asset_key
-from oracle_meili.defs.follow import follow
+from oracle_meili.defs.metadata import latest_watermark
+from oracle_meili.defs.names import index_asset_key
+from oracle_meili.defs.state import DagsterInstanceState
+from oracle_meili.follow import follow
 from oracle_meili.meili import MeiliClient
+from oracle_meili.runner import Runner
 from oracle_meili.server import RunningMeilisearch, free_port
+from oracle_meili.source import source_engine
+from oracle_meili.state import StateFile, StateStore
 from oracle_meili.sync import SyncResult
 
 
@@ -48,6 +53,16 @@ def found(client: MeiliClient, index: str, text: str) -> bool:
     return any(h["name"] == text for h in client.search(index, text)["hits"])
 
 
+def runner(config: AppConfig, state: StateStore) -> Runner:
+    return Runner(
+        source=lambda: source_engine(config.source), meilisearch=config.meilisearch, state=state
+    )
+
+
+def dagster_state(config: AppConfig, instance: dg.DagsterInstance) -> DagsterInstanceState:
+    return DagsterInstanceState(instance, meilisearch_url=config.meilisearch.url)
+
+
 def test_follow_syncs_changes_and_records_materializations(
     app_config: AppConfig, demo_db: Path, meili_client: MeiliClient
 ) -> None:
@@ -57,14 +72,8 @@ def test_follow_syncs_changes_and_records_materializations(
     results: list[SyncResult] = []
     worker = threading.Thread(
         target=follow,
-        kwargs={
-            "config": app_config,
-            "index_names": [index.name],
-            "interval_seconds": 0.1,
-            "stop": stop,
-            "instance": instance,
-            "on_sync": results.append,
-        },
+        args=(runner(app_config, dagster_state(app_config, instance)), [index]),
+        kwargs={"interval_seconds": 0.1, "stop": stop, "on_sync": results.append},
     )
     worker.start()
     try:
@@ -77,7 +86,7 @@ def test_follow_syncs_changes_and_records_materializations(
     assert not worker.is_alive()
     assert len(results) == 2
     key = index_asset_key(index)
-    assert keys.latest_watermark(instance, key) == "datetime:2026-09-01T00:00:00"
+    assert latest_watermark(instance, key) == "datetime:2026-09-01T00:00:00"
     records = instance.fetch_materializations(key, limit=10).records
     assert len(records) == 2
     assert {r.partition_key for r in records} == {"incremental"}
@@ -111,7 +120,7 @@ def test_follow_command_stops_cleanly_on_sigterm(
     }
     child = subprocess.Popen(
         [sys.executable, "-m", "oracle_meili.cli", "follow", "--config",
-         str(tmp_path / "config.yaml"), "--interval", "0.2"],
+         str(tmp_path / "config.yaml"), "--interval", "0.2", "--dagster"],
         env=env, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -124,7 +133,7 @@ def test_follow_command_stops_cleanly_on_sigterm(
     assert child.returncode == 0, stderr
     assert "stopped after" in stderr
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        watermark = keys.latest_watermark(instance, dg.AssetKey(["meilisearch", index_name]))
+        watermark = latest_watermark(instance, index_asset_key(index_name))
     assert watermark == "datetime:2026-10-01T00:00:00"
 
     # The same history, read back from the instance by the CLI (seed TEST-111, TEST-112).
@@ -151,16 +160,15 @@ def test_follow_outlives_a_failing_sync(
     timer = threading.Timer(1.0, stop.set)
     timer.start()
     syncs = follow(
-        config,
-        index_names=[config.indexes[0].name],
+        runner(config, dagster_state(config, instance)),
+        config.indexes,
         interval_seconds=0.1,
         stop=stop,
-        instance=instance,
     )
     assert syncs == 0
     failures = [r for r in caplog.records if "sync failed, retrying" in r.getMessage()]
     assert len(failures) >= 2
-    assert keys.latest_watermark(instance, index_asset_key(config.indexes[0])) is None
+    assert latest_watermark(instance, index_asset_key(config.indexes[0])) is None
 
 
 def test_follow_outlives_a_failing_change_probe(
@@ -177,11 +185,10 @@ def test_follow_outlives_a_failing_change_probe(
     config = app_config.model_copy(update={"source": source})
     try:
         follow(
-            config,
-            index_names=[config.indexes[0].name],
+            runner(config, dagster_state(config, instance)),
+            config.indexes,
             interval_seconds=0.1,
             stop=stop,
-            instance=instance,
         )
     finally:
         holder.rollback()
@@ -189,3 +196,56 @@ def test_follow_outlives_a_failing_change_probe(
         locked.dispose()
     failures = [r for r in caplog.records if "sync failed, retrying" in r.getMessage()]
     assert failures and "locked" in failures[0].getMessage()
+
+
+@pytest.mark.parametrize("store", ["file", "dagster"])
+def test_follow_after_a_cli_sync_continues_from_its_watermark(
+    app_config: AppConfig,
+    tmp_path: Path,
+    demo_db: Path,
+    store: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Before, `oracle-meili sync` wrote sync_state.json and `follow` read the Dagster
+    instance: a CLI full sync followed by `follow` re-read the whole table."""
+    index = app_config.indexes[0].model_copy(update={"lookback_seconds": 0.0})
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(
+        yaml.safe_dump(
+            {
+                "source": {"url": f"sqlite:///{demo_db}"},
+                "indexes": [{"name": index.name, "table": "PRODUCTS",
+                             "primary_key": "PRODUCT_ID", "cursor": "UPDATED_AT"}],
+            }
+        )
+    )  # fmt: skip
+    monkeypatch.setenv("MEILI_URL", app_config.meilisearch.url)
+    assert app_config.meilisearch.api_key is not None
+    monkeypatch.setenv("MEILI_API_KEY", app_config.meilisearch.api_key.get_secret_value())
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    choice = ["--dagster"] if store == "dagster" else ["--state", str(tmp_path / "s.json")]
+    sync = ["sync", "--config", str(config_file), "--index", index.name, "--mode", "full"]
+    assert main([*sync, *choice]) == 0
+    capsys.readouterr()
+    rename(demo_db, 5, "after the CLI sync", dt.datetime(2026, 11, 1))
+
+    with dg.DagsterInstance.get() as instance:
+        state: StateStore = (
+            dagster_state(app_config, instance)
+            if store == "dagster"
+            else StateFile(tmp_path / "s.json")
+        )
+        stop = threading.Event()
+        results: list[SyncResult] = []
+
+        def first_sync(result: SyncResult) -> None:
+            results.append(result)
+            stop.set()
+
+        follow(runner(app_config, state), [index], interval_seconds=0.1, stop=stop,
+               on_sync=first_sync)  # fmt: skip
+        assert results[0].rows_read == 1  # the one changed row, not the whole table
+        assert state.watermark(index.name) == "datetime:2026-11-01T00:00:00"

@@ -1,0 +1,82 @@
+"""Sync state kept in a Dagster instance: the :class:`~oracle_meili.state.StateStore`
+protocol over the event log.
+
+- :class:`DagsterInstanceState`, for syncs outside Dagster runs (``oracle-meili sync
+  --dagster``, ``follow --dagster``): each success is a runless materialization of the
+  index asset, so the asset's history in the UI stays complete.
+- :class:`DagsterRunState`, inside the asset's own run: checkpoints go to the run's event
+  log, and the asset reports the materialization itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import dagster as dg
+
+from oracle_meili.checkpoint import FullSyncCheckpoint
+from oracle_meili.defs.history import materialization_history
+from oracle_meili.defs.metadata import (
+    checkpoint_observation,
+    latest_checkpoint,
+    latest_watermark,
+    result_metadata,
+)
+from oracle_meili.defs.names import index_asset_key
+from oracle_meili.state import HISTORY_LIMIT
+from oracle_meili.sync import SyncResult
+
+log = logging.getLogger(__name__)
+
+
+class DagsterInstanceState:
+    """State in a Dagster instance, for syncs that run outside Dagster runs."""
+
+    def __init__(self, instance: dg.DagsterInstance, *, meilisearch_url: str) -> None:
+        self.instance = instance
+        self.meilisearch_url = meilisearch_url
+
+    def watermark(self, index: str) -> str | None:
+        return latest_watermark(self.instance, index_asset_key(index))
+
+    def checkpoint(self, index: str) -> FullSyncCheckpoint | None:
+        return latest_checkpoint(self.instance, index_asset_key(index))
+
+    def save_checkpoint(self, checkpoint: FullSyncCheckpoint) -> None:
+        observation = checkpoint_observation(index_asset_key(checkpoint.index), checkpoint)
+        self.instance.report_runless_asset_event(observation)
+
+    def record_success(self, result: SyncResult) -> None:
+        self.instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                asset_key=index_asset_key(result.index),
+                partition=result.mode,
+                metadata=result_metadata(result, meilisearch_url=self.meilisearch_url),
+                description="oracle-meili (outside a Dagster run)",
+            )
+        )
+
+    def record_failure(
+        self, *, index: str, mode: str, started_at: str, finished_at: str, error: str
+    ) -> None:
+        # The event log has no runless failure event; a failure is the caller's error (and
+        # the CLI's exit status). Nothing moved: the watermark stays.
+        log.debug("%s: %s sync failed (not recorded in the instance): %s", index, mode, error)
+
+    def history(self, index: str, limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
+        return materialization_history(self.instance, index, limit=limit)
+
+
+class DagsterRunState(DagsterInstanceState):
+    """State for the index asset's own run."""
+
+    def __init__(self, context: dg.AssetExecutionContext, *, meilisearch_url: str) -> None:
+        super().__init__(context.instance, meilisearch_url=meilisearch_url)
+        self.context = context
+
+    def save_checkpoint(self, checkpoint: FullSyncCheckpoint) -> None:
+        self.context.log_event(checkpoint_observation(self.context.asset_key, checkpoint))
+
+    def record_success(self, result: SyncResult) -> None:
+        """Nothing: the asset returns the result as its MaterializeResult."""
