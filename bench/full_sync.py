@@ -23,12 +23,12 @@ import orjson
 import sqlalchemy as sa
 import yaml
 
+from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.server import DEFAULT_FLAGS, meilisearch_server
+from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import AppConfig, load_config
 from oracle_meili.demo import create_demo
 from oracle_meili.documents import encode_document
-from oracle_meili.meili import MeiliClient
-from oracle_meili.server import DEFAULT_FLAGS, meilisearch_server
-from oracle_meili.source import TableSource
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "demo" / "config.yaml"
 # Only so that the raw baseline can send everything as one payload, however large.

@@ -28,10 +28,10 @@ from pathlib import Path
 import sqlalchemy as sa
 import yaml
 
+from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.server import meilisearch_server
 from oracle_meili.config import load_config
 from oracle_meili.demo import create_demo
-from oracle_meili.meili import MeiliClient
-from oracle_meili.server import meilisearch_server
 
 INSTANCE_YAML = {
     "run_coordinator": {

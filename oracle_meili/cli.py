@@ -23,18 +23,18 @@ from typing import Any
 import orjson
 
 from oracle_meili import demo
+from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.server import meilisearch_server
+from oracle_meili.adapters.source import TableSource, source_engine
 from oracle_meili.config import AppConfig, load_config
-from oracle_meili.consistency import check_consistency
+from oracle_meili.engine.consistency import check_consistency
+from oracle_meili.engine.follow import follow
+from oracle_meili.engine.reconcile import reconcile
+from oracle_meili.engine.result import SyncResult
+from oracle_meili.engine.runner import Runner
+from oracle_meili.engine.state import StateFile, StateStore
 from oracle_meili.errors import OracleMeiliError
-from oracle_meili.follow import follow
-from oracle_meili.meili import MeiliClient
 from oracle_meili.progress import ProgressReporter
-from oracle_meili.reconcile import reconcile
-from oracle_meili.runner import Runner
-from oracle_meili.server import meilisearch_server
-from oracle_meili.source import TableSource, source_engine
-from oracle_meili.state import StateFile, StateStore
-from oracle_meili.sync import SyncResult
 
 log = logging.getLogger("oracle_meili")
 DEFAULT_STATE = "sync_state.json"

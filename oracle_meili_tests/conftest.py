@@ -12,10 +12,10 @@ import pytest
 import sqlalchemy as sa
 from pydantic import SecretStr
 
+from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.server import RunningMeilisearch, meilisearch_server
 from oracle_meili.config import AppConfig, IndexConfig, MeilisearchConfig, parse_config
 from oracle_meili.demo import create_demo
-from oracle_meili.meili import MeiliClient
-from oracle_meili.server import RunningMeilisearch, meilisearch_server
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
+from oracle_meili.adapters.server import RunningMeilisearch, free_port
 from oracle_meili.cli import main
-from oracle_meili.server import RunningMeilisearch, free_port
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def test_logs_start_finish_and_progress_TEST_100_TEST_101(
     main(["demo", "--rows", "60000"])
     assert main(["sync", "--config", "config.yaml", "--index", index_name, "--mode", "full"]) == 0
     err = capsys.readouterr().err
-    assert f"INFO oracle_meili.sync: full sync of '{index_name}' started" in err
+    assert f"INFO oracle_meili.engine.full: full sync of '{index_name}' started" in err
     assert f"full sync of '{index_name}' finished" in err
     assert f"INFO oracle_meili: {index_name}: 50,000 rows read (" in err  # with the rate
 
@@ -127,7 +127,7 @@ def test_log_level_from_environment_or_flag_TEST_103(
     assert "INFO" not in capsys.readouterr().err
     assert main(["--log-level", "DEBUG", "sync", "--config", "config.yaml", "--index",
                  index_name, "--mode", "incremental"]) == 0  # fmt: skip
-    assert "INFO oracle_meili.sync: incremental sync" in capsys.readouterr().err
+    assert "INFO oracle_meili.engine.incremental: incremental sync" in capsys.readouterr().err
     monkeypatch.setenv("LOG_LEVEL", "LOUD")
     assert main(["status", "--config", "config.yaml"]) == 2
     assert "LOG_LEVEL must be one of" in capsys.readouterr().err

@@ -20,16 +20,18 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import SecretStr
 
-from oracle_meili.checkpoint import FullSyncCheckpoint
+from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.server import MeilisearchProcess, free_port
+from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig, MeilisearchConfig
-from oracle_meili.consistency import check_consistency
 from oracle_meili.demo import create_demo
+from oracle_meili.engine.checkpoint import FullSyncCheckpoint
+from oracle_meili.engine.consistency import check_consistency
+from oracle_meili.engine.full import full_sync
+from oracle_meili.engine.incremental import incremental_sync
+from oracle_meili.engine.reconcile import reconcile
+from oracle_meili.engine.result import SyncResult
 from oracle_meili.errors import OracleMeiliError
-from oracle_meili.meili import MeiliClient
-from oracle_meili.reconcile import reconcile
-from oracle_meili.server import MeilisearchProcess, free_port
-from oracle_meili.source import TableSource
-from oracle_meili.sync import SyncResult, full_sync, incremental_sync
 
 KEY = "fault-injection-master-key"
 WRITE_SECONDS = 6.0

@@ -18,18 +18,18 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
+from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.server import RunningMeilisearch, free_port
+from oracle_meili.adapters.source import source_engine
 from oracle_meili.cli import main
 from oracle_meili.config import AppConfig
 from oracle_meili.defs.metadata import latest_watermark
 from oracle_meili.defs.names import index_asset_key
 from oracle_meili.defs.state import DagsterInstanceState
-from oracle_meili.follow import follow
-from oracle_meili.meili import MeiliClient
-from oracle_meili.runner import Runner
-from oracle_meili.server import RunningMeilisearch, free_port
-from oracle_meili.source import source_engine
-from oracle_meili.state import StateFile, StateStore
-from oracle_meili.sync import SyncResult
+from oracle_meili.engine.follow import follow
+from oracle_meili.engine.result import SyncResult
+from oracle_meili.engine.runner import Runner
+from oracle_meili.engine.state import StateFile, StateStore
 
 
 def wait_for(condition: Callable[[], bool], *, timeout: float = 30) -> None:

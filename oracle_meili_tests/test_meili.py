@@ -10,10 +10,11 @@ import orjson
 import pytest
 from pydantic import SecretStr
 
+from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.payloads import TaskLog, TaskWindow, ndjson_payloads
+from oracle_meili.adapters.server import free_port, meilisearch_server
 from oracle_meili.config import MeilisearchConfig
 from oracle_meili.errors import MeilisearchError, MeilisearchTaskError, MeilisearchUnavailableError
-from oracle_meili.meili import MeiliClient, TaskLog, TaskWindow, ndjson_payloads
-from oracle_meili.server import free_port, meilisearch_server
 
 
 def lines(*docs: dict[str, object]) -> bytes:
@@ -106,18 +107,26 @@ def test_task_window_bounds_tasks_in_flight(meili_client: MeiliClient, index_nam
 
 def test_ndjson_payloads_split_by_bytes() -> None:
     docs = [f"{i:09d}\n".encode() for i in range(10)]  # 10 bytes each
+    tagged = list(enumerate(docs))
     # Payloads share one buffer: each is copied before the next is made, as a sender would.
-    payloads = [bytes(p.data) for p in ndjson_payloads(iter(docs), max_bytes=35)]
-    assert [len(p) for p in payloads] == [30, 30, 30, 10]
-    assert b"".join(payloads) == b"".join(docs)
-    assert list(ndjson_payloads(iter([]), max_bytes=35)) == []
+    payloads = [(bytes(p.data), p.first, p.last) for p in ndjson_payloads(tagged, max_bytes=35)]
+    assert [len(p[0]) for p in payloads] == [30, 30, 30, 10]
+    assert b"".join(p[0] for p in payloads) == b"".join(docs)
+    # Each payload names the tags (a full sync's stored keys) of its first and last lines.
+    assert [(p[1], p[2]) for p in payloads] == [(0, 2), (3, 5), (6, 8), (9, 9)]
+    empty: list[tuple[int, bytes]] = []
+    assert list(ndjson_payloads(empty, max_bytes=35)) == []
     oversized = [b"x" * 50 + b"\n", b"y\n"]
-    assert [bytes(p.data) for p in ndjson_payloads(iter(oversized), max_bytes=35)] == oversized
-    ramp = [
-        (len(p.data), p.documents)
-        for p in ndjson_payloads(iter(docs), max_bytes=80, first_bytes=10)
+    alone = list(ndjson_payloads(list(enumerate(oversized)), max_bytes=35))
+    assert [(bytes(p.data), p.first, p.last) for p in alone] == [
+        (oversized[0], 0, 0),
+        (oversized[1], 1, 1),
     ]
-    assert ramp == [(10, 1), (20, 2), (40, 4), (30, 3)]
+    ramp = [
+        (len(p.data), p.documents, p.first)
+        for p in ndjson_payloads(tagged, max_bytes=80, first_bytes=10)
+    ]
+    assert ramp == [(10, 1, 0), (20, 2, 1), (40, 4, 3), (30, 3, 7)]
 
 
 def test_unavailable_server_is_retried_with_backoff_TEST_090_TEST_091(

@@ -17,16 +17,16 @@ import oracledb
 import pytest
 from pydantic import SecretStr
 
-from oracle_meili.config import OracleSettings
-from oracle_meili.errors import SourceConnectionError
-from oracle_meili.oracle import (
+from oracle_meili.adapters.oracle import (
     FETCH_ROWS_OPTION,
     PoolSettings,
     oracle_engine,
     pool_parameters,
     set_fetch_sizes,
 )
-from oracle_meili.server import free_port
+from oracle_meili.adapters.server import free_port
+from oracle_meili.config import OracleSettings
+from oracle_meili.errors import SourceConnectionError
 
 SECRET = "never-shown-pw"
 

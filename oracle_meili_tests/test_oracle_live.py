@@ -23,13 +23,15 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 from sqlalchemy.dialects import oracle
 
+from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.oracle import oracle_engine
+from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig, MeilisearchConfig, OracleSettings
 from oracle_meili.demo import populate
+from oracle_meili.engine.full import full_sync
+from oracle_meili.engine.incremental import incremental_sync
+from oracle_meili.engine.result import SyncResult
 from oracle_meili.errors import SourceConnectionError
-from oracle_meili.meili import MeiliClient
-from oracle_meili.oracle import oracle_engine
-from oracle_meili.source import TableSource
-from oracle_meili.sync import SyncResult, full_sync, incremental_sync
 
 pytestmark = [
     pytest.mark.oracle,
@@ -399,7 +401,7 @@ def test_resume_with_a_dead_scn_starts_afresh(
     SCN is far older than any undo (Oracle answers ORA-08180/08181/01555/01466)."""
     from dataclasses import replace
 
-    from oracle_meili.checkpoint import FullSyncCheckpoint
+    from oracle_meili.engine.checkpoint import FullSyncCheckpoint
 
     populate(engine, rows=300, table_name=table_name)
     index = products_index(table_name, consistent_snapshot=True, batch_size=50)

@@ -14,9 +14,9 @@ from pydantic import ValidationError
 from sqlalchemy.dialects import oracle
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from oracle_meili.adapters.source import SCN_STATEMENT, TableSource
 from oracle_meili.config import IndexConfig
 from oracle_meili.errors import ConfigError
-from oracle_meili.source import SCN_STATEMENT, TableSource
 
 # An engine for compiling only: creating it opens no connection.
 ORACLE = sa.create_engine("oracle+oracledb://sync:pw@db.example:1521/?service_name=FREEPDB1")

@@ -16,10 +16,7 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 from sqlalchemy.dialects import oracle
 
-from oracle_meili.config import IndexConfig, OracleSettings
-from oracle_meili.documents import document_id
-from oracle_meili.errors import ConfigError, SourceConnectionError, SourceUnavailableError
-from oracle_meili.oracle import (
+from oracle_meili.adapters.oracle import (
     SESSION_SETTINGS,
     PoolSettings,
     connection_error,
@@ -28,7 +25,7 @@ from oracle_meili.oracle import (
     source_error_is_transient,
     thick_mode_parameters,
 )
-from oracle_meili.oracle_types import (
+from oracle_meili.adapters.oracle_types import (
     ExactNumber,
     IntervalYearToMonth,
     description_type,
@@ -36,7 +33,10 @@ from oracle_meili.oracle_types import (
     prepare_reflection,
     query_column_types,
 )
-from oracle_meili.source import TableSource, _identifier
+from oracle_meili.adapters.source import TableSource, _identifier
+from oracle_meili.config import IndexConfig, OracleSettings
+from oracle_meili.documents import document_id
+from oracle_meili.errors import ConfigError, SourceConnectionError, SourceUnavailableError
 
 ORACLE = sa.create_engine("oracle+oracledb://sync:pw@db.example:1521/?service_name=FREEPDB1")
 DIALECT = ORACLE.dialect

@@ -24,13 +24,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig, MeilisearchConfig
-from oracle_meili.consistency import check_consistency
 from oracle_meili.documents import composite_id
-from oracle_meili.meili import MeiliClient
-from oracle_meili.reconcile import reconcile
-from oracle_meili.source import TableSource
-from oracle_meili.sync import full_sync, incremental_sync
+from oracle_meili.engine.consistency import check_consistency
+from oracle_meili.engine.full import full_sync
+from oracle_meili.engine.incremental import incremental_sync
+from oracle_meili.engine.reconcile import reconcile
 
 LOADED_AT = "2026-11-30 09:00:00"
 

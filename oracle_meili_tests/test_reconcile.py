@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import MeilisearchConfig
-from oracle_meili.meili import MeiliClient
-from oracle_meili.reconcile import reconcile
-from oracle_meili.source import TableSource
-from oracle_meili.sync import full_sync
+from oracle_meili.engine.full import full_sync
+from oracle_meili.engine.reconcile import reconcile
 
 from .conftest import MakeIndex
 

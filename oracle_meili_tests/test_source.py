@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import oracle
 
+from oracle_meili.adapters.ordering import after_key, order_column
+from oracle_meili.adapters.source import CursorMax, TableSource
 from oracle_meili.errors import ConfigError, SourceError
-from oracle_meili.ordering import after_key, order_column
-from oracle_meili.source import CursorMax, TableSource
 
 from .conftest import MakeIndex
 
@@ -155,8 +155,8 @@ def test_source_engine_connects_and_releases_its_connections_TEST_021_TEST_024(
 ) -> None:
     """TEST-021 a connection that works is handed out; TEST-024 the context manager gives
     every connection back and closes the engine's pool on exit."""
+    from oracle_meili.adapters.source import source_engine
     from oracle_meili.config import SourceConfig
-    from oracle_meili.source import source_engine
 
     with source_engine(SourceConfig(url=f"sqlite:///{demo_db}")) as engine:
         pool: Any = engine.pool  # a QueuePool, which counts its connections

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from oracle_meili.checkpoint import FullSyncCheckpoint
+from oracle_meili.engine.checkpoint import FullSyncCheckpoint
+from oracle_meili.engine.result import SyncResult
+from oracle_meili.engine.state import HISTORY_LIMIT, StateFile
 from oracle_meili.errors import OracleMeiliError
-from oracle_meili.state import HISTORY_LIMIT, StateFile
-from oracle_meili.sync import SyncResult
 
 START = dt.datetime(2026, 11, 29, 18, 0, tzinfo=dt.UTC)
 

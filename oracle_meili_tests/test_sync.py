@@ -13,9 +13,16 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from oracle_meili.checkpoint import FullSyncCheckpoint
+from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.server import free_port
+from oracle_meili.adapters.source import Batch, TableSource
 from oracle_meili.config import IndexConfig, MeilisearchConfig
 from oracle_meili.demo import create_demo
+from oracle_meili.engine.checkpoint import FullSyncCheckpoint
+from oracle_meili.engine.full import full_sync
+from oracle_meili.engine.incremental import incremental_sync
+from oracle_meili.engine.result import SyncResult
+from oracle_meili.engine.watermark import decode_watermark
 from oracle_meili.errors import (
     DocumentError,
     MeilisearchError,
@@ -25,11 +32,6 @@ from oracle_meili.errors import (
     SourceError,
     SyncError,
 )
-from oracle_meili.meili import MeiliClient
-from oracle_meili.server import free_port
-from oracle_meili.source import Batch, TableSource
-from oracle_meili.sync import SyncResult, full_sync, incremental_sync
-from oracle_meili.watermark import decode_watermark
 
 from .conftest import MakeIndex
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from oracle_meili.engine.watermark import Watermark, decode_watermark, encode_watermark, lower_bound
 from oracle_meili.errors import SyncError
-from oracle_meili.watermark import Watermark, decode_watermark, encode_watermark, lower_bound
 
 
 @pytest.mark.parametrize(

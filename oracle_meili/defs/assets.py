@@ -13,9 +13,9 @@ from oracle_meili.defs.metadata import result_metadata
 from oracle_meili.defs.names import SOURCE_LABEL, index_asset_key, pool_name, source_table_key
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource
 from oracle_meili.defs.state import DagsterRunState
+from oracle_meili.engine.runner import Runner
 from oracle_meili.progress import ProgressReporter
 from oracle_meili.retry import is_retryable
-from oracle_meili.runner import Runner
 
 SYNC_PARTITIONS = dg.StaticPartitionsDefinition(["full", "incremental"])
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig
-from oracle_meili.consistency import REQUIRED_PERCENT, check_consistency
 from oracle_meili.defs.names import (
     CONTENT_PARITY,
     COUNT_PARITY,
@@ -17,7 +17,7 @@ from oracle_meili.defs.names import (
     index_asset_key,
 )
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource
-from oracle_meili.source import TableSource
+from oracle_meili.engine.consistency import REQUIRED_PERCENT, check_consistency
 
 
 def build_consistency_checks(index: IndexConfig) -> dg.AssetChecksDefinition:

@@ -6,7 +6,6 @@ from typing import Any
 
 import dagster as dg
 
-from oracle_meili.checkpoint import FullSyncCheckpoint
 from oracle_meili.defs.names import (
     DOCUMENTS_DELETED,
     DOCUMENTS_UPSERTED,
@@ -25,7 +24,8 @@ from oracle_meili.defs.names import (
     TASK_UIDS,
     WATERMARK,
 )
-from oracle_meili.sync import SyncResult
+from oracle_meili.engine.checkpoint import FullSyncCheckpoint
+from oracle_meili.engine.result import SyncResult
 
 
 def result_metadata(result: SyncResult, *, meilisearch_url: str) -> dict[str, dg.MetadataValue]:

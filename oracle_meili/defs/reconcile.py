@@ -6,6 +6,7 @@ No ``from __future__ import annotations``: Dagster reads the op function's annot
 import dagster as dg
 from pydantic import Field
 
+from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig
 from oracle_meili.defs.names import (
     DOCUMENTS_CHECKED,
@@ -18,9 +19,8 @@ from oracle_meili.defs.names import (
     reconcile_schedule_name,
 )
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource
+from oracle_meili.engine.reconcile import reconcile
 from oracle_meili.errors import ConfigError
-from oracle_meili.reconcile import reconcile
-from oracle_meili.source import TableSource
 
 
 class ReconcileConfig(dg.Config):

@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 import orjson
 
+from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig
 from oracle_meili.defs.assets import source_tables
 from oracle_meili.defs.jobs import SyncJob
@@ -18,8 +19,7 @@ from oracle_meili.defs.names import (
     source_table_key,
 )
 from oracle_meili.defs.resources import SourceResource
-from oracle_meili.source import TableSource
-from oracle_meili.watermark import encode_watermark
+from oracle_meili.engine.watermark import encode_watermark
 
 
 def build_change_sensor(index: IndexConfig, job: SyncJob) -> dg.SensorDefinition | None:

@@ -1,4 +1,4 @@
-"""Sync state kept in a Dagster instance: the :class:`~oracle_meili.state.StateStore`
+"""Sync state kept in a Dagster instance: the :class:`~oracle_meili.engine.state.StateStore`
 protocol over the event log.
 
 - :class:`DagsterInstanceState`, for syncs outside Dagster runs (``oracle-meili sync
@@ -15,7 +15,6 @@ from typing import Any
 
 import dagster as dg
 
-from oracle_meili.checkpoint import FullSyncCheckpoint
 from oracle_meili.defs.history import materialization_history
 from oracle_meili.defs.metadata import (
     checkpoint_observation,
@@ -24,8 +23,9 @@ from oracle_meili.defs.metadata import (
     result_metadata,
 )
 from oracle_meili.defs.names import index_asset_key
-from oracle_meili.state import HISTORY_LIMIT
-from oracle_meili.sync import SyncResult
+from oracle_meili.engine.checkpoint import FullSyncCheckpoint
+from oracle_meili.engine.result import SyncResult
+from oracle_meili.engine.state import HISTORY_LIMIT
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,8 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.server import RunningMeilisearch, free_port
 from oracle_meili.config import AppConfig, IndexConfig
 from oracle_meili.definitions import build_resources
 from oracle_meili.defs import names as keys
@@ -25,8 +27,6 @@ from oracle_meili.defs.names import index_asset_key, source_table_key
 from oracle_meili.defs.reconcile import build_reconcile_job, build_reconcile_schedule
 from oracle_meili.defs.resources import SqlAlchemySourceResource
 from oracle_meili.errors import ConfigError
-from oracle_meili.meili import MeiliClient
-from oracle_meili.server import RunningMeilisearch, free_port
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import tenacity
 
 from oracle_meili import errors
 from oracle_meili.defs.assets import run_failure
-from oracle_meili.reconcile import ReconcileRefusedError
+from oracle_meili.engine.full import ShortReadError
+from oracle_meili.engine.reconcile import ReconcileRefusedError
 from oracle_meili.retry import retrying
-from oracle_meili.sync import ShortReadError
 
 
 def every_error_class() -> list[type[errors.OracleMeiliError]]:

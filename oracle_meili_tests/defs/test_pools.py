@@ -12,8 +12,8 @@ import dagster as dg
 import pytest
 import yaml
 
+from oracle_meili.adapters.server import RunningMeilisearch
 from oracle_meili.demo import create_demo
-from oracle_meili.server import RunningMeilisearch
 
 PROJECT = Path(__file__).resolve().parents[2]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import dagster as dg
 
+from oracle_meili.adapters.oracle import PoolSettings
 from oracle_meili.config import MeilisearchConfig, OracleSettings, parse_config
 from oracle_meili.definitions import build_resources
 from oracle_meili.defs.resources import MeilisearchResource, OracleResource
-from oracle_meili.oracle import PoolSettings
 
 ORACLE_ENV = {
     "ORACLE_USER": "sync",

@@ -14,6 +14,21 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from oracle_meili.adapters.oracle import (
+    FETCH_ROWS_OPTION,
+    SNAPSHOT_TOO_OLD_CODES,
+    TARGET_OPTION,
+    error_codes,
+    oracle_engine,
+    set_session,
+    source_error_is_transient,
+)
+from oracle_meili.adapters.oracle_types import (
+    UNSUPPORTED_TYPES,
+    prepare_reflection,
+    query_column_types,
+)
+from oracle_meili.adapters.ordering import OrderColumn, after_key, order_column
 from oracle_meili.config import IndexConfig, SourceConfig
 from oracle_meili.documents import DocumentShape, build_shape
 from oracle_meili.errors import (
@@ -24,17 +39,6 @@ from oracle_meili.errors import (
     SourceTransientError,
     SourceUnavailableError,
 )
-from oracle_meili.oracle import (
-    FETCH_ROWS_OPTION,
-    SNAPSHOT_TOO_OLD_CODES,
-    TARGET_OPTION,
-    error_codes,
-    oracle_engine,
-    set_session,
-    source_error_is_transient,
-)
-from oracle_meili.oracle_types import UNSUPPORTED_TYPES, prepare_reflection, query_column_types
-from oracle_meili.ordering import OrderColumn, after_key, order_column
 from oracle_meili.retry import retrying
 
 Row = Sequence[Any]
@@ -404,7 +408,7 @@ class TableSource:
         # Keyset pagination: each page is a short query that starts after the last row seen,
         # so no cursor stays open for the whole read (NOTE: long Oracle cursors risk
         # ORA-01555) and the rows come in a stable order. Each page row is the source row
-        # followed by its stored order values (see oracle_meili.ordering).
+        # followed by its stored order values (see oracle_meili.adapters.ordering).
         width = len(self.columns) if width is None else width
         last: StoredKey | None = tuple(start) if start is not None else None
         while True:

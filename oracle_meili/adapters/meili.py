@@ -1,4 +1,5 @@
-"""The Meilisearch side: index management, NDJSON uploads and task tracking.
+"""The Meilisearch side: index management, NDJSON uploads and task status (payloads and the
+window of tasks in flight are in :mod:`oracle_meili.adapters.payloads`).
 
 Uses the official client for everything but document uploads and deletions, which go
 through one ``requests.Session`` (connection reuse; NDJSON bytes sent as they are). Every
@@ -8,10 +9,8 @@ client's own ``wait_for_task`` would return it silently.
 
 from __future__ import annotations
 
-import mmap
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
 import meilisearch
@@ -32,13 +31,6 @@ from oracle_meili.retry import retrying
 _FINISHED = frozenset({"succeeded", "failed", "canceled"})
 _NDJSON = "application/x-ndjson"
 _MAX_POLL_INTERVAL = 0.1
-
-
-@dataclass
-class TaskLog:
-    """The uids of every task a sync enqueued, in order (reported in metadata)."""
-
-    uids: list[int] = field(default_factory=list)
 
 
 class MeiliClient:
@@ -282,97 +274,6 @@ class MeiliClient:
             )
             raise kind(f"index {index!r}: Meilisearch answered {response.status_code}: {detail}")
         return int(response.json()["taskUid"])
-
-
-class TaskWindow:
-    """Keeps at most ``limit`` tasks in flight: enqueueing more first waits for the oldest."""
-
-    def __init__(
-        self,
-        client: MeiliClient,
-        index: str,
-        *,
-        limit: int,
-        log: TaskLog,
-        on_done: Callable[[int], None] | None = None,
-    ) -> None:
-        self._client = client
-        self._index = index
-        self._limit = limit
-        self._pending: list[int] = []
-        self._log = log
-        self._on_done = on_done
-
-    def add(self, task_uid: int) -> None:
-        self._log.uids.append(task_uid)
-        self._pending.append(task_uid)
-        while len(self._pending) > self._limit:
-            self._wait_oldest()
-
-    def wait_all(self) -> None:
-        while self._pending:
-            self._wait_oldest()
-
-    def _wait_oldest(self) -> None:
-        # Tasks of one index succeed in the order they were enqueued, so "done" here means
-        # every earlier task is done too.
-        task_uid = self._pending.pop(0)
-        self._client.wait(task_uid, self._index)
-        if self._on_done is not None:
-            self._on_done(task_uid)
-
-
-@dataclass(frozen=True)
-class Payload:
-    """One NDJSON payload (a view of the shared buffer) and how many documents it holds."""
-
-    data: memoryview
-    documents: int
-
-
-def ndjson_payloads(
-    lines: Iterable[bytes], *, max_bytes: int, first_bytes: int | None = None
-) -> Iterator[Payload]:
-    """Group NDJSON lines (one document each) into payloads of at most ``max_bytes`` each.
-
-    With ``first_bytes``, payload sizes ramp up from it, doubling up to ``max_bytes``: the
-    first task reaches Meilisearch, which starts indexing, a moment after the read starts,
-    while the larger payloads that follow queue up and are indexed together.
-
-    Every payload is a view of one buffer, allocated once and reused, so the caller must
-    send each payload before asking for the next. Memory is bounded by ``max_bytes`` (the
-    buffer's pages are only touched as far as payloads reach), and reuse avoids the heap
-    fragmentation that growing and freeing a new buffer per payload caused (the RSS of a
-    million-row sync more than doubled). A line larger than ``max_bytes`` is sent alone;
-    Meilisearch then rejects it with a clear error.
-
-    NOTE: payloads are complete in memory before they are sent. A streamed (chunked) upload
-    is not an option: when the producer fails half way, the HTTP client still ends the body
-    cleanly and Meilisearch enqueues the partial payload, so a failed sync would have
-    changed the live index.
-    """
-    # An anonymous mapping: the kernel hands out zeroed pages only as they are written, so a
-    # small sync never touches most of it (bytearray(max_bytes) would zero-fill it all).
-    buffer = mmap.mmap(-1, max_bytes)
-    view = memoryview(buffer)
-    limit = min(first_bytes or max_bytes, max_bytes)
-    size = documents = 0
-    for line in lines:
-        length = len(line)
-        if size and size + length > limit:
-            yield Payload(view[:size], documents)
-            size = documents = 0
-            limit = min(limit * 2, max_bytes)
-        if length > max_bytes:
-            yield Payload(memoryview(line), 1)
-            continue
-        view[size : size + length] = line
-        size += length
-        documents += 1
-    if size:
-        yield Payload(view[:size], documents)
-    # The mapping is unmapped when the last view of it is dropped (the caller may still hold
-    # the final payload here, so it is not closed explicitly).
 
 
 def _transient_status(status: int | None) -> bool:

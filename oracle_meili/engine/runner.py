@@ -2,7 +2,7 @@
 
 The CLI, the Dagster asset and ``follow`` all call :class:`Runner` (or a :class:`Session`
 of it, for many syncs over one connection); they differ only in where state lives
-(:class:`~oracle_meili.state.StateStore`) and how the source engine is opened.
+(:class:`~oracle_meili.engine.state.StateStore`) and how the source engine is opened.
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ from contextlib import AbstractContextManager, contextmanager
 
 import sqlalchemy as sa
 
+from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.source import ChangeMarkers, TableSource
 from oracle_meili.config import IndexConfig, MeilisearchConfig, SyncMode
+from oracle_meili.engine.full import full_sync
+from oracle_meili.engine.incremental import incremental_sync
+from oracle_meili.engine.result import ProgressCallback, SyncResult
+from oracle_meili.engine.state import StateStore
 from oracle_meili.errors import OracleMeiliError
-from oracle_meili.meili import MeiliClient
-from oracle_meili.source import ChangeMarkers, TableSource
-from oracle_meili.state import StateStore
-from oracle_meili.sync import ProgressCallback, SyncResult, full_sync, incremental_sync
 
 # Opens the source database for the duration of a ``with`` block.
 SourceOpener = Callable[[], AbstractContextManager[sa.Engine]]

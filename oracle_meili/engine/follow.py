@@ -1,6 +1,6 @@
 """Low-latency mode: poll the change markers every second or so and sync at once.
 
-Each micro-batch is an incremental sync run through the :class:`~oracle_meili.runner.Runner`,
+Each micro-batch is an incremental sync run through the :class:`~oracle_meili.engine.runner.Runner`,
 so it is recorded in whichever state store the caller chose: ``sync_state.json``, or the
 Dagster instance (a materialization of the index asset, partition ``incremental``), where a
 sync from the CLI or a Dagster run continues from the same watermark. NOTE: these syncs run
@@ -14,11 +14,11 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
+from oracle_meili.adapters.source import ChangeMarkers
 from oracle_meili.config import IndexConfig
+from oracle_meili.engine.result import SyncResult
+from oracle_meili.engine.runner import Runner
 from oracle_meili.errors import OracleMeiliError
-from oracle_meili.runner import Runner
-from oracle_meili.source import ChangeMarkers
-from oracle_meili.sync import SyncResult
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from typing import Any, Protocol
 
 import orjson
 
-from oracle_meili.checkpoint import FullSyncCheckpoint
+from oracle_meili.engine.checkpoint import FullSyncCheckpoint
+from oracle_meili.engine.result import SyncResult
 from oracle_meili.errors import OracleMeiliError
-from oracle_meili.sync import SyncResult
 
 HISTORY_LIMIT = 200
 

@@ -2,7 +2,7 @@
 
 Streams every document of the index and every live row of the source (read and encoded
 exactly as a sync reads and encodes them), and compares them document by document in
-bounded memory (:mod:`oracle_meili.id_diff`). Reports the document-count parity, the share
+bounded memory (:mod:`oracle_meili.engine.id_diff`). Reports the document-count parity, the share
 of live source rows whose document in the index is identical, a sample of mismatching ids,
 orphans (documents without a live row) and missing documents.
 """
@@ -17,11 +17,11 @@ from typing import Any
 
 import orjson
 
+from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig
 from oracle_meili.documents import DocumentShape, document_id, encode_document
-from oracle_meili.id_diff import IdPair, compare_ids, partitions_for
-from oracle_meili.meili import MeiliClient
-from oracle_meili.source import TableSource
+from oracle_meili.engine.id_diff import IdPair, compare_ids, partitions_for
 
 CHUNK = 5_000
 # PERF-002: at least 99.99 % of the live rows match their document.

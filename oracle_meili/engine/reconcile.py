@@ -3,7 +3,7 @@
 An incremental sync sees only rows that still exist; a row deleted outright leaves its
 document behind. Reconciliation streams the index's ids, then the source's live keys (made
 into ids exactly as a sync makes them), compares them in bounded memory
-(:mod:`oracle_meili.id_diff`), and deletes the documents found only in the index.
+(:mod:`oracle_meili.engine.id_diff`), and deletes the documents found only in the index.
 
 It never deletes a document whose row exists: the index is read before the source, so a
 row that exists throughout is always found. And it refuses to delete more than
@@ -20,12 +20,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.payloads import TaskLog, TaskWindow
+from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig, MeilisearchConfig
 from oracle_meili.documents import DocumentShape, document_id
+from oracle_meili.engine.id_diff import IdPair, compare_ids, partitions_for
 from oracle_meili.errors import SyncError
-from oracle_meili.id_diff import IdPair, compare_ids, partitions_for
-from oracle_meili.meili import MeiliClient, TaskLog, TaskWindow
-from oracle_meili.source import TableSource
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,94 @@
+"""How one index's rows become documents: field names, key positions, id field, options."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from oracle_meili.config import BinaryPolicy, IndexConfig
+from oracle_meili.errors import ConfigError
+
+COMPOSITE_ID_FIELD = "id"
+EPOCH_SUFFIX = "_epoch"
+
+
+@dataclass(frozen=True)
+class DocumentShape:
+    """How one index's rows become documents; built once per sync from the source columns."""
+
+    index: str
+    fields: tuple[str, ...]
+    key_positions: tuple[int, ...]
+    id_field: str
+    char_positions: frozenset[int]
+    binary: BinaryPolicy
+    epoch_fields: bool
+    # Columns known (from the source's column types) to hold dates or times; None when the
+    # types are unknown (a `query:` source), and then every value is looked at.
+    temporal_positions: tuple[int, ...] | None = None
+    # The zone naive date/times are in (NOTE: Oracle DATE and TIMESTAMP carry none); None
+    # leaves them naive in the document and takes them as UTC for epoch fields.
+    timezone: dt.tzinfo | None = None
+
+    @property
+    def composite(self) -> bool:
+        return len(self.key_positions) > 1
+
+
+def build_shape(
+    index: IndexConfig,
+    columns: Sequence[str],
+    *,
+    char_columns: Sequence[str] = (),
+    temporal_columns: Sequence[str] | None = None,
+) -> DocumentShape:
+    """Map the source columns to document fields (lower-cased names).
+
+    Raises:
+        ConfigError: a key column is missing, two columns share a field name, or a composite
+            key's synthetic ``id`` field would clash with a column.
+    """
+    fields = tuple(c.lower() for c in columns)
+    clashes = sorted({f for f in fields if fields.count(f) > 1})
+    if clashes:
+        raise ConfigError(
+            f"index {index.name!r}: columns {', '.join(clashes)} differ only in case; "
+            "alias them in a `query:`"
+        )
+    key_positions = tuple(_position(index, fields, key, "primary_key") for key in index.primary_key)
+    if len(key_positions) > 1:
+        if COMPOSITE_ID_FIELD in fields:
+            raise ConfigError(
+                f"index {index.name!r}: a composite primary_key adds the field "
+                f"{COMPOSITE_ID_FIELD!r}, but the source has a column of that name; "
+                "alias it in a `query:`"
+            )
+        id_field = COMPOSITE_ID_FIELD
+    else:
+        id_field = fields[key_positions[0]]
+    lowered_chars = {c.lower() for c in char_columns}
+    return DocumentShape(
+        index=index.name,
+        fields=fields,
+        key_positions=key_positions,
+        id_field=id_field,
+        char_positions=frozenset(i for i, f in enumerate(fields) if f in lowered_chars),
+        binary=index.binary,
+        epoch_fields=index.epoch_fields,
+        temporal_positions=None
+        if temporal_columns is None
+        else tuple(i for i, c in enumerate(columns) if c in set(temporal_columns)),
+        timezone=ZoneInfo(index.timezone) if index.timezone else None,
+    )
+
+
+def _position(index: IndexConfig, fields: tuple[str, ...], column: str, key: str) -> int:
+    try:
+        return fields.index(column.lower())
+    except ValueError:
+        raise ConfigError(
+            f"index {index.name!r}: {key} column {column!r} is not in {index.source_label} "
+            f"(columns: {', '.join(fields)})"
+        ) from None

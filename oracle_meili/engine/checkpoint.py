@@ -1,0 +1,214 @@
+"""Checkpoints of a full sync in progress, so that a failed one resumes where it stopped.
+
+:class:`AcknowledgedRows` follows the payloads of a running full sync and reports a
+:class:`FullSyncCheckpoint` after each one Meilisearch acknowledged.
+
+After every payload that Meilisearch has acknowledged (its task succeeded), the sync reports
+a checkpoint: the build index, the key of the last row acknowledged, the rows in the build
+index so far, and the watermark (and SCN) captured when the sync started. The caller keeps
+the latest one (``sync_state.json``, or an observation in Dagster); the next full sync
+resumes from it into the same build index, if that index still holds exactly those rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from oracle_meili.engine.watermark import Watermark, decode_watermark, encode_watermark
+from oracle_meili.errors import MeilisearchTaskError, SyncError
+
+
+@dataclass(frozen=True)
+class FullSyncCheckpoint:
+    """Where an interrupted full sync can resume (all fields JSON-ready)."""
+
+    index: str
+    build_index: str
+    rows_acknowledged: int
+    last_key: tuple[str, ...] | None
+    watermark: str | None
+    scn: int | None = None
+    # The newest payload sent but not yet acknowledged when this checkpoint was taken: if its
+    # task succeeds after all (the process was killed while Meilisearch went on), the resume
+    # starts after it rather than loading it again.
+    in_flight_task: int | None = None
+    in_flight_rows: int | None = None
+    in_flight_last_key: tuple[str, ...] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for name in ("last_key", "in_flight_last_key"):
+            data[name] = list(data[name]) if data[name] is not None else None
+        return data
+
+    def acknowledge_in_flight(self) -> FullSyncCheckpoint:
+        """The checkpoint once its in-flight payload is known to have succeeded."""
+        if self.in_flight_task is None or self.in_flight_rows is None:
+            return self
+        return replace(
+            self,
+            rows_acknowledged=self.in_flight_rows,
+            last_key=self.in_flight_last_key,
+            in_flight_task=None,
+            in_flight_rows=None,
+            in_flight_last_key=None,
+        )
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FullSyncCheckpoint:
+        try:
+            last_key = data.get("last_key")
+            in_flight_key = data.get("in_flight_last_key")
+            return cls(
+                index=str(data["index"]),
+                build_index=str(data["build_index"]),
+                rows_acknowledged=int(data["rows_acknowledged"]),
+                last_key=tuple(last_key) if last_key is not None else None,
+                watermark=data.get("watermark"),
+                scn=data.get("scn"),
+                in_flight_task=data.get("in_flight_task"),
+                in_flight_rows=data.get("in_flight_rows"),
+                in_flight_last_key=tuple(in_flight_key) if in_flight_key is not None else None,
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise SyncError(f"not a full-sync checkpoint: {data!r}") from e
+
+    def key_values(self) -> tuple[Watermark, ...] | None:
+        """The last key's column values, typed again (the keyset position to resume after)."""
+        if self.last_key is None:
+            return None
+        return tuple(_decode(part) for part in self.last_key)
+
+
+def encode_key(values: Sequence[Any]) -> tuple[str, ...]:
+    """A row's key values as tagged strings (the watermark codec keeps their types)."""
+    encoded = []
+    for value in values:
+        text = encode_watermark(value)
+        if text is None:
+            raise SyncError("a primary-key value is NULL")
+        encoded.append(text)
+    return tuple(encoded)
+
+
+def _decode(part: str) -> Watermark:
+    value = decode_watermark(part)
+    assert value is not None
+    return value
+
+
+CheckpointCallback = Callable[[FullSyncCheckpoint], None]
+
+
+@dataclass(frozen=True)
+class PayloadRange:
+    """One payload sent as one task: what a checkpoint and a failure record name."""
+
+    number: int
+    task_uid: int
+    documents: int
+    first_key: tuple[Any, ...]
+    last_key: tuple[Any, ...]
+
+    def describe(self) -> str:
+        first = self.first_key[0] if len(self.first_key) == 1 else self.first_key
+        last = self.last_key[0] if len(self.last_key) == 1 else self.last_key
+        return f"batch {self.number} ({self.documents} documents, keys {first!r} to {last!r})"
+
+
+@dataclass
+class AcknowledgedRows:
+    """Which rows each payload carried, and the checkpoint as their tasks succeed.
+
+    The payload builder tells :meth:`sent` the stored keys of each payload's first and last
+    rows, so a checkpoint names exactly the last row of the newest acknowledged payload.
+    """
+
+    index: str
+    build_index: str
+    watermark: str | None
+    scn: int | None
+    # Rows already in the build index when this sync (or its resume) started.
+    rows: int
+    report: CheckpointCallback | None
+    ranges: dict[int, PayloadRange] = field(default_factory=dict)
+    _sent: int = 0
+    _ends: dict[int, tuple[int, tuple[Any, ...]]] = field(default_factory=dict)
+    _checkpoint: FullSyncCheckpoint | None = None
+
+    def __post_init__(self) -> None:
+        self._sent = self.rows
+        self._checkpoint = FullSyncCheckpoint(
+            index=self.index,
+            build_index=self.build_index,
+            rows_acknowledged=self.rows,
+            last_key=None,
+            watermark=self.watermark,
+            scn=self.scn,
+        )
+
+    @property
+    def documents_sent(self) -> int:
+        """Documents in the build index once every payload sent so far is indexed."""
+        return self._sent
+
+    @property
+    def checkpoint(self) -> FullSyncCheckpoint:
+        assert self._checkpoint is not None
+        return self._checkpoint
+
+    def sent(
+        self,
+        task_uid: int,
+        *,
+        documents: int,
+        first_key: tuple[Any, ...],
+        last_key: tuple[Any, ...],
+    ) -> None:
+        """A payload of ``documents`` rows, ``first_key`` to ``last_key``, is enqueued."""
+        self._sent += documents
+        self.ranges[task_uid] = PayloadRange(
+            number=len(self.ranges) + 1,
+            task_uid=task_uid,
+            documents=documents,
+            first_key=first_key,
+            last_key=last_key,
+        )
+        self._ends[task_uid] = (self._sent, last_key)
+        self._update(
+            replace(
+                self.checkpoint,
+                in_flight_task=task_uid,
+                in_flight_rows=self._sent,
+                in_flight_last_key=encode_key(last_key),
+            )
+        )
+
+    def done(self, task_uid: int) -> None:
+        """The payload's task succeeded: every row up to its last key is in the index."""
+        rows, key = self._ends.pop(task_uid)
+        acknowledged = replace(self.checkpoint, rows_acknowledged=rows, last_key=encode_key(key))
+        if acknowledged.in_flight_task == task_uid:
+            acknowledged = acknowledged.acknowledge_in_flight()
+        self._update(acknowledged)
+
+    def name_the_batch(self, error: MeilisearchTaskError) -> MeilisearchTaskError:
+        """A failed document task, naming the payload it carried (seed TEST-093)."""
+        sent = self.ranges.get(error.task_uid)
+        if sent is None:
+            return error
+        return MeilisearchTaskError(
+            index=error.index,
+            task_uid=error.task_uid,
+            status=error.status,
+            code=error.code,
+            message=error.message,
+            batch=sent.describe(),
+        )
+
+    def _update(self, checkpoint: FullSyncCheckpoint) -> None:
+        self._checkpoint = checkpoint
+        if self.report is not None:
+            self.report(checkpoint)

@@ -1,0 +1,68 @@
+"""What one sync did: recorded as Dagster metadata, in ``sync_state.json``, or printed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from oracle_meili.config import SyncMode
+from oracle_meili.engine.watermark import decode_watermark
+
+# Called with the number of rows read so far, after each batch.
+ProgressCallback = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What one sync did; recorded as Dagster metadata or in ``sync_state.json``."""
+
+    index: str
+    mode: SyncMode
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    rows_read: int
+    documents_upserted: int
+    documents_deleted: int
+    index_document_count: int
+    watermark: str | None
+    previous_watermark: str | None
+    task_uids: tuple[int, ...] = field(default_factory=tuple)
+    strategy: str | None = None
+    rows_skipped: int = 0
+    # The first skipped rows (``on_bad_row: skip``): key, column and reason of each.
+    skipped_sample: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+    @property
+    def duration_seconds(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+    @property
+    def lag_seconds(self) -> float | None:
+        """Seconds from the newest source change covered (the watermark) to the sync's end.
+
+        Only for date/time cursors; naive cursor values are taken as UTC, so this is
+        meaningful when the source stamps rows in UTC.
+        """
+        watermark = decode_watermark(self.watermark)
+        if not isinstance(watermark, dt.datetime):
+            return None
+        if watermark.tzinfo is None:
+            watermark = watermark.replace(tzinfo=dt.UTC)
+        return (self.finished_at - watermark).total_seconds()
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (datetimes as ISO 8601)."""
+        data = asdict(self)
+        data["started_at"] = self.started_at.isoformat()
+        data["finished_at"] = self.finished_at.isoformat()
+        data["task_uids"] = list(self.task_uids)
+        data["skipped_sample"] = list(self.skipped_sample)
+        data["duration_seconds"] = round(self.duration_seconds, 3)
+        return data
+
+
+def now() -> dt.datetime:
+    """The current time in UTC (when a sync starts)."""
+    return dt.datetime.now(dt.UTC)
