@@ -23,9 +23,10 @@ from typing import Any
 import orjson
 
 from oracle_meili import demo
+from oracle_meili.adapters.database import source_engine
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import meilisearch_server
-from oracle_meili.adapters.source import TableSource, source_engine
+from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import AppConfig, load_config
 from oracle_meili.engine.consistency import check_consistency
 from oracle_meili.engine.follow import follow

@@ -18,9 +18,9 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
+from oracle_meili.adapters.database import source_engine
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import RunningMeilisearch, free_port
-from oracle_meili.adapters.source import source_engine
 from oracle_meili.cli import main
 from oracle_meili.config import AppConfig
 from oracle_meili.defs.metadata import latest_watermark

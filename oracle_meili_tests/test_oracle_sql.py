@@ -14,7 +14,8 @@ from pydantic import ValidationError
 from sqlalchemy.dialects import oracle
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from oracle_meili.adapters.source import SCN_STATEMENT, TableSource
+from oracle_meili.adapters.database import SCN_STATEMENT
+from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig
 from oracle_meili.errors import ConfigError
 

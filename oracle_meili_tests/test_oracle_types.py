@@ -33,7 +33,8 @@ from oracle_meili.adapters.oracle_types import (
     prepare_reflection,
     query_column_types,
 )
-from oracle_meili.adapters.source import TableSource, _identifier
+from oracle_meili.adapters.reflection import identifier
+from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig, OracleSettings
 from oracle_meili.documents import document_id
 from oracle_meili.errors import ConfigError, SourceConnectionError, SourceUnavailableError
@@ -248,7 +249,7 @@ def test_configured_names_follow_the_dialects_normalisation(
     configured: str, expected: str, quoted: bool
 ) -> None:
     """#13.5: names are normalised by the dialect, not lower-cased and then quoted wrongly."""
-    name = _identifier(ORACLE, configured)
+    name = identifier(ORACLE, configured)
     assert name == expected
     rendered = ORACLE.dialect.identifier_preparer.quote(name)
     assert rendered.startswith('"') is quoted

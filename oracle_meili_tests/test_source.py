@@ -155,7 +155,7 @@ def test_source_engine_connects_and_releases_its_connections_TEST_021_TEST_024(
 ) -> None:
     """TEST-021 a connection that works is handed out; TEST-024 the context manager gives
     every connection back and closes the engine's pool on exit."""
-    from oracle_meili.adapters.source import source_engine
+    from oracle_meili.adapters.database import source_engine
     from oracle_meili.config import SourceConfig
 
     with source_engine(SourceConfig(url=f"sqlite:///{demo_db}")) as engine:

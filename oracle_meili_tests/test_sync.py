@@ -13,9 +13,10 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
+from oracle_meili.adapters.keyset import Batch
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import free_port
-from oracle_meili.adapters.source import Batch, TableSource
+from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig, MeilisearchConfig
 from oracle_meili.demo import create_demo
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint

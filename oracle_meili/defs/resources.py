@@ -13,9 +13,9 @@ import dagster as dg
 import sqlalchemy as sa
 from pydantic import Field
 
+from oracle_meili.adapters.database import source_engine
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.oracle import PoolSettings, oracle_engine
-from oracle_meili.adapters.source import source_engine
 from oracle_meili.config import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     DEFAULT_MEILI_URL,

@@ -7,9 +7,10 @@ import logging
 import time
 from collections.abc import Iterator
 
+from oracle_meili.adapters.keyset import Row
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.payloads import TaskLog, TaskWindow, ndjson_payloads
-from oracle_meili.adapters.source import Row, TableSource
+from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig, MeilisearchConfig
 from oracle_meili.documents import document_id
 from oracle_meili.engine.pipeline import Counter, SkippedRows, counted, encode_rows

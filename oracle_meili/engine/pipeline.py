@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from oracle_meili.adapters.source import Row
+from oracle_meili.adapters.keyset import Row
 from oracle_meili.config import BadRowPolicy
 from oracle_meili.documents import DocumentShape, document_id, encode_document
 from oracle_meili.engine.result import ProgressCallback
