@@ -1,0 +1,45 @@
+"""Configuration: one YAML file, filled in by the environment and ``.env``, parsed once into
+frozen, typed records (``records``) by ``loading``. Every error names the index and the key
+at fault."""
+
+from oracle_meili.config.loading import environment, load_config, parse_config
+from oracle_meili.config.records import (
+    CONFIG_ENV_VAR,
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    DEFAULT_MEILI_URL,
+    DEFAULT_ORACLE_PORT,
+    AppConfig,
+    BadRowPolicy,
+    BinaryPolicy,
+    ChangeSensorConfig,
+    FullStrategy,
+    IndexConfig,
+    MeilisearchConfig,
+    OracleSettings,
+    ScheduleConfig,
+    SoftDelete,
+    SourceConfig,
+    SyncMode,
+)
+
+__all__ = [
+    "CONFIG_ENV_VAR",
+    "DEFAULT_MAX_PAYLOAD_BYTES",
+    "DEFAULT_MEILI_URL",
+    "DEFAULT_ORACLE_PORT",
+    "AppConfig",
+    "BadRowPolicy",
+    "BinaryPolicy",
+    "ChangeSensorConfig",
+    "FullStrategy",
+    "IndexConfig",
+    "MeilisearchConfig",
+    "OracleSettings",
+    "ScheduleConfig",
+    "SoftDelete",
+    "SourceConfig",
+    "SyncMode",
+    "environment",
+    "load_config",
+    "parse_config",
+]
