@@ -16,6 +16,7 @@ from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import RunningMeilisearch, meilisearch_server
 from oracle_meili.config import AppConfig, IndexConfig, MeilisearchConfig, parse_config
 from oracle_meili.demo import create_demo
+from oracle_meili_tests.harness import SyncHarness
 
 
 @pytest.fixture(autouse=True)
@@ -65,6 +66,14 @@ def demo_engine(demo_db: Path) -> Iterator[sa.Engine]:
     engine = sa.create_engine(f"sqlite:///{demo_db}")
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def sync(
+    demo_engine: sa.Engine, meili_client: MeiliClient, meili_config: MeilisearchConfig
+) -> SyncHarness:
+    """The harness over the 500-row demo source."""
+    return SyncHarness(demo_engine, meili_client, meili_config)
 
 
 MakeIndex = Callable[..., IndexConfig]

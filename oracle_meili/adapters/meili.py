@@ -166,6 +166,11 @@ class MeiliClient:
         for documents in self.documents(uid, chunk=chunk, fields=[id_field]):
             yield [document[id_field] for document in documents]
 
+    def settings(self, uid: str) -> dict[str, Any]:
+        """The index's settings, as Meilisearch applied them."""
+        applied: dict[str, Any] = self._call(self._client.index(uid).get_settings)
+        return applied
+
     def document(self, uid: str, document_id: int | str) -> dict[str, Any]:
         """One document of an index, by id, as plain JSON."""
         found = self._call(self._client.index(uid).get_document, document_id)

@@ -29,9 +29,9 @@ from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig, MeilisearchConfig, OracleSettings
 from oracle_meili.demo import populate
 from oracle_meili.engine.full import full_sync
-from oracle_meili.engine.incremental import incremental_sync
 from oracle_meili.engine.result import SyncResult
 from oracle_meili.errors import SourceConnectionError
+from oracle_meili_tests.harness import SyncHarness
 
 pytestmark = [
     pytest.mark.oracle,
@@ -83,17 +83,14 @@ def products_index(table: str, **overrides: Any) -> IndexConfig:
 
 def full(engine: sa.Engine, index: IndexConfig, meili: MeilisearchConfig) -> SyncResult:
     with MeiliClient(meili) as client:
-        return full_sync(index, source=TableSource(engine, index), client=client, meili=meili)
+        return SyncHarness(engine, client, meili).full(index)
 
 
 def incremental(
     engine: sa.Engine, index: IndexConfig, meili: MeilisearchConfig, watermark: str | None
 ) -> SyncResult:
     with MeiliClient(meili) as client:
-        source = TableSource(engine, index)
-        return incremental_sync(
-            index, source=source, client=client, meili=meili, watermark=watermark
-        )
+        return SyncHarness(engine, client, meili).incremental(index, watermark)
 
 
 def live_rows(engine: sa.Engine, table: str) -> int:

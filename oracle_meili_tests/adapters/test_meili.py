@@ -48,7 +48,7 @@ def test_index_lifecycle_TEST_050_TEST_051_TEST_052_TEST_053(
     meili_client.create_index(index_name, primary_key="item_id", settings=settings)
     assert meili_client.index_exists(index_name)
     assert index_name in meili_client.index_uids(prefix=index_name)
-    applied = meili_client._client.index(index_name).get_settings()
+    applied = meili_client.settings(index_name)
     assert applied["searchableAttributes"] == ["name"]
     assert applied["filterableAttributes"] == ["price"]
     meili_client.delete_index(index_name)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,10 @@ from oracle_meili.adapters.keyset import Batch
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import free_port
 from oracle_meili.adapters.source import TableSource
-from oracle_meili.config import IndexConfig, MeilisearchConfig
+from oracle_meili.config import MeilisearchConfig
 from oracle_meili.demo import create_demo
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint
 from oracle_meili.engine.full import full_sync
-from oracle_meili.engine.incremental import incremental_sync
-from oracle_meili.engine.result import SyncResult
 from oracle_meili.engine.watermark import decode_watermark
 from oracle_meili.errors import (
     DocumentError,
@@ -33,50 +30,12 @@ from oracle_meili.errors import (
     SourceError,
     SyncError,
 )
-
-from .conftest import MakeIndex
-
-
-@dataclass
-class Harness:
-    """The demo source and the test server, with the calls these tests repeat."""
-
-    engine: sa.Engine
-    client: MeiliClient
-    meili: MeilisearchConfig
-
-    def full(self, index: IndexConfig) -> SyncResult:
-        source = TableSource(self.engine, index)
-        return full_sync(index, source=source, client=self.client, meili=self.meili)
-
-    def incremental(self, index: IndexConfig, watermark: str | None) -> SyncResult:
-        source = TableSource(self.engine, index)
-        return incremental_sync(
-            index, source=source, client=self.client, meili=self.meili, watermark=watermark
-        )
-
-    def live_count(self) -> int:
-        sql = "SELECT COUNT(*) FROM PRODUCTS WHERE IS_DELETED = 'N'"
-        with self.engine.connect() as c:
-            return int(c.execute(sa.text(sql)).scalar_one())
-
-    def execute(self, sql: str, **params: Any) -> None:
-        with self.engine.begin() as c:
-            c.execute(sa.text(sql), params)
-
-    def doc(self, index: str, doc_id: int | str) -> Any:
-        return self.client._client.index(index).get_document(doc_id)
-
-
-@pytest.fixture
-def sync(
-    demo_engine: sa.Engine, meili_client: MeiliClient, meili_config: MeilisearchConfig
-) -> Harness:
-    return Harness(demo_engine, meili_client, meili_config)
+from oracle_meili_tests.conftest import MakeIndex
+from oracle_meili_tests.harness import SyncHarness
 
 
 def test_full_sync_loads_every_live_row_TEST_070_to_073(
-    sync: Harness, make_index: MakeIndex
+    sync: SyncHarness, make_index: MakeIndex
 ) -> None:
     """TEST-070 every live row extracted, TEST-071 rows become documents, TEST-072 sent in
     batches, TEST-073 the document count matches."""
@@ -88,13 +47,13 @@ def test_full_sync_loads_every_live_row_TEST_070_to_073(
     assert result.watermark is not None and decode_watermark(result.watermark) is not None
     assert result.task_uids
     doc = sync.doc(index.name, 1)
-    assert doc.sku == "SKU-00000001" and isinstance(doc.price, float)
+    assert doc["sku"] == "SKU-00000001" and isinstance(doc["price"], float)
     # No build index is left behind.
     assert sync.client.index_uids(prefix=index.name) == [index.name]
 
 
 def test_korean_and_english_search_finds_synced_products_TEST_130(
-    sync: Harness, make_index: MakeIndex
+    sync: SyncHarness, make_index: MakeIndex
 ) -> None:
     index = make_index()
     sync.full(index)
@@ -106,7 +65,7 @@ def test_korean_and_english_search_finds_synced_products_TEST_130(
     assert all(h["price"] < 10 for h in filtered["hits"])
 
 
-def test_full_sync_swaps_an_existing_index(sync: Harness, make_index: MakeIndex) -> None:
+def test_full_sync_swaps_an_existing_index(sync: SyncHarness, make_index: MakeIndex) -> None:
     index = make_index()
     sync.full(index)
     sync.execute("DELETE FROM PRODUCTS WHERE PRODUCT_ID <= 10")  # a hard delete
@@ -114,10 +73,12 @@ def test_full_sync_swaps_an_existing_index(sync: Harness, make_index: MakeIndex)
     assert result.index_document_count == sync.live_count()
     assert sync.client.index_uids(prefix=index.name) == [index.name]
     with pytest.raises(MeilisearchError, match="document_not_found"):
-        sync.client._call(sync.client._client.index(index.name).get_document, 1)
+        sync.doc(index.name, 1)
 
 
-def test_bad_document_id_leaves_live_index_untouched(sync: Harness, make_index: MakeIndex) -> None:
+def test_bad_document_id_leaves_live_index_untouched(
+    sync: SyncHarness, make_index: MakeIndex
+) -> None:
     index = make_index()
     first = sync.full(index)
     query = (
@@ -128,12 +89,12 @@ def test_bad_document_id_leaves_live_index_untouched(sync: Harness, make_index: 
     with pytest.raises(DocumentError, match=rf"index '{index.name}', primary key 'bad id'"):
         sync.full(bad)
     assert sync.client.document_count(index.name) == first.index_document_count
-    assert sync.doc(index.name, 1).product_id == 1
+    assert sync.doc(index.name, 1)["product_id"] == 1
     assert sync.client.index_uids(prefix=index.name) == [index.name]
 
 
 def test_failed_meilisearch_task_leaves_live_index_untouched(
-    sync: Harness, make_index: MakeIndex
+    sync: SyncHarness, make_index: MakeIndex
 ) -> None:
     index = make_index()
     first = sync.full(index)
@@ -144,7 +105,7 @@ def test_failed_meilisearch_task_leaves_live_index_untouched(
     assert sync.client.index_uids(prefix=index.name) == [index.name]
 
 
-def test_recreate_strategy_TEST_074(sync: Harness, make_index: MakeIndex) -> None:
+def test_recreate_strategy_TEST_074(sync: SyncHarness, make_index: MakeIndex) -> None:
     index = make_index(full_strategy="recreate")
     sync.full(index)
     sync.execute("DELETE FROM PRODUCTS WHERE PRODUCT_ID <= 10")
@@ -154,7 +115,7 @@ def test_recreate_strategy_TEST_074(sync: Harness, make_index: MakeIndex) -> Non
 
 
 def test_incremental_sync_upserts_changes_and_deletes_soft_deleted_TEST_080_to_084_TEST_131(
-    sync: Harness, make_index: MakeIndex
+    sync: SyncHarness, make_index: MakeIndex
 ) -> None:
     """TEST-080 the sync point stored and read, TEST-081 only changed rows extracted,
     TEST-082 upserted, TEST-083 soft-deleted rows deleted, TEST-084 the sync point advanced."""
@@ -178,17 +139,17 @@ def test_incremental_sync_upserts_changes_and_deletes_soft_deleted_TEST_080_to_0
     assert (result.rows_read, result.documents_upserted, result.documents_deleted) == (3, 2, 1)
     assert result.previous_watermark == full.watermark
     assert decode_watermark(result.watermark) == now
-    assert sync.doc(index.name, 2).name == "새 이름 무선"
-    assert sync.doc(index.name, 9001).name == "Brand new kettle"
+    assert sync.doc(index.name, 2)["name"] == "새 이름 무선"
+    assert sync.doc(index.name, 9001)["name"] == "Brand new kettle"
     assert sync.client.search(index.name, "Brand new kettle")["hits"][0]["product_id"] == 9001
     with pytest.raises(MeilisearchError, match="document_not_found"):
-        sync.client._call(sync.client._client.index(index.name).get_document, 3)
+        sync.doc(index.name, 3)
     assert result.index_document_count == sync.live_count()
     again = sync.incremental(index, result.watermark)
     assert again.rows_read == 0 and again.watermark == result.watermark
 
 
-def test_late_commit_inside_lookback_is_picked_up(sync: Harness, make_index: MakeIndex) -> None:
+def test_late_commit_inside_lookback_is_picked_up(sync: SyncHarness, make_index: MakeIndex) -> None:
     index = make_index(lookback_seconds=60)
     full = sync.full(index)
     watermark = decode_watermark(full.watermark)
@@ -202,22 +163,22 @@ def test_late_commit_inside_lookback_is_picked_up(sync: Harness, make_index: Mak
     without = sync.incremental(make_index(lookback_seconds=0), full.watermark)
     assert without.rows_read == 0
     result = sync.incremental(index, full.watermark)
-    assert sync.doc(index.name, 5).name == "late row"
+    assert sync.doc(index.name, 5)["name"] == "late row"
     assert result.watermark == full.watermark  # the upper bound did not move
 
 
 def test_incremental_creates_missing_index_with_settings(
-    sync: Harness, make_index: MakeIndex
+    sync: SyncHarness, make_index: MakeIndex
 ) -> None:
     index = make_index()
     result = sync.incremental(index, None)
     assert result.rows_read == 500
     assert result.index_document_count == sync.live_count()
-    settings = sync.client._client.index(index.name).get_settings()
+    settings = sync.client.settings(index.name)
     assert settings["filterableAttributes"] == ["category", "price"]
 
 
-def test_composite_primary_key_end_to_end(sync: Harness, make_index: MakeIndex) -> None:
+def test_composite_primary_key_end_to_end(sync: SyncHarness, make_index: MakeIndex) -> None:
     query = "SELECT CATEGORY, PRODUCT_ID AS LINE, NAME, UPDATED_AT, IS_DELETED FROM PRODUCTS"
     index = make_index(table=None, query=query, primary_key=["CATEGORY", "LINE"])
     result = sync.full(index)
@@ -234,7 +195,7 @@ def test_unreachable_meilisearch_fails_before_touching_anything(
         MeiliClient(config) as client,
         pytest.raises(MeilisearchUnavailableError, match="unreachable"),
     ):
-        Harness(demo_engine, client, config).full(make_index())
+        SyncHarness(demo_engine, client, config).full(make_index())
 
 
 def test_full_sync_of_10000_rows_TEST_132(
@@ -246,7 +207,7 @@ def test_full_sync_of_10000_rows_TEST_132(
     engine = sa.create_engine(f"sqlite:///{create_demo(tmp_path / 'big.db', rows=10_000)}")
     # Small payloads force several tasks in flight and several NDJSON payloads.
     small = meili_config.model_copy(update={"max_payload_bytes": 500_000, "max_tasks_in_flight": 2})
-    big = Harness(engine, meili_client, small)
+    big = SyncHarness(engine, meili_client, small)
     result = big.full(make_index(batch_size=1000))
     assert result.index_document_count == big.live_count() > 9500
     assert len(result.task_uids) > 3
@@ -254,7 +215,7 @@ def test_full_sync_of_10000_rows_TEST_132(
 
 
 def test_bad_row_in_incremental_sync_changes_nothing_live(
-    sync: Harness, make_index: MakeIndex
+    sync: SyncHarness, make_index: MakeIndex
 ) -> None:
     query = (
         "SELECT CASE WHEN PRODUCT_ID = 250 THEN 'bad id' ELSE SKU END AS DOC_ID, NAME, "
@@ -274,7 +235,7 @@ def test_bad_row_in_incremental_sync_changes_nothing_live(
     )
     with pytest.raises(DocumentError, match="primary key 'bad id'"):
         sync.incremental(index, full.watermark)
-    assert sync.doc(index.name, "SKU-00000002").name != "must not appear"
+    assert sync.doc(index.name, "SKU-00000002")["name"] != "must not appear"
     assert sync.client.document_count(index.name) == full.index_document_count
 
 
@@ -291,7 +252,7 @@ class SourceLostAfter(TableSource):
 
 
 def test_interrupted_full_sync_resumes_from_its_checkpoint(
-    sync: Harness, make_index: MakeIndex
+    sync: SyncHarness, make_index: MakeIndex
 ) -> None:
     index = make_index(batch_size=50)
     # Small payloads, one task in flight: a checkpoint after every few rows.
@@ -333,7 +294,7 @@ def test_interrupted_full_sync_resumes_from_its_checkpoint(
     assert sync.client.index_uids(prefix=index.name) == [index.name]
 
 
-def test_stale_checkpoint_is_ignored(sync: Harness, make_index: MakeIndex) -> None:
+def test_stale_checkpoint_is_ignored(sync: SyncHarness, make_index: MakeIndex) -> None:
     index = make_index()
     gone = FullSyncCheckpoint(
         index=index.name,
@@ -359,7 +320,7 @@ BAD_ID_QUERY = (
 )
 
 
-def test_bad_rows_skipped_and_listed_when_asked(sync: Harness, make_index: MakeIndex) -> None:
+def test_bad_rows_skipped_and_listed_when_asked(sync: SyncHarness, make_index: MakeIndex) -> None:
     index = make_index(table=None, query=BAD_ID_QUERY, primary_key="DOC_ID", on_bad_row="skip")
     result = sync.full(index)
     missing = sync.live_count() - result.index_document_count
@@ -372,10 +333,10 @@ def test_bad_rows_skipped_and_listed_when_asked(sync: Harness, make_index: MakeI
 
 
 def test_document_over_the_payload_limit_names_key_and_column(
-    sync: Harness, make_index: MakeIndex
+    sync: SyncHarness, make_index: MakeIndex
 ) -> None:
     sync.execute("UPDATE PRODUCTS SET DESCRIPTION = :d WHERE PRODUCT_ID = 5", d="긴 설명 " * 2000)
-    small = Harness(
+    small = SyncHarness(
         sync.engine, sync.client, sync.meili.model_copy(update={"max_payload_bytes": 5000})
     )
     with pytest.raises(DocumentError, match=r"primary key 5, column 'description'.*payload limit"):
@@ -393,7 +354,7 @@ class ChangedAfterRead(TableSource):
             )
 
 
-def test_consistency_check_gates_the_swap(sync: Harness, make_index: MakeIndex) -> None:
+def test_consistency_check_gates_the_swap(sync: SyncHarness, make_index: MakeIndex) -> None:
     index = make_index(verify_before_swap=True)
     live = sync.full(index)  # passes its check
     with pytest.raises(SyncError, match=r"failed its consistency check .* mismatching ids \[1\]"):
@@ -404,11 +365,11 @@ def test_consistency_check_gates_the_swap(sync: Harness, make_index: MakeIndex) 
             meili=sync.meili,
         )
     assert sync.client.document_count(index.name) == live.index_document_count
-    assert sync.doc(index.name, 1).name != "changed meanwhile"
+    assert sync.doc(index.name, 1)["name"] != "changed meanwhile"
     assert sync.client.index_uids(prefix=index.name) == [index.name]
 
 
-def test_failed_batch_is_named_TEST_092_TEST_093(sync: Harness, make_index: MakeIndex) -> None:
+def test_failed_batch_is_named_TEST_092_TEST_093(sync: SyncHarness, make_index: MakeIndex) -> None:
     """Meilisearch rejects a document (a malformed _geo field): the error names the failed
     batch (number, documents, key range), the task uid, and Meilisearch's code and message."""
     query = (
@@ -417,7 +378,7 @@ def test_failed_batch_is_named_TEST_092_TEST_093(sync: Harness, make_index: Make
     )
     geo = {"filterableAttributes": ["_geo"]}  # Meilisearch checks _geo once it is used
     index = make_index(table=None, query=query, soft_delete=None, settings=geo, batch_size=50)
-    small = Harness(
+    small = SyncHarness(
         sync.engine, sync.client, sync.meili.model_copy(update={"max_payload_bytes": 8000})
     )
     with pytest.raises(MeilisearchTaskError) as raised:
@@ -445,7 +406,7 @@ class SkipsARow(TableSource):
 
 
 def test_a_short_full_read_fails_and_leaves_the_live_index(
-    sync: Harness, make_index: MakeIndex
+    sync: SyncHarness, make_index: MakeIndex
 ) -> None:
     """Issue #8: a full sync can no longer succeed short; the old index stays live."""
     index = make_index()
@@ -457,13 +418,17 @@ def test_a_short_full_read_fails_and_leaves_the_live_index(
     assert sync.client.index_uids(prefix=index.name + "__") == []  # build index removed
 
 
-def test_a_short_read_is_caught_without_a_cursor_too(sync: Harness, make_index: MakeIndex) -> None:
+def test_a_short_read_is_caught_without_a_cursor_too(
+    sync: SyncHarness, make_index: MakeIndex
+) -> None:
     index = make_index(cursor=None)
     with pytest.raises(SyncError, match="the live index was not changed"):
         full_sync(index, source=SkipsARow(sync.engine, index), client=sync.client, meili=sync.meili)
 
 
-def test_writers_during_the_read_raise_no_false_alarm(sync: Harness, make_index: MakeIndex) -> None:
+def test_writers_during_the_read_raise_no_false_alarm(
+    sync: SyncHarness, make_index: MakeIndex
+) -> None:
     """Rows inserted, updated and deleted while the full read runs: no short-read alarm."""
 
     class Busy(TableSource):
@@ -521,7 +486,7 @@ class FlashbackSource(TableSource):
 
 
 def test_resume_whose_scn_is_gone_starts_afresh_with_a_new_scn(
-    sync: Harness, make_index: MakeIndex, caplog: pytest.LogCaptureFixture
+    sync: SyncHarness, make_index: MakeIndex, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Issue #13 item 4: ORA-01555 on resume used to fail again and again."""
     index = make_index(batch_size=50, consistent_snapshot=True)

@@ -12,8 +12,7 @@ from sqlalchemy.dialects import oracle
 from oracle_meili.adapters.ordering import after_key, order_column
 from oracle_meili.adapters.source import CursorMax, TableSource
 from oracle_meili.errors import ConfigError, SourceError
-
-from .conftest import MakeIndex
+from oracle_meili_tests.conftest import MakeIndex
 
 
 def all_rows(engine: sa.Engine, where: str = "") -> list[Any]:

@@ -9,8 +9,7 @@ from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import MeilisearchConfig
 from oracle_meili.engine.full import full_sync
 from oracle_meili.engine.reconcile import reconcile
-
-from .conftest import MakeIndex
+from oracle_meili_tests.conftest import MakeIndex
 
 
 def live_count(engine: sa.Engine) -> int:

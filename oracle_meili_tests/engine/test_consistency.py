@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from oracle_meili.adapters.meili import MeiliClient
-from oracle_meili.adapters.source import TableSource
-from oracle_meili.config import MeilisearchConfig
-from oracle_meili.engine.consistency import check_consistency
-from oracle_meili.engine.full import full_sync
-
-from .conftest import MakeIndex
+from oracle_meili_tests.conftest import MakeIndex
+from oracle_meili_tests.harness import SyncHarness
 
 
 def test_report_finds_mismatches_orphans_and_missing_rows(
-    demo_engine: sa.Engine,
-    make_index: MakeIndex,
-    meili_client: MeiliClient,
-    meili_config: MeilisearchConfig,
+    sync: SyncHarness, make_index: MakeIndex
 ) -> None:
     index = make_index()
-    source = TableSource(demo_engine, index)
-    full_sync(index, source=source, client=meili_client, meili=meili_config)
-    clean = check_consistency(index, source=source, client=meili_client, chunk=64)
+    sync.full(index)
+    demo_engine = sync.engine
+    clean = sync.check(index, chunk=64)
     assert clean.consistent
     assert clean.consistent_percent == 100.0
     assert clean.matching == clean.source_rows == clean.index_documents
@@ -40,7 +32,7 @@ def test_report_finds_mismatches_orphans_and_missing_rows(
             "UPDATED_AT, UPDATED_AT, 'N' FROM PRODUCTS WHERE PRODUCT_ID = :i"
         ), {"i": live[0]})  # fmt: skip
 
-    report = check_consistency(index, source=source, client=meili_client, chunk=64)
+    report = sync.check(index, chunk=64)
     assert (report.mismatched, report.mismatch_sample) == (1, (live[0],))
     assert (report.orphans, report.orphan_sample) == (1, (live[1],))
     assert report.missing == 1

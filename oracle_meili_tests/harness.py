@@ -1,0 +1,75 @@
+"""The one "run a sync" harness of the tests: a source engine, the test Meilisearch server,
+and the engine calls the tests repeat (public client methods only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.source import TableSource
+from oracle_meili.config import IndexConfig, MeilisearchConfig
+from oracle_meili.engine.consistency import ConsistencyReport, check_consistency
+from oracle_meili.engine.full import full_sync
+from oracle_meili.engine.incremental import incremental_sync
+from oracle_meili.engine.reconcile import ReconcileResult, reconcile
+from oracle_meili.engine.result import SyncResult
+
+
+@dataclass
+class SyncHarness:
+    """A source and the test server, with the calls the tests repeat."""
+
+    engine: sa.Engine
+    client: MeiliClient
+    meili: MeilisearchConfig
+
+    def source(self, index: IndexConfig) -> TableSource:
+        return TableSource(self.engine, index)
+
+    def full(
+        self, index: IndexConfig, *, source: TableSource | None = None, **options: Any
+    ) -> SyncResult:
+        return full_sync(
+            index,
+            source=source or self.source(index),
+            client=self.client,
+            meili=self.meili,
+            **options,
+        )
+
+    def incremental(
+        self, index: IndexConfig, watermark: str | None, *, source: TableSource | None = None
+    ) -> SyncResult:
+        return incremental_sync(
+            index,
+            source=source or self.source(index),
+            client=self.client,
+            meili=self.meili,
+            watermark=watermark,
+        )
+
+    def reconcile(self, index: IndexConfig, **options: Any) -> ReconcileResult:
+        return reconcile(
+            index, source=self.source(index), client=self.client, meili=self.meili, **options
+        )
+
+    def check(self, index: IndexConfig, **options: Any) -> ConsistencyReport:
+        return check_consistency(index, source=self.source(index), client=self.client, **options)
+
+    def live_count(self, table: str = "PRODUCTS") -> int:
+        """Live rows of a demo-shaped table (IS_DELETED = 'N')."""
+        return int(self.scalar(f"SELECT COUNT(*) FROM {table} WHERE IS_DELETED = 'N'"))
+
+    def scalar(self, sql: str, **params: Any) -> Any:
+        with self.engine.connect() as c:
+            return c.execute(sa.text(sql), params).scalar_one()
+
+    def execute(self, sql: str, **params: Any) -> None:
+        with self.engine.begin() as c:
+            c.execute(sa.text(sql), params)
+
+    def doc(self, index: str, doc_id: int | str) -> dict[str, Any]:
+        return self.client.document(index, doc_id)
