@@ -159,6 +159,7 @@ def _reconcile(args: argparse.Namespace) -> int:
             meili=config.meilisearch,
             dry_run=args.dry_run,
             force=args.force,
+            on_progress=ProgressReporter.per_side(index.name, log.info),
         )
     print(orjson.dumps(asdict(result)).decode())
     return 0
@@ -169,7 +170,12 @@ def _check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     index = config.index(args.index)
     with source_engine(config.source) as engine, MeiliClient(config.meilisearch) as client:
-        report = check_consistency(index, source=TableSource(engine, index), client=client)
+        report = check_consistency(
+            index,
+            source=TableSource(engine, index),
+            client=client,
+            on_progress=ProgressReporter.per_side(index.name, log.info),
+        )
     print(orjson.dumps(report.to_json()).decode())
     return 0 if report.consistent else 1
 
@@ -294,7 +300,12 @@ def _parser() -> argparse.ArgumentParser:
     follow_cmd = command("follow", _follow, "keep indexes in sync continuously")
     with_config(follow_cmd)
     follow_cmd.add_argument("--index", help="one index (default: all)")
-    follow_cmd.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+    follow_cmd.add_argument(
+        "--interval",
+        type=float,
+        default=0.5,
+        help="seconds between change probes (default %(default)s: the probe is one MAX(cursor))",
+    )
 
     server = command("meilisearch", _meilisearch, "run the pinned Meilisearch locally")
     server.add_argument("--data-dir", default=".state/meilisearch")

@@ -15,15 +15,15 @@ from pydantic import BaseModel, SecretStr
 from oracle_meili.config import CONFIG_ENV_VAR, AppConfig, environment, load_config
 from oracle_meili.defs.assets import build_index_asset, source_table_specs
 from oracle_meili.defs.checks import build_consistency_checks
-from oracle_meili.defs.jobs import build_sync_job
-from oracle_meili.defs.reconcile import build_reconcile_job, build_reconcile_schedule
+from oracle_meili.defs.jobs import build_checks_job, build_sync_job
+from oracle_meili.defs.reconcile import build_reconcile_job
 from oracle_meili.defs.resources import (
     MeilisearchResource,
     OracleResource,
     SourceResource,
     SqlAlchemySourceResource,
 )
-from oracle_meili.defs.schedules import build_schedules
+from oracle_meili.defs.schedules import build_job_schedule, build_schedules
 from oracle_meili.defs.sensors import build_change_sensor
 
 DEFAULT_CONFIG = "demo/config.yaml"
@@ -72,8 +72,10 @@ def build_definitions(config: AppConfig, environ: Mapping[str, str]) -> dg.Defin
     """
     jobs = {index.name: build_sync_job(index) for index in config.indexes}
     reconcile_jobs = {index.name: build_reconcile_job(index) for index in config.indexes}
-    reconcile_schedules = [
-        build_reconcile_schedule(index, reconcile_jobs[index.name]) for index in config.indexes
+    checks_jobs = {index.name: build_checks_job(index) for index in config.indexes}
+    maintenance = [
+        *(build_job_schedule(i, reconcile_jobs[i.name], what="reconcile") for i in config.indexes),
+        *(build_job_schedule(i, checks_jobs[i.name], what="checks") for i in config.indexes),
     ]
     sensors = [build_change_sensor(index, jobs[index.name]) for index in config.indexes]
     return dg.Definitions(
@@ -82,10 +84,10 @@ def build_definitions(config: AppConfig, environ: Mapping[str, str]) -> dg.Defin
             *(build_index_asset(index) for index in config.indexes),
         ],
         asset_checks=[build_consistency_checks(index) for index in config.indexes],
-        jobs=[*jobs.values(), *reconcile_jobs.values()],
+        jobs=[*jobs.values(), *reconcile_jobs.values(), *checks_jobs.values()],
         schedules=[
             *(s for i in config.indexes for s in build_schedules(i, jobs[i.name])),
-            *(s for s in reconcile_schedules if s is not None),
+            *(s for s in maintenance if s is not None),
         ],
         sensors=[sensor for sensor in sensors if sensor is not None],
         resources=build_resources(config, environ),

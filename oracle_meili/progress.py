@@ -29,6 +29,18 @@ class ProgressReporter:
         self._started = clock()
         self._next = every_rows
 
+    @classmethod
+    def per_side(
+        cls, index: str, emit: Callable[[str], None], *, every_rows: int = DEFAULT_EVERY_ROWS
+    ) -> Callable[[str, int], None]:
+        """An ``on_progress(side, count)`` callback for check and reconcile, which stream
+        the index (``side="index"``) and then the source (``side="source"``)."""
+        reporters = {
+            side: cls(f"{index} ({side})", emit, every_rows=every_rows)
+            for side in ("index", "source")
+        }
+        return lambda side, count: reporters[side](count)
+
     def __call__(self, rows: int) -> None:
         if rows < self._next:
             return

@@ -16,3 +16,16 @@ def test_reports_every_n_rows_with_rate() -> None:
         "products: 1,200 rows read (400 rows/s)",
         "products: 2,600 rows read (520 rows/s)",
     ]
+
+
+def test_check_and_reconcile_report_each_side() -> None:
+    """Issue #11: check and reconcile stream the index, then the source, and say how far."""
+    lines: list[str] = []
+    report = ProgressReporter.per_side("products", lines.append, every_rows=100)
+    for count in (50, 100, 150):
+        report("index", count)
+    report("source", 120)
+    assert [line.split(" rows read")[0] for line in lines] == [
+        "products (index): 100",
+        "products (source): 120",
+    ]

@@ -41,10 +41,15 @@ class CursorMax:
 
 @dataclass(frozen=True)
 class ChangeMarkers:
-    """Cheap signs that the source changed: the highest cursor value and the row count."""
+    """The cheap sign that the source changed: the highest cursor value.
+
+    NOTE: no row count: ``COUNT(*)`` is a full scan (of an index at best) and grows with
+    the table, while ``MAX(cursor)`` is an index min/max scan given an index on the cursor.
+    What it cannot see: hard deletes (covered by reconcile), and a late commit whose cursor
+    is not above the highest one (covered by the look-back at the next change).
+    """
 
     max_cursor: Any
-    row_count: int
 
 
 class TableSource:
@@ -138,10 +143,10 @@ class TableSource:
             ) from None
 
     def change_markers(self) -> ChangeMarkers:
-        """The highest cursor value (None without a cursor) and the row count, in one query."""
+        """The highest cursor value (None without a cursor or rows): one cheap query."""
         statement = self.change_markers_statement()
         row: Sequence[Any] = self._fetch(statement)[0]
-        return ChangeMarkers(max_cursor=row[0], row_count=int(row[1]))
+        return ChangeMarkers(max_cursor=row[0])
 
     def current_scn(self) -> int:
         """The database's current system change number (Oracle; EXECUTE on DBMS_FLASHBACK)."""
@@ -168,13 +173,14 @@ class TableSource:
         return TableSource(self.engine, self.index, selectable=snapshot, scn=scn)
 
     def change_markers_statement(self) -> sa.Select[Any]:
-        """``SELECT MAX(cursor), COUNT(*)``: one cheap query for the change sensor."""
+        """``SELECT MAX(cursor)``: the change probe, whose cost does not grow with the table
+        given an index on the cursor."""
         max_cursor: sa.ColumnElement[Any] = (
             self.cursor_order.typed(sa.func.max(self.cursor_order.stored))
             if self.cursor_order is not None
             else sa.null()
         )
-        return sa.select(max_cursor, sa.func.count()).select_from(self.selectable)
+        return sa.select(max_cursor).select_from(self.selectable)
 
     def max_cursor(self) -> CursorMax | None:
         """The highest cursor value now in the source (None when empty or without a cursor)."""

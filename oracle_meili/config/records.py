@@ -52,6 +52,9 @@ class ScheduleConfig(_Record):
     incremental: str | None = None
     full: str | None = None
     reconcile: str | None = Field(default=None, description="Remove hard-deleted rows.")
+    checks: str | None = Field(
+        default=None, description="Run the consistency checks (a full pass over both sides)."
+    )
     timezone: str | None = Field(default=None, description="IANA time zone, e.g. Asia/Seoul.")
     running: bool = False
 

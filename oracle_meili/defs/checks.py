@@ -15,9 +15,11 @@ from oracle_meili.defs.names import (
     NO_ORPHANS,
     consistency_checks_name,
     index_asset_key,
+    pool_name,
 )
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource
 from oracle_meili.engine.consistency import REQUIRED_PERCENT, check_consistency
+from oracle_meili.progress import ProgressReporter
 
 
 def build_consistency_checks(index: IndexConfig) -> dg.AssetChecksDefinition:
@@ -26,6 +28,9 @@ def build_consistency_checks(index: IndexConfig) -> dg.AssetChecksDefinition:
 
     @dg.multi_asset_check(
         name=consistency_checks_name(index),
+        # In the index's pool: never beside a sync of it (a swap mid-check would compare
+        # the wrong index).
+        pool=pool_name(index),
         specs=[
             dg.AssetCheckSpec(COUNT_PARITY, asset=key, description="Documents = live rows."),
             dg.AssetCheckSpec(
@@ -42,7 +47,12 @@ def build_consistency_checks(index: IndexConfig) -> dg.AssetChecksDefinition:
         meilisearch: MeilisearchResource,
     ) -> Iterator[dg.AssetCheckResult]:
         with source.engine() as engine, meilisearch.client() as client:
-            report = check_consistency(index, source=TableSource(engine, index), client=client)
+            report = check_consistency(
+                index,
+                source=TableSource(engine, index),
+                client=client,
+                on_progress=ProgressReporter.per_side(index.name, context.log.info),
+            )
         context.log.info(f"{index.name}: {report.to_json()}")
         yield dg.AssetCheckResult(
             asset_key=key,

@@ -10,7 +10,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 )
 
 from oracle_meili.config import IndexConfig
-from oracle_meili.defs.names import index_asset_key, job_name
+from oracle_meili.defs.names import checks_job_name, index_asset_key, job_name
 
 SyncJob = UnresolvedAssetJobDefinition
 # A whole run tried again when what failed may pass later (Meilisearch or the database down
@@ -29,8 +29,24 @@ def build_sync_job(index: IndexConfig) -> SyncJob:
     """
     return dg.define_asset_job(
         name=job_name(index),
-        selection=dg.AssetSelection.assets(index_asset_key(index)),
+        # NOTE: without the checks: they read the whole index and table, so an incremental
+        # run would cost what the table costs. They have their own job (below).
+        selection=dg.AssetSelection.assets(index_asset_key(index)).without_checks(),
         executor_def=dg.in_process_executor,
         op_retry_policy=SYNC_RETRY_POLICY,
         description=f"Sync the Meilisearch index `{index.name}`.",
+    )
+
+
+def build_checks_job(index: IndexConfig) -> SyncJob:
+    """``check_<index>``: the consistency checks alone, on demand or on ``schedule.checks``.
+
+    They stream the whole index and the whole live table once (about what a full sync reads),
+    in bounded memory; the checks run in the index's pool, so never beside one of its syncs.
+    """
+    return dg.define_asset_job(
+        name=checks_job_name(index),
+        selection=dg.AssetSelection.checks_for_assets(index_asset_key(index)),
+        executor_def=dg.in_process_executor,
+        description=f"Compare the Meilisearch index `{index.name}` with its source.",
     )

@@ -41,6 +41,14 @@ def job_name(index: IndexConfig) -> str:
     return f"sync_{_safe(index)}"
 
 
+def checks_job_name(index: IndexConfig) -> str:
+    return f"check_{_safe(index)}"
+
+
+def checks_schedule_name(index: IndexConfig) -> str:
+    return f"check_{_safe(index)}_schedule"
+
+
 def reconcile_job_name(index: IndexConfig) -> str:
     return f"reconcile_{_safe(index)}"
 

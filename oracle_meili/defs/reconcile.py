@@ -16,11 +16,10 @@ from oracle_meili.defs.names import (
     pool_name,
     reconcile_job_name,
     reconcile_op_name,
-    reconcile_schedule_name,
 )
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource
 from oracle_meili.engine.reconcile import reconcile
-from oracle_meili.errors import ConfigError
+from oracle_meili.progress import ProgressReporter
 
 
 class ReconcileConfig(dg.Config):
@@ -51,6 +50,7 @@ def build_reconcile_job(index: IndexConfig) -> dg.JobDefinition:
                 client=client,
                 meili=meilisearch.settings(),
                 force=config.force,
+                on_progress=ProgressReporter.per_side(index.name, context.log.info),
             )
         context.log.info(f"{index.name}: {result.orphans} orphans deleted")
         context.log_event(
@@ -73,26 +73,3 @@ def build_reconcile_job(index: IndexConfig) -> dg.JobDefinition:
         _reconcile()
 
     return _job
-
-
-def build_reconcile_schedule(
-    index: IndexConfig, job: dg.JobDefinition
-) -> dg.ScheduleDefinition | None:
-    """The reconcile schedule from ``schedule.reconcile``, if any."""
-    cron = index.schedule.reconcile
-    if cron is None:
-        return None
-    try:
-        return dg.ScheduleDefinition(
-            name=reconcile_schedule_name(index),
-            cron_schedule=cron,
-            job=job,
-            execution_timezone=index.schedule.timezone,
-            default_status=dg.DefaultScheduleStatus.RUNNING
-            if index.schedule.running
-            else dg.DefaultScheduleStatus.STOPPED,
-        )
-    except dg.DagsterInvalidDefinitionError as e:
-        raise ConfigError(
-            f"index {index.name!r}: schedule.reconcile {cron!r} is not valid: {e}"
-        ) from None

@@ -3,11 +3,17 @@
 No ``from __future__ import annotations``: Dagster reads the schedule function's annotations.
 """
 
+from typing import Literal
+
 import dagster as dg
 
 from oracle_meili.config import IndexConfig, SyncMode
 from oracle_meili.defs.jobs import SyncJob
-from oracle_meili.defs.names import sync_schedule_name
+from oracle_meili.defs.names import (
+    checks_schedule_name,
+    reconcile_schedule_name,
+    sync_schedule_name,
+)
 from oracle_meili.errors import ConfigError
 
 
@@ -49,3 +55,32 @@ def _schedule(index: IndexConfig, job: SyncJob, mode: SyncMode, cron: str) -> dg
         return dg.RunRequest(partition_key=mode)
 
     return _sync_schedule
+
+
+def build_job_schedule(
+    index: IndexConfig, job: SyncJob | dg.JobDefinition, *, what: Literal["reconcile", "checks"]
+) -> dg.ScheduleDefinition | None:
+    """The schedule of the index's reconcile or checks job (``schedule.reconcile`` /
+    ``schedule.checks``), if one is configured.
+
+    Raises:
+        ConfigError: naming the index and the expression, for a bad cron or time zone.
+    """
+    cron = getattr(index.schedule, what)
+    if cron is None:
+        return None
+    name = reconcile_schedule_name(index) if what == "reconcile" else checks_schedule_name(index)
+    try:
+        return dg.ScheduleDefinition(
+            name=name,
+            cron_schedule=cron,
+            job=job,
+            execution_timezone=index.schedule.timezone,
+            default_status=dg.DefaultScheduleStatus.RUNNING
+            if index.schedule.running
+            else dg.DefaultScheduleStatus.STOPPED,
+        )
+    except dg.DagsterInvalidDefinitionError as e:
+        raise ConfigError(
+            f"index {index.name!r}: schedule.{what} {cron!r} is not valid: {e}"
+        ) from None

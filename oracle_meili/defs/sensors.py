@@ -1,4 +1,4 @@
-"""Change sensors: poll cheap change markers, request an incremental sync when they move.
+"""Change sensors: poll the highest cursor, request an incremental sync when it moves.
 
 No ``from __future__ import annotations``: Dagster reads the sensor function's annotations.
 """
@@ -14,8 +14,8 @@ from oracle_meili.defs.assets import source_tables
 from oracle_meili.defs.jobs import SyncJob
 from oracle_meili.defs.names import (
     MAX_CURSOR,
-    SOURCE_ROW_COUNT,
     change_sensor_name,
+    index_asset_key,
     source_table_key,
 )
 from oracle_meili.defs.resources import SourceResource
@@ -28,13 +28,16 @@ def build_change_sensor(index: IndexConfig, job: SyncJob) -> dg.SensorDefinition
     if settings is None or index.cursor is None:
         return None
 
+    key = index_asset_key(index)
+
     @dg.sensor(
         name=change_sensor_name(index),
         job=job,
         minimum_interval_seconds=settings.interval_seconds,
         description=(
             f"Requests an incremental sync of `{index.name}` when the highest "
-            f"{index.cursor} or the row count of {index.source_label} changes."
+            f"{index.cursor} of {index.source_label} changes (and its first, full sync "
+            "when it was never synced)."
         ),
         default_status=dg.DefaultSensorStatus.RUNNING
         if settings.running
@@ -46,29 +49,28 @@ def build_change_sensor(index: IndexConfig, job: SyncJob) -> dg.SensorDefinition
         # One connection per tick, and the table reflected at most every few minutes.
         with source.engine(pooled=False) as engine:
             markers = TableSource.cached(engine, index).change_markers()
-        current: dict[str, Any] = {
-            "max_cursor": encode_watermark(markers.max_cursor),
-            "row_count": markers.row_count,
-        }
+        current: dict[str, Any] = {"max_cursor": encode_watermark(markers.max_cursor)}
         previous = orjson.loads(context.cursor) if context.cursor else None
-        if previous == current:
+        never_synced = context.instance.get_latest_materialization_event(key) is None
+        if previous == current and not never_synced:
             return dg.SensorResult(skip_reason="no change in the source", cursor=context.cursor)
         observations = [
             dg.AssetObservation(
                 asset_key=source_table_key(table),
-                metadata={
-                    SOURCE_ROW_COUNT: dg.MetadataValue.int(markers.row_count),
-                    MAX_CURSOR: dg.MetadataValue.text(current["max_cursor"] or ""),
-                },
+                metadata={MAX_CURSOR: dg.MetadataValue.text(current["max_cursor"] or "")},
             )
             for table in source_tables(index)
             if index.table is not None  # a query's markers say nothing about one table
         ]
         requests = []
-        if previous is not None:
+        if never_synced:
+            # An index that was never synced gets its first (full) sync from the sensor
+            # itself, rather than staying empty until a row changes.
+            requests.append(dg.RunRequest(run_key=f"{index.name}:first", partition_key="full"))
+        elif previous is not None:
             # The run key makes one change launch one run, however often it is seen.
-            key = f"{index.name}:{current['max_cursor']}:{current['row_count']}"
-            requests.append(dg.RunRequest(run_key=key, partition_key="incremental"))
+            key_text = f"{index.name}:{current['max_cursor']}"
+            requests.append(dg.RunRequest(run_key=key_text, partition_key="incremental"))
         return dg.SensorResult(
             run_requests=requests,
             cursor=orjson.dumps(current).decode(),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -21,12 +21,11 @@ from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig
 from oracle_meili.documents import DocumentShape, document_id, encode_document
-from oracle_meili.engine.id_diff import IdPair, compare_ids, partitions_for
+from oracle_meili.engine.id_diff import IdPair, SideProgress, compare_ids, partitions_for
 
 CHUNK = 5_000
 # PERF-002: at least 99.99 % of the live rows match their document.
 REQUIRED_PERCENT = 99.99
-ProgressCallback = Callable[[str, int], None]
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ def check_consistency(
     client: MeiliClient,
     chunk: int = CHUNK,
     uid: str | None = None,
-    on_progress: ProgressCallback | None = None,
+    on_progress: SideProgress | None = None,
 ) -> ConsistencyReport:
     """Compare every document of ``index`` (or of the index ``uid``, e.g. a build index)
     with its source row (reads only).
@@ -117,7 +116,7 @@ def _index_fingerprints(
     uid: str,
     shape: DocumentShape,
     chunk: int,
-    on_progress: ProgressCallback | None,
+    on_progress: SideProgress | None,
 ) -> Iterator[IdPair]:
     seen = 0
     for page in client.documents(uid, chunk=chunk):
@@ -129,7 +128,7 @@ def _index_fingerprints(
 
 
 def _source_fingerprints(
-    source: TableSource, shape: DocumentShape, chunk: int, on_progress: ProgressCallback | None
+    source: TableSource, shape: DocumentShape, chunk: int, on_progress: SideProgress | None
 ) -> Iterator[IdPair]:
     seen = 0
     for batch in source.read_all(batch_size=chunk):

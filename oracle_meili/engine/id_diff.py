@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,8 @@ MAX_PARTITIONS = 256
 SAMPLE = 20
 
 IdPair = tuple[DocumentId, bytes]
+# Called with "index" or "source" and the ids read so far on that side.
+SideProgress = Callable[[str, int], None]
 
 
 @dataclass

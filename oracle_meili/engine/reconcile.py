@@ -25,7 +25,7 @@ from oracle_meili.adapters.payloads import TaskLog, TaskWindow
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig, MeilisearchConfig
 from oracle_meili.documents import DocumentShape, document_id
-from oracle_meili.engine.id_diff import IdPair, compare_ids, partitions_for
+from oracle_meili.engine.id_diff import IdPair, SideProgress, compare_ids, partitions_for
 from oracle_meili.errors import SyncError
 
 log = logging.getLogger(__name__)
@@ -61,10 +61,12 @@ def reconcile(
     dry_run: bool = False,
     force: bool = False,
     chunk: int = ID_CHUNK,
+    on_progress: SideProgress | None = None,
 ) -> ReconcileResult:
     """Delete the documents of ``index`` that have no live row in the source.
 
-    With ``dry_run`` the orphans are only counted.
+    With ``dry_run`` the orphans are only counted. ``on_progress(side, count)`` is called
+    after each chunk of the index (``"index"``) and of the source (``"source"``).
 
     Raises:
         ReconcileRefusedError: more than ``index.max_delete_share`` of the documents would
@@ -74,13 +76,10 @@ def reconcile(
     client.check_health()
     shape = source.document_shape()
     partitions = partitions_for(client.document_count(index.name))
-    index_side = (
-        (doc_id, _NO_FINGERPRINT)
-        for ids in client.document_ids(index.name, id_field=shape.id_field, chunk=chunk)
-        for doc_id in ids
-    )
+    index_side = _index_ids(client, index.name, shape, chunk, on_progress)
+    source_side = _source_ids(source, shape, chunk, on_progress)
     tasks = TaskLog()
-    with compare_ids(index_side, _source_ids(source, shape, chunk), partitions=partitions) as diff:
+    with compare_ids(index_side, source_side, partitions=partitions) as diff:
         share = diff.orphans_count / diff.index_ids if diff.index_ids else 0.0
         if not dry_run and not force and diff.orphans_count and share > index.max_delete_share:
             raise ReconcileRefusedError(
@@ -112,15 +111,37 @@ def reconcile(
     )
 
 
-def _source_ids(source: TableSource, shape: DocumentShape, chunk: int) -> Iterator[IdPair]:
+def _index_ids(
+    client: MeiliClient,
+    uid: str,
+    shape: DocumentShape,
+    chunk: int,
+    on_progress: SideProgress | None,
+) -> Iterator[IdPair]:
+    seen = 0
+    for ids in client.document_ids(uid, id_field=shape.id_field, chunk=chunk):
+        for doc_id in ids:
+            yield doc_id, _NO_FINGERPRINT
+        seen += len(ids)
+        if on_progress is not None:
+            on_progress("index", seen)
+
+
+def _source_ids(
+    source: TableSource, shape: DocumentShape, chunk: int, on_progress: SideProgress | None
+) -> Iterator[IdPair]:
     """The document id of every live row, from its key columns alone."""
     row: list[Any] = [None] * len(shape.fields)
     positions = source.key_positions
+    seen = 0
     for batch in source.read_keys(batch_size=chunk):
         for key in batch:
             for position, value in zip(positions, key, strict=True):
                 row[position] = value
             yield document_id(shape, row), _NO_FINGERPRINT
+        seen += len(batch)
+        if on_progress is not None:
+            on_progress("source", seen)
 
 
 def _chunks(ids: Iterator[Any], size: int) -> Iterator[list[Any]]:

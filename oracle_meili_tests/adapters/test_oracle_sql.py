@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
+import oracledb
 import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -114,11 +116,38 @@ def test_incremental_keyset_over_cursor_and_key() -> None:
     # The leading `>=` is an access predicate: the cursor index serves every page (#13.11).
 
 
-def test_change_markers_statement() -> None:
+def test_change_probe_is_max_cursor_alone() -> None:
+    """Issue #11: no COUNT(*) (a full scan that grows with the table) in the probe: with an
+    index on the cursor, MAX is an index min/max scan, its cost independent of the size."""
     source = TableSource(ORACLE, index(), selectable=products())
     assert sql(source.change_markers_statement()) == (
-        "SELECT max(shop.products.updated_at) AS max_1, count(*) AS count_1 FROM shop.products"
+        "SELECT max(shop.products.updated_at) AS max_1 FROM shop.products"
     )
+
+
+def test_incremental_reads_are_sargable_for_date_and_timestamp_cursors() -> None:
+    """Issue #11: the cursor column stands bare in every predicate (no function, no implicit
+    conversion), and each bind has the column's own type: DATE binds as DATE, TIMESTAMP as
+    TIMESTAMP (a TIMESTAMP bind on a DATE column would convert the column, not the bind)."""
+    for column_type, dbapi_type in (
+        (oracle.DATE(), oracledb.DB_TYPE_DATE),
+        (oracle.TIMESTAMP(), oracledb.DB_TYPE_TIMESTAMP),
+    ):
+        table = products()
+        table.c.updated_at.type = column_type
+        source = TableSource(ORACLE, index(), selectable=table)
+        after = (dt.datetime(2026, 1, 1), 7)
+        statement = source.changed_page(
+            lower=dt.datetime(2025, 1, 1), upper=dt.datetime(2026, 2, 1), after=after, batch_size=9
+        )
+        text = sql(statement)
+        where = text[text.index(" WHERE ") : text.index(" ORDER BY ")]
+        assert not re.search(r"\w\(shop\.products\.updated_at", where)  # no function on it
+        assert where.count("shop.products.updated_at ") == 5  # <=, >, >=, >, =
+        for name, bind in compiled(statement).binds.items():
+            if name.startswith("updated_at"):
+                impl: Any = bind.type.dialect_impl(ORACLE.dialect)
+                assert impl.get_dbapi_type(oracledb) == dbapi_type, (name, column_type)
 
 
 def test_mixed_case_names_are_quoted() -> None:

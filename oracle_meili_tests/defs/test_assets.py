@@ -17,15 +17,16 @@ import sqlalchemy as sa
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import RunningMeilisearch, free_port
 from oracle_meili.config import AppConfig, IndexConfig
-from oracle_meili.definitions import build_resources
+from oracle_meili.definitions import build_definitions, build_resources
 from oracle_meili.defs import names as keys
 from oracle_meili.defs.assets import build_index_asset
 from oracle_meili.defs.checks import build_consistency_checks
-from oracle_meili.defs.jobs import SYNC_RETRY_POLICY, build_sync_job
+from oracle_meili.defs.jobs import SYNC_RETRY_POLICY, build_checks_job, build_sync_job
 from oracle_meili.defs.metadata import latest_checkpoint, latest_watermark
 from oracle_meili.defs.names import index_asset_key, source_table_key
-from oracle_meili.defs.reconcile import build_reconcile_job, build_reconcile_schedule
+from oracle_meili.defs.reconcile import build_reconcile_job
 from oracle_meili.defs.resources import SqlAlchemySourceResource
+from oracle_meili.defs.schedules import build_job_schedule
 from oracle_meili.errors import ConfigError
 
 
@@ -291,4 +292,41 @@ def test_invalid_reconcile_cron_names_the_index() -> None:
         {"name": "p", "table": "T", "primary_key": "ID", "schedule": {"reconcile": "soon"}}
     )
     with pytest.raises(ConfigError, match=r"index 'p': schedule.reconcile 'soon'"):
-        build_reconcile_schedule(index, build_reconcile_job(index))
+        build_job_schedule(index, build_reconcile_job(index), what="reconcile")
+
+
+def test_checks_schedule_from_the_configuration() -> None:
+    index = IndexConfig.model_validate(
+        {"name": "p", "table": "T", "primary_key": "ID", "schedule": {"checks": "0 4 * * *"}}
+    )
+    schedule = build_job_schedule(index, build_checks_job(index), what="checks")
+    assert schedule is not None
+    assert (schedule.name, schedule.cron_schedule) == ("check_p_schedule", "0 4 * * *")
+    assert schedule.job_name == "check_p"
+
+
+def test_sync_runs_no_longer_carry_the_checks(
+    app_config: AppConfig, instance: dg.DagsterInstance, meili_client: MeiliClient
+) -> None:
+    """Issue #11: every run of `sync_<index>` (what sensors launch) read the whole index and
+    table for its checks. Now the sync job has none; `check_<index>` runs them."""
+    index = app_config.indexes[0]
+    defs = build_definitions(app_config, os.environ)
+    sync = defs.resolve_job_def(f"sync_{index.name}")
+    result = sync.execute_in_process(instance=instance, partition_key="full")
+    assert result.success
+    checked = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert checked == []
+    checks = defs.resolve_job_def(f"check_{index.name}")
+    result = checks.execute_in_process(instance=instance)
+    evaluations = [
+        e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    assert sorted(getattr(e, "check_name", "") for e in evaluations) == [
+        "content_parity",
+        "document_count_parity",
+        "no_orphans",
+    ]
+    assert all(getattr(e, "passed", False) for e in evaluations)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from oracle_meili.config import IndexConfig
 from oracle_meili.defs import names as keys
 from oracle_meili.defs.jobs import build_sync_job
+from oracle_meili.defs.names import index_asset_key
 from oracle_meili.defs.resources import SqlAlchemySourceResource
 from oracle_meili.defs.sensors import build_change_sensor
 
@@ -29,13 +30,29 @@ def products_index(**overrides: object) -> IndexConfig:
     )
 
 
-def tick(sensor: dg.SensorDefinition, db: Path, cursor: str | None) -> dg.SensorResult:
+def tick(
+    sensor: dg.SensorDefinition,
+    db: Path,
+    cursor: str | None,
+    instance: dg.DagsterInstance | None = None,
+) -> dg.SensorResult:
     context = dg.build_sensor_context(
-        cursor=cursor, resources={"source": SqlAlchemySourceResource(url=f"sqlite:///{db}")}
+        cursor=cursor,
+        instance=instance or synced_instance(),
+        resources={"source": SqlAlchemySourceResource(url=f"sqlite:///{db}")},
     )
     result = sensor(context)
     assert isinstance(result, dg.SensorResult)
     return result
+
+
+def synced_instance(index: str = "products") -> dg.DagsterInstance:
+    """An instance in which the index was synced once."""
+    instance = dg.DagsterInstance.ephemeral()
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key=index_asset_key(index), partition="full")
+    )
+    return instance
 
 
 def test_sensor_requests_one_incremental_run_per_change(demo_db: Path) -> None:
@@ -43,16 +60,17 @@ def test_sensor_requests_one_incremental_run_per_change(demo_db: Path) -> None:
     sensor = build_change_sensor(index, build_sync_job(index))
     assert sensor is not None
     assert sensor.minimum_interval_seconds == 5
+    instance = synced_instance()
 
-    first = tick(sensor, demo_db, None)
-    assert first.run_requests == []  # the first tick only learns the markers
+    first = tick(sensor, demo_db, None, instance)
+    assert first.run_requests == []  # the first tick only learns the highest cursor
     assert first.cursor is not None
     (observation,) = first.asset_events
     assert isinstance(observation, dg.AssetObservation)
     assert observation.asset_key == dg.AssetKey(["oracle", "products"])
-    assert observation.metadata[keys.SOURCE_ROW_COUNT].value == 500
+    assert keys.MAX_CURSOR in observation.metadata
 
-    unchanged = tick(sensor, demo_db, first.cursor)
+    unchanged = tick(sensor, demo_db, first.cursor, instance)
     assert not unchanged.run_requests
     assert unchanged.skip_reason is not None
 
@@ -63,16 +81,32 @@ def test_sensor_requests_one_incremental_run_per_change(demo_db: Path) -> None:
             {"t": dt.datetime(2026, 8, 1)},
         )
     engine.dispose()
-    changed = tick(sensor, demo_db, first.cursor)
+    changed = tick(sensor, demo_db, first.cursor, instance)
     (request,) = changed.run_requests or []
     assert request.partition_key == "incremental"
-    assert request.run_key == "products:datetime:2026-08-01T00:00:00:500"
+    assert request.run_key == "products:datetime:2026-08-01T00:00:00"
     assert changed.asset_events[0].metadata[keys.MAX_CURSOR].value == (
         "datetime:2026-08-01T00:00:00"
     )
     # Seen again (e.g. the cursor was not saved), the change maps to the same run key.
-    again = tick(sensor, demo_db, first.cursor)
+    again = tick(sensor, demo_db, first.cursor, instance)
     assert (again.run_requests or [])[0].run_key == request.run_key
+
+
+def test_sensor_requests_the_first_sync_of_an_index_never_synced(demo_db: Path) -> None:
+    """Issue #14: a sensor turned on for a new index used to record its baseline only, and
+    the index stayed empty until a row changed."""
+    index = products_index(change_sensor={"interval_seconds": 5})
+    sensor = build_change_sensor(index, build_sync_job(index))
+    assert sensor is not None
+    never = dg.DagsterInstance.ephemeral()
+    first = tick(sensor, demo_db, None, never)
+    (request,) = first.run_requests or []
+    assert (request.partition_key, request.run_key) == ("full", "products:first")
+    # Until that sync has materialized the index, every tick asks again under the same run
+    # key, so Dagster launches it once.
+    again = tick(sensor, demo_db, first.cursor, never)
+    assert [r.run_key for r in again.run_requests or []] == ["products:first"]
 
 
 def test_no_sensor_without_cursor_or_when_disabled() -> None:

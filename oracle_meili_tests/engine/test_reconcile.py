@@ -52,7 +52,18 @@ def test_hard_and_soft_deleted_rows_are_removed(
     assert set(dry.orphan_sample) == expected
     assert meili_client.document_count(index.name) == before  # nothing deleted
 
-    result = reconcile(index, source=source, client=meili_client, meili=meili_config, chunk=100)
+    progress: list[tuple[str, int]] = []
+    result = reconcile(
+        index,
+        source=source,
+        client=meili_client,
+        meili=meili_config,
+        chunk=100,
+        on_progress=lambda side, count: progress.append((side, count)),
+    )
+    # Both sides streamed, index first, a chunk at a time.
+    assert progress[0] == ("index", 100) and progress[-1][0] == "source"
+    assert max(c for s, c in progress if s == "index") == before
     assert result.orphans == dry.orphans
     assert set(result.orphan_sample) == expected
     assert meili_client.document_count(index.name) == live_count(demo_engine)

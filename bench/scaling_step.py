@@ -1,0 +1,69 @@
+"""One measured step of ``bench/scaling.py``, in a process of its own.
+
+    python -m bench.scaling_step sync full|incremental
+    python -m bench.scaling_step probe
+
+``sync`` runs the demo index's job ``sync_products`` for one partition, in process, against
+the Dagster instance ``$DAGSTER_HOME`` names (what a schedule or the sensor launches);
+``probe`` times the change sensor's query. Prints one JSON line: wall and CPU seconds of the
+step itself, and the process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import orjson
+
+from oracle_meili.adapters.database import source_engine
+from oracle_meili.adapters.source import TableSource
+from oracle_meili.config import environment, load_config
+from oracle_meili.definitions import build_definitions
+
+PROBES = 25
+
+
+def peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def main(argv: list[str]) -> None:
+    environ = environment()
+    config = load_config(os.environ["ORACLE_MEILI_CONFIG"], environ=environ)
+    index = config.index("products")
+    wall, cpu = time.perf_counter(), time.process_time()
+    extra: dict[str, float] = {}
+    if argv[0] == "sync":
+        job = build_definitions(config, environ).resolve_job_def("sync_products")
+        with dg.DagsterInstance.get() as instance:
+            result = job.execute_in_process(instance=instance, partition_key=argv[1])
+        if not result.success:
+            raise SystemExit("the sync job failed")
+    else:
+        with source_engine(config.source) as engine:
+            source = TableSource(engine, index)
+            timings = []
+            for _ in range(PROBES):
+                started = time.perf_counter()
+                source.change_markers()
+                timings.append(time.perf_counter() - started)
+        extra["median_ms"] = statistics.median(timings) * 1000
+    report = {
+        "seconds": time.perf_counter() - wall,
+        "cpu_seconds": time.process_time() - cpu,
+        "peak_mb": peak_rss_mb(),
+        **extra,
+    }
+    print(orjson.dumps(report).decode())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
