@@ -25,7 +25,7 @@ def test_defs_load_with_demo_config(monkeypatch: pytest.MonkeyPatch) -> None:
     assert defs.resolve_job_def("sync_products").name == "sync_products"
     assert defs.resolve_schedule_def("sync_products_incremental").cron_schedule == "*/5 * * * *"
     assert defs.resolve_schedule_def("sync_products_full").cron_schedule == "0 3 * * *"
-    assert defs.resolve_sensor_def("sync_products_on_change").minimum_interval_seconds == 30
+    assert defs.resolve_sensor_def("sync_products_on_change").minimum_interval_seconds == 1
     assert defs.resolve_job_def("reconcile_products").name == "reconcile_products"
     assert defs.resolve_schedule_def("reconcile_products_schedule").cron_schedule == "30 3 * * *"
     dg.Definitions.validate_loadable(defs)

@@ -6,8 +6,10 @@ python-oracledb session pool (:mod:`~oracle_meili.adapters.oracle`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -94,3 +96,58 @@ def read_error_kind(error: sa.exc.DBAPIError) -> type[SourceError]:
     if source_error_is_transient(error.orig):
         return SourceTransientError  # SQLite: "database is locked"
     return SourceError
+
+
+class KeptEngines:
+    """Engines kept open between short, frequent probes (the change sensor's ticks).
+
+    A tick is then one query on a live session, not a new logon: at a one-second sensor
+    interval a fresh connection per tick would be 86,400 Oracle logons a day per index. An
+    engine unused for ``idle_seconds`` is closed at the next use of the cache; one whose
+    probe fails is closed and opened afresh at the next tick.
+    """
+
+    def __init__(self, *, idle_seconds: float = 300.0) -> None:
+        self.idle_seconds = idle_seconds
+        self._open: dict[str, tuple[ExitStack, sa.Engine, float]] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def engine(
+        self, key: str, opener: Callable[[], AbstractContextManager[sa.Engine]]
+    ) -> Iterator[sa.Engine]:
+        """The engine kept under ``key``, opened with ``opener`` when there is none."""
+        with self._lock:
+            self._close_idle()
+            entry = self._open.pop(key, None)
+        if entry is None:
+            stack = ExitStack()
+            entry = (stack, stack.enter_context(opener()), time.monotonic())
+        stack, engine, _ = entry
+        try:
+            yield engine
+        except BaseException:
+            stack.close()
+            raise
+        with self._lock:
+            previous = self._open.pop(key, None)
+            self._open[key] = (stack, engine, time.monotonic())
+        if previous is not None:  # another thread kept one meanwhile
+            previous[0].close()
+
+    def close(self) -> None:
+        with self._lock:
+            entries, self._open = list(self._open.values()), {}
+        for stack, _, _ in entries:
+            stack.close()
+
+    def _close_idle(self) -> None:
+        now = time.monotonic()
+        for key, (stack, _, used) in list(self._open.items()):
+            if now - used >= self.idle_seconds:
+                del self._open[key]
+                stack.close()
+
+
+# NOTE: module state on purpose: the sensor daemon builds new resources for every tick.
+PROBE_ENGINES = KeptEngines()

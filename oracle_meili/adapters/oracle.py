@@ -11,7 +11,7 @@ from typing import Any
 
 import oracledb
 import sqlalchemy as sa
-from sqlalchemy.pool import NullPool, StaticPool
+from sqlalchemy.pool import NullPool
 
 from oracle_meili.config import OracleSettings
 from oracle_meili.errors import SourceConnectionError, SourceUnavailableError
@@ -139,14 +139,13 @@ def pool_parameters(settings: OracleSettings, pool: PoolSettings) -> dict[str, A
 
 @contextmanager
 def oracle_engine(
-    settings: OracleSettings, *, pool: PoolSettings | None = None, pooled: bool = True
+    settings: OracleSettings, *, pool: PoolSettings | None = None
 ) -> Iterator[sa.Engine]:
     """A SQLAlchemy engine that takes connections from a python-oracledb session pool.
 
-    The pool is created on entry and closed on exit, so one Dagster run or CLI call owns it.
-    With ``pooled=False`` the engine holds one connection instead (a sensor's probe: one
-    session per tick rather than a probe connection and a pool). Thin mode unless
-    ``client_lib_dir`` is set (thick mode, e.g. for Native Network Encryption or databases
+    The pool is created on entry and closed on exit, so one Dagster run or CLI call owns it
+    (the change sensor keeps one open across ticks: ``database.KeptEngines``). Thin mode
+    unless ``client_lib_dir`` is set (thick mode, e.g. for Native Network Encryption or databases
     older than 12.1).
 
     Raises:
@@ -161,24 +160,8 @@ def oracle_engine(
         raise connection_error(settings, e) from None
     # Connect first, with a deadline: a pool whose first session hangs in its handshake
     # cannot be closed.
-    connection = connect_within_deadline(
-        settings, tcp_connect_timeout=pool.tcp_connect_timeout_seconds
-    )
+    probe(settings, tcp_connect_timeout=pool.tcp_connect_timeout_seconds)
     identity = {TARGET_OPTION: f"{settings.user}@{settings.target}"}
-    if not pooled:
-        engine = sa.create_engine(
-            "oracle+oracledb://",
-            creator=lambda: connection,
-            poolclass=StaticPool,
-            execution_options=identity,
-        )
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-            connection.close()
-        return
-    connection.close()
     try:
         session_pool = oracledb.create_pool(**pool_parameters(settings, pool))
     except oracledb.Error as e:

@@ -62,7 +62,11 @@ class ScheduleConfig(_Record):
 class ChangeSensorConfig(_Record):
     """The sensor that polls cheap change markers and requests incremental syncs."""
 
-    interval_seconds: int = Field(default=30, ge=1)
+    interval_seconds: int = Field(
+        default=1,
+        ge=1,
+        description="Seconds between change probes: one MAX(cursor) on a session kept open.",
+    )
     running: bool = False
 
 

@@ -13,7 +13,7 @@ import dagster as dg
 import sqlalchemy as sa
 from pydantic import Field
 
-from oracle_meili.adapters.database import source_engine
+from oracle_meili.adapters.database import PROBE_ENGINES, source_engine
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.oracle import PoolSettings, oracle_engine
 from oracle_meili.config import (
@@ -30,13 +30,20 @@ class SourceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """A database the index assets read from."""
 
     @contextmanager
-    def engine(self, *, pooled: bool = True) -> Iterator[sa.Engine]:
-        """A SQLAlchemy engine, open for the duration of the ``with`` block.
-
-        ``pooled=False``: one connection, for a short probe (a sensor tick).
-        """
+    def engine(self) -> Iterator[sa.Engine]:
+        """A SQLAlchemy engine, open for the duration of the ``with`` block."""
         raise NotImplementedError(f"{type(self).__name__} must implement engine()")
         yield  # pragma: no cover
+
+    @contextmanager
+    def probe_engine(self) -> Iterator[sa.Engine]:
+        """An engine kept open across sensor ticks (one per database, closed when idle)."""
+        with PROBE_ENGINES.engine(self.identity(), self.engine) as engine:
+            yield engine
+
+    def identity(self) -> str:
+        """Which database this is, without secrets (the key of the kept probe engine)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement identity()")
 
 
 class SqlAlchemySourceResource(SourceResource):
@@ -45,9 +52,12 @@ class SqlAlchemySourceResource(SourceResource):
     url: str = Field(description="SQLAlchemy URL, e.g. sqlite:///demo/demo.db.")
 
     @contextmanager
-    def engine(self, *, pooled: bool = True) -> Iterator[sa.Engine]:
+    def engine(self) -> Iterator[sa.Engine]:
         with source_engine(SourceConfig(url=self.url)) as engine:
             yield engine
+
+    def identity(self) -> str:
+        return sa.make_url(self.url).render_as_string(hide_password=True)
 
 
 class OracleResource(SourceResource):
@@ -83,10 +93,13 @@ class OracleResource(SourceResource):
         )
 
     @contextmanager
-    def engine(self, *, pooled: bool = True) -> Iterator[sa.Engine]:
+    def engine(self) -> Iterator[sa.Engine]:
         settings = self.settings()
-        with oracle_engine(settings, pool=PoolSettings.of(settings), pooled=pooled) as engine:
+        with oracle_engine(settings, pool=PoolSettings.of(settings)) as engine:
             yield engine
+
+    def identity(self) -> str:
+        return f"{self.user}@{self.settings().target}"
 
 
 class MeilisearchResource(dg.ConfigurableResource):  # type: ignore[type-arg]

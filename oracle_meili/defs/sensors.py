@@ -46,8 +46,8 @@ def build_change_sensor(index: IndexConfig, job: SyncJob) -> dg.SensorDefinition
     def _change_sensor(
         context: dg.SensorEvaluationContext, source: SourceResource
     ) -> dg.SensorResult:
-        # One connection per tick, and the table reflected at most every few minutes.
-        with source.engine(pooled=False) as engine:
+        # A session kept open across ticks, and the table reflected every few minutes.
+        with source.probe_engine() as engine:
             markers = TableSource.cached(engine, index).change_markers()
         current: dict[str, Any] = {"max_cursor": encode_watermark(markers.max_cursor)}
         previous = orjson.loads(context.cursor) if context.cursor else None

@@ -130,8 +130,8 @@ class SourceLostMidRead(SqlAlchemySourceResource):
     fail_at: int
 
     @contextmanager
-    def engine(self, *, pooled: bool = True) -> Iterator[sa.Engine]:
-        with super().engine(pooled=pooled) as engine:
+    def engine(self) -> Iterator[sa.Engine]:
+        with super().engine() as engine:
             pages = 0
 
             def count_pages(conn: Any, cursor: Any, statement: str, *args: Any) -> None:

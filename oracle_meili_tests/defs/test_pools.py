@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -82,3 +83,64 @@ def test_second_sync_of_an_index_waits_for_the_first(
         (a_start, a_end), (b_start, b_end) = sorted(step_window(instance, r.run_id) for r in runs)
     overlapped = b_start < a_end
     assert overlapped is not pools, (a_start, a_end, b_start, b_end)
+
+
+@pytest.mark.parametrize("pools", [True, False], ids=["shipped", "without-pools"])
+def test_runs_launched_with_the_shipped_settings_never_overlap(
+    tmp_path: Path, meili_server: RunningMeilisearch, index_name: str, pools: bool
+) -> None:
+    """Issue #14: the shipped dagster.yaml launches runs at once (DefaultRunCoordinator, no
+    queue); two syncs of one index still never overlap, because the per-index pool is
+    enforced where the sync step runs. Runs are submitted with `dagster job launch`, as the
+    daemon submits the sensor's runs, each in a run worker process of its own. Without the
+    pools they do overlap (the control)."""
+    db = create_demo(tmp_path / "demo.db", rows=40_000)
+    config = {
+        "source": {"url": f"sqlite:///{db}"},
+        "indexes": [
+            {"name": index_name, "table": "PRODUCTS", "primary_key": "PRODUCT_ID",
+             "cursor": "UPDATED_AT", "batch_size": 2000},
+        ],
+    }  # fmt: skip
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shipped = yaml.safe_load((PROJECT / "dagster.yaml").read_text())
+    if not pools:
+        del shipped["concurrency"]
+    (home / "dagster.yaml").write_text(yaml.safe_dump(shipped))
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "ORACLE_MEILI_CONFIG": str(tmp_path / "config.yaml"),
+        "MEILI_URL": meili_server.url,
+        "MEILI_API_KEY": meili_server.master_key,
+    }
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        if pools:  # as README "Deploying" says: the pool's limit set up front
+            instance.event_log_storage.set_concurrency_slots(f"oracle_meili/{index_name}", 1)
+    launch = [
+        sys.executable, "-m", "dagster", "job", "launch", "-m", "oracle_meili.definitions",
+        "-j", f"sync_{index_name}", "--tags", '{"dagster/partition": "full"}',
+    ]  # fmt: skip
+    launchers = [
+        subprocess.Popen(launch, env=env, cwd=tmp_path, stderr=subprocess.PIPE) for _ in range(2)
+    ]
+    for launcher in launchers:
+        _, stderr = launcher.communicate(timeout=120)
+        assert launcher.returncode == 0, stderr.decode()[-2000:]
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        deadline = time.monotonic() + 300
+        while True:
+            runs = instance.get_runs(limit=2)
+            if len(runs) == 2 and all(r.is_finished for r in runs):
+                break
+            assert time.monotonic() < deadline, [r.status for r in runs]
+            time.sleep(0.5)
+        statuses = [r.status for r in runs]
+        windows = sorted(step_window(instance, r.run_id) for r in runs)
+    (a_start, a_end), (b_start, b_end) = windows
+    overlapped = b_start < a_end
+    assert overlapped is not pools, (statuses, a_start, a_end, b_start, b_end)
+    if pools:
+        assert statuses == [dg.DagsterRunStatus.SUCCESS] * 2

@@ -117,12 +117,15 @@ def test_no_sensor_without_cursor_or_when_disabled() -> None:
 
 
 def test_ticks_reuse_the_reflected_table(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue #13 item 10: a tick runs the change probe, not a fresh reflection each time."""
+    """Issue #13 item 10: a tick runs the change probe, not a fresh reflection or a new
+    connection each time."""
     statements: list[str] = []
+    engines: list[sa.Engine] = []
     original = sa.create_engine
 
     def recording_engine(*args: Any, **kwargs: Any) -> sa.Engine:
         engine: sa.Engine = original(*args, **kwargs)
+        engines.append(engine)
         sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
         return engine
 
@@ -137,3 +140,5 @@ def test_ticks_reuse_the_reflected_table(demo_db: Path, monkeypatch: pytest.Monk
     later = statements[first:]
     assert first > 2  # the first tick reflected (PRAGMA table_info, ...)
     assert len(later) == 2 and all(s.lstrip().upper().startswith("SELECT MAX") for s in later)
+    # ... on one engine kept across ticks (issue #14: no new logon every tick).
+    assert len(engines) == 1
