@@ -180,3 +180,16 @@ def test_check_command(cli_env: Path, index_name: str, capsys: pytest.CaptureFix
     engine.dispose()
     assert main(["check", "--config", "config.yaml", "--index", index_name]) == 1
     assert orjson.loads(capsys.readouterr().out)["mismatched"] > 0
+
+
+def test_check_and_reconcile_of_an_index_never_built(
+    cli_env: Path, index_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue #10: `check` on a new index printed the client's hint about Meilisearch
+    versions; now both commands say the index was never built and what to do."""
+    main(["demo", "--rows", "20"])
+    for command in ("check", "reconcile"):
+        assert main([command, "--config", "config.yaml", "--index", index_name]) == 1
+        err = capsys.readouterr().err
+        assert f"index '{index_name}' does not exist in Meilisearch yet" in err
+        assert "run a full sync first" in err and "version" not in err

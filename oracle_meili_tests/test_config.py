@@ -149,3 +149,16 @@ def test_demo_config_loads() -> None:
     config = load_config(Path(__file__).parent.parent / "demo" / "config.yaml", environ={})
     assert config.source.url == "sqlite:///demo/demo.db"
     assert config.index("products").soft_delete is not None
+
+
+def test_a_misspelled_required_key_names_the_unknown_key() -> None:
+    """Issue #10: `primary_keys:` used to say only "primary_key: Field required"."""
+    raw = {
+        "source": {"url": "sqlite:///x.db"},
+        "indexes": [{"name": "p", "table": "T", "primary_keys": "ID"}],
+    }
+    with pytest.raises(ConfigError) as raised:
+        parse_config(raw, environ={})
+    assert str(raised.value) == (
+        "index 'p': primary_key: Field required (unknown key(s): primary_keys; misspelled?)"
+    )

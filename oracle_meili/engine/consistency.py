@@ -22,6 +22,7 @@ from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig
 from oracle_meili.documents import DocumentShape, document_id, encode_document
 from oracle_meili.engine.id_diff import IdPair, SideProgress, compare_ids, partitions_for
+from oracle_meili.errors import SyncError
 
 CHUNK = 5_000
 # PERF-002: at least 99.99 % of the live rows match their document.
@@ -88,6 +89,7 @@ def check_consistency(
     client.check_health()
     shape = source.document_shape()
     target = uid or index.name
+    require_index(client, target)
     partitions = partitions_for(client.document_count(target))
     index_side = _index_fingerprints(client, target, shape, chunk, on_progress)
     source_side = _source_fingerprints(source, shape, chunk, on_progress)
@@ -102,6 +104,16 @@ def check_consistency(
             orphans=diff.orphans_count,
             orphan_sample=tuple(diff.orphan_sample),
             duration_seconds=time.monotonic() - started,
+        )
+
+
+def require_index(client: MeiliClient, uid: str) -> None:
+    """Fail with a clear message when the index was never built (rather than the client's
+    own 404 hint, which speaks of Meilisearch versions)."""
+    if not client.index_exists(uid):
+        raise SyncError(
+            f"index {uid!r} does not exist in Meilisearch yet: run a full sync first "
+            "(oracle-meili sync --mode full, or materialize the partition `full`)"
         )
 
 

@@ -25,6 +25,7 @@ from oracle_meili.adapters.payloads import TaskLog, TaskWindow
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig, MeilisearchConfig
 from oracle_meili.documents import DocumentShape, document_id
+from oracle_meili.engine.consistency import require_index
 from oracle_meili.engine.id_diff import IdPair, SideProgress, compare_ids, partitions_for
 from oracle_meili.errors import SyncError
 
@@ -74,6 +75,7 @@ def reconcile(
     """
     started = time.monotonic()
     client.check_health()
+    require_index(client, index.name)
     shape = source.document_shape()
     partitions = partitions_for(client.document_count(index.name))
     index_side = _index_ids(client, index.name, shape, chunk, on_progress)
