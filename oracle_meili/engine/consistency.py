@@ -17,11 +17,18 @@ from typing import Any
 
 import orjson
 
+from oracle_meili.adapters.keyset import Row
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig
 from oracle_meili.documents import DocumentShape, document_id, encode_document
-from oracle_meili.engine.id_diff import IdPair, SideProgress, compare_ids, partitions_for
+from oracle_meili.engine.id_diff import (
+    IdPair,
+    SideProgress,
+    compare_ids,
+    paired,
+    partitions_for,
+)
 from oracle_meili.errors import SyncError
 
 CHUNK = 5_000
@@ -130,23 +137,19 @@ def _index_fingerprints(
     chunk: int,
     on_progress: SideProgress | None,
 ) -> Iterator[IdPair]:
-    seen = 0
-    for page in client.documents(uid, chunk=chunk):
-        for document in page:
-            yield document[shape.id_field], fingerprint(document)
-        seen += len(page)
-        if on_progress is not None:
-            on_progress("index", seen)
+    return paired(
+        client.documents(uid, chunk=chunk),
+        lambda document: (document[shape.id_field], fingerprint(document)),
+        side="index",
+        on_progress=on_progress,
+    )
 
 
 def _source_fingerprints(
     source: TableSource, shape: DocumentShape, chunk: int, on_progress: SideProgress | None
 ) -> Iterator[IdPair]:
-    seen = 0
-    for batch in source.read_all(batch_size=chunk):
-        for row in batch:
-            document = orjson.loads(encode_document(shape, row))
-            yield document_id(shape, row), fingerprint(document)
-        seen += len(batch)
-        if on_progress is not None:
-            on_progress("source", seen)
+    def pair(row: Row) -> IdPair:
+        document = orjson.loads(encode_document(shape, row))
+        return document_id(shape, row), fingerprint(document)
+
+    return paired(source.read_all(batch_size=chunk), pair, side="source", on_progress=on_progress)

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import orjson
 
@@ -30,6 +30,7 @@ MAX_PARTITIONS = 256
 SAMPLE = 20
 
 IdPair = tuple[DocumentId, bytes]
+T = TypeVar("T")
 # Called with "index" or "source" and the ids read so far on that side.
 SideProgress = Callable[[str, int], None]
 
@@ -59,6 +60,24 @@ class IdDiff:
         with self._orphans_path.open("rb") as lines:
             for line in lines:
                 yield orjson.loads(line)
+
+
+def paired(
+    pages: Iterable[Sequence[T]],
+    pair: Callable[[T], IdPair],
+    *,
+    side: str,
+    on_progress: SideProgress | None,
+) -> Iterator[IdPair]:
+    """Each item of each page as an (id, fingerprint) pair; ``on_progress(side, count)``
+    after each page."""
+    seen = 0
+    for page in pages:
+        for item in page:
+            yield pair(item)
+        seen += len(page)
+        if on_progress is not None:
+            on_progress(side, seen)
 
 
 def partitions_for(expected_ids: int) -> int:

@@ -20,13 +20,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from oracle_meili.adapters.keyset import Row
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.payloads import TaskLog, TaskWindow
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig, MeilisearchConfig
 from oracle_meili.documents import DocumentShape, document_id
 from oracle_meili.engine.consistency import require_index
-from oracle_meili.engine.id_diff import IdPair, SideProgress, compare_ids, partitions_for
+from oracle_meili.engine.id_diff import (
+    IdPair,
+    SideProgress,
+    compare_ids,
+    paired,
+    partitions_for,
+)
 from oracle_meili.errors import SyncError
 
 log = logging.getLogger(__name__)
@@ -120,13 +127,12 @@ def _index_ids(
     chunk: int,
     on_progress: SideProgress | None,
 ) -> Iterator[IdPair]:
-    seen = 0
-    for ids in client.document_ids(uid, id_field=shape.id_field, chunk=chunk):
-        for doc_id in ids:
-            yield doc_id, _NO_FINGERPRINT
-        seen += len(ids)
-        if on_progress is not None:
-            on_progress("index", seen)
+    return paired(
+        client.document_ids(uid, id_field=shape.id_field, chunk=chunk),
+        lambda doc_id: (doc_id, _NO_FINGERPRINT),
+        side="index",
+        on_progress=on_progress,
+    )
 
 
 def _source_ids(
@@ -135,15 +141,13 @@ def _source_ids(
     """The document id of every live row, from its key columns alone."""
     row: list[Any] = [None] * len(shape.fields)
     positions = source.key_positions
-    seen = 0
-    for batch in source.read_keys(batch_size=chunk):
-        for key in batch:
-            for position, value in zip(positions, key, strict=True):
-                row[position] = value
-            yield document_id(shape, row), _NO_FINGERPRINT
-        seen += len(batch)
-        if on_progress is not None:
-            on_progress("source", seen)
+
+    def pair(key: Row) -> IdPair:
+        for position, value in zip(positions, key, strict=True):
+            row[position] = value
+        return document_id(shape, row), _NO_FINGERPRINT
+
+    return paired(source.read_keys(batch_size=chunk), pair, side="source", on_progress=on_progress)
 
 
 def _chunks(ids: Iterator[Any], size: int) -> Iterator[list[Any]]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -34,12 +34,11 @@ def step_window(instance: dg.DagsterInstance, run_id: str) -> tuple[float, float
     return start, end
 
 
-@pytest.mark.parametrize("pools", [True, False], ids=["with-pools", "without-pools"])
-def test_second_sync_of_an_index_waits_for_the_first(
-    tmp_path: Path, meili_server: RunningMeilisearch, index_name: str, pools: bool
-) -> None:
-    """With the pool the two steps run one after the other; without it they overlap (which
-    shows the test can tell the difference)."""
+def scenario(
+    tmp_path: Path, meili_server: RunningMeilisearch, index_name: str, instance: dict[str, Any]
+) -> tuple[Path, dict[str, str]]:
+    """A 40,000-row demo source and a Dagster home with ``instance`` as its dagster.yaml;
+    returns the home and the environment of the processes that run the syncs."""
     db = create_demo(tmp_path / "demo.db", rows=40_000)
     config = {
         "source": {"url": f"sqlite:///{db}"},
@@ -51,8 +50,7 @@ def test_second_sync_of_an_index_waits_for_the_first(
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     home = tmp_path / "dagster_home"
     home.mkdir()
-    if pools:
-        shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
+    (home / "dagster.yaml").write_text(yaml.safe_dump(instance))
     dg.DagsterInstance.from_config(str(home)).dispose()  # initialise storage first
     env = {
         **os.environ,
@@ -61,6 +59,23 @@ def test_second_sync_of_an_index_waits_for_the_first(
         "MEILI_URL": meili_server.url,
         "MEILI_API_KEY": meili_server.master_key,
     }
+    return home, env
+
+
+def shipped_instance(*, pools: bool) -> dict[str, Any]:
+    instance: dict[str, Any] = yaml.safe_load((PROJECT / "dagster.yaml").read_text())
+    if not pools:
+        del instance["concurrency"]
+    return instance
+
+
+@pytest.mark.parametrize("pools", [True, False], ids=["with-pools", "without-pools"])
+def test_second_sync_of_an_index_waits_for_the_first(
+    tmp_path: Path, meili_server: RunningMeilisearch, index_name: str, pools: bool
+) -> None:
+    """With the pool the two steps run one after the other; without it they overlap (which
+    shows the test can tell the difference)."""
+    home, env = scenario(tmp_path, meili_server, index_name, shipped_instance(pools=pools))
     command = [
         sys.executable, "-m", "dagster", "asset", "materialize", "-m", "oracle_meili.definitions",
         "--select", f"meilisearch/{index_name}", "--partition",
@@ -94,28 +109,7 @@ def test_runs_launched_with_the_shipped_settings_never_overlap(
     enforced where the sync step runs. Runs are submitted with `dagster job launch`, as the
     daemon submits the sensor's runs, each in a run worker process of its own. Without the
     pools they do overlap (the control)."""
-    db = create_demo(tmp_path / "demo.db", rows=40_000)
-    config = {
-        "source": {"url": f"sqlite:///{db}"},
-        "indexes": [
-            {"name": index_name, "table": "PRODUCTS", "primary_key": "PRODUCT_ID",
-             "cursor": "UPDATED_AT", "batch_size": 2000},
-        ],
-    }  # fmt: skip
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shipped = yaml.safe_load((PROJECT / "dagster.yaml").read_text())
-    if not pools:
-        del shipped["concurrency"]
-    (home / "dagster.yaml").write_text(yaml.safe_dump(shipped))
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "ORACLE_MEILI_CONFIG": str(tmp_path / "config.yaml"),
-        "MEILI_URL": meili_server.url,
-        "MEILI_API_KEY": meili_server.master_key,
-    }
+    home, env = scenario(tmp_path, meili_server, index_name, shipped_instance(pools=pools))
     with dg.DagsterInstance.from_config(str(home)) as instance:
         if pools:  # as README "Deploying" says: the pool's limit set up front
             instance.event_log_storage.set_concurrency_slots(f"oracle_meili/{index_name}", 1)
