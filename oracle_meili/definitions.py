@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
+import sqlalchemy as sa
 from pydantic import BaseModel, SecretStr
 
 from oracle_meili.config import CONFIG_ENV_VAR, AppConfig, environment, load_config
@@ -80,7 +81,7 @@ def build_definitions(config: AppConfig, environ: Mapping[str, str]) -> dg.Defin
     sensors = [build_change_sensor(index, jobs[index.name]) for index in config.indexes]
     return dg.Definitions(
         assets=[
-            *source_table_specs(config.indexes),
+            *source_table_specs(config.indexes, kind=source_kind(config)),
             *(build_index_asset(index) for index in config.indexes),
         ],
         asset_checks=[build_consistency_checks(index) for index in config.indexes],
@@ -91,7 +92,17 @@ def build_definitions(config: AppConfig, environ: Mapping[str, str]) -> dg.Defin
         ],
         sensors=[sensor for sensor in sensors if sensor is not None],
         resources=build_resources(config, environ),
+        # The implicit asset job (the UI's Materialize button) runs in process, like the
+        # named sync jobs: a sync is one step, and a subprocess per step costs seconds.
+        executor=dg.in_process_executor,
     )
+
+
+def source_kind(config: AppConfig) -> str:
+    """The source database's kind for the UI: ``oracle``, or the URL's backend."""
+    if config.source.url is None:
+        return "oracle"
+    return sa.make_url(config.source.url).get_backend_name()
 
 
 @dg.definitions

@@ -21,7 +21,13 @@ def test_defs_load_with_demo_config(monkeypatch: pytest.MonkeyPatch) -> None:
     index_key = dg.AssetKey(["meilisearch", "products"])
     assert graph.get(index_key).parent_keys == {dg.AssetKey(["oracle", "products"])}
     assert set(defs.resources or {}) >= {"source", "meilisearch"}
-    defs.resolve_implicit_global_asset_job_def()
+    # The UI's Materialize button runs the implicit job in process, like sync_products.
+    assert defs.resolve_implicit_global_asset_job_def().executor_def is dg.in_process_executor
+    # The source's kind is the real one: the demo is SQLite (issue #10).
+    source = graph.get(dg.AssetKey(["oracle", "products"]))
+    assert source.kinds == {"sqlite"}
+    assert source.metadata["dagster/table_name"] == "PRODUCTS"
+    assert defs.resolve_job_def("check_products").name == "check_products"
     assert defs.resolve_job_def("sync_products").name == "sync_products"
     assert defs.resolve_schedule_def("sync_products_incremental").cron_schedule == "*/5 * * * *"
     assert defs.resolve_schedule_def("sync_products_full").cron_schedule == "0 3 * * *"
@@ -46,3 +52,4 @@ def test_defs_with_oracle_from_environment(tmp_path: Path, monkeypatch: pytest.M
         dg.AssetKey(["oracle", "shop", "orders"])
     }
     assert type((defs.resources or {})["source"]).__name__ == "OracleResource"
+    assert graph.get(dg.AssetKey(["oracle", "shop", "orders"])).kinds == {"oracle"}

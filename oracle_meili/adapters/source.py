@@ -132,6 +132,19 @@ class TableSource:
             temporal_columns=self.temporal_columns,
         )
 
+    def field_columns(self) -> tuple[tuple[str, str, str], ...]:
+        """Each document field with the source column it comes from and that column's SQL
+        type (``unknown`` where the source does not say: a `query:` on SQLite)."""
+        shape = self.document_shape()
+        described = []
+        for field_name, column in zip(shape.fields, self.selectable.columns, strict=True):
+            try:
+                type_name = str(column.type.compile(dialect=self.engine.dialect))
+            except sa.exc.CompileError:
+                type_name = "unknown"
+            described.append((field_name, column.name, type_name))
+        return tuple(described)
+
     def column(self, name: str, key: str) -> sa.ColumnElement[Any]:
         """The source column ``name`` (matched case-insensitively), for setting ``key``."""
         try:

@@ -112,6 +112,11 @@ class IndexConfig(_Record):
         default=False,
         description="Oracle: read a full sync AS OF one SCN (flashback query).",
     )
+    owners: tuple[str, ...] = Field(
+        default=(), description="Dagster owners of the index asset (emails or team:name)."
+    )
+    tags: dict[str, str] = Field(default_factory=dict, description="Dagster tags of the asset.")
+    group: str = Field(default="meilisearch", description="Dagster asset group.")
     max_delete_share: float = Field(
         default=0.10,
         ge=0,

@@ -9,8 +9,15 @@ from collections.abc import Sequence
 import dagster as dg
 
 from oracle_meili.config import IndexConfig
-from oracle_meili.defs.metadata import result_metadata
-from oracle_meili.defs.names import SOURCE_LABEL, index_asset_key, pool_name, source_table_key
+from oracle_meili.defs.jobs import SYNC_RETRY_POLICY
+from oracle_meili.defs.metadata import result_metadata, schema_metadata
+from oracle_meili.defs.names import (
+    SOURCE_LABEL,
+    TABLE_NAME,
+    index_asset_key,
+    pool_name,
+    source_table_key,
+)
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource
 from oracle_meili.defs.state import DagsterRunState
 from oracle_meili.engine.runner import Runner
@@ -32,15 +39,19 @@ def source_tables(index: IndexConfig) -> tuple[str, ...]:
     return (index.table,) if index.table is not None else index.upstream
 
 
-def source_table_specs(indexes: Sequence[IndexConfig]) -> list[dg.AssetSpec]:
-    """External assets for the source tables, upstream of the index assets."""
+def source_table_specs(indexes: Sequence[IndexConfig], *, kind: str) -> list[dg.AssetSpec]:
+    """External assets for the source tables, upstream of the index assets.
+
+    ``kind`` is the source's database (``oracle``, ``sqlite``, ...), shown in the UI.
+    """
     tables = sorted({t for index in indexes for t in source_tables(index)})
     return [
         dg.AssetSpec(
             source_table_key(table),
             description=f"Source table {table}, read by oracle-meili.",
-            group_name="oracle",
-            kinds={"oracle"},
+            group_name="source",
+            kinds={kind},
+            metadata={TABLE_NAME: table},
         )
         for table in tables
     ]
@@ -54,8 +65,13 @@ def build_index_asset(index: IndexConfig) -> dg.AssetsDefinition:
         deps=[source_table_key(t) for t in source_tables(index)],
         partitions_def=SYNC_PARTITIONS,
         pool=pool_name(index),
-        group_name="meilisearch",
+        group_name=index.group,
         kinds={"meilisearch"},
+        owners=list(index.owners),
+        tags=dict(index.tags),
+        # On the asset, not only on the job: a materialization launched from the UI retries
+        # like one launched by a schedule or the sensor.
+        retry_policy=SYNC_RETRY_POLICY,
         description=(
             f"Meilisearch index `{index.name}` synced from {index.source_label}. "
             "Partition `full` rebuilds it with zero downtime; `incremental` applies the rows "
@@ -74,9 +90,11 @@ def build_index_asset(index: IndexConfig) -> dg.AssetsDefinition:
         runner = Runner(source=source.engine, meilisearch=settings, state=state)
         context.log.info(f"{index.name}: {mode} sync started")
         try:
-            result = runner.run(
-                index, mode, on_progress=ProgressReporter(index.name, context.log.info)
-            )
+            with runner.session() as session:
+                result = session.sync(
+                    index, mode, on_progress=ProgressReporter(index.name, context.log.info)
+                )
+                fields = session.source(index).field_columns()
         except Exception as e:
             raise run_failure(e) from e
         context.log.info(
@@ -84,6 +102,8 @@ def build_index_asset(index: IndexConfig) -> dg.AssetsDefinition:
             f"{result.documents_upserted}, deleted {result.documents_deleted} in "
             f"{result.duration_seconds:.1f} s; watermark {result.watermark}"
         )
-        return dg.MaterializeResult(metadata=result_metadata(result, meilisearch_url=settings.url))
+        metadata = result_metadata(result, meilisearch_url=settings.url)
+        metadata.update(schema_metadata(index, fields))
+        return dg.MaterializeResult(metadata=metadata)
 
     return _index_asset

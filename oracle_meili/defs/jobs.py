@@ -33,7 +33,6 @@ def build_sync_job(index: IndexConfig) -> SyncJob:
         # run would cost what the table costs. They have their own job (below).
         selection=dg.AssetSelection.assets(index_asset_key(index)).without_checks(),
         executor_def=dg.in_process_executor,
-        op_retry_policy=SYNC_RETRY_POLICY,
         description=f"Sync the Meilisearch index `{index.name}`.",
     )
 

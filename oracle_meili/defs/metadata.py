@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import dagster as dg
 
+from oracle_meili.config import IndexConfig
 from oracle_meili.defs.names import (
+    COLUMN_LINEAGE,
+    COLUMN_SCHEMA,
     DOCUMENTS_DELETED,
     DOCUMENTS_UPSERTED,
     DURATION_SECONDS,
@@ -22,17 +26,20 @@ from oracle_meili.defs.names import (
     SKIPPED_ROWS,
     STRATEGY,
     TASK_UIDS,
+    URI,
     WATERMARK,
+    WATERMARK_TIME,
+    source_table_key,
 )
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint
 from oracle_meili.engine.result import SyncResult
+from oracle_meili.engine.watermark import decode_watermark
 
 
 def result_metadata(result: SyncResult, *, meilisearch_url: str) -> dict[str, dg.MetadataValue]:
     """The metadata of one sync; numeric values are plotted by the Dagster UI."""
     values: dict[str, Any] = {
         WATERMARK: dg.MetadataValue.text(result.watermark or ""),
-        PREVIOUS_WATERMARK: dg.MetadataValue.text(result.previous_watermark or ""),
         MODE: dg.MetadataValue.text(result.mode),
         ROWS_READ: dg.MetadataValue.int(result.rows_read),
         DOCUMENTS_UPSERTED: dg.MetadataValue.int(result.documents_upserted),
@@ -41,8 +48,16 @@ def result_metadata(result: SyncResult, *, meilisearch_url: str) -> dict[str, dg
         INDEX_DOCUMENT_COUNT: dg.MetadataValue.int(result.index_document_count),
         TASK_UIDS: dg.MetadataValue.json(list(result.task_uids)),
         MEILISEARCH_URL: dg.MetadataValue.url(meilisearch_url),
+        URI: dg.MetadataValue.url(f"{meilisearch_url.rstrip('/')}/indexes/{result.index}"),
         ROW_COUNT: dg.MetadataValue.int(result.index_document_count),
     }
+    if result.previous_watermark is not None:
+        values[PREVIOUS_WATERMARK] = dg.MetadataValue.text(result.previous_watermark)
+    stamp = decode_watermark(result.watermark)
+    if isinstance(stamp, dt.datetime):
+        # Naive cursor values are taken as UTC, as for lag_seconds.
+        aware = stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=dt.UTC)
+        values[WATERMARK_TIME] = dg.MetadataValue.timestamp(aware)
     if result.strategy is not None:
         values[STRATEGY] = dg.MetadataValue.text(result.strategy)
     values[ROWS_SKIPPED] = dg.MetadataValue.int(result.rows_skipped)
@@ -50,6 +65,34 @@ def result_metadata(result: SyncResult, *, meilisearch_url: str) -> dict[str, dg
         values[SKIPPED_ROWS] = dg.MetadataValue.json(list(result.skipped_sample))
     if result.lag_seconds is not None:
         values[LAG_SECONDS] = dg.MetadataValue.float(round(result.lag_seconds, 3))
+    return values
+
+
+def schema_metadata(
+    index: IndexConfig, fields: tuple[tuple[str, str, str], ...]
+) -> dict[str, dg.MetadataValue]:
+    """The index's document fields with their source columns' types, and, for a table
+    source, the column lineage (document field <- source column)."""
+    values: dict[str, dg.MetadataValue] = {
+        COLUMN_SCHEMA: dg.MetadataValue.table_schema(
+            dg.TableSchema(
+                columns=[
+                    dg.TableColumn(name=field, type=type_name, description=f"from {column}")
+                    for field, column, type_name in fields
+                ]
+            )
+        )
+    }
+    if index.table is not None:
+        source = source_table_key(index.table)
+        values[COLUMN_LINEAGE] = dg.MetadataValue.column_lineage(
+            dg.TableColumnLineage(
+                {
+                    field: [dg.TableColumnDep(asset_key=source, column_name=column.lower())]
+                    for field, column, _ in fields
+                }
+            )
+        )
     return values
 
 

@@ -71,6 +71,19 @@ def test_full_then_incremental_round_trips_the_watermark(
     )
     assert str(full_meta[keys.WATERMARK]).startswith("datetime:")
     assert full_meta[keys.TASK_UIDS]
+    # Typed, standard metadata (issue #10): a timestamp for a date/time watermark, no blank
+    # previous watermark, the index's URI, its fields' schema and their lineage.
+    assert isinstance(full_meta[keys.WATERMARK_TIME], float)
+    assert keys.PREVIOUS_WATERMARK not in full_meta
+    assert str(full_meta[keys.URI]).endswith(f"/indexes/{index.name}")
+    schema = full_meta[keys.COLUMN_SCHEMA]
+    assert isinstance(schema, dg.TableSchema)
+    columns = {c.name: c.type for c in schema.columns}
+    assert columns["updated_at"] == "DATETIME" and columns["product_id"] == "INTEGER"
+    lineage = full_meta[keys.COLUMN_LINEAGE]
+    assert isinstance(lineage, dg.TableColumnLineage)
+    (dep,) = lineage.deps_by_column["name"]
+    assert (dep.asset_key, dep.column_name) == (dg.AssetKey(["oracle", "products"]), "name")
 
     engine = sa.create_engine(f"sqlite:///{demo_db}")
     with engine.begin() as c:
@@ -208,11 +221,30 @@ def test_final_errors_are_not_retried_by_dagster(
     assert failure.step_failure_data.user_failure_data is not None
 
 
-def test_sync_jobs_retry_whole_runs() -> None:
-    index = IndexConfig.model_validate({"name": "p", "table": "T", "primary_key": "ID"})
-    job = build_sync_job(index)
-    assert job.op_retry_policy == SYNC_RETRY_POLICY
+def test_the_asset_itself_retries_so_ui_materializations_do_too() -> None:
+    """Issue #10: the Materialize button launched the implicit asset job, which had neither
+    the sync job's retry policy nor its in-process executor."""
+    index = IndexConfig.model_validate(
+        {
+            "name": "p",
+            "table": "T",
+            "primary_key": "ID",
+            "owners": ["team:search"],
+            "tags": {"tier": "gold"},
+            "group": "search",
+        }
+    )
+    asset = build_index_asset(index)
+    (spec,) = asset.specs
+    # Owners, tags and group from the configuration (issue #10).
+    assert (spec.owners, spec.tags.get("tier"), spec.group_name) == (
+        ["team:search"],
+        "gold",
+        "search",
+    )
+    assert asset.op.retry_policy == SYNC_RETRY_POLICY
     assert SYNC_RETRY_POLICY.max_retries == 2
+    assert build_sync_job(index).executor_def is dg.in_process_executor
 
 
 def test_consistency_checks_after_a_full_sync(
@@ -246,6 +278,16 @@ def test_consistency_checks_after_a_full_sync(
     dirty = run_checks()
     failed = {e.check_name for e in dirty.get_asset_check_evaluations() if not e.passed}
     assert failed == {"document_count_parity", "no_orphans"}
+
+    # One check on its own, as the Checks tab's "Execute" runs it (issue #10).
+    one = dg.materialize(
+        [asset, checks],
+        instance=instance,
+        resources=resources,
+        selection=dg.AssetSelection.checks(dg.AssetCheckKey(asset.key, "no_orphans")),
+        raise_on_error=False,
+    )
+    assert [e.check_name for e in one.get_asset_check_evaluations()] == ["no_orphans"]
 
 
 def test_secrets_never_reach_events_metadata_or_logs(
