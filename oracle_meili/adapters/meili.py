@@ -182,8 +182,10 @@ class MeiliClient:
 
     # -- tasks -------------------------------------------------------------------------------
 
-    def wait(self, task_uid: int, index: str) -> None:
+    def wait(self, task_uid: int, index: str) -> dict[str, Any]:
         """Wait until a task finishes; raise :class:`MeilisearchTaskError` unless it succeeded.
+
+        Returns the task's ``details`` (e.g. ``deletedDocuments`` of a deletion).
 
         Polls with a growing interval (10 ms to 100 ms) up to ``task_timeout_seconds``: a
         task status is a cheap request, and a late poll adds straight to the sync's latency.
@@ -210,6 +212,7 @@ class MeiliClient:
                 code=str(error.get("code", task.status)),
                 message=str(error.get("message", "no error given")),
             )
+        return dict(task.details or {})
 
     # -- plumbing ----------------------------------------------------------------------------
 

@@ -18,6 +18,9 @@ class TaskLog:
     """The uids of every task a sync enqueued, in order (reported in metadata)."""
 
     uids: list[int] = field(default_factory=list)
+    # Documents Meilisearch really deleted (its tasks' ``deletedDocuments``), which is not
+    # the number of ids asked for: an id that was never indexed deletes nothing.
+    deleted: int = 0
 
 
 class TaskWindow:
@@ -53,7 +56,8 @@ class TaskWindow:
         # Tasks of one index succeed in the order they were enqueued, so "done" here means
         # every earlier task is done too.
         task_uid = self._pending.pop(0)
-        self._client.wait(task_uid, self._index)
+        details = self._client.wait(task_uid, self._index)
+        self._log.deleted += int(details.get("deletedDocuments") or 0)
         if self._on_done is not None:
             self._on_done(task_uid)
 

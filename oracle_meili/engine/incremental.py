@@ -83,8 +83,10 @@ def incremental_sync(
             window.add(
                 client.delete_documents(index.name, deleted_ids[start : start + DELETE_BATCH])
             )
-        deleted = len(deleted_ids)
         window.wait_all()
+        # What Meilisearch deleted, not what was asked: a soft-deleted row that was never
+        # indexed (a first incremental into a new index) deletes nothing.
+        deleted = tasks.deleted
 
     # The watermark never moves back (an empty source, or rows deleted at the top).
     upper = highest.value if highest is not None else None

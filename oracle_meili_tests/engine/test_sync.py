@@ -174,6 +174,11 @@ def test_incremental_creates_missing_index_with_settings(
     result = sync.incremental(index, None)
     assert result.rows_read == 500
     assert result.index_document_count == sync.live_count()
+    # Soft-deleted rows were never in the new index: nothing was deleted (issue #10: it used
+    # to report the deletes asked for).
+    assert sync.scalar("SELECT COUNT(*) FROM PRODUCTS WHERE IS_DELETED = 'Y'") > 0
+    assert result.documents_deleted == 0
+    assert result.documents_upserted == result.index_document_count
     settings = sync.client.settings(index.name)
     assert settings["filterableAttributes"] == ["category", "price"]
 
