@@ -103,7 +103,6 @@ COLUMN_SCHEMA = "dagster/column_schema"
 COLUMN_LINEAGE = "dagster/column_lineage"
 WATERMARK_TIME = f"{PREFIX}/watermark_time"
 # Observations of a source table, by the change sensor.
-SOURCE_ROW_COUNT = f"{PREFIX}/source_row_count"
 MAX_CURSOR = f"{PREFIX}/max_cursor"
 # Observations of an index, by its reconcile job.
 DOCUMENTS_CHECKED = f"{PREFIX}/documents_checked"
