@@ -211,17 +211,6 @@ def set_fetch_sizes(
 def probe(settings: OracleSettings, *, tcp_connect_timeout: float) -> None:
     """Connect once and run a trivial query, within ``connect_timeout_seconds``.
 
-    Raises:
-        SourceConnectionError: the database is unreachable, silent, not Oracle, or refused
-            the login.
-    """
-    connect_within_deadline(settings, tcp_connect_timeout=tcp_connect_timeout).close()
-
-
-def connect_within_deadline(settings: OracleSettings, *, tcp_connect_timeout: float) -> Any:
-    """One connection, its session set up (:data:`SESSION_SETTINGS`), within
-    ``connect_timeout_seconds``.
-
     NOTE: python-oracledb's ``tcp_connect_timeout`` covers only the TCP handshake; a
     listener that accepts and then says nothing would block for ever (the maintainers
     advise a timeout in Python). So the attempt runs in a daemon thread with a deadline; a
@@ -229,16 +218,16 @@ def connect_within_deadline(settings: OracleSettings, *, tcp_connect_timeout: fl
 
     Raises:
         SourceConnectionError: the database is unreachable, silent, not Oracle, or refused
-            the login.
+            the login (:class:`SourceUnavailableError` when it is an outage).
     """
-    outcome: list[Any] = []
+    outcome: list[BaseException | None] = []
 
     def attempt() -> None:
         try:
             parameters = connect_parameters(settings, tcp_connect_timeout=tcp_connect_timeout)
-            connection = oracledb.connect(**parameters)
-            set_session(connection)
-            outcome.append(connection)
+            with oracledb.connect(**parameters) as connection, connection.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM DUAL")
+            outcome.append(None)
         except BaseException as e:  # handed to the caller's thread below
             outcome.append(e)
 
@@ -250,9 +239,8 @@ def connect_within_deadline(settings: OracleSettings, *, tcp_connect_timeout: fl
             f"cannot connect to Oracle at {settings.target} as {settings.user}: no answer "
             f"within {settings.connect_timeout_seconds:g} s (ORACLE_CONNECT_TIMEOUT)"
         )
-    if isinstance(outcome[0], BaseException):
+    if outcome[0] is not None:
         raise connection_error(settings, outcome[0])
-    return outcome[0]
 
 
 def connection_error(

@@ -342,10 +342,6 @@ class TableSource:
             start=start,
         )
 
-    def fetch(self, statement: sa.Executable) -> Sequence[sa.Row[Any]]:
-        """Run a read against the source (with the same retries as the sync's own reads)."""
-        return self._fetch(statement)
-
     def _fetch(
         self, statement: sa.Executable, *, fetch_rows: int | None = None
     ) -> Sequence[sa.Row[Any]]:

@@ -7,7 +7,6 @@ index as it was (strategy ``swap``) and never moves the watermark.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import time
 import uuid
@@ -45,48 +44,6 @@ def full_sync(
     resume: FullSyncCheckpoint | None = None,
     on_checkpoint: CheckpointCallback | None = None,
 ) -> SyncResult:
-    """Rebuild the index from every live row (see :func:`_full_sync` for the strategies).
-
-    A resumed sync whose snapshot SCN is gone from undo (ORA-01555, ORA-08180, ...) can
-    never finish: its build index is dropped and the sync starts afresh with a new SCN,
-    saying so; the caller's next checkpoint replaces the dead one.
-    """
-    run = functools.partial(
-        _full_sync,
-        index,
-        source=source,
-        client=client,
-        meili=meili,
-        on_progress=on_progress,
-        on_checkpoint=on_checkpoint,
-    )
-    try:
-        return run(resume=resume)
-    except SnapshotTooOldError as e:
-        if resume is None or resume.scn is None or not index.consistent_snapshot:
-            raise
-        log.warning(
-            "full sync of %r: the checkpoint's SCN %d can no longer be read (%s); dropping "
-            "build index %r and starting afresh with a new SCN",
-            index.name,
-            resume.scn,
-            e,
-            resume.build_index,
-        )
-        try_delete(client, resume.build_index)
-        return run(resume=None)
-
-
-def _full_sync(
-    index: IndexConfig,
-    *,
-    source: TableSource,
-    client: MeiliClient,
-    meili: MeilisearchConfig,
-    on_progress: ProgressCallback | None = None,
-    resume: FullSyncCheckpoint | None = None,
-    on_checkpoint: CheckpointCallback | None = None,
-) -> SyncResult:
     """Rebuild the index from every live row.
 
     Strategy ``swap`` (default): load a new index ``<name>__<suffix>``, check its document
@@ -98,7 +55,9 @@ def _full_sync(
     Meilisearch acknowledged, and a failed sync keeps its build index; passing the last
     checkpoint as ``resume`` continues into that index after the last acknowledged row,
     with the watermark (and SCN) of the interrupted sync. A checkpoint whose build index is
-    gone or holds other than the acknowledged rows is ignored, and the sync starts afresh.
+    gone or holds other than the acknowledged rows is ignored, and the sync starts afresh;
+    so is one whose snapshot SCN is gone from undo (ORA-01555, ORA-08180, ...), which could
+    never finish: its build index is dropped and the sync starts again with a new SCN.
 
     Raises:
         SyncError, MeilisearchError, SourceError, DocumentError: nothing live has changed
@@ -117,11 +76,12 @@ def _full_sync(
     else:
         highest = source.max_cursor()
         upper = highest.value if highest is not None else None
+    table = source
     scn = checkpoint.scn if checkpoint else None
     if index.consistent_snapshot:
         scn = scn if scn is not None else source.current_scn()
         log.info("full sync of %r reads %s as of SCN %d", index.name, index.table, scn)
-        source = source.as_of(scn)
+        source = source.as_of(scn)  # (`table` keeps the source itself, for a restart)
     # Without a cursor or a snapshot, the completeness check compares with counts taken
     # before and after the read.
     count_before = source.count_live() if source.cursor_order is None and scn is None else None
@@ -199,6 +159,26 @@ def _full_sync(
             verify_build(index, source=source, client=client, build=target)
         if target != index.name:
             publish(client, live=index.name, build=target, tasks=tasks)
+    except SnapshotTooOldError as e:
+        if checkpoint is None or checkpoint.scn is None:
+            raise
+        log.warning(
+            "full sync of %r: the checkpoint's SCN %d can no longer be read (%s); dropping "
+            "build index %r and starting afresh with a new SCN",
+            index.name,
+            checkpoint.scn,
+            e,
+            target,
+        )
+        try_delete(client, target)
+        return full_sync(
+            index,
+            source=table,
+            client=client,
+            meili=meili,
+            on_progress=on_progress,
+            on_checkpoint=on_checkpoint,
+        )
     except ShortReadError:
         # A build that missed rows cannot be completed by resuming it: start afresh.
         if target != index.name:
