@@ -6,6 +6,7 @@ the embedded demo). Nothing connects at load time.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, SecretStr
 
 from oracle_meili.config import CONFIG_ENV_VAR, AppConfig, environment, load_config
-from oracle_meili.defs.assets import build_index_asset, source_table_specs
+from oracle_meili.defs.assets import build_index_asset
 from oracle_meili.defs.checks import build_consistency_checks
 from oracle_meili.defs.jobs import build_checks_job, build_sync_job
 from oracle_meili.defs.reconcile import build_reconcile_job
@@ -26,6 +27,7 @@ from oracle_meili.defs.resources import (
 )
 from oracle_meili.defs.schedules import build_job_schedule, build_schedules
 from oracle_meili.defs.sensors import build_change_sensor
+from oracle_meili.defs.sources import build_observe_job, build_source_assets
 
 DEFAULT_CONFIG = "demo/config.yaml"
 
@@ -74,18 +76,39 @@ def build_definitions(config: AppConfig, environ: Mapping[str, str]) -> dg.Defin
     jobs = {index.name: build_sync_job(index) for index in config.indexes}
     reconcile_jobs = {index.name: build_reconcile_job(index) for index in config.indexes}
     checks_jobs = {index.name: build_checks_job(index) for index in config.indexes}
+    observe_jobs = {
+        index.name: job for index in config.indexes if (job := build_observe_job(index)) is not None
+    }
     maintenance = [
         *(build_job_schedule(i, reconcile_jobs[i.name], what="reconcile") for i in config.indexes),
         *(build_job_schedule(i, checks_jobs[i.name], what="checks") for i in config.indexes),
+        *(
+            build_job_schedule(i, observe_jobs[i.name], what="observe")
+            for i in config.indexes
+            if i.name in observe_jobs
+        ),
     ]
     sensors = [build_change_sensor(index, jobs[index.name]) for index in config.indexes]
+    with warnings.catch_warnings():
+        # Observable multi-assets and code references are beta in Dagster 1.13; used
+        # knowingly (pinned below 1.14), so the demo and the code server stay quiet.
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        assets = dg.with_source_code_references(
+            [
+                *build_source_assets(config.indexes, kind=source_kind(config)),
+                *(build_index_asset(index) for index in config.indexes),
+            ]
+        )
     return dg.Definitions(
-        assets=[
-            *source_table_specs(config.indexes, kind=source_kind(config)),
-            *(build_index_asset(index) for index in config.indexes),
-        ],
+        # With code references: the UI links each asset to the factory that built it.
+        assets=assets,
         asset_checks=[build_consistency_checks(index) for index in config.indexes],
-        jobs=[*jobs.values(), *reconcile_jobs.values(), *checks_jobs.values()],
+        jobs=[
+            *jobs.values(),
+            *reconcile_jobs.values(),
+            *checks_jobs.values(),
+            *observe_jobs.values(),
+        ],
         schedules=[
             *(s for i in config.indexes for s in build_schedules(i, jobs[i.name])),
             *(s for s in maintenance if s is not None),

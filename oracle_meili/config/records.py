@@ -55,8 +55,32 @@ class ScheduleConfig(_Record):
     checks: str | None = Field(
         default=None, description="Run the consistency checks (a full pass over both sides)."
     )
+    observe: str | None = Field(
+        default=None,
+        description="Observe the source table: live rows (one COUNT) and newest change.",
+    )
     timezone: str | None = Field(default=None, description="IANA time zone, e.g. Asia/Seoul.")
     running: bool = False
+
+
+class FreshnessConfig(_Record):
+    """How recent the index's last successful sync must be (Dagster's freshness policy)."""
+
+    fail_after_minutes: float = Field(
+        gt=0, description="The index is failing freshness when its last sync is older."
+    )
+    warn_after_minutes: float | None = Field(
+        default=None, gt=0, description="It is warned about when its last sync is older."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> FreshnessConfig:
+        if (
+            self.warn_after_minutes is not None
+            and self.warn_after_minutes >= self.fail_after_minutes
+        ):
+            raise ValueError("freshness: warn_after_minutes must be below fail_after_minutes")
+        return self
 
 
 class ChangeSensorConfig(_Record):
@@ -117,6 +141,9 @@ class IndexConfig(_Record):
     )
     tags: dict[str, str] = Field(default_factory=dict, description="Dagster tags of the asset.")
     group: str = Field(default="meilisearch", description="Dagster asset group.")
+    freshness: FreshnessConfig | None = Field(
+        default=None, description="Dagster freshness policy of the index asset."
+    )
     max_delete_share: float = Field(
         default=0.10,
         ge=0,

@@ -4,21 +4,16 @@ No ``from __future__ import annotations`` here: Dagster reads the annotations of
 function at definition time.
 """
 
-from collections.abc import Sequence
+import datetime as dt
 
 import dagster as dg
 
 from oracle_meili.config import IndexConfig
 from oracle_meili.defs.jobs import SYNC_RETRY_POLICY
 from oracle_meili.defs.metadata import result_metadata, schema_metadata
-from oracle_meili.defs.names import (
-    SOURCE_LABEL,
-    TABLE_NAME,
-    index_asset_key,
-    pool_name,
-    source_table_key,
-)
+from oracle_meili.defs.names import SOURCE_LABEL, index_asset_key, pool_name, source_table_key
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource
+from oracle_meili.defs.sources import source_tables
 from oracle_meili.defs.state import DagsterRunState
 from oracle_meili.engine.runner import Runner
 from oracle_meili.progress import ProgressReporter
@@ -34,27 +29,15 @@ def run_failure(error: Exception) -> dg.Failure:
     return dg.Failure(description=str(error), allow_retries=is_retryable(error))
 
 
-def source_tables(index: IndexConfig) -> tuple[str, ...]:
-    """The source tables an index reads, for lineage."""
-    return (index.table,) if index.table is not None else index.upstream
-
-
-def source_table_specs(indexes: Sequence[IndexConfig], *, kind: str) -> list[dg.AssetSpec]:
-    """External assets for the source tables, upstream of the index assets.
-
-    ``kind`` is the source's database (``oracle``, ``sqlite``, ...), shown in the UI.
-    """
-    tables = sorted({t for index in indexes for t in source_tables(index)})
-    return [
-        dg.AssetSpec(
-            source_table_key(table),
-            description=f"Source table {table}, read by oracle-meili.",
-            group_name="source",
-            kinds={kind},
-            metadata={TABLE_NAME: table},
-        )
-        for table in tables
-    ]
+def freshness_policy(index: IndexConfig) -> dg.FreshnessPolicy | None:
+    """The index's ``freshness:`` as Dagster's time-window policy (None when not set)."""
+    if index.freshness is None:
+        return None
+    warn = index.freshness.warn_after_minutes
+    return dg.FreshnessPolicy.time_window(
+        fail_window=dt.timedelta(minutes=index.freshness.fail_after_minutes),
+        warn_window=dt.timedelta(minutes=warn) if warn is not None else None,
+    )
 
 
 def build_index_asset(index: IndexConfig) -> dg.AssetsDefinition:
@@ -72,6 +55,7 @@ def build_index_asset(index: IndexConfig) -> dg.AssetsDefinition:
         # On the asset, not only on the job: a materialization launched from the UI retries
         # like one launched by a schedule or the sensor.
         retry_policy=SYNC_RETRY_POLICY,
+        freshness_policy=freshness_policy(index),
         description=(
             f"Meilisearch index `{index.name}` synced from {index.source_label}. "
             "Partition `full` rebuilds it with zero downtime; `incremental` applies the rows "

@@ -9,6 +9,8 @@ import dagster as dg
 
 from oracle_meili.config import IndexConfig
 from oracle_meili.defs.names import (
+    CHECKPOINT_BUILD_INDEX,
+    CHECKPOINT_ROWS,
     COLUMN_LINEAGE,
     COLUMN_SCHEMA,
     DOCUMENTS_DELETED,
@@ -110,11 +112,22 @@ def latest_watermark(instance: dg.DagsterInstance, asset_key: dg.AssetKey) -> st
 def checkpoint_observation(
     asset_key: dg.AssetKey, checkpoint: FullSyncCheckpoint
 ) -> dg.AssetObservation:
-    """A full sync's progress, kept in the event log so that a failed run can be resumed."""
+    """A full sync's progress, kept in the event log so that a failed run can be resumed.
+
+    It reads as a sentence and two figures in the Events list; the JSON the resume reads
+    comes last."""
     return dg.AssetObservation(
         asset_key=asset_key,
         partition="full",
-        metadata={FULL_SYNC_CHECKPOINT: dg.MetadataValue.json(checkpoint.to_json())},
+        description=(
+            f"Full sync checkpoint: {checkpoint.rows_acknowledged:,} rows are in the build "
+            f"index {checkpoint.build_index}; a retry of a failed run resumes after them."
+        ),
+        metadata={
+            CHECKPOINT_ROWS: dg.MetadataValue.int(checkpoint.rows_acknowledged),
+            CHECKPOINT_BUILD_INDEX: dg.MetadataValue.text(checkpoint.build_index),
+            FULL_SYNC_CHECKPOINT: dg.MetadataValue.json(checkpoint.to_json()),
+        },
     )
 
 

@@ -13,6 +13,7 @@ from oracle_meili.config import IndexConfig, SyncMode
 # Asset keys and groups.
 INDEX_KEY_PREFIX = "meilisearch"
 SOURCE_KEY_PREFIX = "oracle"
+SOURCE_GROUP = "source"
 
 
 def index_asset_key(index: IndexConfig | str) -> dg.AssetKey:
@@ -47,6 +48,14 @@ def checks_job_name(index: IndexConfig) -> str:
 
 def checks_schedule_name(index: IndexConfig) -> str:
     return f"check_{_safe(index)}_schedule"
+
+
+def observe_job_name(index: IndexConfig) -> str:
+    return f"observe_{_safe(index)}"
+
+
+def observe_schedule_name(index: IndexConfig) -> str:
+    return f"observe_{_safe(index)}_schedule"
 
 
 def reconcile_job_name(index: IndexConfig) -> str:
@@ -102,8 +111,12 @@ TABLE_NAME = "dagster/table_name"
 COLUMN_SCHEMA = "dagster/column_schema"
 COLUMN_LINEAGE = "dagster/column_lineage"
 WATERMARK_TIME = f"{PREFIX}/watermark_time"
-# Observations of a source table, by the change sensor.
+# Observations of a source table (the change sensor, the Observe button, schedule.observe).
 MAX_CURSOR = f"{PREFIX}/max_cursor"
+NEWEST_CHANGE = f"{PREFIX}/newest_change"
+# A full sync's checkpoint observation: the readable part beside the JSON it resumes from.
+CHECKPOINT_ROWS = f"{PREFIX}/checkpoint_rows_acknowledged"
+CHECKPOINT_BUILD_INDEX = f"{PREFIX}/checkpoint_build_index"
 # Observations of an index, by its reconcile job.
 DOCUMENTS_CHECKED = f"{PREFIX}/documents_checked"
 ORPHANS_DELETED = f"{PREFIX}/orphans_deleted"

@@ -11,6 +11,7 @@ from oracle_meili.config import IndexConfig, SyncMode
 from oracle_meili.defs.jobs import SyncJob
 from oracle_meili.defs.names import (
     checks_schedule_name,
+    observe_schedule_name,
     reconcile_schedule_name,
     sync_schedule_name,
 )
@@ -58,10 +59,13 @@ def _schedule(index: IndexConfig, job: SyncJob, mode: SyncMode, cron: str) -> dg
 
 
 def build_job_schedule(
-    index: IndexConfig, job: SyncJob | dg.JobDefinition, *, what: Literal["reconcile", "checks"]
+    index: IndexConfig,
+    job: SyncJob | dg.JobDefinition,
+    *,
+    what: Literal["reconcile", "checks", "observe"],
 ) -> dg.ScheduleDefinition | None:
-    """The schedule of the index's reconcile or checks job (``schedule.reconcile`` /
-    ``schedule.checks``), if one is configured.
+    """The schedule of the index's reconcile, checks or observe job (``schedule.reconcile``,
+    ``schedule.checks``, ``schedule.observe``), if one is configured.
 
     Raises:
         ConfigError: naming the index and the expression, for a bad cron or time zone.
@@ -69,7 +73,11 @@ def build_job_schedule(
     cron = getattr(index.schedule, what)
     if cron is None:
         return None
-    name = reconcile_schedule_name(index) if what == "reconcile" else checks_schedule_name(index)
+    name = {
+        "reconcile": reconcile_schedule_name,
+        "checks": checks_schedule_name,
+        "observe": observe_schedule_name,
+    }[what](index)
     try:
         return dg.ScheduleDefinition(
             name=name,

@@ -10,15 +10,14 @@ import orjson
 
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig
-from oracle_meili.defs.assets import source_tables
 from oracle_meili.defs.jobs import SyncJob
 from oracle_meili.defs.names import (
-    MAX_CURSOR,
     change_sensor_name,
     index_asset_key,
     source_table_key,
 )
 from oracle_meili.defs.resources import SourceResource
+from oracle_meili.defs.sources import newest_change_metadata, source_tables
 from oracle_meili.engine.watermark import encode_watermark
 
 
@@ -57,7 +56,7 @@ def build_change_sensor(index: IndexConfig, job: SyncJob) -> dg.SensorDefinition
         observations = [
             dg.AssetObservation(
                 asset_key=source_table_key(table),
-                metadata={MAX_CURSOR: dg.MetadataValue.text(current["max_cursor"] or "")},
+                metadata=newest_change_metadata(markers.max_cursor),
             )
             for table in source_tables(index)
             if index.table is not None  # a query's markers say nothing about one table

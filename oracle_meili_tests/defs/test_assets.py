@@ -245,6 +245,22 @@ def test_the_asset_itself_retries_so_ui_materializations_do_too() -> None:
     assert asset.op.retry_policy == SYNC_RETRY_POLICY
     assert SYNC_RETRY_POLICY.max_retries == 2
     assert build_sync_job(index).executor_def is dg.in_process_executor
+    assert spec.freshness_policy is None
+
+
+def test_freshness_from_the_configuration() -> None:
+    raw = {"name": "p", "table": "T", "primary_key": "ID"}
+    index = IndexConfig.model_validate(
+        {**raw, "freshness": {"fail_after_minutes": 60, "warn_after_minutes": 15}}
+    )
+    (spec,) = build_index_asset(index).specs
+    assert spec.freshness_policy == dg.FreshnessPolicy.time_window(
+        fail_window=dt.timedelta(hours=1), warn_window=dt.timedelta(minutes=15)
+    )
+    with pytest.raises(ValueError, match="warn_after_minutes must be below fail_after_minutes"):
+        IndexConfig.model_validate(
+            {**raw, "freshness": {"fail_after_minutes": 10, "warn_after_minutes": 10}}
+        )
 
 
 def test_consistency_checks_after_a_full_sync(

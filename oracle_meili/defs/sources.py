@@ -1,0 +1,158 @@
+"""The source tables as observable assets, upstream of the index assets.
+
+An observation records what the table holds now: its live rows (soft-deleted rows left out,
+so the figure is comparable with the index's document count), its newest change (the highest
+cursor) and its columns. The change sensor observes the newest change at every change it
+sees; the ``Observe`` button and ``schedule.observe`` take a full observation.
+
+No ``from __future__ import annotations``: Dagster reads the observe function's annotations.
+"""
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import dagster as dg
+
+from oracle_meili.adapters.source import TableSource
+from oracle_meili.config import IndexConfig
+from oracle_meili.defs.jobs import SyncJob
+from oracle_meili.defs.names import (
+    COLUMN_SCHEMA,
+    MAX_CURSOR,
+    NEWEST_CHANGE,
+    ROW_COUNT,
+    SOURCE_GROUP,
+    TABLE_NAME,
+    observe_job_name,
+    source_table_key,
+)
+from oracle_meili.defs.resources import SourceResource
+from oracle_meili.engine.watermark import encode_watermark
+
+
+def source_tables(index: IndexConfig) -> tuple[str, ...]:
+    """The source tables an index reads, for lineage."""
+    return (index.table,) if index.table is not None else index.upstream
+
+
+def observed_by(indexes: Sequence[IndexConfig]) -> dict[str, IndexConfig]:
+    """Each table read whole by an index (``table:``), with the first index reading it: its
+    soft-delete rule says which rows are live. Tables named only as a query's ``upstream``
+    are not observed: a query's rows say nothing about one of its tables."""
+    tables: dict[str, IndexConfig] = {}
+    for index in indexes:
+        if index.table is not None:
+            tables.setdefault(index.table, index)
+    return tables
+
+
+def _spec(table: str, *, kind: str, observed: IndexConfig | None) -> dg.AssetSpec:
+    if observed is None:
+        description = f"Source table {table}, read by an oracle-meili query."
+    else:
+        description = (
+            f"Source table {table}. Observing it records its live rows"
+            + (
+                f" (rows with {observed.soft_delete.column} = "
+                f"{observed.soft_delete.deleted_value!r} left out)"
+                if observed.soft_delete is not None
+                else ""
+            )
+            + (f" and its newest {observed.cursor}" if observed.cursor is not None else "")
+            + " and its columns."
+        )
+    return dg.AssetSpec(
+        source_table_key(table),
+        description=description,
+        group_name=SOURCE_GROUP,
+        kinds={kind},
+        metadata={TABLE_NAME: table},
+    )
+
+
+def build_source_assets(
+    indexes: Sequence[IndexConfig], *, kind: str
+) -> list[dg.AssetSpec | dg.AssetsDefinition]:
+    """One asset per source table: observable where an index reads the table whole.
+
+    ``kind`` is the source's database (``oracle``, ``sqlite``, ...), shown in the UI.
+    """
+    observed = observed_by(indexes)
+    others = sorted({t for index in indexes for t in source_tables(index)} - set(observed))
+    assets: list[dg.AssetSpec | dg.AssetsDefinition] = [
+        _spec(table, kind=kind, observed=None) for table in others
+    ]
+    if observed:
+        assets.append(_observable_tables(observed, kind=kind))
+    return assets
+
+
+def _observable_tables(tables: dict[str, IndexConfig], *, kind: str) -> dg.AssetsDefinition:
+    specs = [_spec(table, kind=kind, observed=index) for table, index in sorted(tables.items())]
+    index_by_key = {source_table_key(table): index for table, index in tables.items()}
+
+    # NOTE: this decorator is untyped in dagster; the result is an AssetsDefinition.
+    @dg.multi_observable_source_asset(  # type: ignore[untyped-decorator]
+        name="observe_source_tables", specs=specs, can_subset=True
+    )
+    def _observe(
+        context: dg.AssetExecutionContext, source: SourceResource
+    ) -> Iterator[dg.ObserveResult]:
+        with source.engine() as engine:
+            for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
+                index = index_by_key[key]
+                observation = TableSource(engine, index)
+                live_rows = observation.count_live()
+                newest = observation.change_markers().max_cursor
+                metadata = {
+                    ROW_COUNT: dg.MetadataValue.int(live_rows),
+                    COLUMN_SCHEMA: table_schema(observation),
+                    **newest_change_metadata(newest),
+                }
+                context.log.info(f"{index.table}: {live_rows} live rows, newest change {newest}")
+                yield dg.ObserveResult(
+                    asset_key=key,
+                    metadata=metadata,
+                    # Dagster marks the index stale when this moves after its last sync.
+                    data_version=dg.DataVersion(f"{live_rows}:{encode_watermark(newest) or ''}"),
+                )
+
+    assert isinstance(_observe, dg.AssetsDefinition)
+    return _observe
+
+
+def newest_change_metadata(newest: Any) -> dict[str, dg.MetadataValue]:
+    """The highest cursor value: as a Dagster timestamp when it is a time (naive values
+    taken as UTC, as everywhere in oracle-meili), and always as its exact encoded text."""
+    values: dict[str, dg.MetadataValue] = {
+        MAX_CURSOR: dg.MetadataValue.text(encode_watermark(newest) or "")
+    }
+    if isinstance(newest, dt.datetime):
+        aware = newest if newest.tzinfo is not None else newest.replace(tzinfo=dt.UTC)
+        values[NEWEST_CHANGE] = dg.MetadataValue.timestamp(aware)
+    return values
+
+
+def table_schema(source: TableSource) -> dg.MetadataValue:
+    """The source's columns and their SQL types, as ``dagster/column_schema``."""
+    return dg.MetadataValue.table_schema(
+        dg.TableSchema(
+            columns=[
+                dg.TableColumn(name=column.lower(), type=type_name)
+                for _, column, type_name in source.field_columns()
+            ]
+        )
+    )
+
+
+def build_observe_job(index: IndexConfig) -> SyncJob | None:
+    """``observe_<index>``: observes the index's source table (for ``schedule.observe``)."""
+    if index.table is None:
+        return None
+    return dg.define_asset_job(
+        name=observe_job_name(index),
+        selection=dg.AssetSelection.assets(source_table_key(index.table)),
+        executor_def=dg.in_process_executor,
+        description=f"Observe {index.table}: live rows, newest change, columns.",
+    )

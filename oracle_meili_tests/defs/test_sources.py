@@ -1,0 +1,114 @@
+"""The source tables as observable assets (issue #10): live rows, newest change, columns."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import dagster as dg
+import pytest
+
+from oracle_meili.config import AppConfig, parse_config
+from oracle_meili.definitions import build_definitions, build_resources
+from oracle_meili.defs import names as keys
+from oracle_meili.defs.names import source_table_key
+from oracle_meili.defs.sources import build_source_assets, observed_by
+from oracle_meili_tests.harness import SyncHarness
+
+
+def observe_products(
+    config: AppConfig, instance: dg.DagsterInstance
+) -> dict[str, dg.MetadataValue]:
+    assets = build_source_assets(config.indexes, kind="sqlite")
+    (observable,) = [a for a in assets if isinstance(a, dg.AssetsDefinition)]
+    result = dg.materialize(
+        [observable],
+        instance=instance,
+        resources=build_resources(config, os.environ),
+        selection=[source_table_key("PRODUCTS")],
+    )
+    assert result.success
+    (event,) = instance.fetch_observations(source_table_key("PRODUCTS"), limit=1).records
+    observation = event.asset_observation
+    assert observation is not None
+    return dict(observation.metadata)
+
+
+def test_observation_counts_live_rows_and_newest_change(
+    app_config: AppConfig,
+    sync: SyncHarness,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MEILI_API_KEY", app_config.meilisearch.api_key.get_secret_value())  # type: ignore[union-attr]
+    instance = dg.DagsterInstance.ephemeral()
+    metadata = observe_products(app_config, instance)
+
+    # Soft-deleted rows are left out: the figure compares with the index's documents.
+    live = sync.live_count()
+    assert live < sync.scalar("SELECT COUNT(*) FROM PRODUCTS")
+    assert metadata[keys.ROW_COUNT].value == live
+    newest = sync.scalar("SELECT MAX(UPDATED_AT) FROM PRODUCTS")
+    stamp = metadata[keys.NEWEST_CHANGE].value
+    assert isinstance(stamp, float)
+    assert dt.datetime.fromtimestamp(stamp, dt.UTC).replace(tzinfo=None) == (
+        dt.datetime.fromisoformat(newest)
+    )
+    schema = metadata[keys.COLUMN_SCHEMA].value
+    assert isinstance(schema, dg.TableSchema)
+    assert {"product_id", "updated_at", "is_deleted"} <= {c.name for c in schema.columns}
+
+    # A change moves the newest change and the data version of the next observation.
+    sync.execute(
+        "UPDATE PRODUCTS SET UPDATED_AT = '2031-01-01 00:00:00', IS_DELETED = 'Y' "
+        "WHERE PRODUCT_ID = (SELECT MIN(PRODUCT_ID) FROM PRODUCTS WHERE IS_DELETED = 'N')"
+    )
+    again = observe_products(app_config, instance)
+    assert again[keys.ROW_COUNT].value == live - 1
+    assert again[keys.MAX_CURSOR].value == "datetime:2031-01-01T00:00:00"
+    versions = [
+        r.asset_observation.data_version
+        for r in instance.fetch_observations(source_table_key("PRODUCTS"), limit=2).records
+        if r.asset_observation is not None
+    ]
+    assert len(set(versions)) == 2
+
+
+def test_tables_of_a_query_are_plain_specs_and_the_first_index_owns_a_table(
+    app_config: AppConfig,
+) -> None:
+    raw = {
+        "source": {"url": "sqlite:///:memory:"},
+        "indexes": [
+            {"name": "a", "table": "PRODUCTS", "primary_key": "PRODUCT_ID"},
+            {"name": "b", "table": "PRODUCTS", "primary_key": "PRODUCT_ID", "cursor": "X"},
+            {
+                "name": "c",
+                "query": "SELECT * FROM ORDERS JOIN PRODUCTS USING (PRODUCT_ID)",
+                "primary_key": "ORDER_ID",
+                "upstream": ["ORDERS", "PRODUCTS"],
+            },
+        ],
+    }
+    config = parse_config(raw, environ={})
+    assert observed_by(config.indexes)["PRODUCTS"].name == "a"
+    assets = build_source_assets(config.indexes, kind="sqlite")
+    specs = [a for a in assets if isinstance(a, dg.AssetSpec)]
+    assert [s.key for s in specs] == [source_table_key("ORDERS")]
+    (observable,) = [a for a in assets if isinstance(a, dg.AssetsDefinition)]
+    assert observable.keys == {source_table_key("PRODUCTS")}
+    assert observable.is_observable
+    assert observable.specs_by_key[source_table_key("PRODUCTS")].kinds == {"sqlite"}
+
+
+def test_observe_schedule_and_job_come_from_the_configuration(app_config: AppConfig) -> None:
+    raw = app_config.model_dump(mode="json")
+    raw["indexes"][0]["schedule"] = {"observe": "*/15 * * * *"}
+    raw["meilisearch"].pop("api_key")
+    raw["source"].pop("oracle")
+    config = parse_config(raw, environ={})
+    defs = build_definitions(config, environ={})
+    name = config.indexes[0].name.replace("-", "__")
+    job = defs.resolve_job_def(f"observe_{name}")
+    assert job.asset_layer.executable_asset_keys == {source_table_key("PRODUCTS")}
+    schedule = defs.resolve_schedule_def(f"observe_{name}_schedule")
+    assert schedule.cron_schedule == "*/15 * * * *"
