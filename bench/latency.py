@@ -7,7 +7,7 @@ for each path, writes rows at a steady rate (each with a unique token in its nam
 measures per row the time from its commit until a search finds it:
 - ``follow``: ``oracle-meili follow --dagster`` with its shipped default interval;
 - ``sensor``: the Dagster daemon with the index's change sensor, the instance settings the
-  project ships (``dagster.yaml``; another with ``--instance``) and the configuration's
+  project ships (``deploy/dagster.yaml``; another with ``--instance``) and the configuration's
   default sensor interval (another with ``--sensor-interval``).
 Prints p50, p95 and max per path. Targets (PERF-001, issue #14): sensor p50 <= 2.5 s and
 p95 <= 5 s; follow p95 <= 1 s.
@@ -36,7 +36,7 @@ from oracle_meili.config import load_config
 from oracle_meili.demo import create_demo
 
 # The instance settings the project ships (./dev demo copies the same file).
-SHIPPED_INSTANCE = Path(__file__).resolve().parent.parent / "dagster.yaml"
+SHIPPED_INSTANCE = Path(__file__).resolve().parent.parent / "deploy" / "dagster.yaml"
 
 
 def main() -> None:

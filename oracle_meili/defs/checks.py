@@ -60,7 +60,7 @@ def build_consistency_checks(index: IndexConfig) -> dg.AssetChecksDefinition:
                 client=client,
                 on_progress=ProgressReporter.per_side(index.name, context.log.info),
             )
-        context.log.info(f"{index.name}: {report.to_json()}")
+        context.log.info(report.summary())
         wanted = {check.name for check in context.selected_asset_check_keys}
         for result in _results(key, report):
             if result.check_name in wanted:

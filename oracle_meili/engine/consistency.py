@@ -60,6 +60,15 @@ class ConsistencyReport:
         """Share of live source rows whose document is in the index and identical."""
         return 100.0 if self.source_rows == 0 else 100.0 * self.matching / self.source_rows
 
+    def summary(self) -> str:
+        """One readable line for logs (the UI's run log, the CLI)."""
+        return (
+            f"{self.index}: {self.source_rows:,} live rows, {self.index_documents:,} documents; "
+            f"{self.matching:,} match, {self.mismatched:,} differ, {self.missing:,} missing, "
+            f"{self.orphans:,} orphans ({self.consistent_percent:.2f} % consistent) "
+            f"in {self.duration_seconds:.1f} s"
+        )
+
     @property
     def consistent(self) -> bool:
         return (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from oracle_meili.engine.consistency import ConsistencyReport
 from oracle_meili_tests.conftest import MakeIndex
 from oracle_meili_tests.harness import SyncHarness
 
@@ -39,3 +40,22 @@ def test_report_finds_mismatches_orphans_and_missing_rows(
     assert report.matching == clean.matching - 2
     assert not report.consistent
     assert report.to_json()["consistent_percent"] < 100
+
+
+def test_report_summary_reads_as_a_sentence() -> None:
+    """Issue #10: the check logged a Python dict repr in the run's log."""
+    report = ConsistencyReport(
+        index="products",
+        source_rows=10_000,
+        index_documents=9_999,
+        matching=9_998,
+        mismatched=1,
+        mismatch_sample=(7,),
+        orphans=0,
+        orphan_sample=(),
+        duration_seconds=1.25,
+    )
+    assert report.summary() == (
+        "products: 10,000 live rows, 9,999 documents; 9,998 match, 1 differ, 1 missing, "
+        "0 orphans (99.98 % consistent) in 1.2 s"
+    )

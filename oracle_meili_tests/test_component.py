@@ -1,0 +1,142 @@
+"""``oracle_meili.OracleMeiliComponent`` in a user's own ``dg`` project (issue #10), driven by
+the ``dg`` command line (dagster-dg-cli) as a user would: scaffold, check, list, launch."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.server import RunningMeilisearch
+from oracle_meili.component import SCAFFOLD_ATTRIBUTES
+from oracle_meili.config import MeilisearchConfig
+from oracle_meili_tests.harness import SyncHarness
+
+PROJECT = Path(__file__).resolve().parents[1]
+DG = Path(sys.executable).parent / "dg"
+
+
+def make_project(root: Path) -> Path:
+    """An empty ``dg`` project ``shop`` whose definitions load its ``defs/`` folder."""
+    package = root / "src" / "shop"
+    (package / "defs").mkdir(parents=True)
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "shop"\nversion = "0.1.0"\n\n'
+        '[tool.dg]\ndirectory_type = "project"\n\n'
+        '[tool.dg.project]\nroot_module = "shop"\n'
+    )
+    (package / "__init__.py").write_text("")
+    (package / "defs" / "__init__.py").write_text("")
+    (package / "definitions.py").write_text(
+        "from pathlib import Path\n\nimport dagster as dg\n\n\n"
+        "@dg.definitions\ndef defs() -> dg.Definitions:\n"
+        "    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)\n"
+    )
+    return root
+
+
+@pytest.fixture
+def shop(tmp_path: Path, meili_server: RunningMeilisearch) -> tuple[Path, dict[str, str]]:
+    root = make_project(tmp_path / "shop")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PROJECT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(root / "src"),
+        "VIRTUAL_ENV": str(Path(sys.executable).parent.parent),
+        "PATH": f"{DG.parent}{os.pathsep}{os.environ['PATH']}",
+        "DAGSTER_HOME": str(home),
+        "MEILI_URL": meili_server.url,
+        "MEILI_API_KEY": meili_server.master_key,
+    }
+    return root, env
+
+
+def dg(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(DG), *args], cwd=project, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def write_defs(defs_yaml: Path, attributes: dict[str, Any]) -> None:
+    document = {"type": "oracle_meili.OracleMeiliComponent", "attributes": attributes}
+    defs_yaml.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def test_scaffold_check_list_and_launch_with_dg(
+    shop: tuple[Path, dict[str, str]],
+    sync: SyncHarness,
+    demo_db: Path,
+    index_name: str,
+    meili_config: MeilisearchConfig,
+) -> None:
+    project, env = shop
+    listed = dg(project, env, "list", "components", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert "oracle_meili.OracleMeiliComponent" in {
+        c["key"] for c in json.loads(listed.stdout)["items"]
+    }
+
+    scaffolded = dg(project, env, "scaffold", "defs", "oracle_meili.OracleMeiliComponent", "search")
+    assert scaffolded.returncode == 0, scaffolded.stderr
+    defs_yaml = project / "src" / "shop" / "defs" / "search" / "defs.yaml"
+    written = yaml.safe_load(defs_yaml.read_text())
+    assert written == {
+        "type": "oracle_meili.OracleMeiliComponent",
+        "attributes": SCAFFOLD_ATTRIBUTES,
+    }
+
+    # The user points it at their source and server; dg's env templates work in it.
+    attributes = {
+        **SCAFFOLD_ATTRIBUTES,
+        "source": {"url": f"sqlite:///{demo_db}"},
+        "meilisearch": {"url": "{{ env.MEILI_URL }}"},
+        "indexes": [{**SCAFFOLD_ATTRIBUTES["indexes"][0], "name": index_name}],
+    }
+    write_defs(defs_yaml, attributes)
+    checked = dg(project, env, "check", "defs")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    listed = dg(project, env, "list", "defs", "--json")
+    assert listed.returncode == 0, listed.stderr
+    definitions = json.loads(listed.stdout)
+    assert {a["asset_key"] for a in definitions["assets"]} >= {
+        f"meilisearch/{index_name}",
+        "oracle/products",
+    }
+    assert {j["name"] for j in definitions["jobs"]} >= {
+        f"sync_{index_name}",
+        f"check_{index_name}",
+        f"reconcile_{index_name}",
+    }
+
+    launched = dg(project, env, "launch", "--job", f"sync_{index_name}", "--partition", "full")
+    assert launched.returncode == 0, launched.stdout[-3000:] + launched.stderr[-3000:]
+    with MeiliClient(meili_config) as client:
+        assert client.document_count(index_name) == sync.live_count()
+
+
+def test_a_misspelled_key_is_named_by_dg_check(
+    shop: tuple[Path, dict[str, str]], demo_db: Path
+) -> None:
+    project, env = shop
+    defs_yaml = project / "src" / "shop" / "defs" / "search" / "defs.yaml"
+    defs_yaml.parent.mkdir()
+    index = {**SCAFFOLD_ATTRIBUTES["indexes"][0]}
+    index["primary_keys"] = index.pop("primary_key")
+    write_defs(
+        defs_yaml,
+        {**SCAFFOLD_ATTRIBUTES, "source": {"url": f"sqlite:///{demo_db}"}, "indexes": [index]},
+    )
+    checked = dg(project, env, "check", "defs")
+    assert checked.returncode != 0
+    assert "primary_keys" in checked.stdout + checked.stderr
