@@ -84,15 +84,29 @@ def keyset_batches(
         rows = fetch(page(last), batch_size)
         if not rows:
             return
-        # (Slicing a SQLAlchemy Row gives a tuple.)
-        keys: list[StoredKey] = [r[width:] for r in rows]
-        if last is not None and last in (keys[0], keys[-1]):
-            raise SourceError(
-                f"{what} did not move past the key {last!r}: the database compares these "
-                "values differently from how it orders them (a linguistic NLS_SORT, or a bind "
-                "type that drops fractions); stopping rather than reading the same rows again"
-            )
-        yield Batch([r[:width] for r in rows], keys)
+        batch = split_page(rows, width)
+        check_moved(last, batch.keys, what=what)
+        yield batch
         if len(rows) < batch_size:
             return
-        last = keys[-1]
+        last = batch.keys[-1]
+
+
+def split_page(rows: Sequence[Row], width: int) -> Batch:
+    """A fetched page as a batch: each row's own columns, and its stored key after them."""
+    # (Slicing a SQLAlchemy Row gives a tuple.)
+    return Batch([r[:width] for r in rows], [tuple(r[width:]) for r in rows])
+
+
+def check_moved(last: StoredKey | None, keys: Sequence[StoredKey], *, what: str) -> None:
+    """Stop a read whose page did not move past the previous page's last key.
+
+    Raises:
+        SourceError: it did not.
+    """
+    if last is not None and keys and last in (keys[0], keys[-1]):
+        raise SourceError(
+            f"{what} did not move past the key {last!r}: the database compares these "
+            "values differently from how it orders them (a linguistic NLS_SORT, or a bind "
+            "type that drops fractions); stopping rather than reading the same rows again"
+        )

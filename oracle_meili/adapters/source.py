@@ -23,6 +23,7 @@ from oracle_meili.adapters.keyset import (
     StoredKey,
     keyset_batches,
     page_statement,
+    split_page,
 )
 from oracle_meili.adapters.ordering import OrderColumn, order_column
 from oracle_meili.adapters.reflection import cached_selectable, check_types, reflect
@@ -341,6 +342,10 @@ class TableSource:
             what=f"index {self.index.name!r}: reading {self.index.source_label}",
             start=start,
         )
+
+    def fetch_page(self, statement: sa.Select[Any], *, width: int, batch_size: int) -> Batch:
+        """One page statement's rows (``width`` own columns each) with their stored keys."""
+        return split_page(self._fetch(statement, fetch_rows=batch_size), width)
 
     def _fetch(
         self, statement: sa.Executable, *, fetch_rows: int | None = None

@@ -144,6 +144,11 @@ class IndexConfig(_Record):
     freshness: FreshnessConfig | None = Field(
         default=None, description="Dagster freshness policy of the index asset."
     )
+    read_path: Literal["auto", "rows"] = Field(
+        default="auto",
+        description="How a full sync reads: `auto` takes the columnar path where the source "
+        "and the columns allow it; `rows` always the row path (the reference).",
+    )
     max_delete_share: float = Field(
         default=0.10,
         ge=0,

@@ -16,7 +16,7 @@ from oracle_meili.adapters.payloads import TaskLog, TaskWindow, ndjson_payloads
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig, MeilisearchConfig
 from oracle_meili.engine.checkpoint import AcknowledgedRows, CheckpointCallback, FullSyncCheckpoint
-from oracle_meili.engine.pipeline import Counter, SkippedRows, counted, encode_rows
+from oracle_meili.engine.pipeline import Counter, SkippedRows
 from oracle_meili.engine.publish import (
     BUILD_SEPARATOR,
     delete_stale_builds,
@@ -24,6 +24,7 @@ from oracle_meili.engine.publish import (
     try_delete,
     verify_build,
 )
+from oracle_meili.engine.read_path import full_sync_lines
 from oracle_meili.engine.result import ProgressCallback, SyncResult, now
 from oracle_meili.engine.watermark import Watermark, decode_watermark, encode_watermark, lower_bound
 from oracle_meili.errors import MeilisearchTaskError, SnapshotTooOldError, SyncError
@@ -120,12 +121,13 @@ def full_sync(
         window = TaskWindow(
             client, target, limit=meili.max_tasks_in_flight, log=tasks, on_done=tracker.done
         )
-        batches = counted(
-            source.read_all(batch_size=index.batch_size, after=after), counter, on_progress
-        )
-        documents = encode_rows(
+        read_path, documents = full_sync_lines(
+            source,
             shape,
-            (list(zip(batch, batch.keys, strict=True)) for batch in batches),
+            after=after,
+            batch_size=index.batch_size,
+            counter=counter,
+            on_progress=on_progress,
             on_bad_row=index.on_bad_row,
             skipped=skipped,
             max_bytes=meili.max_payload_bytes,
@@ -203,6 +205,7 @@ def full_sync(
         watermark=encode_watermark(upper),
         previous_watermark=None,
         task_uids=tuple(tasks.uids),
+        read_path=read_path.describe(),
     )
     log.info(
         "full sync of %r finished: %d documents in %.1f s",

@@ -33,6 +33,8 @@ class SyncResult:
     rows_skipped: int = 0
     # The first skipped rows (``on_bad_row: skip``): key, column and reason of each.
     skipped_sample: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    # How a full sync read its rows: the columnar or the row path, and why.
+    read_path: str | None = None
 
     @property
     def duration_seconds(self) -> float:
