@@ -144,10 +144,11 @@ class IndexConfig(_Record):
     freshness: FreshnessConfig | None = Field(
         default=None, description="Dagster freshness policy of the index asset."
     )
-    read_path: Literal["auto", "rows"] = Field(
-        default="auto",
-        description="How a full sync reads: `auto` takes the columnar path where the source "
-        "and the columns allow it; `rows` always the row path (the reference).",
+    read_path: Literal["rows", "columnar"] = Field(
+        default="rows",
+        description="How a full sync reads: `rows` (the reference, the default) or "
+        "`columnar` (Arrow pages encoded by polars, where the source and columns allow it: "
+        "less CPU, more memory; see README).",
     )
     max_delete_share: float = Field(
         default=0.10,

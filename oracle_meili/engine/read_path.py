@@ -53,10 +53,10 @@ class ReadPath:
 def choose_read_path(
     source: TableSource, shape: DocumentShape, *, max_bytes: int
 ) -> tuple[ReadPath, ColumnarPlan | None, ArrowPages | None]:
-    """The columnar path when the source has an Arrow fetch and every column a columnar form
-    (and the index does not ask for the row path)."""
+    """The columnar path when the index asks for it (``read_path: columnar``), the source has
+    an Arrow fetch and every column a columnar form; else the row path."""
     if source.index.read_path == "rows":
-        return ReadPath("rows", "read_path: rows"), None, None
+        return ReadPath("rows", "read_path: rows, the default"), None, None
     pages = ArrowPages.for_engine(source.engine)
     if pages is None:
         kind = source.engine.dialect.name

@@ -201,6 +201,7 @@ def test_columnar_documents_are_the_row_paths_byte_for_byte(
                 "epoch_fields": epoch_fields,
                 "binary": binary,
                 "on_bad_row": on_bad_row,
+                "read_path": "columnar",
             }
         )
         source = TableSource(engine, index)
@@ -218,13 +219,22 @@ def test_columnar_documents_are_the_row_paths_byte_for_byte(
 def test_the_path_is_chosen_from_the_source_and_its_columns(tmp_path: Path) -> None:
     engine = make_table(tmp_path / "items.db", [], "INTEGER")
     try:
-        plain = IndexConfig.model_validate({"name": "i", "table": "ITEMS", "primary_key": "ID"})
+        plain = IndexConfig.model_validate(
+            {"name": "i", "table": "ITEMS", "primary_key": "ID", "read_path": "columnar"}
+        )
         source = TableSource(engine, plain)
         path, _, _ = choose_read_path(source, source.document_shape(), max_bytes=10_000)
         assert (path.name, path.describe()) == (
             "columnar",
             "columnar path (every column has a columnar form)",
         )
+        default = plain.model_copy(update={"read_path": "rows"})
+        assert IndexConfig.model_validate({"name": "i", "table": "T", "primary_key": "ID"}) == (
+            default.model_copy(update={"table": "T"})
+        )
+        source = TableSource(engine, default)
+        path, _, _ = choose_read_path(source, source.document_shape(), max_bytes=10_000)
+        assert path.describe() == "row path (read_path: rows, the default)"
         zoned = plain.model_copy(update={"timezone": "Asia/Seoul"})
         source = TableSource(engine, zoned)
         path, _, _ = choose_read_path(source, source.document_shape(), max_bytes=10_000)
@@ -251,7 +261,13 @@ def test_a_resumed_read_starts_after_the_stored_key(tmp_path: Path) -> None:
     engine = make_table(tmp_path / "items.db", rows, "INTEGER")
     try:
         index = IndexConfig.model_validate(
-            {"name": "i", "table": "ITEMS", "primary_key": "ID", "batch_size": 4}
+            {
+                "name": "i",
+                "table": "ITEMS",
+                "primary_key": "ID",
+                "batch_size": 4,
+                "read_path": "columnar",
+            }
         )
         source = TableSource(engine, index)
         for after in [None, (1,), (13,), (29,)]:
@@ -299,6 +315,7 @@ def test_well_formed_pages_never_leave_the_columnar_path(tmp_path: Path, binary:
                 "batch_size": 6,
                 "epoch_fields": True,
                 "binary": binary,
+                "read_path": "columnar",
             }
         )
         source = TableSource(engine, index)
@@ -316,7 +333,7 @@ def test_an_interrupted_columnar_sync_resumes_from_its_checkpoint(
 ) -> None:
     """The source lost mid-read on the columnar path: the live index stays, the checkpoint
     names the build index, and the resume reads on from it, still by columns."""
-    index = make_index(batch_size=50)
+    index = make_index(batch_size=50, read_path="columnar")
     small = sync.meili.model_copy(update={"max_payload_bytes": 6000, "max_tasks_in_flight": 1})
     live = sync.full(index)
     assert live.read_path is not None and live.read_path.startswith("columnar path")

@@ -245,9 +245,9 @@ def test_bad_row_in_incremental_sync_changes_nothing_live(
 
 
 class RowPathSource(TableSource):
-    """A source that always reads by the row path: the fault-injecting sources below wrap
-    ``read_all``, which only the row path reads through. (The columnar path's own
-    interruption and resume: oracle_meili_tests/engine/test_read_path.py.)"""
+    """A source that reads by the row path (the default) whatever the index says: the
+    fault-injecting sources below wrap ``read_all``, which only the row path reads through.
+    (The columnar path's own interruption and resume: engine/test_read_path.py.)"""
 
     def __init__(self, engine: sa.Engine, index: IndexConfig, **options: Any) -> None:
         super().__init__(engine, index.model_copy(update={"read_path": "rows"}), **options)
