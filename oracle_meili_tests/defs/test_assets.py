@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from oracle_meili.adapters.meili import MeiliClient
-from oracle_meili.adapters.server import RunningMeilisearch, free_port
+from oracle_meili.adapters.server import RunningMeilisearch
 from oracle_meili.config import AppConfig, IndexConfig
 from oracle_meili.definitions import build_definitions, build_resources
 from oracle_meili.defs import names as keys
@@ -110,19 +110,17 @@ def test_full_then_incremental_round_trips_the_watermark(
 
 
 def test_failed_run_keeps_the_watermark(
-    app_config: AppConfig, instance: dg.DagsterInstance
+    app_config: AppConfig, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert materialize(app_config, instance, "full").success
     before = latest_watermark(instance, index_asset_key(app_config.indexes[0]))
-    broken = app_config.model_copy(
-        update={
-            "meilisearch": app_config.meilisearch.model_copy(
-                update={"url": f"http://127.0.0.1:{free_port()}", "retries": 0}
-            )
-        }
-    )
-    failed = materialize(broken, instance, "incremental")
+    # A wrong API key: a final failure, so the run fails at once (an unreachable server
+    # would be retried by the asset's RetryPolicy, 30 s and 60 s later, to the same end).
+    monkeypatch.setenv("MEILI_API_KEY", "not-the-key")
+    failed = materialize(app_config, instance, "incremental")
     assert not failed.success
+    (failure,) = [e for e in failed.all_events if e.is_step_failure]
+    assert "not-the-key" not in str(failure.event_specific_data)  # no secret in the record
     assert latest_watermark(instance, index_asset_key(app_config.indexes[0])) == before
 
 
