@@ -201,6 +201,17 @@ def test_lineage_shows_the_source_table_upstream_of_the_index(
     shot(page, "1-lineage")
 
 
+def test_a_first_visit_opens_no_community_dialog(dagster_ui: DagsterUi, page: Page) -> None:
+    """The shipped instance settings turn off the "join the Dagster community" modal that
+    a first visit to the Overview page otherwise opens (seen with ``nux: enabled: true``)."""
+    page.goto(f"{dagster_ui.url}/")
+    expect(page.get_by_role("link", name=re.compile("Overview")).first).to_be_visible()
+    # The modal opens once the page's data has loaded, a few seconds in; nothing to wait on.
+    page.wait_for_timeout(6_000)
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    shot(page, "0-overview")
+
+
 def test_observe_button_records_live_rows_of_the_source(dagster_ui: DagsterUi, page: Page) -> None:
     """The source table is observable on demand: live rows, soft-deleted ones left out."""
     with sa.create_engine(f"sqlite:///{dagster_ui.database}").connect() as connection:
