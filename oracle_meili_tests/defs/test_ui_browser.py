@@ -60,6 +60,15 @@ class DagsterUi:
     job: str
     database: Path
     meilisearch: MeilisearchConfig
+    # The environment `dg` runs in for this UI (its Dagster home, configuration, server).
+    env: dict[str, str]
+
+    def launch(self, job: str, *options: str) -> subprocess.CompletedProcess[str]:
+        """``dg launch --job <job> [options]``, as a schedule would."""
+        return subprocess.run(
+            [str(Path(sys.executable).parent / "dg"), "launch", "--job", job, *options],
+            cwd=PROJECT, env=self.env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
 
 
 # The UI loads its data after the page: wait for it longer than Playwright's 5 s default.
@@ -152,6 +161,7 @@ def dagster_ui(
             job=job,
             database=database,
             meilisearch=MeilisearchConfig(url=meili_server.url, api_key=meili_server.master_key),
+            env=env,
         )
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -288,3 +298,28 @@ def test_a_check_runs_on_its_own_from_the_checks_tab(dagster_ui: DagsterUi, page
     page.get_by_text("document_count_parity", exact=True).first.click()
     expect(page.get_by_text("index_documents").first).to_be_visible()
     shot(page, "7-checks-tab")
+
+
+def test_a_failed_sync_job_leaves_the_checks_as_they_were(
+    dagster_ui: DagsterUi, page: Page
+) -> None:
+    """A sync run that fails (the table is gone) carries no checks, so the Checks tab still
+    shows their last real result, not "Execution failed"."""
+    checks = dagster_ui.launch(dagster_ui.job.replace("sync_", "check_", 1))
+    assert checks.returncode == 0, checks.stdout[-2000:] + checks.stderr[-2000:]
+    engine = sa.create_engine(f"sqlite:///{dagster_ui.database}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE PRODUCTS RENAME TO PRODUCTS_AWAY")
+    try:
+        failed = dagster_ui.launch(dagster_ui.job, "--partition", "incremental")
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE PRODUCTS_AWAY RENAME TO PRODUCTS")
+        engine.dispose()
+    assert failed.returncode != 0
+    assert "PRODUCTS" in failed.stdout + failed.stderr
+    page.goto(f"{dagster_ui.url}/assets/meilisearch/{dagster_ui.index}?view=checks")
+    listing = page.get_by_text("document_count_parity", exact=True).first.locator("xpath=../..")
+    expect(listing.get_by_text("Succeeded")).to_be_visible()
+    expect(page.get_by_text("Execution failed")).to_have_count(0)
+    shot(page, "8-checks-after-failed-sync")
