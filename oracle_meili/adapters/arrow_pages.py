@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
+# The ADBC SQLite driver's rows per Arrow batch (its type inference looks at one batch).
+_BATCH_ROWS = "adbc.sqlite.query.batch_rows"
+
+
 class ArrowFetchError(Exception):
     """The driver could not give this page as Arrow (the row path reads it)."""
 
@@ -48,8 +52,11 @@ class ArrowPages:
         except Exception:  # no driver, or no such file: the row path says what is wrong
             return None
 
-    def fetch(self, statement: sa.Select[Any]) -> pa.Table:
-        """One page, as SQLAlchemy would run it, as an Arrow table.
+    def fetch(self, statement: sa.Select[Any], *, rows: int) -> pa.Table:
+        """One page of at most ``rows`` rows, as SQLAlchemy would run it, as an Arrow table.
+
+        The driver infers each column's type from the values of its first batch: one batch
+        per page, so a page that starts with NULLs is typed by the values after them.
 
         Raises:
             ArrowFetchError: the driver could not read the page (for instance, values of two
@@ -58,6 +65,7 @@ class ArrowPages:
         sql, parameters = self.compile(statement)
         cursor = self._connection.cursor()
         try:
+            cursor.adbc_statement.set_options(**{_BATCH_ROWS: str(max(rows, 1))})
             cursor.execute(sql, parameters)
             return cursor.fetch_arrow_table()
         except Exception as e:  # ADBC raises its own DB-API errors and OSError

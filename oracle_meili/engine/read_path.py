@@ -135,7 +135,7 @@ def _columnar_lines(
             statement = source.full_page(after=last, batch_size=batch_size)
             lines: list[Line] | None = None
             try:
-                table = pages.fetch(statement)
+                table = pages.fetch(statement, rows=batch_size)
                 stored = (table.column(width + i).to_pylist() for i in range(order_width))
                 keys: list[StoredKey] = list(zip(*stored, strict=True))
                 check_moved(last, keys, what=what)

@@ -340,11 +340,11 @@ def test_an_interrupted_columnar_sync_resumes_from_its_checkpoint(
     calls = {"pages": 0}
     real_fetch = ArrowPages.fetch
 
-    def lost_after_four(self: ArrowPages, statement: Any) -> Any:
+    def lost_after_four(self: ArrowPages, statement: Any, *, rows: int) -> Any:
         calls["pages"] += 1
         if calls["pages"] == 5:
             raise SourceError("connection lost (injected)")
-        return real_fetch(self, statement)
+        return real_fetch(self, statement, rows=rows)
 
     monkeypatch.setattr(ArrowPages, "fetch", lost_after_four)
     checkpoints: list[FullSyncCheckpoint] = []
@@ -376,3 +376,36 @@ def test_an_interrupted_columnar_sync_resumes_from_its_checkpoint(
     assert result.index_document_count == result.rows_read == sync.live_count()
     assert sync.client.index_uids(prefix=index.name) == [index.name]
     assert sync.check(index).consistent
+
+
+def test_a_page_that_starts_with_nulls_stays_columnar(tmp_path: Path) -> None:
+    """The driver types a column by its first batch of values: one batch per page, so 1,500
+    leading NULLs do not send a 3,000-row page to the row path."""
+    rows: list[dict[str, Any]] = []
+    for i in range(1, 3001):
+        row: dict[str, Any] = {**dict.fromkeys(COLUMNS), "ID": i}
+        if i > 1500:
+            row.update(
+                NAME=f"n{i}", UPDATED_AT="2026-01-01 00:00:00.5", PRICE=i / 4, QTY=i,
+                RATIO=i / 3, PHOTO=b"x", ACTIVE=1, BORN="2000-01-01",
+            )  # fmt: skip
+        rows.append(row)
+    engine = make_table(tmp_path / "items.db", rows, "INTEGER")
+    try:
+        index = IndexConfig.model_validate(
+            {
+                "name": "i",
+                "table": "ITEMS",
+                "primary_key": "ID",
+                "batch_size": 3000,
+                "epoch_fields": True,
+                "read_path": "columnar",
+            }
+        )
+        source = TableSource(engine, index)
+        _, expected, _, _ = read(source, index, columnar=False)
+        path, got, _, _ = read(source, index, columnar=True)
+        assert (path.pages, path.row_pages) == (1, 0), path.fallback_reasons
+        assert got == expected and len(got) == 3000
+    finally:
+        engine.dispose()
