@@ -116,6 +116,19 @@ def make_table(path: Path, rows: list[dict[str, Any]], key_type: str) -> sa.Engi
     return engine
 
 
+def columnar_index(**settings: Any) -> IndexConfig:
+    """The test table's index, on the columnar path, with ``settings`` over the defaults."""
+    return IndexConfig.model_validate(
+        {
+            "name": "items",
+            "table": "ITEMS",
+            "primary_key": "ID",
+            "read_path": "columnar",
+            **settings,
+        }
+    )
+
+
 def read(
     source: TableSource, index: IndexConfig, *, columnar: bool, after: StoredKey | None = None
 ) -> tuple[ReadPath, list[tuple[StoredKey, bytes]], SkippedRows, int]:
@@ -192,17 +205,8 @@ def test_columnar_documents_are_the_row_paths_byte_for_byte(
     rows = [{**row, "ID": key} for row, key in zip(rows, keys, strict=False)]
     engine = make_table(tmp_path / "items.db", rows, key_type)
     try:
-        index = IndexConfig.model_validate(
-            {
-                "name": "items",
-                "table": "ITEMS",
-                "primary_key": "ID",
-                "batch_size": batch_size,
-                "epoch_fields": epoch_fields,
-                "binary": binary,
-                "on_bad_row": on_bad_row,
-                "read_path": "columnar",
-            }
+        index = columnar_index(
+            batch_size=batch_size, epoch_fields=epoch_fields, binary=binary, on_bad_row=on_bad_row
         )
         source = TableSource(engine, index)
         path, _, _ = choose_read_path(source, source.document_shape(), max_bytes=10_000)
@@ -260,15 +264,7 @@ def test_a_resumed_read_starts_after_the_stored_key(tmp_path: Path) -> None:
     rows = [{**dict.fromkeys(COLUMNS), "ID": i, "NAME": f"n{i}"} for i in range(1, 30)]
     engine = make_table(tmp_path / "items.db", rows, "INTEGER")
     try:
-        index = IndexConfig.model_validate(
-            {
-                "name": "i",
-                "table": "ITEMS",
-                "primary_key": "ID",
-                "batch_size": 4,
-                "read_path": "columnar",
-            }
-        )
+        index = columnar_index(batch_size=4)
         source = TableSource(engine, index)
         for after in [None, (1,), (13,), (29,)]:
             _, expected, _, _ = read(source, index, columnar=False, after=after)
@@ -307,17 +303,7 @@ def test_well_formed_pages_never_leave_the_columnar_path(tmp_path: Path, binary:
     ]
     engine = make_table(tmp_path / "items.db", rows, "INTEGER")
     try:
-        index = IndexConfig.model_validate(
-            {
-                "name": "i",
-                "table": "ITEMS",
-                "primary_key": "ID",
-                "batch_size": 6,
-                "epoch_fields": True,
-                "binary": binary,
-                "read_path": "columnar",
-            }
-        )
+        index = columnar_index(batch_size=6, epoch_fields=True, binary=binary)
         source = TableSource(engine, index)
         _, expected, _, _ = read(source, index, columnar=False)
         path, got, _, _ = read(source, index, columnar=True)
@@ -392,16 +378,7 @@ def test_a_page_that_starts_with_nulls_stays_columnar(tmp_path: Path) -> None:
         rows.append(row)
     engine = make_table(tmp_path / "items.db", rows, "INTEGER")
     try:
-        index = IndexConfig.model_validate(
-            {
-                "name": "i",
-                "table": "ITEMS",
-                "primary_key": "ID",
-                "batch_size": 3000,
-                "epoch_fields": True,
-                "read_path": "columnar",
-            }
-        )
+        index = columnar_index(batch_size=3000, epoch_fields=True)
         source = TableSource(engine, index)
         _, expected, _, _ = read(source, index, columnar=False)
         path, got, _, _ = read(source, index, columnar=True)
