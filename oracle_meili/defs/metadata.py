@@ -58,9 +58,7 @@ def result_metadata(result: SyncResult, *, meilisearch_url: str) -> dict[str, dg
         values[PREVIOUS_WATERMARK] = dg.MetadataValue.text(result.previous_watermark)
     stamp = decode_watermark(result.watermark)
     if isinstance(stamp, dt.datetime):
-        # Naive cursor values are taken as UTC, as for lag_seconds.
-        aware = stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=dt.UTC)
-        values[WATERMARK_TIME] = dg.MetadataValue.timestamp(aware)
+        values[WATERMARK_TIME] = utc_timestamp(stamp)
     if result.strategy is not None:
         values[STRATEGY] = dg.MetadataValue.text(result.strategy)
     if result.read_path is not None:
@@ -71,6 +69,13 @@ def result_metadata(result: SyncResult, *, meilisearch_url: str) -> dict[str, dg
     if result.lag_seconds is not None:
         values[LAG_SECONDS] = dg.MetadataValue.float(round(result.lag_seconds, 3))
     return values
+
+
+def utc_timestamp(value: dt.datetime) -> dg.MetadataValue:
+    """A cursor value as a Dagster timestamp; naive values are taken as UTC, as for
+    lag_seconds and epoch fields."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    return dg.MetadataValue.timestamp(aware)
 
 
 def schema_metadata(

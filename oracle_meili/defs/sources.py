@@ -17,6 +17,7 @@ import dagster as dg
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig
 from oracle_meili.defs.jobs import SyncJob
+from oracle_meili.defs.metadata import utc_timestamp
 from oracle_meili.defs.names import (
     COLUMN_SCHEMA,
     MAX_CURSOR,
@@ -129,8 +130,7 @@ def newest_change_metadata(newest: Any) -> dict[str, dg.MetadataValue]:
         MAX_CURSOR: dg.MetadataValue.text(encode_watermark(newest) or "")
     }
     if isinstance(newest, dt.datetime):
-        aware = newest if newest.tzinfo is not None else newest.replace(tzinfo=dt.UTC)
-        values[NEWEST_CHANGE] = dg.MetadataValue.timestamp(aware)
+        values[NEWEST_CHANGE] = utc_timestamp(newest)
     return values
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from oracle_meili.adapters.arrow_pages import ArrowFetchError, ArrowPages
-from oracle_meili.adapters.keyset import StoredKey, check_moved
+from oracle_meili.adapters.keyset import Batch, StoredKey, check_moved
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import BadRowPolicy
 from oracle_meili.documents import DocumentShape
@@ -89,14 +89,7 @@ def full_sync_lines(
     log.info("full sync of %r reads by the %s", shape.index, path.describe())
     if plan is None or pages is None:
         batches = counted(source.read_all(batch_size=batch_size, after=after), counter, on_progress)
-        lines = encode_rows(
-            shape,
-            (list(zip(batch, batch.keys, strict=True)) for batch in batches),
-            on_bad_row=on_bad_row,
-            skipped=skipped,
-            max_bytes=max_bytes,
-        )
-        return path, lines
+        return path, _row_lines(shape, batches, on_bad_row, skipped, max_bytes)
     return path, _columnar_lines(
         source,
         plan,
@@ -108,6 +101,23 @@ def full_sync_lines(
         on_progress=on_progress,
         on_bad_row=on_bad_row,
         skipped=skipped,
+    )
+
+
+def _row_lines(
+    shape: DocumentShape,
+    batches: Iterator[Batch],
+    on_bad_row: BadRowPolicy,
+    skipped: SkippedRows,
+    max_bytes: int,
+) -> Iterator[Line]:
+    """The row path: each row of each batch, tagged with its stored key, as a line."""
+    return encode_rows(
+        shape,
+        (list(zip(batch, batch.keys, strict=True)) for batch in batches),
+        on_bad_row=on_bad_row,
+        skipped=skipped,
+        max_bytes=max_bytes,
     )
 
 
@@ -152,13 +162,7 @@ def _columnar_lines(
                 keys = batch.keys
                 check_moved(last, keys, what=what)
                 lines = list(
-                    encode_rows(
-                        plan.shape,
-                        iter([list(zip(batch, batch.keys, strict=True))]),
-                        on_bad_row=on_bad_row,
-                        skipped=skipped,
-                        max_bytes=plan.max_bytes,
-                    )
+                    _row_lines(plan.shape, iter([batch]), on_bad_row, skipped, plan.max_bytes)
                 )
             if not keys:
                 return

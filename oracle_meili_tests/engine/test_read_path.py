@@ -25,7 +25,7 @@ from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint
 from oracle_meili.engine.full import full_sync
-from oracle_meili.engine.pipeline import Counter, SkippedRows, counted, encode_rows
+from oracle_meili.engine.pipeline import Counter, SkippedRows
 from oracle_meili.engine.read_path import ReadPath, choose_read_path, full_sync_lines
 from oracle_meili.errors import DocumentError, SourceError
 from oracle_meili_tests.conftest import MakeIndex
@@ -132,33 +132,28 @@ def columnar_index(**settings: Any) -> IndexConfig:
 def read(
     source: TableSource, index: IndexConfig, *, columnar: bool, after: StoredKey | None = None
 ) -> tuple[ReadPath, list[tuple[StoredKey, bytes]], SkippedRows, int]:
-    shape = source.document_shape()
+    """A full sync's read by the columnar path (as the index asks) or by the row path, the
+    reference; what each produced."""
+    if not columnar:
+        rows = index.model_copy(update={"read_path": "rows"})
+        source = TableSource(source.engine, rows, selectable=source.selectable)
     skipped = SkippedRows()
     counter = Counter()
-    max_bytes = 10_000
-    if columnar:
-        path, lines = full_sync_lines(
-            source,
-            shape,
-            after=after,
-            batch_size=index.batch_size,
-            counter=counter,
-            on_progress=None,
-            on_bad_row=index.on_bad_row,
-            skipped=skipped,
-            max_bytes=max_bytes,
-        )
-    else:
-        path = ReadPath("rows", "the reference")
-        batches = counted(source.read_all(batch_size=index.batch_size, after=after), counter, None)
-        lines = encode_rows(
-            shape,
-            (list(zip(batch, batch.keys, strict=True)) for batch in batches),
-            on_bad_row=index.on_bad_row,
-            skipped=skipped,
-            max_bytes=max_bytes,
-        )
-    return path, list(lines), skipped, counter.rows
+    path, lines = full_sync_lines(
+        source,
+        source.document_shape(),
+        after=after,
+        batch_size=index.batch_size,
+        counter=counter,
+        on_progress=None,
+        on_bad_row=index.on_bad_row,
+        skipped=skipped,
+        max_bytes=10_000,
+    )
+    read_lines = list(lines)
+    if not columnar:
+        assert path.name == "rows"
+    return path, read_lines, skipped, counter.rows
 
 
 def outcome(

@@ -16,7 +16,7 @@ from oracle_meili.adapters.keyset import Batch
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import free_port
 from oracle_meili.adapters.source import TableSource
-from oracle_meili.config import IndexConfig, MeilisearchConfig
+from oracle_meili.config import MeilisearchConfig
 from oracle_meili.demo import create_demo
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint
 from oracle_meili.engine.full import full_sync
@@ -244,17 +244,11 @@ def test_bad_row_in_incremental_sync_changes_nothing_live(
     assert sync.client.document_count(index.name) == full.index_document_count
 
 
-class RowPathSource(TableSource):
-    """A source that reads by the row path (the default) whatever the index says: the
-    fault-injecting sources below wrap ``read_all``, which only the row path reads through.
-    (The columnar path's own interruption and resume: engine/test_read_path.py.)"""
+class SourceLostAfter(TableSource):
+    """The demo table, whose connection is lost after ``batches`` batches of a full read.
 
-    def __init__(self, engine: sa.Engine, index: IndexConfig, **options: Any) -> None:
-        super().__init__(engine, index.model_copy(update={"read_path": "rows"}), **options)
-
-
-class SourceLostAfter(RowPathSource):
-    """The demo table, whose connection is lost after ``batches`` batches of a full read."""
+    (This and the sources below wrap ``read_all``: the row path, the default. The columnar
+    path's own interruption is tested in engine/test_read_path.py.)"""
 
     batches = 4
 
@@ -357,7 +351,7 @@ def test_document_over_the_payload_limit_names_key_and_column(
         small.full(make_index())
 
 
-class ChangedAfterRead(RowPathSource):
+class ChangedAfterRead(TableSource):
     """The demo table, one of whose rows changes just after the full read ends."""
 
     def read_all(self, *, batch_size: int, after: Any = None) -> Iterator[Batch]:
@@ -408,7 +402,7 @@ def test_failed_batch_is_named_TEST_092_TEST_093(sync: SyncHarness, make_index: 
     assert f"task {error.task_uid} (batch " in str(error)
 
 
-class SkipsARow(RowPathSource):
+class SkipsARow(TableSource):
     """A read that loses one row at a page boundary, as the old keyset comparison did."""
 
     def read_all(self, *, batch_size: int, after: Any = None) -> Iterator[Batch]:
@@ -445,7 +439,7 @@ def test_writers_during_the_read_raise_no_false_alarm(
 ) -> None:
     """Rows inserted, updated and deleted while the full read runs: no short-read alarm."""
 
-    class Busy(RowPathSource):
+    class Busy(TableSource):
         def read_all(self, *, batch_size: int, after: Any = None) -> Iterator[Batch]:
             for number, batch in enumerate(super().read_all(batch_size=batch_size, after=after)):
                 yield batch
@@ -475,7 +469,7 @@ def test_a_page_that_does_not_move_forward_stops_the_read(
         list(source.read_all(batch_size=10))
 
 
-class FlashbackSource(RowPathSource):
+class FlashbackSource(TableSource):
     """The demo table standing in for Oracle flashback reads: ``as_of(scn)`` reads it as it
     is; reads as of a ``dead`` SCN fail as Oracle does once undo is gone (ORA-01555), and
     reads fail after ``lose_after`` batches (a lost connection)."""
