@@ -1,8 +1,8 @@
 """oracle-meili: keep Meilisearch indexes in sync with Oracle tables.
 
 The engine (``config``, ``documents``, ``adapters``, ``engine``) is plain Python;
-``oracle_meili.defs`` wraps it for Dagster, ``oracle_meili.component`` makes it a Dagster
-Component and ``oracle_meili.cli`` a shell command.
+``oracle_meili.defs`` wraps it for Dagster (its ``component`` makes it a Dagster Component)
+and ``oracle_meili.cli`` a shell command.
 """
 
 from typing import Any
@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 # `oracle_meili.OracleMeiliComponent` for `dg` (the `dagster_dg_cli.registry_modules` entry
 # point), imported on first use only: the engine and the CLI never import Dagster.
-_LAZY = {"OracleMeiliComponent": "oracle_meili.component"}
+_LAZY = {"OracleMeiliComponent": "oracle_meili.defs.component"}
 
 
 def __getattr__(name: str) -> Any:

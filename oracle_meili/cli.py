@@ -23,14 +23,9 @@ from typing import Any
 import orjson
 
 from oracle_meili import demo
-from oracle_meili.adapters.database import source_engine
-from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import meilisearch_server
-from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import AppConfig, load_config
-from oracle_meili.engine.consistency import check_consistency
 from oracle_meili.engine.follow import follow
-from oracle_meili.engine.reconcile import reconcile
 from oracle_meili.engine.result import SyncResult
 from oracle_meili.engine.runner import Runner
 from oracle_meili.engine.state import StateFile, StateStore
@@ -72,9 +67,7 @@ def _sync(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     index = config.index(args.index)
     with _state_store(args, config) as state:
-        runner = Runner(
-            source=lambda: source_engine(config.source), meilisearch=config.meilisearch, state=state
-        )
+        runner = Runner(config.source, config.meilisearch, state=state)
         result = runner.run(index, args.mode, on_progress=_progress_callback(index.name))
     if sys.stderr.isatty():
         print(file=sys.stderr)  # end the progress line
@@ -89,12 +82,11 @@ def _state_store(args: argparse.Namespace, config: AppConfig) -> Iterator[StateS
     if not args.dagster:
         yield StateFile(args.state)
         return
-    import dagster as dg  # noqa: TID251 (only with --dagster)
+    # Imported here: Dagster is loaded only when its instance is asked for.
+    from oracle_meili.defs.state import instance_state
 
-    from oracle_meili.defs.state import DagsterInstanceState
-
-    with dg.DagsterInstance.get() as instance:
-        yield DagsterInstanceState(instance, meilisearch_url=config.meilisearch.url)
+    with instance_state(meilisearch_url=config.meilisearch.url) as state:
+        yield state
 
 
 def _progress_callback(index: str) -> Callable[[int], None]:
@@ -129,9 +121,7 @@ def _follow(args: argparse.Namespace) -> int:
         )
 
     with _state_store(args, config) as state:
-        runner = Runner(
-            source=lambda: source_engine(config.source), meilisearch=config.meilisearch, state=state
-        )
+        runner = Runner(config.source, config.meilisearch, state=state)
         log.info(
             "following %s every %.1f s (stop with SIGTERM or Ctrl-C)",
             ", ".join(i.name for i in indexes),
@@ -151,12 +141,9 @@ def _recorded_history(args: argparse.Namespace, index: str, limit: int) -> list[
 def _reconcile(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     index = config.index(args.index)
-    with source_engine(config.source) as engine, MeiliClient(config.meilisearch) as client:
-        result = reconcile(
+    with Runner(config.source, config.meilisearch).session() as session:
+        result = session.reconcile(
             index,
-            source=TableSource(engine, index),
-            client=client,
-            meili=config.meilisearch,
             dry_run=args.dry_run,
             force=args.force,
             on_progress=ProgressReporter.per_side(index.name, log.info),
@@ -169,11 +156,9 @@ def _check(args: argparse.Namespace) -> int:
     """Print the consistency report; exit 1 when the index is not consistent."""
     config = load_config(args.config)
     index = config.index(args.index)
-    with source_engine(config.source) as engine, MeiliClient(config.meilisearch) as client:
-        report = check_consistency(
+    with Runner(config.source, config.meilisearch).session() as session:
+        report = session.check(
             index,
-            source=TableSource(engine, index),
-            client=client,
             on_progress=ProgressReporter.per_side(index.name, log.info),
         )
     print(orjson.dumps(report.to_json()).decode())

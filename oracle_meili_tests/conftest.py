@@ -69,11 +69,9 @@ def demo_engine(demo_db: Path) -> Iterator[sa.Engine]:
 
 
 @pytest.fixture
-def sync(
-    demo_engine: sa.Engine, meili_client: MeiliClient, meili_config: MeilisearchConfig
-) -> SyncHarness:
+def sync(demo_engine: sa.Engine, meili_client: MeiliClient) -> SyncHarness:
     """The harness over the 500-row demo source."""
-    return SyncHarness(demo_engine, meili_client, meili_config)
+    return SyncHarness(demo_engine, meili_client)
 
 
 MakeIndex = Callable[..., IndexConfig]

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.source import TableSource
-from oracle_meili.config import IndexConfig, MeilisearchConfig
+from oracle_meili.config import IndexConfig
 from oracle_meili.engine.consistency import ConsistencyReport, check_consistency
 from oracle_meili.engine.full import full_sync
 from oracle_meili.engine.incremental import incremental_sync
@@ -24,7 +24,14 @@ class SyncHarness:
 
     engine: sa.Engine
     client: MeiliClient
-    meili: MeilisearchConfig
+
+    def with_settings(self, **changes: Any) -> SyncHarness:
+        """The same source, through a client whose Meilisearch settings differ (smaller
+        payloads, say)."""
+        return SyncHarness(self.engine, self.client_with(**changes))
+
+    def client_with(self, **changes: Any) -> MeiliClient:
+        return MeiliClient(self.client.config.model_copy(update=changes))
 
     def source(self, index: IndexConfig) -> TableSource:
         return TableSource(self.engine, index)
@@ -32,32 +39,18 @@ class SyncHarness:
     def full(
         self, index: IndexConfig, *, source: TableSource | None = None, **options: Any
     ) -> SyncResult:
-        return full_sync(
-            index,
-            source=source or self.source(index),
-            client=self.client,
-            meili=self.meili,
-            **options,
-        )
+        return full_sync(source or self.source(index), self.client, **options)
 
     def incremental(
         self, index: IndexConfig, watermark: str | None, *, source: TableSource | None = None
     ) -> SyncResult:
-        return incremental_sync(
-            index,
-            source=source or self.source(index),
-            client=self.client,
-            meili=self.meili,
-            watermark=watermark,
-        )
+        return incremental_sync(source or self.source(index), self.client, watermark=watermark)
 
     def reconcile(self, index: IndexConfig, **options: Any) -> ReconcileResult:
-        return reconcile(
-            index, source=self.source(index), client=self.client, meili=self.meili, **options
-        )
+        return reconcile(self.source(index), self.client, **options)
 
     def check(self, index: IndexConfig, **options: Any) -> ConsistencyReport:
-        return check_consistency(index, source=self.source(index), client=self.client, **options)
+        return check_consistency(self.source(index), self.client, **options)
 
     def live_count(self, table: str = "PRODUCTS") -> int:
         """Live rows of a demo-shaped table (IS_DELETED = 'N')."""

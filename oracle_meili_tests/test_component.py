@@ -16,8 +16,8 @@ import yaml
 
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import RunningMeilisearch
-from oracle_meili.component import SCAFFOLD_ATTRIBUTES
 from oracle_meili.config import MeilisearchConfig
+from oracle_meili.defs.component import SCAFFOLD_ATTRIBUTES
 from oracle_meili_tests.harness import SyncHarness
 
 PROJECT = Path(__file__).resolve().parents[1]

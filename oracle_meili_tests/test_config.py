@@ -65,7 +65,7 @@ def test_missing_oracle_variable_is_named_TEST_012(missing: str) -> None:
 
 def test_defaults_TEST_013() -> None:
     config = parse({"indexes": [INDEX]})
-    assert config.meilisearch.url == DEFAULT_MEILI_URL == "http://127.0.0.1:7700"
+    assert config.meilisearch.url == DEFAULT_MEILI_URL
     assert config.source.oracle is not None and config.source.oracle.port == 1521
     index = config.index("products")
     assert index.primary_key == ("PRODUCT_ID",)

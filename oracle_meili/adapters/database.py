@@ -56,6 +56,14 @@ def source_engine(config: SourceConfig) -> Iterator[sa.Engine]:
         engine.dispose()
 
 
+def source_identity(config: SourceConfig) -> str:
+    """Which database this is, without secrets (the key of an engine kept open)."""
+    if config.oracle is not None:
+        return f"{config.oracle.user}@{config.oracle.target}"
+    assert config.url is not None
+    return sa.make_url(config.url).render_as_string(hide_password=True)
+
+
 def read(
     engine: sa.Engine, statement: sa.Executable, *, what: str, fetch_rows: int | None = None
 ) -> Sequence[sa.Row[Any]]:

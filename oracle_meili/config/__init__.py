@@ -2,7 +2,13 @@
 frozen, typed records (``records``) by ``loading``. Every error names the index and the key
 at fault."""
 
-from oracle_meili.config.loading import environment, load_config, parse_config
+from oracle_meili.config.loading import environment, load_config, parse_config, parse_index
+from oracle_meili.config.orchestration import (
+    ChangeSensorConfig,
+    FreshnessConfig,
+    Orchestration,
+    ScheduleConfig,
+)
 from oracle_meili.config.records import (
     CONFIG_ENV_VAR,
     DEFAULT_MAX_PAYLOAD_BYTES,
@@ -11,12 +17,12 @@ from oracle_meili.config.records import (
     AppConfig,
     BadRowPolicy,
     BinaryPolicy,
-    ChangeSensorConfig,
     FullStrategy,
     IndexConfig,
     MeilisearchConfig,
+    MeilisearchSettings,
+    OracleConnection,
     OracleSettings,
-    ScheduleConfig,
     SoftDelete,
     SourceConfig,
     SyncMode,
@@ -31,10 +37,14 @@ __all__ = [
     "BadRowPolicy",
     "BinaryPolicy",
     "ChangeSensorConfig",
+    "FreshnessConfig",
     "FullStrategy",
     "IndexConfig",
     "MeilisearchConfig",
+    "MeilisearchSettings",
+    "OracleConnection",
     "OracleSettings",
+    "Orchestration",
     "ScheduleConfig",
     "SoftDelete",
     "SourceConfig",
@@ -42,4 +52,5 @@ __all__ = [
     "environment",
     "load_config",
     "parse_config",
+    "parse_index",
 ]

@@ -6,6 +6,7 @@ names the index and the key at fault. See README "Configuration" for the file's 
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,17 +16,20 @@ import yaml
 from dotenv import dotenv_values
 from pydantic import ValidationError
 
+from oracle_meili.config.orchestration import ORCHESTRATION_KEYS, Orchestration
 from oracle_meili.config.records import (
     CONFIG_ENV_VAR,
     DEFAULT_MEILI_URL,
-    DEFAULT_ORACLE_PORT,
     AppConfig,
     IndexConfig,
     MeilisearchConfig,
+    OracleConnection,
     OracleSettings,
     SourceConfig,
 )
 from oracle_meili.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def load_config(
@@ -63,10 +67,15 @@ def parse_config(raw: Mapping[str, Any], *, environ: Mapping[str, str]) -> AppCo
     unknown = set(raw) - {"source", "meilisearch", "indexes"}
     if unknown:
         raise ConfigError(f"unknown top-level key(s): {', '.join(sorted(unknown))}")
-    indexes = _parse_indexes(raw.get("indexes"))
+    entries = _parse_indexes(raw.get("indexes"))
     source = _parse_source(raw.get("source") or {}, environ)
     meilisearch = _parse_meilisearch(raw.get("meilisearch") or {}, environ)
-    return AppConfig(source=source, meilisearch=meilisearch, indexes=indexes)
+    return AppConfig(
+        source=source,
+        meilisearch=meilisearch,
+        indexes=tuple(index for index, _ in entries),
+        orchestration={index.name: orchestration for index, orchestration in entries},
+    )
 
 
 def environment() -> dict[str, str]:
@@ -75,91 +84,140 @@ def environment() -> dict[str, str]:
     return {**from_file, **os.environ}
 
 
-def _parse_indexes(raw: Any) -> tuple[IndexConfig, ...]:
+def parse_index(item: Mapping[str, Any], *, label: str) -> tuple[IndexConfig, Orchestration]:
+    """One entry of ``indexes:``: the engine's settings and the Dagster layer's.
+
+    Raises:
+        ConfigError: starting with ``label`` (the index), naming the key at fault.
+    """
+    engine = {k: v for k, v in item.items() if k not in ORCHESTRATION_KEYS}
+    dagster = {k: v for k, v in item.items() if k in ORCHESTRATION_KEYS}
+    try:
+        index = IndexConfig.model_validate(engine)
+        orchestration = Orchestration.model_validate(dagster)
+    except ValidationError as e:
+        raise ConfigError(f"{label}: {_describe(e)}") from None
+    if index.read_path == "columnar":
+        log.warning(
+            "%s: read_path: columnar is read as rows (the only read path); "
+            "remove the key to silence this",
+            label,
+        )
+    return index, orchestration
+
+
+def _parse_indexes(raw: Any) -> list[tuple[IndexConfig, Orchestration]]:
     if not isinstance(raw, list) or not raw:
         raise ConfigError("indexes: give a list with at least one index")
-    parsed: list[IndexConfig] = []
+    parsed: list[tuple[IndexConfig, Orchestration]] = []
     for position, item in enumerate(raw):
         label = f"indexes[{position}]"
         if isinstance(item, dict) and isinstance(item.get("name"), str):
             label = f"index {item['name']!r}"
         if not isinstance(item, dict):
             raise ConfigError(f"{label}: must be a mapping")
-        try:
-            parsed.append(IndexConfig.model_validate(item))
-        except ValidationError as e:
-            raise ConfigError(f"{label}: {_describe(e)}") from None
-    names = [i.name for i in parsed]
+        parsed.append(parse_index(item, label=label))
+    names = [index.name for index, _ in parsed]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"indexes: name(s) used twice: {', '.join(duplicates)}")
-    return tuple(parsed)
+    return parsed
 
 
 def _parse_source(raw: Any, env: Mapping[str, str]) -> SourceConfig:
     if not isinstance(raw, dict):
         raise ConfigError("source: must be a mapping")
-    unknown = set(raw) - {"url", "pool"}
+    unknown = set(raw) - {"url", "oracle", "pool"}
     if unknown:
         raise ConfigError(f"source: unknown key(s): {', '.join(sorted(unknown))}")
     url = raw.get("url")
     if url is not None:
+        if "oracle" in raw:
+            raise ConfigError("source: give `url` or `oracle`, not both")
         if not isinstance(url, str) or "://" not in url:
             raise ConfigError(f"source.url: not a SQLAlchemy URL: {url!r}")
         return SourceConfig(url=url)
-    missing = [v for v in ("ORACLE_USER", "ORACLE_PASSWORD") if not env.get(v)]
-    if not env.get("ORACLE_DSN"):
-        if not env.get("ORACLE_HOST"):
-            missing.append("ORACLE_HOST")
-        if not env.get("ORACLE_SERVICE_NAME") and not env.get("ORACLE_SID"):
-            missing.append("ORACLE_SERVICE_NAME")
-    if missing:
+    in_file = raw.get("oracle") or {}
+    if not isinstance(in_file, dict):
+        raise ConfigError("source.oracle: must be a mapping")
+    secrets = sorted(set(in_file) & {"password", "wallet_password"})
+    if secrets:
         raise ConfigError(
-            "source: no `url` in the file, so Oracle settings come from the environment, "
-            f"but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set"
+            f"source.oracle.{secrets[0]}: keep secrets out of the file; set "
+            f"ORACLE_{secrets[0].upper()}"
         )
-    values: dict[str, Any] = {
-        "user": env["ORACLE_USER"],
-        "password": env["ORACLE_PASSWORD"],
-        "dsn": env.get("ORACLE_DSN") or None,
-        "host": env.get("ORACLE_HOST") or None,
-        "port": env.get("ORACLE_PORT") or DEFAULT_ORACLE_PORT,
-        "service_name": env.get("ORACLE_SERVICE_NAME") or None,
-        "sid": env.get("ORACLE_SID") or None,
-        "protocol": (env.get("ORACLE_PROTOCOL") or "tcp").lower(),
-        "wallet_dir": env.get("ORACLE_WALLET_DIR") or None,
-        "wallet_password": env.get("ORACLE_WALLET_PASSWORD") or None,
-        "client_lib_dir": env.get("ORACLE_CLIENT_LIB_DIR") or None,
-    }
-    for field, variable in _ORACLE_VARIABLES.items():
-        if variable in _OPTIONAL_ORACLE_VARIABLES and env.get(variable):
-            values[field] = env[variable]
+    try:
+        in_file = OracleConnection.model_validate(in_file).model_dump(exclude_none=True)
+    except ValidationError as e:
+        raise ConfigError(f"source.oracle.{_describe(e)}") from None
     pool = raw.get("pool") or {}
     if not isinstance(pool, dict) or set(pool) - {"min", "max", "increment"}:
         raise ConfigError("source.pool: a mapping of min, max and increment")
-    values.update({f"pool_{k}": v for k, v in pool.items()})
+    # The file first, then the environment for what it leaves out.
+    values = {
+        **_oracle_from_environment(env),
+        **{f"pool_{k}": v for k, v in pool.items()},
+        **in_file,
+    }
+    reachable = values.get("dsn") or (
+        values.get("host") and (values.get("service_name") or values.get("sid"))
+    )
+    missing = [
+        name
+        for name, present in (
+            ("user (ORACLE_USER)", values.get("user")),
+            ("ORACLE_PASSWORD", values.get("password")),
+            (
+                "dsn (ORACLE_DSN), or host and service_name (ORACLE_HOST, ORACLE_SERVICE_NAME)",
+                reachable,
+            ),
+        )
+        if not present
+    ]
+    if missing:
+        raise ConfigError(
+            "source: no `url`, so the source is Oracle, but "
+            f"{'; '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set"
+        )
     try:
         return SourceConfig(oracle=OracleSettings.model_validate(values))
     except ValidationError as e:
         first = e.errors()[0]
-        variable = _ORACLE_VARIABLES.get(str(first["loc"][0]) if first["loc"] else "", "")
+        field = str(first["loc"][0]) if first["loc"] else ""
+        where = f"source.oracle.{field}" if field in in_file else _ORACLE_VARIABLES.get(field, "")
         raise ConfigError(
-            f"source: {variable or 'Oracle settings'}: {_describe(e).split(': ', 1)[-1]}"
+            f"source: {where or 'Oracle settings'}: {_describe(e).split(': ', 1)[-1]}"
         ) from None
 
 
+def _oracle_from_environment(env: Mapping[str, str]) -> dict[str, Any]:
+    """The Oracle settings the environment gives (unset variables left out)."""
+    values = {
+        field: env[variable] for field, variable in _ORACLE_VARIABLES.items() if env.get(variable)
+    }
+    if "protocol" in values:
+        values["protocol"] = values["protocol"].lower()
+    return values
+
+
+# Each Oracle setting and the variable that gives it when the file does not.
 _ORACLE_VARIABLES = {
+    "user": "ORACLE_USER",
+    "password": "ORACLE_PASSWORD",
+    "dsn": "ORACLE_DSN",
+    "host": "ORACLE_HOST",
     "port": "ORACLE_PORT",
+    "service_name": "ORACLE_SERVICE_NAME",
+    "sid": "ORACLE_SID",
     "protocol": "ORACLE_PROTOCOL",
+    "wallet_dir": "ORACLE_WALLET_DIR",
+    "wallet_password": "ORACLE_WALLET_PASSWORD",
+    "client_lib_dir": "ORACLE_CLIENT_LIB_DIR",
     "connect_timeout_seconds": "ORACLE_CONNECT_TIMEOUT",
     "pool_min": "ORACLE_POOL_MIN",
     "pool_max": "ORACLE_POOL_MAX",
     "pool_increment": "ORACLE_POOL_INCREMENT",
 }
-# Settings with a default, taken from the environment only when set there.
-_OPTIONAL_ORACLE_VARIABLES = frozenset(
-    {"ORACLE_CONNECT_TIMEOUT", "ORACLE_POOL_MIN", "ORACLE_POOL_MAX", "ORACLE_POOL_INCREMENT"}
-)
 
 
 def _parse_meilisearch(raw: Any, env: Mapping[str, str]) -> MeilisearchConfig:

@@ -10,8 +10,10 @@ import re
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
+from oracle_meili.config.base import Record
+from oracle_meili.config.orchestration import Orchestration
 from oracle_meili.errors import ConfigError
 
 SyncMode = Literal["full", "incremental"]
@@ -32,69 +34,14 @@ DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
 _INDEX_NAME = re.compile(r"^(?!.*__)[A-Za-z0-9_-]{1,200}$")
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class SoftDelete(_Record):
+class SoftDelete(Record):
     """A row whose ``column`` equals ``deleted_value`` is deleted from the index."""
 
     column: str
     deleted_value: str | int | bool
 
 
-class ScheduleConfig(_Record):
-    """Cron expressions for the index's schedules (each optional).
-
-    Validated when the Dagster definitions load; schedules start stopped unless ``running``.
-    """
-
-    incremental: str | None = None
-    full: str | None = None
-    reconcile: str | None = Field(default=None, description="Remove hard-deleted rows.")
-    checks: str | None = Field(
-        default=None, description="Run the consistency checks (a full pass over both sides)."
-    )
-    observe: str | None = Field(
-        default=None,
-        description="Observe the source table: live rows (one COUNT) and newest change.",
-    )
-    timezone: str | None = Field(default=None, description="IANA time zone, e.g. Asia/Seoul.")
-    running: bool = False
-
-
-class FreshnessConfig(_Record):
-    """How recent the index's last successful sync must be (Dagster's freshness policy)."""
-
-    fail_after_minutes: float = Field(
-        gt=0, description="The index is failing freshness when its last sync is older."
-    )
-    warn_after_minutes: float | None = Field(
-        default=None, gt=0, description="It is warned about when its last sync is older."
-    )
-
-    @model_validator(mode="after")
-    def _check(self) -> FreshnessConfig:
-        if (
-            self.warn_after_minutes is not None
-            and self.warn_after_minutes >= self.fail_after_minutes
-        ):
-            raise ValueError("freshness: warn_after_minutes must be below fail_after_minutes")
-        return self
-
-
-class ChangeSensorConfig(_Record):
-    """The sensor that polls cheap change markers and requests incremental syncs."""
-
-    interval_seconds: int = Field(
-        default=1,
-        ge=1,
-        description="Seconds between change probes: one MAX(cursor) on a session kept open.",
-    )
-    running: bool = False
-
-
-class IndexConfig(_Record):
+class IndexConfig(Record):
     """One Meilisearch index fed from one table or query."""
 
     name: str = Field(description="Meilisearch index uid.")
@@ -105,11 +52,6 @@ class IndexConfig(_Record):
     lookback_seconds: float = Field(default=0.0, ge=0)
     soft_delete: SoftDelete | None = None
     settings: dict[str, Any] = Field(default_factory=dict)
-    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
-    change_sensor: ChangeSensorConfig | None = Field(
-        default_factory=ChangeSensorConfig,
-        description="Set to null to have no change sensor (it needs `cursor`).",
-    )
     batch_size: int = Field(default=5000, ge=1, le=1_000_000)
     full_strategy: FullStrategy = "swap"
     binary: BinaryPolicy = "base64"
@@ -136,19 +78,10 @@ class IndexConfig(_Record):
         default=False,
         description="Oracle: read a full sync AS OF one SCN (flashback query).",
     )
-    owners: tuple[str, ...] = Field(
-        default=(), description="Dagster owners of the index asset (emails or team:name)."
-    )
-    tags: dict[str, str] = Field(default_factory=dict, description="Dagster tags of the asset.")
-    group: str = Field(default="meilisearch", description="Dagster asset group.")
-    freshness: FreshnessConfig | None = Field(
-        default=None, description="Dagster freshness policy of the index asset."
-    )
     read_path: Literal["rows", "columnar"] = Field(
         default="rows",
-        description="How a full sync reads: `rows` (the reference, the default) or "
-        "`columnar` (Arrow pages encoded by polars, where the source and columns allow it: "
-        "less CPU, more memory; see README).",
+        description="Accepted so that existing files load; every sync reads by rows. "
+        "`columnar` is read as `rows` (docs/configuration.md says why).",
     )
     max_delete_share: float = Field(
         default=0.10,
@@ -195,7 +128,39 @@ class IndexConfig(_Record):
         return self.table if self.table is not None else f"query:{self.name}"
 
 
-class OracleSettings(_Record):
+class OracleConnection(Record):
+    """The Oracle settings a configuration file or Component may hold (``source.oracle``):
+    everything but the passwords. Each one left out comes from its environment variable."""
+
+    user: str | None = Field(default=None, description="Database user (ORACLE_USER).")
+    dsn: str | None = Field(
+        default=None, description="DSN or Easy Connect string (ORACLE_DSN); or host and service."
+    )
+    host: str | None = Field(default=None, description="Listener host (ORACLE_HOST).")
+    port: int | None = Field(default=None, description="Listener port (ORACLE_PORT, 1521).")
+    service_name: str | None = Field(
+        default=None, description="Service name (ORACLE_SERVICE_NAME)."
+    )
+    sid: str | None = Field(default=None, description="SID, instead of a service (ORACLE_SID).")
+    protocol: Literal["tcp", "tcps"] | None = Field(
+        default=None, description="tcp, or tcps for TLS (ORACLE_PROTOCOL)."
+    )
+    wallet_dir: str | None = Field(
+        default=None, description="TCPS wallet (ewallet.pem) folder (ORACLE_WALLET_DIR)."
+    )
+    client_lib_dir: str | None = Field(
+        default=None,
+        description="Oracle Client libraries: python-oracledb thick mode (ORACLE_CLIENT_LIB_DIR).",
+    )
+    connect_timeout_seconds: float | None = Field(
+        default=None, gt=0, description="Longest wait for a new connection (15 s)."
+    )
+    pool_min: int | None = Field(default=None, ge=0, description="Sessions opened at start (1).")
+    pool_max: int | None = Field(default=None, ge=1, description="Most sessions (4).")
+    pool_increment: int | None = Field(default=None, ge=1, description="Sessions added at once.")
+
+
+class OracleSettings(Record):
     """Connection settings for python-oracledb (thin mode unless a client library is given)."""
 
     user: str
@@ -220,7 +185,8 @@ class OracleSettings(_Record):
     def _check(self) -> OracleSettings:
         if self.dsn is None and (self.host is None or (self.service_name or self.sid) is None):
             raise ValueError(
-                "give ORACLE_DSN, or ORACLE_HOST and ORACLE_SERVICE_NAME (or ORACLE_SID)"
+                "give dsn, or host and service_name (or sid), in source.oracle or as "
+                "ORACLE_DSN, or ORACLE_HOST and ORACLE_SERVICE_NAME (or ORACLE_SID)"
             )
         return self
 
@@ -233,18 +199,18 @@ class OracleSettings(_Record):
         return f"{self.protocol}://{self.host}:{self.port}/{database}"
 
 
-class SourceConfig(_Record):
-    """A SQLAlchemy URL, or Oracle settings read from the environment."""
+class SourceConfig(Record):
+    """A SQLAlchemy URL, or Oracle settings (from ``source.oracle`` and the environment)."""
 
     url: str | None = None
     oracle: OracleSettings | None = None
 
 
-class MeilisearchConfig(_Record):
-    """Where Meilisearch is and how patiently to wait for it."""
+class MeilisearchSettings(Record):
+    """Where Meilisearch is and how patiently to wait for it (all but the API key, which
+    comes from MEILI_API_KEY)."""
 
-    url: str = DEFAULT_MEILI_URL
-    api_key: SecretStr | None = None
+    url: str = Field(default=DEFAULT_MEILI_URL, description="Base URL (MEILI_URL).")
     timeout_seconds: float = Field(default=30.0, gt=0, description="HTTP request timeout.")
     task_timeout_seconds: float = Field(default=3600.0, gt=0)
     max_payload_bytes: int = Field(default=DEFAULT_MAX_PAYLOAD_BYTES, ge=1024)
@@ -252,12 +218,24 @@ class MeilisearchConfig(_Record):
     retries: int = Field(default=3, ge=0, description="Retries of a transient failure.")
 
 
-class AppConfig(_Record):
+class MeilisearchConfig(MeilisearchSettings):
+    """The Meilisearch settings with the API key."""
+
+    api_key: SecretStr | None = None
+
+
+class AppConfig(Record):
     """The whole configuration."""
 
     source: SourceConfig
     meilisearch: MeilisearchConfig
     indexes: tuple[IndexConfig, ...]
+    # The Dagster layer's settings of each index, by index name.
+    orchestration: dict[str, Orchestration] = Field(default_factory=dict)
+
+    def orchestration_of(self, index: IndexConfig) -> Orchestration:
+        """The index's Dagster settings (the defaults when the file gives none)."""
+        return self.orchestration.get(index.name) or Orchestration()
 
     def index(self, name: str) -> IndexConfig:
         """The index called ``name``; ConfigError naming the known ones otherwise."""

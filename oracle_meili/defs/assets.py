@@ -8,14 +8,13 @@ import datetime as dt
 
 import dagster as dg
 
-from oracle_meili.config import IndexConfig
+from oracle_meili.config import FreshnessConfig, IndexConfig, Orchestration
 from oracle_meili.defs.jobs import SYNC_RETRY_POLICY
 from oracle_meili.defs.metadata import result_metadata, schema_metadata
 from oracle_meili.defs.names import SOURCE_LABEL, index_asset_key, pool_name, source_table_key
-from oracle_meili.defs.resources import MeilisearchResource, SourceResource
+from oracle_meili.defs.resources import MeilisearchResource, SourceResource, runner
 from oracle_meili.defs.sources import source_tables
 from oracle_meili.defs.state import DagsterRunState
-from oracle_meili.engine.runner import Runner
 from oracle_meili.progress import ProgressReporter
 from oracle_meili.retry import is_retryable
 
@@ -29,33 +28,36 @@ def run_failure(error: Exception) -> dg.Failure:
     return dg.Failure(description=str(error), allow_retries=is_retryable(error))
 
 
-def freshness_policy(index: IndexConfig) -> dg.FreshnessPolicy | None:
+def freshness_policy(freshness: FreshnessConfig | None) -> dg.FreshnessPolicy | None:
     """The index's ``freshness:`` as Dagster's time-window policy (None when not set)."""
-    if index.freshness is None:
+    if freshness is None:
         return None
-    warn = index.freshness.warn_after_minutes
+    warn = freshness.warn_after_minutes
     return dg.FreshnessPolicy.time_window(
-        fail_window=dt.timedelta(minutes=index.freshness.fail_after_minutes),
+        fail_window=dt.timedelta(minutes=freshness.fail_after_minutes),
         warn_window=dt.timedelta(minutes=warn) if warn is not None else None,
     )
 
 
-def build_index_asset(index: IndexConfig) -> dg.AssetsDefinition:
+def build_index_asset(
+    index: IndexConfig, orchestration: Orchestration | None = None
+) -> dg.AssetsDefinition:
     """The asset for one index: partition ``full`` rebuilds it, ``incremental`` updates it."""
+    shown = orchestration or Orchestration()
 
     @dg.asset(
         key=index_asset_key(index),
         deps=[source_table_key(t) for t in source_tables(index)],
         partitions_def=SYNC_PARTITIONS,
         pool=pool_name(index),
-        group_name=index.group,
+        group_name=shown.group,
         kinds={"meilisearch"},
-        owners=list(index.owners),
-        tags=dict(index.tags),
+        owners=list(shown.owners),
+        tags=dict(shown.tags),
         # On the asset, not only on the job: a materialization launched from the UI retries
         # like one launched by a schedule or the sensor.
         retry_policy=SYNC_RETRY_POLICY,
-        freshness_policy=freshness_policy(index),
+        freshness_policy=freshness_policy(shown.freshness),
         description=(
             f"Meilisearch index `{index.name}` synced from {index.source_label}. "
             "Partition `full` rebuilds it with zero downtime; `incremental` applies the rows "
@@ -71,14 +73,13 @@ def build_index_asset(index: IndexConfig) -> dg.AssetsDefinition:
             raise dg.Failure(f"unknown partition {mode!r}", allow_retries=False)
         settings = meilisearch.settings()
         state = DagsterRunState(context, meilisearch_url=settings.url)
-        runner = Runner(source=source.engine, meilisearch=settings, state=state)
         context.log.info(f"{index.name}: {mode} sync started")
         try:
-            with runner.session() as session:
+            with runner(source, meilisearch, state=state).session() as session:
                 result = session.sync(
                     index, mode, on_progress=ProgressReporter(index.name, context.log.info)
                 )
-                fields = session.source(index).field_columns()
+                fields = session.field_columns(index)
         except Exception as e:
             raise run_failure(e) from e
         context.log.info(

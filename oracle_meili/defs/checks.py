@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig
 from oracle_meili.defs.names import (
     CONTENT_PARITY,
@@ -17,12 +16,8 @@ from oracle_meili.defs.names import (
     index_asset_key,
     pool_name,
 )
-from oracle_meili.defs.resources import MeilisearchResource, SourceResource
-from oracle_meili.engine.consistency import (
-    REQUIRED_PERCENT,
-    ConsistencyReport,
-    check_consistency,
-)
+from oracle_meili.defs.resources import MeilisearchResource, SourceResource, runner
+from oracle_meili.engine.consistency import REQUIRED_PERCENT, ConsistencyReport
 from oracle_meili.progress import ProgressReporter
 
 
@@ -53,12 +48,9 @@ def build_consistency_checks(index: IndexConfig) -> dg.AssetChecksDefinition:
         source: SourceResource,
         meilisearch: MeilisearchResource,
     ) -> Iterator[dg.AssetCheckResult]:
-        with source.engine() as engine, meilisearch.client() as client:
-            report = check_consistency(
-                index,
-                source=TableSource(engine, index),
-                client=client,
-                on_progress=ProgressReporter.per_side(index.name, context.log.info),
+        with runner(source, meilisearch).session() as session:
+            report = session.check(
+                index, on_progress=ProgressReporter.per_side(index.name, context.log.info)
             )
         context.log.info(report.summary())
         wanted = {check.name for check in context.selected_asset_check_keys}

@@ -22,7 +22,6 @@ from oracle_meili.defs.names import (
     MEILISEARCH_URL,
     MODE,
     PREVIOUS_WATERMARK,
-    READ_PATH,
     ROW_COUNT,
     ROWS_READ,
     ROWS_SKIPPED,
@@ -61,8 +60,6 @@ def result_metadata(result: SyncResult, *, meilisearch_url: str) -> dict[str, dg
         values[WATERMARK_TIME] = utc_timestamp(stamp)
     if result.strategy is not None:
         values[STRATEGY] = dg.MetadataValue.text(result.strategy)
-    if result.read_path is not None:
-        values[READ_PATH] = dg.MetadataValue.text(result.read_path)
     values[ROWS_SKIPPED] = dg.MetadataValue.int(result.rows_skipped)
     if result.skipped_sample:
         values[SKIPPED_ROWS] = dg.MetadataValue.json(list(result.skipped_sample))

@@ -6,7 +6,6 @@ No ``from __future__ import annotations``: Dagster reads the op function's annot
 import dagster as dg
 from pydantic import Field
 
-from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig
 from oracle_meili.defs.names import (
     DOCUMENTS_CHECKED,
@@ -17,8 +16,7 @@ from oracle_meili.defs.names import (
     reconcile_job_name,
     reconcile_op_name,
 )
-from oracle_meili.defs.resources import MeilisearchResource, SourceResource
-from oracle_meili.engine.reconcile import reconcile
+from oracle_meili.defs.resources import MeilisearchResource, SourceResource, runner
 from oracle_meili.progress import ProgressReporter
 
 
@@ -43,12 +41,9 @@ def build_reconcile_job(index: IndexConfig) -> dg.JobDefinition:
         source: SourceResource,
         meilisearch: MeilisearchResource,
     ) -> None:
-        with source.engine() as engine, meilisearch.client() as client:
-            result = reconcile(
+        with runner(source, meilisearch).session() as session:
+            result = session.reconcile(
                 index,
-                source=TableSource(engine, index),
-                client=client,
-                meili=meilisearch.settings(),
                 force=config.force,
                 on_progress=ProgressReporter.per_side(index.name, context.log.info),
             )

@@ -6,44 +6,31 @@ end. Secrets (passwords, API keys) are given as ``EnvVar`` so they never show in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
-import sqlalchemy as sa
-from pydantic import Field
+from pydantic import BaseModel, Field, SecretStr
 
-from oracle_meili.adapters.database import PROBE_ENGINES, source_engine
-from oracle_meili.adapters.meili import MeiliClient
-from oracle_meili.adapters.oracle import PoolSettings, oracle_engine
 from oracle_meili.config import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     DEFAULT_MEILI_URL,
     DEFAULT_ORACLE_PORT,
+    AppConfig,
     MeilisearchConfig,
     OracleSettings,
     SourceConfig,
 )
+from oracle_meili.engine.runner import Runner
+from oracle_meili.engine.state import StateStore
 
 
 class SourceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """A database the index assets read from."""
 
-    @contextmanager
-    def engine(self) -> Iterator[sa.Engine]:
-        """A SQLAlchemy engine, open for the duration of the ``with`` block."""
-        raise NotImplementedError(f"{type(self).__name__} must implement engine()")
-        yield  # pragma: no cover
-
-    @contextmanager
-    def probe_engine(self) -> Iterator[sa.Engine]:
-        """An engine kept open across sensor ticks (one per database, closed when idle)."""
-        with PROBE_ENGINES.engine(self.identity(), self.engine) as engine:
-            yield engine
-
-    def identity(self) -> str:
-        """Which database this is, without secrets (the key of the kept probe engine)."""
-        raise NotImplementedError(f"{type(self).__name__} must implement identity()")
+    def settings(self) -> SourceConfig:
+        """The engine's source settings (secrets resolved from the environment)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement settings()")
 
 
 class SqlAlchemySourceResource(SourceResource):
@@ -51,13 +38,8 @@ class SqlAlchemySourceResource(SourceResource):
 
     url: str = Field(description="SQLAlchemy URL, e.g. sqlite:///demo/demo.db.")
 
-    @contextmanager
-    def engine(self) -> Iterator[sa.Engine]:
-        with source_engine(SourceConfig(url=self.url)) as engine:
-            yield engine
-
-    def identity(self) -> str:
-        return sa.make_url(self.url).render_as_string(hide_password=True)
+    def settings(self) -> SourceConfig:
+        return SourceConfig(url=self.url)
 
 
 class OracleResource(SourceResource):
@@ -85,21 +67,12 @@ class OracleResource(SourceResource):
     pool_max: int = Field(default=4, description="Most sessions the pool may hold.")
     pool_increment: int = Field(default=1, description="Sessions opened at a time when growing.")
 
-    def settings(self) -> OracleSettings:
-        """The engine's settings record: every field of this resource, by the same name
-        (oracle_meili_tests/defs/test_resources.py keeps the two in step)."""
-        return OracleSettings.model_validate(
+    def settings(self) -> SourceConfig:
+        """Every field of this resource, by the same name, as the engine's Oracle record."""
+        oracle = OracleSettings.model_validate(
             {name: getattr(self, name) for name in OracleSettings.model_fields}
         )
-
-    @contextmanager
-    def engine(self) -> Iterator[sa.Engine]:
-        settings = self.settings()
-        with oracle_engine(settings, pool=PoolSettings.of(settings)) as engine:
-            yield engine
-
-    def identity(self) -> str:
-        return f"{self.user}@{self.settings().target}"
+        return SourceConfig(oracle=oracle)
 
 
 class MeilisearchResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -125,7 +98,49 @@ class MeilisearchResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             {name: getattr(self, name) for name in MeilisearchConfig.model_fields}
         )
 
-    @contextmanager
-    def client(self) -> Iterator[MeiliClient]:
-        with MeiliClient(self.settings()) as client:
-            yield client
+
+def runner(
+    source: SourceResource,
+    meilisearch: MeilisearchResource,
+    *,
+    state: StateStore | None = None,
+    probe: bool = False,
+) -> Runner:
+    """The engine's runner over the two resources; ``probe`` keeps the source engine open
+    across sensor ticks."""
+    return Runner(source.settings(), meilisearch.settings(), state=state, keep_source_open=probe)
+
+
+def build_resources(config: AppConfig, environ: Mapping[str, str]) -> dict[str, object]:
+    """The ``source`` and ``meilisearch`` resources; secrets stay behind ``EnvVar``."""
+    source: SourceResource
+    if config.source.url is not None:
+        source = SqlAlchemySourceResource(url=config.source.url)
+    else:
+        oracle = config.source.oracle
+        assert oracle is not None
+        # Every setting passes by name; the secrets as EnvVar, so they never show in the UI.
+        source = OracleResource(
+            **{
+                **plain_settings(oracle),
+                "password": dg.EnvVar("ORACLE_PASSWORD"),
+                "wallet_password": dg.EnvVar("ORACLE_WALLET_PASSWORD")
+                if oracle.wallet_password is not None
+                else None,
+            }
+        )
+    meili = config.meilisearch
+    api_key = dg.EnvVar("MEILI_API_KEY") if environ.get("MEILI_API_KEY") else None
+    return {
+        "source": source,
+        "meilisearch": MeilisearchResource(**{**plain_settings(meili), "api_key": api_key}),
+    }
+
+
+def plain_settings(record: BaseModel) -> dict[str, Any]:
+    """A settings record's fields, secrets left out (they are passed as EnvVar)."""
+    return {
+        name: value
+        for name, value in record
+        if not isinstance(value, SecretStr) and name not in ("password", "wallet_password")
+    }

@@ -1,4 +1,4 @@
-"""Schedules from each index's ``schedule:`` block (seed TEST-120, TEST-121).
+"""Schedules from each index's ``schedule:`` block.
 
 No ``from __future__ import annotations``: Dagster reads the schedule function's annotations.
 """
@@ -7,7 +7,7 @@ from typing import Literal
 
 import dagster as dg
 
-from oracle_meili.config import IndexConfig, SyncMode
+from oracle_meili.config import IndexConfig, ScheduleConfig, SyncMode
 from oracle_meili.defs.jobs import SyncJob
 from oracle_meili.defs.names import (
     checks_schedule_name,
@@ -18,7 +18,9 @@ from oracle_meili.defs.names import (
 from oracle_meili.errors import ConfigError
 
 
-def build_schedules(index: IndexConfig, job: SyncJob) -> list[dg.ScheduleDefinition]:
+def build_schedules(
+    index: IndexConfig, schedule: ScheduleConfig, job: SyncJob
+) -> list[dg.ScheduleDefinition]:
     """A schedule per configured cron expression, each requesting one partition.
 
     Raises:
@@ -27,29 +29,31 @@ def build_schedules(index: IndexConfig, job: SyncJob) -> list[dg.ScheduleDefinit
     schedules: list[dg.ScheduleDefinition] = []
     modes: tuple[SyncMode, ...] = ("incremental", "full")
     for mode in modes:
-        cron = getattr(index.schedule, mode)
+        cron = getattr(schedule, mode)
         if cron is None:
             continue
         try:
-            schedules.append(_schedule(index, job, mode, cron))
+            schedules.append(_schedule(index, schedule, job, mode, cron))
         except dg.DagsterInvalidDefinitionError as e:
             raise ConfigError(
                 f"index {index.name!r}: schedule.{mode} {cron!r}"
-                f"{f' (timezone {index.schedule.timezone!r})' if index.schedule.timezone else ''}"
+                f"{f' (timezone {schedule.timezone!r})' if schedule.timezone else ''}"
                 f" is not valid: {e}"
             ) from None
     return schedules
 
 
-def _schedule(index: IndexConfig, job: SyncJob, mode: SyncMode, cron: str) -> dg.ScheduleDefinition:
+def _schedule(
+    index: IndexConfig, schedule: ScheduleConfig, job: SyncJob, mode: SyncMode, cron: str
+) -> dg.ScheduleDefinition:
     @dg.schedule(
         name=sync_schedule_name(index, mode),
         cron_schedule=cron,
         job=job,
-        execution_timezone=index.schedule.timezone,
+        execution_timezone=schedule.timezone,
         description=f"{mode.capitalize()} sync of `{index.name}` ({cron}).",
         default_status=dg.DefaultScheduleStatus.RUNNING
-        if index.schedule.running
+        if schedule.running
         else dg.DefaultScheduleStatus.STOPPED,
     )
     def _sync_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
@@ -60,6 +64,7 @@ def _schedule(index: IndexConfig, job: SyncJob, mode: SyncMode, cron: str) -> dg
 
 def build_job_schedule(
     index: IndexConfig,
+    schedule: ScheduleConfig,
     job: SyncJob | dg.JobDefinition,
     *,
     what: Literal["reconcile", "checks", "observe"],
@@ -70,7 +75,7 @@ def build_job_schedule(
     Raises:
         ConfigError: naming the index and the expression, for a bad cron or time zone.
     """
-    cron = getattr(index.schedule, what)
+    cron = getattr(schedule, what)
     if cron is None:
         return None
     name = {
@@ -83,9 +88,9 @@ def build_job_schedule(
             name=name,
             cron_schedule=cron,
             job=job,
-            execution_timezone=index.schedule.timezone,
+            execution_timezone=schedule.timezone,
             default_status=dg.DefaultScheduleStatus.RUNNING
-            if index.schedule.running
+            if schedule.running
             else dg.DefaultScheduleStatus.STOPPED,
         )
     except dg.DagsterInvalidDefinitionError as e:

@@ -8,22 +8,22 @@ from typing import Any
 import dagster as dg
 import orjson
 
-from oracle_meili.adapters.source import TableSource
-from oracle_meili.config import IndexConfig
+from oracle_meili.config import ChangeSensorConfig, IndexConfig
 from oracle_meili.defs.jobs import SyncJob
 from oracle_meili.defs.names import (
     change_sensor_name,
     index_asset_key,
     source_table_key,
 )
-from oracle_meili.defs.resources import SourceResource
+from oracle_meili.defs.resources import MeilisearchResource, SourceResource, runner
 from oracle_meili.defs.sources import newest_change_metadata, source_tables
 from oracle_meili.engine.watermark import encode_watermark
 
 
-def build_change_sensor(index: IndexConfig, job: SyncJob) -> dg.SensorDefinition | None:
+def build_change_sensor(
+    index: IndexConfig, settings: ChangeSensorConfig | None, job: SyncJob
+) -> dg.SensorDefinition | None:
     """The index's change sensor, or None when it has none (no cursor, or disabled)."""
-    settings = index.change_sensor
     if settings is None or index.cursor is None:
         return None
 
@@ -43,11 +43,13 @@ def build_change_sensor(index: IndexConfig, job: SyncJob) -> dg.SensorDefinition
         else dg.DefaultSensorStatus.STOPPED,
     )
     def _change_sensor(
-        context: dg.SensorEvaluationContext, source: SourceResource
+        context: dg.SensorEvaluationContext,
+        source: SourceResource,
+        meilisearch: MeilisearchResource,
     ) -> dg.SensorResult:
         # A session kept open across ticks, and the table reflected every few minutes.
-        with source.probe_engine() as engine:
-            markers = TableSource.cached(engine, index).change_markers()
+        with runner(source, meilisearch, probe=True).session(cached_reflection=True) as session:
+            markers = session.change_markers(index)
         current: dict[str, Any] = {"max_cursor": encode_watermark(markers.max_cursor)}
         previous = orjson.loads(context.cursor) if context.cursor else None
         never_synced = context.instance.get_latest_materialization_event(key) is None

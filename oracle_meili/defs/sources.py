@@ -14,7 +14,6 @@ from typing import Any
 
 import dagster as dg
 
-from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig
 from oracle_meili.defs.jobs import SyncJob
 from oracle_meili.defs.metadata import utc_timestamp
@@ -28,7 +27,7 @@ from oracle_meili.defs.names import (
     observe_job_name,
     source_table_key,
 )
-from oracle_meili.defs.resources import SourceResource
+from oracle_meili.defs.resources import MeilisearchResource, SourceResource, runner
 from oracle_meili.engine.watermark import encode_watermark
 
 
@@ -98,17 +97,18 @@ def _observable_tables(tables: dict[str, IndexConfig], *, kind: str) -> dg.Asset
         name="observe_source_tables", specs=specs, can_subset=True
     )
     def _observe(
-        context: dg.AssetExecutionContext, source: SourceResource
+        context: dg.AssetExecutionContext,
+        source: SourceResource,
+        meilisearch: MeilisearchResource,
     ) -> Iterator[dg.ObserveResult]:
-        with source.engine() as engine:
+        with runner(source, meilisearch).session() as session:
             for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
                 index = index_by_key[key]
-                observation = TableSource(engine, index)
-                live_rows = observation.count_live()
-                newest = observation.change_markers().max_cursor
+                observation = session.observe(index)
+                live_rows, newest = observation.live_rows, observation.newest_change
                 metadata = {
                     ROW_COUNT: dg.MetadataValue.int(live_rows),
-                    COLUMN_SCHEMA: table_schema(observation),
+                    COLUMN_SCHEMA: table_schema(observation.columns),
                     **newest_change_metadata(newest),
                 }
                 context.log.info(f"{index.table}: {live_rows} live rows, newest change {newest}")
@@ -134,13 +134,13 @@ def newest_change_metadata(newest: Any) -> dict[str, dg.MetadataValue]:
     return values
 
 
-def table_schema(source: TableSource) -> dg.MetadataValue:
+def table_schema(columns: Sequence[tuple[str, str, str]]) -> dg.MetadataValue:
     """The source's columns and their SQL types, as ``dagster/column_schema``."""
     return dg.MetadataValue.table_schema(
         dg.TableSchema(
             columns=[
                 dg.TableColumn(name=column.lower(), type=type_name)
-                for _, column, type_name in source.field_columns()
+                for _, column, type_name in columns
             ]
         )
     )

@@ -11,6 +11,8 @@ protocol over the event log.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
@@ -66,6 +68,14 @@ class DagsterInstanceState:
 
     def history(self, index: str, limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
         return materialization_history(self.instance, index, limit=limit)
+
+
+@contextmanager
+def instance_state(*, meilisearch_url: str) -> Iterator[DagsterInstanceState]:
+    """The state kept in the Dagster instance that ``$DAGSTER_HOME`` names (the CLI's
+    ``--dagster``)."""
+    with dg.DagsterInstance.get() as instance:
+        yield DagsterInstanceState(instance, meilisearch_url=meilisearch_url)
 
 
 class DagsterRunState(DagsterInstanceState):

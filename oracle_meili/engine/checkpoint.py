@@ -1,6 +1,6 @@
 """Checkpoints of a full sync in progress, so that a failed one resumes where it stopped.
 
-:class:`AcknowledgedRows` follows the payloads of a running full sync and reports a
+:class:`CheckpointTracker` follows the payloads of a running full sync and gives a
 :class:`FullSyncCheckpoint` after each one Meilisearch acknowledged.
 
 After every payload that Meilisearch has acknowledged (its task succeeded), the sync reports
@@ -13,11 +13,11 @@ resumes from it into the same build index, if that index still holds exactly tho
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from oracle_meili.engine.watermark import Watermark, decode_watermark, encode_watermark
-from oracle_meili.errors import MeilisearchTaskError, SyncError
+from oracle_meili.errors import SyncError
 
 
 @dataclass(frozen=True)
@@ -102,113 +102,51 @@ def _decode(part: str) -> Watermark:
 CheckpointCallback = Callable[[FullSyncCheckpoint], None]
 
 
-@dataclass(frozen=True)
-class PayloadRange:
-    """One payload sent as one task: what a checkpoint and a failure record name."""
-
-    number: int
-    task_uid: int
-    documents: int
-    first_key: tuple[Any, ...]
-    last_key: tuple[Any, ...]
-
-    def describe(self) -> str:
-        first = self.first_key[0] if len(self.first_key) == 1 else self.first_key
-        last = self.last_key[0] if len(self.last_key) == 1 else self.last_key
-        return f"batch {self.number} ({self.documents} documents, keys {first!r} to {last!r})"
-
-
-@dataclass
-class AcknowledgedRows:
+class CheckpointTracker:
     """Which rows each payload carried, and the checkpoint as their tasks succeed.
 
-    The payload builder tells :meth:`sent` the stored keys of each payload's first and last
-    rows, so a checkpoint names exactly the last row of the newest acknowledged payload.
+    The writer reports the stored key of each payload's last row, so a checkpoint names
+    exactly the last row of the newest acknowledged payload.
     """
 
-    index: str
-    build_index: str
-    watermark: str | None
-    scn: int | None
-    # Rows already in the build index when this sync (or its resume) started.
-    rows: int
-    report: CheckpointCallback | None
-    ranges: dict[int, PayloadRange] = field(default_factory=dict)
-    _sent: int = 0
-    _ends: dict[int, tuple[int, tuple[Any, ...]]] = field(default_factory=dict)
-    _checkpoint: FullSyncCheckpoint | None = None
-
-    def __post_init__(self) -> None:
-        self._sent = self.rows
-        self._checkpoint = FullSyncCheckpoint(
-            index=self.index,
-            build_index=self.build_index,
-            rows_acknowledged=self.rows,
+    def __init__(
+        self, *, index: str, build_index: str, watermark: str | None, scn: int | None, rows: int
+    ) -> None:
+        """``rows``: rows already in the build index when this sync (or its resume) began."""
+        self.checkpoint = FullSyncCheckpoint(
+            index=index,
+            build_index=build_index,
+            rows_acknowledged=rows,
             last_key=None,
-            watermark=self.watermark,
-            scn=self.scn,
+            watermark=watermark,
+            scn=scn,
         )
-
-    @property
-    def documents_sent(self) -> int:
-        """Documents in the build index once every payload sent so far is indexed."""
-        return self._sent
-
-    @property
-    def checkpoint(self) -> FullSyncCheckpoint:
-        assert self._checkpoint is not None
-        return self._checkpoint
+        self._sent = rows
+        self._ends: dict[int, tuple[int, tuple[Any, ...]]] = {}
 
     def sent(
-        self,
-        task_uid: int,
-        *,
-        documents: int,
-        first_key: tuple[Any, ...],
-        last_key: tuple[Any, ...],
-    ) -> None:
-        """A payload of ``documents`` rows, ``first_key`` to ``last_key``, is enqueued."""
+        self, task_uid: int, *, documents: int, last_key: tuple[Any, ...]
+    ) -> FullSyncCheckpoint:
+        """A payload of ``documents`` rows ending at ``last_key`` is enqueued: it is in flight."""
         self._sent += documents
-        self.ranges[task_uid] = PayloadRange(
-            number=len(self.ranges) + 1,
-            task_uid=task_uid,
-            documents=documents,
-            first_key=first_key,
-            last_key=last_key,
-        )
         self._ends[task_uid] = (self._sent, last_key)
-        self._update(
-            replace(
-                self.checkpoint,
-                in_flight_task=task_uid,
-                in_flight_rows=self._sent,
-                in_flight_last_key=encode_key(last_key),
-            )
+        self.checkpoint = replace(
+            self.checkpoint,
+            in_flight_task=task_uid,
+            in_flight_rows=self._sent,
+            in_flight_last_key=encode_key(last_key),
         )
+        return self.checkpoint
 
-    def done(self, task_uid: int) -> None:
-        """The payload's task succeeded: every row up to its last key is in the index."""
+    def done(self, task_uid: int) -> FullSyncCheckpoint | None:
+        """The task succeeded: every row up to its payload's last key is in the index.
+
+        None for a task that carried no payload of this sync."""
+        if task_uid not in self._ends:
+            return None
         rows, key = self._ends.pop(task_uid)
         acknowledged = replace(self.checkpoint, rows_acknowledged=rows, last_key=encode_key(key))
         if acknowledged.in_flight_task == task_uid:
             acknowledged = acknowledged.acknowledge_in_flight()
-        self._update(acknowledged)
-
-    def name_the_batch(self, error: MeilisearchTaskError) -> MeilisearchTaskError:
-        """A failed document task, naming the payload it carried (seed TEST-093)."""
-        sent = self.ranges.get(error.task_uid)
-        if sent is None:
-            return error
-        return MeilisearchTaskError(
-            index=error.index,
-            task_uid=error.task_uid,
-            status=error.status,
-            code=error.code,
-            message=error.message,
-            batch=sent.describe(),
-        )
-
-    def _update(self, checkpoint: FullSyncCheckpoint) -> None:
-        self._checkpoint = checkpoint
-        if self.report is not None:
-            self.report(checkpoint)
+        self.checkpoint = acknowledged
+        return acknowledged

@@ -20,7 +20,6 @@ import orjson
 from oracle_meili.adapters.keyset import Row
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.source import TableSource
-from oracle_meili.config import IndexConfig
 from oracle_meili.documents import DocumentShape, document_id, encode_document
 from oracle_meili.engine.id_diff import (
     IdPair,
@@ -88,10 +87,9 @@ class ConsistencyReport:
 
 
 def check_consistency(
-    index: IndexConfig,
-    *,
     source: TableSource,
     client: MeiliClient,
+    *,
     chunk: int = CHUNK,
     uid: str | None = None,
     on_progress: SideProgress | None = None,
@@ -104,6 +102,7 @@ def check_consistency(
     started = time.monotonic()
     client.check_health()
     shape = source.document_shape()
+    index = source.index
     target = uid or index.name
     require_index(client, target)
     partitions = partitions_for(client.document_count(target))

@@ -1,32 +1,29 @@
 """Full sync: rebuild an index from every live row, with zero downtime and resumable.
 
+    plan (watermark, snapshot, target) ─> pages ─> documents ─> writer ─> checks ─> publish
+
 Plain Python: the runner calls it and records the result. A failed sync leaves the live
 index as it was (strategy ``swap``) and never moves the watermark.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
-import uuid
+from dataclasses import dataclass
 
+from oracle_meili.adapters.keyset import StoredKey
 from oracle_meili.adapters.meili import MeiliClient
-from oracle_meili.adapters.payloads import TaskLog, TaskWindow, ndjson_payloads
 from oracle_meili.adapters.source import TableSource
-from oracle_meili.config import IndexConfig, MeilisearchConfig
-from oracle_meili.engine.checkpoint import AcknowledgedRows, CheckpointCallback, FullSyncCheckpoint
-from oracle_meili.engine.pipeline import Counter, SkippedRows
-from oracle_meili.engine.publish import (
-    BUILD_SEPARATOR,
-    delete_stale_builds,
-    publish,
-    try_delete,
-    verify_build,
-)
-from oracle_meili.engine.read_path import full_sync_lines
-from oracle_meili.engine.result import ProgressCallback, SyncResult, now
+from oracle_meili.config import IndexConfig
+from oracle_meili.engine.build import BuildTarget, RecreateTarget
+from oracle_meili.engine.checkpoint import CheckpointCallback, CheckpointTracker, FullSyncCheckpoint
+from oracle_meili.engine.events import Tally, drain
+from oracle_meili.engine.pipeline import with_checkpoints, write_pages
+from oracle_meili.engine.publish import verify_build
+from oracle_meili.engine.result import ProgressCallback, SyncResult, finished, now
 from oracle_meili.engine.watermark import Watermark, decode_watermark, encode_watermark, lower_bound
+from oracle_meili.engine.writer import DocumentWriter
 from oracle_meili.errors import MeilisearchTaskError, SnapshotTooOldError, SyncError
 
 log = logging.getLogger(__name__)
@@ -36,176 +33,174 @@ FIRST_PAYLOAD_BYTES = 8 * 1024 * 1024
 
 
 def full_sync(
-    index: IndexConfig,
-    *,
     source: TableSource,
     client: MeiliClient,
-    meili: MeilisearchConfig,
+    *,
     on_progress: ProgressCallback | None = None,
     resume: FullSyncCheckpoint | None = None,
     on_checkpoint: CheckpointCallback | None = None,
 ) -> SyncResult:
-    """Rebuild the index from every live row.
+    """Rebuild the index of ``source`` from every live row.
 
-    Strategy ``swap`` (default): load a new index ``<name>__<suffix>``, check its document
-    count, then swap it with the live index (or rename it when there is none) and delete the
-    old one; the live index is untouched if anything fails. Strategy ``recreate``: delete the
-    live index and load it again (searches see a partial index meanwhile).
+    Strategy ``swap`` (default): load a new index ``<name>__<suffix>``, check it, then swap
+    it with the live index (or rename it when there is none) and delete the old one; the
+    live index is untouched if anything fails. Strategy ``recreate``: delete the live index
+    and load it again (searches see a partial index meanwhile).
 
     With ``on_checkpoint`` (``swap`` only), a checkpoint is reported after every payload
     Meilisearch acknowledged, and a failed sync keeps its build index; passing the last
     checkpoint as ``resume`` continues into that index after the last acknowledged row,
     with the watermark (and SCN) of the interrupted sync. A checkpoint whose build index is
-    gone or holds other than the acknowledged rows is ignored, and the sync starts afresh;
-    so is one whose snapshot SCN is gone from undo (ORA-01555, ORA-08180, ...), which could
-    never finish: its build index is dropped and the sync starts again with a new SCN.
+    gone or holds other than the acknowledged rows is ignored; one whose snapshot SCN has
+    left the undo (ORA-01555, ORA-08180, ...) could never finish, so its build index is
+    dropped and the sync starts afresh with a new SCN.
 
     Raises:
         SyncError, MeilisearchError, SourceError, DocumentError: nothing live has changed
             (``swap``).
     """
-    started = now()
-    clock = time.monotonic()
     client.check_health()
-    shape = source.document_shape()
-    resumable = index.full_strategy == "swap" and on_checkpoint is not None
-    checkpoint = usable_checkpoint(client, index, resume) if resumable else None
-    # The watermark is captured before reading: rows changed during the read are read again
-    # by the next incremental sync rather than missed.
-    if checkpoint is not None:
-        upper = decode_watermark(checkpoint.watermark)
-    else:
-        highest = source.max_cursor()
-        upper = highest.value if highest is not None else None
-    table = source
-    scn = checkpoint.scn if checkpoint else None
-    if index.consistent_snapshot:
-        scn = scn if scn is not None else source.current_scn()
-        log.info("full sync of %r reads %s as of SCN %d", index.name, index.table, scn)
-        source = source.as_of(scn)  # (`table` keeps the source itself, for a restart)
-    # Without a cursor or a snapshot, the completeness check compares with counts taken
-    # before and after the read.
-    count_before = source.count_live() if source.cursor_order is None and scn is None else None
-    tasks = TaskLog()
-    counter = Counter(rows=checkpoint.rows_acknowledged if checkpoint else 0)
-    skipped = SkippedRows()
-    after = checkpoint.key_values() if checkpoint else None
-
-    if checkpoint is not None:
-        target = checkpoint.build_index
-        log.info(
-            "full sync of %r resumes into %r after %d acknowledged rows",
-            index.name,
-            target,
-            checkpoint.rows_acknowledged,
-        )
-    elif index.full_strategy == "recreate":
-        if client.index_exists(index.name):
-            client.delete_index(index.name)
-        target = index.name
-    else:
-        delete_stale_builds(client, index.name)
-        target = f"{index.name}{BUILD_SEPARATOR}{started:%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
-    log.info("full sync of %r started (%s strategy)", index.name, index.full_strategy)
+    if source.index.full_strategy != "swap":
+        on_checkpoint = resume = None
+    elif on_checkpoint is None:
+        resume = None
+    plan = FullSyncPlan.make(source, client, resume=resume)
     try:
-        if checkpoint is None:
-            client.create_index(target, primary_key=shape.id_field, settings=index.settings)
-        tracker = AcknowledgedRows(
-            index=index.name,
-            build_index=target,
-            watermark=encode_watermark(upper),
-            scn=scn,
-            rows=counter.rows,
-            report=on_checkpoint if resumable else None,
-        )
-        window = TaskWindow(
-            client, target, limit=meili.max_tasks_in_flight, log=tasks, on_done=tracker.done
-        )
-        read_path, documents = full_sync_lines(
-            source,
-            shape,
-            after=after,
-            batch_size=index.batch_size,
-            counter=counter,
-            on_progress=on_progress,
-            on_bad_row=index.on_bad_row,
-            skipped=skipped,
-            max_bytes=meili.max_payload_bytes,
-        )
-        payloads = ndjson_payloads(
-            documents, max_bytes=meili.max_payload_bytes, first_bytes=FIRST_PAYLOAD_BYTES
-        )
-        try:
-            for payload in payloads:
-                task_uid = client.add_documents(target, payload.data, primary_key=shape.id_field)
-                tracker.sent(
-                    task_uid,
-                    documents=payload.documents,
-                    first_key=payload.first,
-                    last_key=payload.last,
-                )
-                window.add(task_uid)
-            window.wait_all()
-        except MeilisearchTaskError as e:
-            raise tracker.name_the_batch(e) from e
-        check_read_complete(
-            index, source=source, rows_read=counter.rows, upper=upper, count_before=count_before
-        )
-        count = client.document_count(target)
-        if count != tracker.documents_sent:
-            raise SyncError(
-                f"index {index.name!r}: {tracker.documents_sent} documents were sent but the new "
-                f"index holds {count} (duplicate ids?); the live index was not changed"
-            )
-        if index.verify_before_swap and target != index.name:
-            verify_build(index, source=source, client=client, build=target)
-        if target != index.name:
-            publish(client, live=index.name, build=target, tasks=tasks)
+        return load(plan, client, on_progress=on_progress, on_checkpoint=on_checkpoint)
     except SnapshotTooOldError as e:
-        if checkpoint is None or checkpoint.scn is None:
+        if not plan.target.resumed:
             raise
         log.warning(
-            "full sync of %r: the checkpoint's SCN %d can no longer be read (%s); dropping "
+            "full sync of %r: the checkpoint's SCN %s can no longer be read (%s); dropping "
             "build index %r and starting afresh with a new SCN",
-            index.name,
-            checkpoint.scn,
+            source.index.name,
+            plan.scn,
             e,
-            target,
+            plan.target.uid,
         )
-        try_delete(client, target)
-        return full_sync(
-            index,
-            source=table,
-            client=client,
-            meili=meili,
-            on_progress=on_progress,
-            on_checkpoint=on_checkpoint,
+        plan.target.discard(client)
+    fresh = FullSyncPlan.make(source, client, resume=None)
+    return load(fresh, client, on_progress=on_progress, on_checkpoint=on_checkpoint)
+
+
+@dataclass(frozen=True)
+class FullSyncPlan:
+    """What a full sync reads and where it writes, fixed before the first row is read."""
+
+    source: TableSource
+    # What the pages come from: ``source`` itself, or ``source`` as of ``scn``.
+    reader: TableSource
+    target: BuildTarget
+    # The watermark, captured before reading: rows changed during the read are read again
+    # by the next incremental sync rather than missed.
+    upper: Watermark | None
+    scn: int | None
+    # The stored key a resumed read continues after.
+    after: StoredKey | None
+    # Live rows before the read, for the completeness check of a source with neither a
+    # cursor nor a snapshot.
+    count_before: int | None
+
+    @classmethod
+    def make(
+        cls, source: TableSource, client: MeiliClient, *, resume: FullSyncCheckpoint | None
+    ) -> FullSyncPlan:
+        index = source.index
+        checkpoint = usable_checkpoint(client, index, resume)
+        if checkpoint is not None:
+            upper = decode_watermark(checkpoint.watermark)
+            target = BuildTarget(
+                index.name, checkpoint.build_index, resumed_rows=checkpoint.rows_acknowledged
+            )
+        else:
+            highest = source.max_cursor()
+            upper = highest.value if highest is not None else None
+            target = (
+                RecreateTarget(index.name, index.name)
+                if index.full_strategy == "recreate"
+                else BuildTarget.fresh(index.name, started=now())
+            )
+        scn = checkpoint.scn if checkpoint is not None else None
+        if index.consistent_snapshot and scn is None:
+            scn = source.current_scn()
+        if scn is not None:
+            log.info("full sync of %r reads %s as of SCN %d", index.name, index.table, scn)
+        reader = source.as_of(scn) if scn is not None else source
+        count_before = reader.count_live() if source.cursor_order is None and scn is None else None
+        return cls(
+            source=source,
+            reader=reader,
+            target=target,
+            upper=upper,
+            scn=scn,
+            after=checkpoint.key_values() if checkpoint is not None else None,
+            count_before=count_before,
         )
+
+
+def load(
+    plan: FullSyncPlan,
+    client: MeiliClient,
+    *,
+    on_progress: ProgressCallback | None,
+    on_checkpoint: CheckpointCallback | None,
+) -> SyncResult:
+    """Load every row of the plan into its target, check the result, and publish it."""
+    started, clock = now(), time.monotonic()
+    index, target = plan.source.index, plan.target
+    shape = plan.source.document_shape()
+    watermark = encode_watermark(plan.upper)
+    tally = Tally(rows_read=target.resumed_rows, documents_sent=target.resumed_rows)
+    log.info("full sync of %r started (%s strategy)", index.name, index.full_strategy)
+    try:
+        target.prepare(client, index, id_field=shape.id_field)
+        events = write_pages(
+            plan.reader.read_all(batch_size=index.batch_size, after=plan.after),
+            DocumentWriter(
+                client, target.uid, id_field=shape.id_field, first_bytes=FIRST_PAYLOAD_BYTES
+            ),
+            shape,
+            on_bad_row=index.on_bad_row,
+            max_bytes=client.config.max_payload_bytes,
+        )
+        if on_checkpoint is not None:
+            tracker = CheckpointTracker(
+                index=index.name,
+                build_index=target.uid,
+                watermark=watermark,
+                scn=plan.scn,
+                rows=target.resumed_rows,
+            )
+            events = with_checkpoints(events, tracker)
+        drain(events, tally, on_progress=on_progress, on_checkpoint=on_checkpoint)
+        check_read_complete(plan, rows_read=tally.rows_read)
+        count = client.document_count(target.uid)
+        if count != tally.documents_sent:
+            raise SyncError(
+                f"index {index.name!r}: {tally.documents_sent} documents were sent but the new "
+                f"index holds {count} (duplicate ids?); the live index was not changed"
+            )
+        if index.verify_before_swap and target.uid != index.name:
+            verify_build(plan.reader, client=client, build=target.uid)
+        tally.task_uids.extend(target.publish(client))
     except ShortReadError:
         # A build that missed rows cannot be completed by resuming it: start afresh.
-        if target != index.name:
-            try_delete(client, target)
+        target.discard(client)
         raise
     except BaseException:
-        if target != index.name and not resumable:
-            try_delete(client, target)
+        if on_checkpoint is None:
+            target.discard(client)
         raise
-    result = SyncResult(
+    result = finished(
+        tally,
         index=index.name,
         mode="full",
-        strategy=index.full_strategy,
-        started_at=started,
-        finished_at=started + dt.timedelta(seconds=time.monotonic() - clock),
-        rows_read=counter.rows,
-        documents_upserted=tracker.documents_sent,
-        documents_deleted=0,
+        started=started,
+        clock=clock,
         index_document_count=count,
-        rows_skipped=skipped.count,
-        skipped_sample=tuple(skipped.sample),
-        watermark=encode_watermark(upper),
+        watermark=watermark,
         previous_watermark=None,
-        task_uids=tuple(tasks.uids),
-        read_path=read_path.describe(),
+        strategy=index.full_strategy,
     )
     log.info(
         "full sync of %r finished: %d documents in %.1f s",
@@ -220,14 +215,7 @@ class ShortReadError(SyncError):
     """A full read came back with fewer rows than the source holds."""
 
 
-def check_read_complete(
-    index: IndexConfig,
-    *,
-    source: TableSource,
-    rows_read: int,
-    upper: Watermark | None,
-    count_before: int | None,
-) -> None:
+def check_read_complete(plan: FullSyncPlan, *, rows_read: int) -> None:
     """Cross-check the rows a full read returned against the source's own count.
 
     - Under a consistent snapshot (``source`` reads as of an SCN): exactly.
@@ -242,6 +230,12 @@ def check_read_complete(
     Raises:
         ShortReadError: rows were missed; the live index is left as it was.
     """
+    index, source, upper, count_before = (
+        plan.source.index,
+        plan.reader,
+        plan.upper,
+        plan.count_before,
+    )
     if source.scn is not None:
         expected = source.count_live()
         short = rows_read != expected

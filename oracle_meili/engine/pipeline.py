@@ -1,92 +1,107 @@
-"""The encode/skip pipeline: source batches in, (tag, NDJSON line) pairs out.
+"""A sync's pipeline: keyset pages in, events out.
 
-A row that cannot become a document fails the sync (``on_bad_row: fail``) or is skipped and
-counted (``skip``); the row count feeds the progress callback.
+    source pages ─> encode (bad rows: fail or skip) ─> DocumentWriter ─> events
+
+Every mode reads through the source's one keyset page loop
+(:func:`~oracle_meili.adapters.keyset.keyset_batches`): a full sync all live rows in key
+order, an incremental sync the changed rows in (cursor, key) order. :func:`write_pages`
+turns each page into documents and hands them to the writer; a soft-deleted row (an
+incremental read) becomes a deletion instead. Deletions are sent in batches as the pages
+go by, so memory stays bounded by one page and one payload.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
 
-from oracle_meili.adapters.keyset import Row
+from oracle_meili.adapters.keyset import Batch, Row, StoredKey
 from oracle_meili.config import BadRowPolicy
-from oracle_meili.documents import DocumentShape, document_id, encode_document
-from oracle_meili.engine.result import ProgressCallback
+from oracle_meili.documents import DocumentId, DocumentShape, document_id, encode_document
+from oracle_meili.engine.checkpoint import CheckpointTracker
+from oracle_meili.engine.events import (
+    Checkpointed,
+    PageRead,
+    PayloadSent,
+    RowSkipped,
+    SyncEvent,
+    TaskSucceeded,
+)
+from oracle_meili.engine.writer import DocumentWriter
 from oracle_meili.errors import DocumentError
 
-log = logging.getLogger(__name__)
-Tag = TypeVar("Tag")
-Rows = TypeVar("Rows", bound=list[Row])
+# Deletions are sent in batches of this many ids (one task each).
+DELETE_BATCH = 10_000
 
 
-@dataclass
-class Counter:
-    """Rows read so far (across a resumed sync's runs)."""
-
-    rows: int = 0
-
-
-def counted(
-    batches: Iterator[Rows], counter: Counter, on_progress: ProgressCallback | None
-) -> Iterator[Rows]:
-    """The batches, counted; ``on_progress`` is told the running total after each."""
-    for batch in batches:
-        counter.rows += len(batch)
-        yield batch
-        if on_progress is not None:
-            on_progress(counter.rows)
-
-
-class SkippedRows:
-    """Rows left out under ``on_bad_row: skip``: how many, and the first few in detail."""
-
-    SAMPLE = 100
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.sample: list[dict[str, Any]] = []
-
-    def add(self, error: DocumentError) -> None:
-        self.count += 1
-        if len(self.sample) < self.SAMPLE:
-            key = error.key if isinstance(error.key, int | str) else repr(error.key)
-            self.sample.append({"key": key, "column": error.column, "error": str(error)})
-        log.warning("skipping a row (on_bad_row: skip): %s", error)
-
-
-def encode_rows(
+def write_pages(
+    pages: Iterator[Batch],
+    writer: DocumentWriter,
     shape: DocumentShape,
-    batches: Iterator[list[tuple[Row, Tag]]],
     *,
     on_bad_row: BadRowPolicy,
-    skipped: SkippedRows,
     max_bytes: int,
-) -> Iterator[tuple[Tag, bytes]]:
-    """Each row's tag (its stored key, in a full sync) with the row's NDJSON line; a bad row
-    fails the sync or is skipped and counted."""
-    for batch in batches:
-        for row, tag in batch:
+    is_deleted: Callable[[Row], bool] | None = None,
+) -> Iterator[SyncEvent]:
+    """Every page's rows as documents (or deletions) through ``writer``; then its tasks'
+    end. ``is_deleted`` picks the rows whose documents are deleted instead."""
+    deletions: list[DocumentId] = []
+    for page in pages:
+        yield PageRead(len(page))
+        lines: list[tuple[StoredKey, bytes]] = []
+        for row, key in zip(page, page.keys, strict=True):
+            if is_deleted is not None and is_deleted(row):
+                deletions.append(document_id(shape, row))
+                continue
             try:
-                line = encode_document(shape, row)
-                if len(line) > max_bytes:
-                    raise DocumentError(
-                        f"the document is {len(line):,} bytes, over the payload limit of "
-                        f"{max_bytes:,} (meilisearch.max_payload_bytes)",
-                        index=shape.index,
-                        key=document_id(shape, row),
-                        column=largest_field(shape, row),
-                    )
+                lines.append((key, encode_line(shape, row, max_bytes=max_bytes)))
             except DocumentError as e:
                 if on_bad_row == "fail":
                     raise
-                skipped.add(e)
-                continue
-            yield tag, line
+                yield RowSkipped(e)
+        yield from writer.write(lines)
+        if len(deletions) >= DELETE_BATCH:
+            yield from writer.delete(deletions)
+            deletions = []
+    if deletions:
+        yield from writer.delete(deletions)
+    yield from writer.finish()
 
 
-def largest_field(shape: DocumentShape, row: Row) -> str:
+def encode_line(shape: DocumentShape, row: Row, *, max_bytes: int) -> bytes:
+    """One row's NDJSON line.
+
+    Raises:
+        DocumentError: the row cannot become a document, or its document is over the
+            payload limit (it could never be sent).
+    """
+    line = encode_document(shape, row)
+    if len(line) > max_bytes:
+        raise DocumentError(
+            f"the document is {len(line):,} bytes, over the payload limit of "
+            f"{max_bytes:,} (meilisearch.max_payload_bytes)",
+            index=shape.index,
+            key=document_id(shape, row),
+            column=_largest_field(shape, row),
+        )
+    return line
+
+
+def with_checkpoints(
+    events: Iterator[SyncEvent], tracker: CheckpointTracker
+) -> Iterator[SyncEvent]:
+    """The events, with a checkpoint after each payload sent (in flight) and acknowledged."""
+    for event in events:
+        yield event
+        if isinstance(event, PayloadSent):
+            yield Checkpointed(
+                tracker.sent(event.task_uid, documents=event.documents, last_key=event.last_key)
+            )
+        elif isinstance(event, TaskSucceeded):
+            checkpoint = tracker.done(event.task_uid)
+            if checkpoint is not None:
+                yield Checkpointed(checkpoint)
+
+
+def _largest_field(shape: DocumentShape, row: Row) -> str:
     sizes = [len(str(value)) for value in row]
     return shape.fields[sizes.index(max(sizes))]

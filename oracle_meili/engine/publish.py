@@ -5,9 +5,7 @@ from __future__ import annotations
 import logging
 
 from oracle_meili.adapters.meili import MeiliClient
-from oracle_meili.adapters.payloads import TaskLog
 from oracle_meili.adapters.source import TableSource
-from oracle_meili.config import IndexConfig
 from oracle_meili.engine.consistency import check_consistency
 from oracle_meili.errors import SyncError
 
@@ -15,15 +13,14 @@ log = logging.getLogger(__name__)
 BUILD_SEPARATOR = "__"
 
 
-def verify_build(
-    index: IndexConfig, *, source: TableSource, client: MeiliClient, build: str
-) -> None:
+def verify_build(source: TableSource, *, client: MeiliClient, build: str) -> None:
     """The consistency checks as a gate: a failing one leaves the old index live.
 
     NOTE: rows changed while the full sync ran count as mismatches; on a busy table use it
     with ``consistent_snapshot`` (Oracle), which compares against the same SCN.
     """
-    report = check_consistency(index, source=source, client=client, uid=build)
+    index = source.index
+    report = check_consistency(source, client, uid=build)
     if not report.consistent:
         raise SyncError(
             f"index {index.name!r}: the new index failed its consistency check "
@@ -34,19 +31,20 @@ def verify_build(
     log.info("index %r: the new index passed its consistency check", index.name)
 
 
-def publish(client: MeiliClient, *, live: str, build: str, tasks: TaskLog) -> None:
-    """Make ``build`` the live index: swap and drop the old one, or rename if none is live."""
+def publish(client: MeiliClient, *, live: str, build: str) -> list[int]:
+    """Make ``build`` the live index: swap and drop the old one, or rename if none is live.
+
+    Returns the swap's or rename's task uid."""
     if client.index_exists(live):
-        tasks.uids.append(client.swap(live, build))
+        task = client.swap(live, build)
         # After the swap, ``build`` holds the previous live documents.
         try_delete(client, build)
-    else:
-        tasks.uids.append(client.rename(build, live))
+        return [task]
+    return [client.rename(build, live)]
 
 
 def delete_stale_builds(client: MeiliClient, name: str) -> None:
-    # Build indexes left by a sync that was killed; only one sync per index runs at a time
-    # (a Dagster pool per index), so any that exist now are orphans.
+    """Delete build indexes of ``name`` left by an interrupted full sync."""
     for uid in client.index_uids(prefix=name + BUILD_SEPARATOR):
         log.warning("deleting build index %r left by an interrupted full sync", uid)
         client.delete_index(uid)

@@ -22,9 +22,8 @@ from typing import Any
 
 from oracle_meili.adapters.keyset import Row
 from oracle_meili.adapters.meili import MeiliClient
-from oracle_meili.adapters.payloads import TaskLog, TaskWindow
+from oracle_meili.adapters.payloads import TaskWindow
 from oracle_meili.adapters.source import TableSource
-from oracle_meili.config import IndexConfig, MeilisearchConfig
 from oracle_meili.documents import DocumentShape, document_id
 from oracle_meili.engine.consistency import require_index
 from oracle_meili.engine.id_diff import (
@@ -61,11 +60,9 @@ class ReconcileResult:
 
 
 def reconcile(
-    index: IndexConfig,
-    *,
     source: TableSource,
     client: MeiliClient,
-    meili: MeilisearchConfig,
+    *,
     dry_run: bool = False,
     force: bool = False,
     chunk: int = ID_CHUNK,
@@ -81,13 +78,14 @@ def reconcile(
             be deleted and ``force`` is not set; nothing was deleted.
     """
     started = time.monotonic()
+    index = source.index
     client.check_health()
     require_index(client, index.name)
     shape = source.document_shape()
     partitions = partitions_for(client.document_count(index.name))
     index_side = _index_ids(client, index.name, shape, chunk, on_progress)
     source_side = _source_ids(source, shape, chunk, on_progress)
-    tasks = TaskLog()
+    task_uids: list[int] = []
     with compare_ids(index_side, source_side, partitions=partitions) as diff:
         share = diff.orphans_count / diff.index_ids if diff.index_ids else 0.0
         if not dry_run and not force and diff.orphans_count and share > index.max_delete_share:
@@ -98,9 +96,10 @@ def reconcile(
                 "lost those rows, run it again forced (oracle-meili reconcile --force)"
             )
         if diff.orphans_count and not dry_run:
-            window = TaskWindow(client, index.name, limit=meili.max_tasks_in_flight, log=tasks)
+            window = TaskWindow(client, index.name, limit=client.config.max_tasks_in_flight)
             for ids in _chunks(diff.orphans(), ID_CHUNK):
-                window.add(client.delete_documents(index.name, ids))
+                task_uids.append(client.delete_documents(index.name, ids))
+                window.add(task_uids[-1])
             window.wait_all()
     log.info(
         "reconciled %r: %d documents checked, %d orphans %s",
@@ -115,7 +114,7 @@ def reconcile(
         orphans=diff.orphans_count,
         orphan_sample=tuple(diff.orphan_sample[:SAMPLE]),
         deleted=not dry_run,
-        task_uids=tuple(tasks.uids),
+        task_uids=tuple(task_uids),
         duration_seconds=time.monotonic() - started,
     )
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oracle_meili.config import SyncMode
 from oracle_meili.engine.watermark import decode_watermark
+
+if TYPE_CHECKING:
+    from oracle_meili.engine.events import Tally
 
 # Called with the number of rows read so far, after each batch.
 ProgressCallback = Callable[[int], None]
@@ -33,8 +37,6 @@ class SyncResult:
     rows_skipped: int = 0
     # The first skipped rows (``on_bad_row: skip``): key, column and reason of each.
     skipped_sample: tuple[dict[str, Any], ...] = field(default_factory=tuple)
-    # How a full sync read its rows: the columnar or the row path, and why.
-    read_path: str | None = None
 
     @property
     def duration_seconds(self) -> float:
@@ -63,6 +65,40 @@ class SyncResult:
         data["skipped_sample"] = list(self.skipped_sample)
         data["duration_seconds"] = round(self.duration_seconds, 3)
         return data
+
+
+def finished(
+    tally: Tally,
+    *,
+    index: str,
+    mode: SyncMode,
+    started: dt.datetime,
+    clock: float,
+    index_document_count: int,
+    watermark: str | None,
+    previous_watermark: str | None,
+    strategy: str | None = None,
+) -> SyncResult:
+    """The result of a sync that has just ended: its tally, and what the caller measured.
+
+    ``clock`` is ``time.monotonic()`` when it started (the duration does not jump with the
+    wall clock)."""
+    return SyncResult(
+        index=index,
+        mode=mode,
+        strategy=strategy,
+        started_at=started,
+        finished_at=started + dt.timedelta(seconds=time.monotonic() - clock),
+        rows_read=tally.rows_read,
+        documents_upserted=tally.documents_sent,
+        documents_deleted=tally.documents_deleted,
+        index_document_count=index_document_count,
+        rows_skipped=tally.rows_skipped,
+        skipped_sample=tuple(tally.skipped_sample),
+        watermark=watermark,
+        previous_watermark=previous_watermark,
+        task_uids=tuple(tally.task_uids),
+    )
 
 
 def now() -> dt.datetime:

@@ -1,40 +1,72 @@
-"""The one way a sync is run: source, client, mode and state wired in one place.
+"""The one way in: every front end (CLI, Dagster assets, checks, sensors, ``follow``) opens
+a :class:`Runner` session and calls it; none builds a source or a client itself.
 
-The CLI, the Dagster asset and ``follow`` all call :class:`Runner` (or a :class:`Session`
-of it, for many syncs over one connection); they differ only in where state lives
-(:class:`~oracle_meili.engine.state.StateStore`) and how the source engine is opened.
+A session holds one open source engine and one Meilisearch client, and reflects each index
+once. Front ends differ only in how the source engine is opened (a pooled engine per run,
+or one kept across sensor ticks) and where sync state lives
+(:class:`~oracle_meili.engine.state.StateStore`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
+from oracle_meili.adapters.database import PROBE_ENGINES, source_engine, source_identity
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.source import ChangeMarkers, TableSource
-from oracle_meili.config import IndexConfig, MeilisearchConfig, SyncMode
+from oracle_meili.config import IndexConfig, MeilisearchConfig, SourceConfig, SyncMode
+from oracle_meili.engine.consistency import ConsistencyReport, check_consistency
 from oracle_meili.engine.full import full_sync
+from oracle_meili.engine.id_diff import SideProgress
 from oracle_meili.engine.incremental import incremental_sync
+from oracle_meili.engine.reconcile import ReconcileResult, reconcile
 from oracle_meili.engine.result import ProgressCallback, SyncResult
 from oracle_meili.engine.state import StateStore
 from oracle_meili.errors import OracleMeiliError
 
-# Opens the source database for the duration of a ``with`` block.
-SourceOpener = Callable[[], AbstractContextManager[sa.Engine]]
+
+@dataclass(frozen=True)
+class Observation:
+    """What a source table holds now: live rows, newest change, and its columns."""
+
+    live_rows: int
+    newest_change: Any
+    # (document field, source column, SQL type) of each column.
+    columns: tuple[tuple[str, str, str], ...]
 
 
 class Runner:
-    """Runs syncs of configured indexes against one source and one Meilisearch server."""
+    """Runs syncs, checks and probes of configured indexes against one source database and
+    one Meilisearch server."""
 
     def __init__(
-        self, *, source: SourceOpener, meilisearch: MeilisearchConfig, state: StateStore
+        self,
+        source: SourceConfig,
+        meilisearch: MeilisearchConfig,
+        *,
+        state: StateStore | None = None,
+        keep_source_open: bool = False,
     ) -> None:
+        """``state`` is needed by :meth:`Session.sync` only. With ``keep_source_open`` the
+        source engine stays open between sessions (the change sensor's ticks), one per
+        database, closed when idle (:class:`~oracle_meili.adapters.database.KeptEngines`)."""
         self.source = source
         self.meilisearch = meilisearch
         self.state = state
+        self.keep_source_open = keep_source_open
+
+    def open_source(self) -> AbstractContextManager[sa.Engine]:
+        """The source engine, for the duration of a ``with`` block."""
+        if self.keep_source_open:
+            source = self.source
+            return PROBE_ENGINES.engine(source_identity(source), lambda: source_engine(source))
+        return source_engine(self.source)
 
     def run(
         self, index: IndexConfig, mode: SyncMode, *, on_progress: ProgressCallback | None = None
@@ -44,29 +76,69 @@ class Runner:
             return session.sync(index, mode, on_progress=on_progress)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """The source and Meilisearch opened once, for one sync or many (``follow``)."""
-        with self.source() as engine, MeiliClient(self.meilisearch) as client:
-            yield Session(engine=engine, client=client, runner=self)
+    def session(self, *, cached_reflection: bool = False) -> Iterator[Session]:
+        """The source and Meilisearch opened once, for one call or many (``follow``).
+
+        ``cached_reflection`` reuses each table's reflection for a few minutes: for the
+        change sensor, which probes every second or so."""
+        with self.open_source() as engine, MeiliClient(self.meilisearch) as client:
+            yield Session(engine=engine, client=client, runner=self, cached=cached_reflection)
 
 
 class Session:
     """An open source engine and Meilisearch client; each index reflected once."""
 
-    def __init__(self, *, engine: sa.Engine, client: MeiliClient, runner: Runner) -> None:
+    def __init__(
+        self, *, engine: sa.Engine, client: MeiliClient, runner: Runner, cached: bool = False
+    ) -> None:
         self.engine = engine
         self.client = client
         self.runner = runner
+        self._cached = cached
         self._sources: dict[str, TableSource] = {}
 
     def source(self, index: IndexConfig) -> TableSource:
         """The index's source, reflected on first use."""
         if index.name not in self._sources:
-            self._sources[index.name] = TableSource(self.engine, index)
+            make = TableSource.cached if self._cached else TableSource
+            self._sources[index.name] = make(self.engine, index)
         return self._sources[index.name]
 
     def change_markers(self, index: IndexConfig) -> ChangeMarkers:
+        """The cheap sign of a change: the highest cursor value (one query)."""
         return self.source(index).change_markers()
+
+    def observe(self, index: IndexConfig) -> Observation:
+        """The source table's live rows (one COUNT), newest change and columns."""
+        source = self.source(index)
+        return Observation(
+            live_rows=source.count_live(),
+            newest_change=source.change_markers().max_cursor,
+            columns=source.field_columns(),
+        )
+
+    def field_columns(self, index: IndexConfig) -> tuple[tuple[str, str, str], ...]:
+        """Each document field with its source column and that column's SQL type."""
+        return self.source(index).field_columns()
+
+    def check(
+        self, index: IndexConfig, *, on_progress: SideProgress | None = None
+    ) -> ConsistencyReport:
+        """Compare the index with its source, document by document (reads only)."""
+        return check_consistency(self.source(index), self.client, on_progress=on_progress)
+
+    def reconcile(
+        self,
+        index: IndexConfig,
+        *,
+        dry_run: bool = False,
+        force: bool = False,
+        on_progress: SideProgress | None = None,
+    ) -> ReconcileResult:
+        """Delete the documents whose rows are gone (see :mod:`~oracle_meili.engine.reconcile`)."""
+        return reconcile(
+            self.source(index), self.client, dry_run=dry_run, force=force, on_progress=on_progress
+        )
 
     def sync(
         self, index: IndexConfig, mode: SyncMode, *, on_progress: ProgressCallback | None = None
@@ -77,26 +149,23 @@ class Session:
             OracleMeiliError: recorded as a failure first; the watermark stays.
         """
         state = self.runner.state
+        if state is None:
+            raise OracleMeiliError("a sync needs a state store (Runner(state=...))")
         started = dt.datetime.now(dt.UTC)
         try:
             source = self.source(index)
-            result: SyncResult
             if mode == "full":
                 result = full_sync(
-                    index,
-                    source=source,
-                    client=self.client,
-                    meili=self.runner.meilisearch,
+                    source,
+                    self.client,
                     on_progress=on_progress,
                     resume=state.checkpoint(index.name),
                     on_checkpoint=state.save_checkpoint,
                 )
             else:
                 result = incremental_sync(
-                    index,
-                    source=source,
-                    client=self.client,
-                    meili=self.runner.meilisearch,
+                    source,
+                    self.client,
                     watermark=state.watermark(index.name),
                     on_progress=on_progress,
                 )

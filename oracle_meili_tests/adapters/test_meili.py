@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-import time
 from pathlib import Path
 
 import orjson
@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from oracle_meili.adapters.meili import MeiliClient
-from oracle_meili.adapters.payloads import TaskLog, TaskWindow, ndjson_payloads
+from oracle_meili.adapters.payloads import Payload, PayloadBuffer, TaskWindow
 from oracle_meili.adapters.server import free_port, meilisearch_server
 from oracle_meili.config import MeilisearchConfig
 from oracle_meili.errors import MeilisearchError, MeilisearchTaskError, MeilisearchUnavailableError
@@ -93,65 +93,95 @@ def test_failed_task_raises_with_uid_code_and_message(
 
 def test_task_window_bounds_tasks_in_flight(meili_client: MeiliClient, index_name: str) -> None:
     meili_client.create_index(index_name, primary_key="item_id", settings={})
-    log = TaskLog()
-    window = TaskWindow(meili_client, index_name, limit=2, log=log)
+    window = TaskWindow(meili_client, index_name, limit=2)
+    enqueued, done = [], []
     for i in range(5):
-        window.add(
+        enqueued.append(
             meili_client.add_documents(index_name, lines({"item_id": i}), primary_key="item_id")
         )
-        assert len(window._pending) <= 2
-    window.wait_all()
-    assert len(log.uids) == 5
+        done += window.add(enqueued[-1])
+        assert window.in_flight <= 2
+        # The oldest tasks finished, in order, to make room.
+        assert [task.uid for task in done] == enqueued[: len(done)]
+    done += window.wait_all()
+    assert [task.uid for task in done] == enqueued and window.in_flight == 0
     assert meili_client.document_count(index_name) == 5
 
 
-def test_ndjson_payloads_split_by_bytes() -> None:
+def payloads(
+    lines: list[tuple[int, bytes]], *, max_bytes: int, first_bytes: int | None = None
+) -> list[tuple[bytes, int, int, int]]:
+    """Every payload a buffer makes of ``lines``, copied as a sender would send it before
+    adding the next line (payloads share one buffer)."""
+    buffer: PayloadBuffer[int] = PayloadBuffer(max_bytes=max_bytes, first_bytes=first_bytes)
+    sent = []
+
+    def send(payload: Payload[int] | None) -> None:
+        if payload is not None:
+            sent.append((bytes(payload.data), payload.documents, payload.first, payload.last))
+
+    for tag, line in lines:
+        send(buffer.full_before(len(line)))
+        send(buffer.append(tag, line))
+    send(buffer.rest())
+    return sent
+
+
+def test_payload_buffer_splits_by_bytes() -> None:
     docs = [f"{i:09d}\n".encode() for i in range(10)]  # 10 bytes each
     tagged = list(enumerate(docs))
-    # Payloads share one buffer: each is copied before the next is made, as a sender would.
-    payloads = [(bytes(p.data), p.first, p.last) for p in ndjson_payloads(tagged, max_bytes=35)]
-    assert [len(p[0]) for p in payloads] == [30, 30, 30, 10]
-    assert b"".join(p[0] for p in payloads) == b"".join(docs)
+    made = payloads(tagged, max_bytes=35)
+    assert [len(p[0]) for p in made] == [30, 30, 30, 10]
+    assert b"".join(p[0] for p in made) == b"".join(docs)
     # Each payload names the tags (a full sync's stored keys) of its first and last lines.
-    assert [(p[1], p[2]) for p in payloads] == [(0, 2), (3, 5), (6, 8), (9, 9)]
-    empty: list[tuple[int, bytes]] = []
-    assert list(ndjson_payloads(empty, max_bytes=35)) == []
+    assert [(p[2], p[3]) for p in made] == [(0, 2), (3, 5), (6, 8), (9, 9)]
+    assert payloads([], max_bytes=35) == []
     oversized = [b"x" * 50 + b"\n", b"y\n"]
-    alone = list(ndjson_payloads(list(enumerate(oversized)), max_bytes=35))
-    assert [(bytes(p.data), p.first, p.last) for p in alone] == [
-        (oversized[0], 0, 0),
-        (oversized[1], 1, 1),
+    assert payloads(list(enumerate(oversized)), max_bytes=35) == [
+        (oversized[0], 1, 0, 0),
+        (oversized[1], 1, 1, 1),
     ]
-    ramp = [
-        (len(p.data), p.documents, p.first)
-        for p in ndjson_payloads(tagged, max_bytes=80, first_bytes=10)
-    ]
+    ramp = [(len(p[0]), p[1], p[2]) for p in payloads(tagged, max_bytes=80, first_bytes=10)]
     assert ramp == [(10, 1, 0), (20, 2, 1), (40, 4, 3), (30, 3, 7)]
+
+
+class FirstRetry(logging.Handler):
+    """Sets ``seen`` when the client logs its first retry."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "retrying in" in record.getMessage():
+            self.seen.set()
 
 
 def test_unavailable_server_is_retried_with_backoff_TEST_090_TEST_091(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A real Meilisearch that starts a moment after the first attempt."""
+    """A real Meilisearch that starts only once the client has failed and is backing off."""
     port = free_port()
     stop = threading.Event()
+    first_retry = FirstRetry()
+    logging.getLogger().addHandler(first_retry)
 
     def start_late() -> None:
-        time.sleep(1.0)
-        with meilisearch_server(data_dir=tmp_path / "late", port=port, master_key="k" * 24):
-            stop.wait(30)
+        if first_retry.seen.wait(60):
+            with meilisearch_server(data_dir=tmp_path / "late", port=port, master_key="k" * 24):
+                stop.wait(60)
 
     server = threading.Thread(target=start_late)
     server.start()
     try:
         config = MeilisearchConfig(
-            url=f"http://127.0.0.1:{port}", api_key=SecretStr("k" * 24), retries=6
+            url=f"http://127.0.0.1:{port}", api_key=SecretStr("k" * 24), retries=8
         )
-        started = time.monotonic()
         with MeiliClient(config) as client:
             client.check_health()
-        assert time.monotonic() - started >= 1.0
     finally:
+        logging.getLogger().removeHandler(first_retry)
+        first_retry.seen.set()
         stop.set()
         server.join()
     retries = [r for r in caplog.records if "retrying in" in r.getMessage()]

@@ -83,14 +83,14 @@ def products_index(table: str, **overrides: Any) -> IndexConfig:
 
 def full(engine: sa.Engine, index: IndexConfig, meili: MeilisearchConfig) -> SyncResult:
     with MeiliClient(meili) as client:
-        return SyncHarness(engine, client, meili).full(index)
+        return SyncHarness(engine, client).full(index)
 
 
 def incremental(
     engine: sa.Engine, index: IndexConfig, meili: MeilisearchConfig, watermark: str | None
 ) -> SyncResult:
     with MeiliClient(meili) as client:
-        return SyncHarness(engine, client, meili).incremental(index, watermark)
+        return SyncHarness(engine, client).incremental(index, watermark)
 
 
 def live_rows(engine: sa.Engine, table: str) -> int:
@@ -413,11 +413,11 @@ def test_resume_with_a_dead_scn_starts_afresh(
                 yield batch
 
     with pytest.raises(SourceConnectionError):
-        full_sync(index, source=LostAfterTwo(engine, index), client=meili_client, meili=small,
+        full_sync(LostAfterTwo(engine, index), MeiliClient(small),
                   on_checkpoint=checkpoints.append)  # fmt: skip
     dead = replace(checkpoints[-1], scn=1)
-    result = full_sync(index, source=TableSource(engine, index), client=meili_client,
-                       meili=small, resume=dead, on_checkpoint=checkpoints.append)  # fmt: skip
+    result = full_sync(TableSource(engine, index), MeiliClient(small),
+                       resume=dead, on_checkpoint=checkpoints.append)  # fmt: skip
     assert result.index_document_count == live_rows(engine, table_name)
     assert not meili_client.index_exists(dead.build_index)
 

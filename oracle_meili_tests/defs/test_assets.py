@@ -16,8 +16,8 @@ import sqlalchemy as sa
 
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import RunningMeilisearch
-from oracle_meili.config import AppConfig, IndexConfig
-from oracle_meili.definitions import build_definitions, build_resources
+from oracle_meili.config import AppConfig, parse_index
+from oracle_meili.definitions import build_definitions
 from oracle_meili.defs import names as keys
 from oracle_meili.defs.assets import build_index_asset
 from oracle_meili.defs.checks import build_consistency_checks
@@ -25,7 +25,7 @@ from oracle_meili.defs.jobs import SYNC_RETRY_POLICY, build_checks_job, build_sy
 from oracle_meili.defs.metadata import latest_checkpoint, latest_watermark
 from oracle_meili.defs.names import index_asset_key, source_table_key
 from oracle_meili.defs.reconcile import build_reconcile_job
-from oracle_meili.defs.resources import SqlAlchemySourceResource
+from oracle_meili.defs.resources import build_resources
 from oracle_meili.defs.schedules import build_job_schedule
 from oracle_meili.errors import ConfigError
 
@@ -135,25 +135,24 @@ def test_asset_shape(app_config: AppConfig) -> None:
     assert asset.descriptions_by_key[asset.key].startswith(f"Meilisearch index `{index.name}`")
 
 
-class SourceLostMidRead(SqlAlchemySourceResource):
-    """The demo source, whose connection fails at the ``fail_at``-th page of a full read."""
+@contextmanager
+def source_lost_at_page(fail_at: int) -> Iterator[None]:
+    """Every engine's connection fails at the ``fail_at``-th keyset page read in the block
+    (the resource opens its engine inside the run, so the fault is set on all engines)."""
+    pages = 0
 
-    fail_at: int
+    def count_pages(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        nonlocal pages
+        if "ORDER BY" in statement and "LIMIT" in statement:
+            pages += 1
+            if pages == fail_at:
+                raise ConnectionError("source connection lost (injected)")
 
-    @contextmanager
-    def engine(self) -> Iterator[sa.Engine]:
-        with super().engine() as engine:
-            pages = 0
-
-            def count_pages(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-                nonlocal pages
-                if "ORDER BY" in statement and "LIMIT" in statement:
-                    pages += 1
-                    if pages == self.fail_at:
-                        raise ConnectionError("source connection lost (injected)")
-
-            sa.event.listen(engine, "before_cursor_execute", count_pages)
-            yield engine
+    sa.event.listen(sa.Engine, "before_cursor_execute", count_pages)
+    try:
+        yield
+    finally:
+        sa.event.remove(sa.Engine, "before_cursor_execute", count_pages)
 
 
 def test_failed_full_run_resumes_from_its_checkpoint(
@@ -170,13 +169,14 @@ def test_failed_full_run_resumes_from_its_checkpoint(
     )
     resources = build_resources(small, os.environ)
     asset = build_index_asset(small.indexes[0])
-    failed = dg.materialize(
-        [asset],
-        partition_key="full",
-        instance=instance,
-        resources={**resources, "source": SourceLostMidRead(url=f"sqlite:///{demo_db}", fail_at=5)},
-        raise_on_error=False,
-    )
+    with source_lost_at_page(5):
+        failed = dg.materialize(
+            [asset],
+            partition_key="full",
+            instance=instance,
+            resources=resources,
+            raise_on_error=False,
+        )
     assert not failed.success
     checkpoint = latest_checkpoint(instance, index_asset_key(index))
     assert checkpoint is not None
@@ -222,17 +222,12 @@ def test_final_errors_are_not_retried_by_dagster(
 def test_the_asset_itself_retries_so_ui_materializations_do_too() -> None:
     """Issue #10: the Materialize button launched the implicit asset job, which had neither
     the sync job's retry policy nor its in-process executor."""
-    index = IndexConfig.model_validate(
-        {
-            "name": "p",
-            "table": "T",
-            "primary_key": "ID",
-            "owners": ["team:search"],
-            "tags": {"tier": "gold"},
-            "group": "search",
-        }
+    raw = {"name": "p", "table": "T", "primary_key": "ID"}
+    index, orchestration = parse_index(
+        {**raw, "owners": ["team:search"], "tags": {"tier": "gold"}, "group": "search"},
+        label="index 'p'",
     )
-    asset = build_index_asset(index)
+    asset = build_index_asset(index, orchestration)
     (spec,) = asset.specs
     # Owners, tags and group from the configuration (issue #10).
     assert (spec.owners, spec.tags.get("tier"), spec.group_name) == (
@@ -241,23 +236,23 @@ def test_the_asset_itself_retries_so_ui_materializations_do_too() -> None:
         "search",
     )
     assert asset.op.retry_policy == SYNC_RETRY_POLICY
-    assert SYNC_RETRY_POLICY.max_retries == 2
     assert build_sync_job(index).executor_def is dg.in_process_executor
     assert spec.freshness_policy is None
 
 
 def test_freshness_from_the_configuration() -> None:
     raw = {"name": "p", "table": "T", "primary_key": "ID"}
-    index = IndexConfig.model_validate(
-        {**raw, "freshness": {"fail_after_minutes": 60, "warn_after_minutes": 15}}
+    index, orchestration = parse_index(
+        {**raw, "freshness": {"fail_after_minutes": 60, "warn_after_minutes": 15}}, label="p"
     )
-    (spec,) = build_index_asset(index).specs
+    (spec,) = build_index_asset(index, orchestration).specs
     assert spec.freshness_policy == dg.FreshnessPolicy.time_window(
         fail_window=dt.timedelta(hours=1), warn_window=dt.timedelta(minutes=15)
     )
-    with pytest.raises(ValueError, match="warn_after_minutes must be below fail_after_minutes"):
-        IndexConfig.model_validate(
-            {**raw, "freshness": {"fail_after_minutes": 10, "warn_after_minutes": 10}}
+    with pytest.raises(ConfigError, match="index 'p': freshness: warn_after_minutes must be below"):
+        parse_index(
+            {**raw, "freshness": {"fail_after_minutes": 10, "warn_after_minutes": 10}},
+            label="index 'p'",
         )
 
 
@@ -344,18 +339,24 @@ def test_reconcile_job_deletes_hard_deleted_rows(
 
 
 def test_invalid_reconcile_cron_names_the_index() -> None:
-    index = IndexConfig.model_validate(
-        {"name": "p", "table": "T", "primary_key": "ID", "schedule": {"reconcile": "soon"}}
+    index, orchestration = parse_index(
+        {"name": "p", "table": "T", "primary_key": "ID", "schedule": {"reconcile": "soon"}},
+        label="index 'p'",
     )
     with pytest.raises(ConfigError, match=r"index 'p': schedule.reconcile 'soon'"):
-        build_job_schedule(index, build_reconcile_job(index), what="reconcile")
+        build_job_schedule(
+            index, orchestration.schedule, build_reconcile_job(index), what="reconcile"
+        )
 
 
 def test_checks_schedule_from_the_configuration() -> None:
-    index = IndexConfig.model_validate(
-        {"name": "p", "table": "T", "primary_key": "ID", "schedule": {"checks": "0 4 * * *"}}
+    index, orchestration = parse_index(
+        {"name": "p", "table": "T", "primary_key": "ID", "schedule": {"checks": "0 4 * * *"}},
+        label="index 'p'",
     )
-    schedule = build_job_schedule(index, build_checks_job(index), what="checks")
+    schedule = build_job_schedule(
+        index, orchestration.schedule, build_checks_job(index), what="checks"
+    )
     assert schedule is not None
     assert (schedule.name, schedule.cron_schedule) == ("check_p_schedule", "0 4 * * *")
     assert schedule.job_name == "check_p"

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import pytest
 import yaml
 
 from oracle_meili.adapters.server import RunningMeilisearch
@@ -62,25 +61,22 @@ def scenario(
     return home, env
 
 
-def shipped_instance(*, pools: bool) -> dict[str, Any]:
+def shipped_instance() -> dict[str, Any]:
     instance: dict[str, Any] = yaml.safe_load((PROJECT / "deploy" / "dagster.yaml").read_text())
-    if not pools:
-        del instance["concurrency"]
     return instance
 
 
-@pytest.mark.parametrize("pools", [True, False], ids=["with-pools", "without-pools"])
 def test_second_sync_of_an_index_waits_for_the_first(
-    tmp_path: Path, meili_server: RunningMeilisearch, index_name: str, pools: bool
+    tmp_path: Path, meili_server: RunningMeilisearch, index_name: str
 ) -> None:
-    """With the pool the two steps run one after the other; without it they overlap (which
-    shows the test can tell the difference)."""
-    home, env = scenario(tmp_path, meili_server, index_name, shipped_instance(pools=pools))
+    """Two materializations of one index (as the Materialize button launches them): the
+    index's pool runs their sync steps one after the other."""
+    home, env = scenario(tmp_path, meili_server, index_name, shipped_instance())
     command = [
         sys.executable, "-m", "dagster", "asset", "materialize", "-m", "oracle_meili.definitions",
         "--select", f"meilisearch/{index_name}", "--partition",
     ]  # fmt: skip
-    # A first sync on its own: it creates the index and, with the pools, the pool's slot.
+    # A first sync on its own: it creates the index and the pool's slot.
     # NOTE: two runs that both find a pool not yet initialised can each create a slot; in
     # production set the limits up front (README, "Deploying").
     subprocess.run([*command, "full"], env=env, cwd=tmp_path, check=True, capture_output=True)
@@ -96,23 +92,20 @@ def test_second_sync_of_an_index_waits_for_the_first(
         runs = instance.get_runs(limit=2)  # the concurrent two, newest first
         assert len(runs) == 2
         (a_start, a_end), (b_start, b_end) = sorted(step_window(instance, r.run_id) for r in runs)
-    overlapped = b_start < a_end
-    assert overlapped is not pools, (a_start, a_end, b_start, b_end)
+    assert b_start >= a_end, (a_start, a_end, b_start, b_end)
 
 
-@pytest.mark.parametrize("pools", [True, False], ids=["shipped", "without-pools"])
 def test_runs_launched_with_the_shipped_settings_never_overlap(
-    tmp_path: Path, meili_server: RunningMeilisearch, index_name: str, pools: bool
+    tmp_path: Path, meili_server: RunningMeilisearch, index_name: str
 ) -> None:
-    """Issue #14: the shipped dagster.yaml launches runs at once (DefaultRunCoordinator, no
-    queue); two syncs of one index still never overlap, because the per-index pool is
-    enforced where the sync step runs. Runs are submitted with `dagster job launch`, as the
-    daemon submits the sensor's runs, each in a run worker process of its own. Without the
-    pools they do overlap (the control)."""
-    home, env = scenario(tmp_path, meili_server, index_name, shipped_instance(pools=pools))
+    """The shipped dagster.yaml launches runs at once (DefaultRunCoordinator, no queue); two
+    syncs of one index still never overlap, because the index's pool is enforced where the
+    sync step runs. Runs are submitted with `dagster job launch`, as the daemon submits the
+    sensor's runs, each in a run worker process of its own."""
+    home, env = scenario(tmp_path, meili_server, index_name, shipped_instance())
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        if pools:  # as README "Deploying" says: the pool's limit set up front
-            instance.event_log_storage.set_concurrency_slots(f"oracle_meili/{index_name}", 1)
+        # As docs/deploying.md says: the pool's limit set up front.
+        instance.event_log_storage.set_concurrency_slots(f"oracle_meili/{index_name}", 1)
     launch = [
         sys.executable, "-m", "dagster", "job", "launch", "-m", "oracle_meili.definitions",
         "-j", f"sync_{index_name}", "--tags", '{"dagster/partition": "full"}',
@@ -134,7 +127,5 @@ def test_runs_launched_with_the_shipped_settings_never_overlap(
         statuses = [r.status for r in runs]
         windows = sorted(step_window(instance, r.run_id) for r in runs)
     (a_start, a_end), (b_start, b_end) = windows
-    overlapped = b_start < a_end
-    assert overlapped is not pools, (statuses, a_start, a_end, b_start, b_end)
-    if pools:
-        assert statuses == [dg.DagsterRunStatus.SUCCESS] * 2
+    assert b_start >= a_end, (statuses, a_start, a_end, b_start, b_end)
+    assert statuses == [dg.DagsterRunStatus.SUCCESS] * 2

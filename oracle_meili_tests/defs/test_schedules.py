@@ -1,4 +1,4 @@
-"""Schedules from the configuration (seed TEST-120, TEST-121)."""
+"""Schedules from the configuration."""
 
 from __future__ import annotations
 
@@ -7,21 +7,27 @@ import datetime as dt
 import dagster as dg
 import pytest
 
-from oracle_meili.config import IndexConfig
+from oracle_meili.config import IndexConfig, ScheduleConfig, parse_index
 from oracle_meili.defs.jobs import build_sync_job
 from oracle_meili.defs.schedules import build_schedules
 from oracle_meili.errors import ConfigError
 
 
-def index(**schedule: object) -> IndexConfig:
-    return IndexConfig.model_validate(
-        {"name": "my-products", "table": "PRODUCTS", "primary_key": "ID", "schedule": schedule}
-    )
+def index(**schedule: object) -> tuple[IndexConfig, ScheduleConfig]:
+    """An index entry with this ``schedule:``, as the loader splits it."""
+    raw = {"name": "my-products", "table": "PRODUCTS", "primary_key": "ID", "schedule": schedule}
+    config, orchestration = parse_index(raw, label="index 'my-products'")
+    return config, orchestration.schedule
+
+
+def schedules_of(entry: tuple[IndexConfig, ScheduleConfig]) -> list[dg.ScheduleDefinition]:
+    config, schedule = entry
+    return build_schedules(config, schedule, build_sync_job(config))
 
 
 def test_schedules_request_their_partition_TEST_120() -> None:
     config = index(incremental="*/5 * * * *", full="0 3 * * *", timezone="Asia/Seoul")
-    schedules = {s.name: s for s in build_schedules(config, build_sync_job(config))}
+    schedules = {s.name: s for s in schedules_of(config)}
     assert set(schedules) == {"sync_my__products_incremental", "sync_my__products_full"}
     full = schedules["sync_my__products_full"]
     assert (full.cron_schedule, full.execution_timezone) == ("0 3 * * *", "Asia/Seoul")
@@ -35,12 +41,12 @@ def test_schedules_request_their_partition_TEST_120() -> None:
 
 def test_running_schedules() -> None:
     config = index(incremental="* * * * *", running=True)
-    (schedule,) = build_schedules(config, build_sync_job(config))
+    (schedule,) = schedules_of(config)
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
 
 
 def test_no_schedule_configured() -> None:
-    assert build_schedules(index(), build_sync_job(index())) == []
+    assert schedules_of(index()) == []
 
 
 @pytest.mark.parametrize(
@@ -59,4 +65,4 @@ def test_invalid_cron_names_index_and_expression_TEST_121(
 ) -> None:
     config = index(**schedule)
     with pytest.raises(ConfigError, match=message):
-        build_schedules(config, build_sync_job(config))
+        schedules_of(config)

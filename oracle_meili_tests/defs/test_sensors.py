@@ -10,24 +10,23 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from oracle_meili.config import IndexConfig
+from oracle_meili.config import ChangeSensorConfig, IndexConfig
 from oracle_meili.defs import names as keys
 from oracle_meili.defs.jobs import build_sync_job
 from oracle_meili.defs.names import index_asset_key
-from oracle_meili.defs.resources import SqlAlchemySourceResource
+from oracle_meili.defs.resources import MeilisearchResource, SqlAlchemySourceResource
 from oracle_meili.defs.sensors import build_change_sensor
 
 
 def products_index(**overrides: object) -> IndexConfig:
-    return IndexConfig.model_validate(
-        {
-            "name": "products",
-            "table": "PRODUCTS",
-            "primary_key": "PRODUCT_ID",
-            "cursor": "UPDATED_AT",
-            **overrides,
-        }
-    )
+    raw = {"name": "products", "table": "PRODUCTS", "primary_key": "PRODUCT_ID"}
+    return IndexConfig.model_validate({**raw, "cursor": "UPDATED_AT", **overrides})
+
+
+def change_sensor(index: IndexConfig, **settings: Any) -> dg.SensorDefinition | None:
+    """The index's change sensor with these ``change_sensor:`` settings."""
+    sensor_settings = ChangeSensorConfig.model_validate(settings)
+    return build_change_sensor(index, sensor_settings, build_sync_job(index))
 
 
 def tick(
@@ -39,7 +38,11 @@ def tick(
     context = dg.build_sensor_context(
         cursor=cursor,
         instance=instance or synced_instance(),
-        resources={"source": SqlAlchemySourceResource(url=f"sqlite:///{db}")},
+        resources={
+            "source": SqlAlchemySourceResource(url=f"sqlite:///{db}"),
+            # Not called by the probe; the sensor's runner knows the server all the same.
+            "meilisearch": MeilisearchResource(),
+        },
     )
     result = sensor(context)
     assert isinstance(result, dg.SensorResult)
@@ -56,8 +59,8 @@ def synced_instance(index: str = "products") -> dg.DagsterInstance:
 
 
 def test_sensor_requests_one_incremental_run_per_change(demo_db: Path) -> None:
-    index = products_index(change_sensor={"interval_seconds": 5})
-    sensor = build_change_sensor(index, build_sync_job(index))
+    index = products_index()
+    sensor = change_sensor(index, interval_seconds=5)
     assert sensor is not None
     assert sensor.minimum_interval_seconds == 5
     instance = synced_instance()
@@ -96,8 +99,8 @@ def test_sensor_requests_one_incremental_run_per_change(demo_db: Path) -> None:
 def test_sensor_requests_the_first_sync_of_an_index_never_synced(demo_db: Path) -> None:
     """Issue #14: a sensor turned on for a new index used to record its baseline only, and
     the index stayed empty until a row changed."""
-    index = products_index(change_sensor={"interval_seconds": 5})
-    sensor = build_change_sensor(index, build_sync_job(index))
+    index = products_index()
+    sensor = change_sensor(index, interval_seconds=5)
     assert sensor is not None
     never = dg.DagsterInstance.ephemeral()
     first = tick(sensor, demo_db, None, never)
@@ -111,9 +114,9 @@ def test_sensor_requests_the_first_sync_of_an_index_never_synced(demo_db: Path) 
 
 def test_no_sensor_without_cursor_or_when_disabled() -> None:
     no_cursor = products_index(cursor=None)
-    assert build_change_sensor(no_cursor, build_sync_job(no_cursor)) is None
-    disabled = products_index(change_sensor=None)
-    assert build_change_sensor(disabled, build_sync_job(disabled)) is None
+    assert change_sensor(no_cursor) is None
+    disabled = products_index()
+    assert build_change_sensor(disabled, None, build_sync_job(disabled)) is None
 
 
 def test_ticks_reuse_the_reflected_table(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -130,8 +133,8 @@ def test_ticks_reuse_the_reflected_table(demo_db: Path, monkeypatch: pytest.Monk
         return engine
 
     monkeypatch.setattr(sa, "create_engine", recording_engine)
-    index = products_index(name="reflect_once", change_sensor={"interval_seconds": 5})
-    sensor = build_change_sensor(index, build_sync_job(index))
+    index = products_index(name="reflect_once")
+    sensor = change_sensor(index, interval_seconds=5)
     assert sensor is not None
     cursor = tick(sensor, demo_db, None).cursor
     first = len(statements)

@@ -8,8 +8,8 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from oracle_meili.engine.checkpoint import AcknowledgedRows, FullSyncCheckpoint, encode_key
-from oracle_meili.errors import MeilisearchTaskError, SyncError
+from oracle_meili.engine.checkpoint import CheckpointTracker, FullSyncCheckpoint, encode_key
+from oracle_meili.errors import SyncError
 
 
 def test_round_trip_and_typed_key() -> None:
@@ -50,57 +50,37 @@ def test_bad_checkpoint_and_null_key() -> None:
         encode_key([None])
 
 
-def tracker(reported: list[FullSyncCheckpoint], *, rows: int = 0) -> AcknowledgedRows:
-    return AcknowledgedRows(
-        index="products",
-        build_index="products__b",
-        watermark="int:7",
-        scn=None,
-        rows=rows,
-        report=reported.append,
+def tracker(*, rows: int = 0) -> CheckpointTracker:
+    return CheckpointTracker(
+        index="products", build_index="products__b", watermark="int:7", scn=None, rows=rows
     )
 
 
 def test_tracker_checkpoints_the_last_key_of_each_acknowledged_payload() -> None:
-    """Issue #9: the keys come from the payloads themselves (no look-ahead on the reader)."""
-    reported: list[FullSyncCheckpoint] = []
-    rows = tracker(reported)
-    rows.sent(11, documents=3, first_key=(1,), last_key=(3,))
-    rows.sent(12, documents=2, first_key=(4,), last_key=(5,))
-    assert rows.documents_sent == 5
+    """The keys come from the payloads themselves (no look-ahead on the reader)."""
+    rows = tracker()
+    rows.sent(11, documents=3, last_key=(3,))
+    in_flight = rows.sent(12, documents=2, last_key=(5,))
     # In flight: the newest payload, not yet acknowledged.
-    assert reported[-1].rows_acknowledged == 0
-    assert (reported[-1].in_flight_task, reported[-1].in_flight_rows) == (12, 5)
-    assert reported[-1].in_flight_last_key == ("int:5",)
-    rows.done(11)
-    assert (reported[-1].rows_acknowledged, reported[-1].last_key) == (3, ("int:3",))
-    assert reported[-1].in_flight_task == 12  # still out
-    rows.done(12)
-    last = reported[-1]
+    assert in_flight.rows_acknowledged == 0
+    assert (in_flight.in_flight_task, in_flight.in_flight_rows) == (12, 5)
+    assert in_flight.in_flight_last_key == ("int:5",)
+    first = rows.done(11)
+    assert first is not None
+    assert (first.rows_acknowledged, first.last_key) == (3, ("int:3",))
+    assert first.in_flight_task == 12  # still out
+    last = rows.done(12)
+    assert last is not None
     assert (last.rows_acknowledged, last.last_key, last.in_flight_task) == (5, ("int:5",), None)
     assert last.key_values() == (5,)
+    # A task that carried no payload of this sync (a swap, say) moves nothing.
+    assert rows.done(99) is None and rows.checkpoint == last
 
 
 def test_tracker_counts_rows_a_resumed_sync_started_with() -> None:
-    reported: list[FullSyncCheckpoint] = []
-    rows = tracker(reported, rows=100)
-    rows.sent(1, documents=10, first_key=("a", 1), last_key=("b", 2))
-    rows.done(1)
-    assert reported[-1].rows_acknowledged == 110
-    assert reported[-1].last_key == ("str:b", "int:2")
-
-
-def test_tracker_names_the_payload_of_a_failed_task_TEST_093() -> None:
-    rows = tracker([])
-    rows.sent(21, documents=4, first_key=(1,), last_key=(4,))
-    rows.sent(22, documents=4, first_key=(5,), last_key=(8,))
-    failure = MeilisearchTaskError(
-        index="products__b", task_uid=22, status="failed", code="invalid_document_id", message="x"
-    )
-    named = rows.name_the_batch(failure)
-    assert named.batch == "batch 2 (4 documents, keys 5 to 8)"
-    assert "batch 2 (4 documents, keys 5 to 8)" in str(named)
-    unknown = MeilisearchTaskError(
-        index="products__b", task_uid=99, status="failed", code="x", message="y"
-    )
-    assert rows.name_the_batch(unknown) is unknown
+    rows = tracker(rows=100)
+    rows.sent(1, documents=10, last_key=("b", 2))
+    acknowledged = rows.done(1)
+    assert acknowledged is not None
+    assert acknowledged.rows_acknowledged == 110
+    assert acknowledged.last_key == ("str:b", "int:2")

@@ -170,10 +170,8 @@ def test_faults_lose_nothing(tmp_path: Path) -> None:
                 try:
                     with MeiliClient(no_retries) as fragile:
                         full = full_sync(
-                            index,
-                            source=TableSource(engine, index),
-                            client=fragile,
-                            meili=no_retries,
+                            TableSource(engine, index),
+                            fragile,
                             resume=checkpoints[-1] if checkpoints else None,
                             on_checkpoint=on_checkpoint,
                         )
@@ -209,11 +207,7 @@ def test_faults_lose_nothing(tmp_path: Path) -> None:
                     faults.crash_meilisearch()
                 try:
                     result = incremental_sync(
-                        index,
-                        source=TableSource(engine, index),
-                        client=client,
-                        meili=meili,
-                        watermark=watermark,
+                        TableSource(engine, index), client, watermark=watermark
                     )
                     watermark = result.watermark
                     incrementals += 1
@@ -224,17 +218,9 @@ def test_faults_lose_nothing(tmp_path: Path) -> None:
             faults.settle()
 
             # 3. A last incremental sync and a reconciliation, then compare everything.
-            incremental_sync(
-                index,
-                source=TableSource(engine, index),
-                client=client,
-                meili=meili,
-                watermark=watermark,
-            )
-            removed = reconcile(
-                index, source=TableSource(engine, index), client=client, meili=meili
-            )
-            report = check_consistency(index, source=TableSource(engine, index), client=client)
+            incremental_sync(TableSource(engine, index), client, watermark=watermark)
+            removed = reconcile(TableSource(engine, index), client)
+            report = check_consistency(TableSource(engine, index), client)
     finally:
         server.stop()
         engine.dispose()

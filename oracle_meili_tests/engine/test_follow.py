@@ -18,7 +18,6 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from oracle_meili.adapters.database import source_engine
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import RunningMeilisearch, free_port
 from oracle_meili.cli import main
@@ -54,9 +53,7 @@ def found(client: MeiliClient, index: str, text: str) -> bool:
 
 
 def runner(config: AppConfig, state: StateStore) -> Runner:
-    return Runner(
-        source=lambda: source_engine(config.source), meilisearch=config.meilisearch, state=state
-    )
+    return Runner(config.source, config.meilisearch, state=state)
 
 
 def dagster_state(config: AppConfig, instance: dg.DagsterInstance) -> DagsterInstanceState:

@@ -120,7 +120,7 @@ def test_stock_prices_sync_document_by_document(
 ) -> None:
     index = stocks_index(index_name)
     source = TableSource(stocks, index)
-    result = full_sync(index, source=source, client=meili_client, meili=meili_config)
+    result = full_sync(source, meili_client)
     expected = csv_rows("stocks.csv")
     assert result.rows_read == result.index_document_count == len(expected) == 560
 
@@ -133,7 +133,7 @@ def test_stock_prices_sync_document_by_document(
         assert document["day"] == day.isoformat()
         assert Decimal(str(document["price"])) == Decimal(row["price"])
 
-    report = check_consistency(index, source=source, client=meili_client, chunk=50)
+    report = check_consistency(source, meili_client, chunk=50)
     assert report.consistent and report.matching == 560, report
 
     # Searches a user would run.
@@ -153,9 +153,7 @@ def test_stock_prices_incremental_over_one_bulk_load_timestamp(
     """All 560 rows carry one cursor value: with pages of 7 the old code read 7 of them."""
     index = stocks_index(index_name)
     source = TableSource(stocks, index)
-    first = incremental_sync(
-        index, source=source, client=meili_client, meili=meili_config, watermark=None
-    )
+    first = incremental_sync(source, meili_client, watermark=None)
     assert first.rows_read == first.documents_upserted == 560
     assert first.index_document_count == 560
     with stocks.begin() as c:
@@ -163,11 +161,9 @@ def test_stock_prices_incremental_over_one_bulk_load_timestamp(
             "UPDATE STOCKS SET PRICE = PRICE + 1, UPDATED_AT = '2026-11-30 10:00:00' "
             "WHERE SYMBOL = 'IBM'"
         )
-    second = incremental_sync(
-        index, source=source, client=meili_client, meili=meili_config, watermark=first.watermark
-    )
+    second = incremental_sync(source, meili_client, watermark=first.watermark)
     assert second.rows_read == sum(r["symbol"] == "IBM" for r in csv_rows("stocks.csv"))
-    report = check_consistency(index, source=source, client=meili_client, chunk=64)
+    report = check_consistency(source, meili_client, chunk=64)
     assert report.consistent, report
 
 
@@ -181,16 +177,16 @@ def test_stock_prices_reconcile_deletes_exactly_the_deleted_rows(
     real reconcile emptied the index."""
     index = stocks_index(index_name)
     source = TableSource(stocks, index)
-    full_sync(index, source=source, client=meili_client, meili=meili_config)
-    untouched = reconcile(index, source=source, client=meili_client, meili=meili_config)
+    full_sync(source, meili_client)
+    untouched = reconcile(source, meili_client)
     assert untouched.orphans == 0 and untouched.documents_checked == 560
     with stocks.begin() as c:
         c.exec_driver_sql("DELETE FROM STOCKS WHERE SYMBOL = 'MSFT' AND DAY < '2001-01-01'")
-    result = reconcile(index, source=source, client=meili_client, meili=meili_config, chunk=64)
+    result = reconcile(source, meili_client, chunk=64)
     assert result.orphans == 12
     assert all(str(i).startswith("MSFT-2000") for i in result.orphan_sample)
     assert meili_client.document_count(index_name) == 548
-    assert check_consistency(index, source=source, client=meili_client).consistent
+    assert check_consistency(source, meili_client).consistent
 
 
 def test_airports_more_than_a_thousand_composite_ids(
@@ -210,15 +206,15 @@ def test_airports_more_than_a_thousand_composite_ids(
         }
     )
     source = TableSource(airports, index)
-    result = full_sync(index, source=source, client=meili_client, meili=meili_config)
+    result = full_sync(source, meili_client)
     assert result.index_document_count == len(csv_rows("airports.csv")) == 3376
-    report = check_consistency(index, source=source, client=meili_client)
+    report = check_consistency(source, meili_client)
     assert report.consistent and report.matching == 3376, report
     with airports.begin() as c:
         c.exec_driver_sql("DELETE FROM AIRPORTS WHERE STATE = 'WY'")
         gone = 3376 - c.exec_driver_sql("SELECT COUNT(*) FROM AIRPORTS").scalar_one()
     assert 0 < gone < 100
-    assert reconcile(index, source=source, client=meili_client, meili=meili_config).orphans == gone
+    assert reconcile(source, meili_client).orphans == gone
     # A typo a user makes still finds the airport (Meilisearch's typo tolerance).
     hits = meili_client.search(index_name, "Chicgo Ohare")["hits"]
     assert any(h["iata"] == "ORD" for h in hits[:3])

@@ -26,7 +26,7 @@ def test_hard_and_soft_deleted_rows_are_removed(
 ) -> None:
     index = make_index()
     source = TableSource(demo_engine, index)
-    full_sync(index, source=source, client=meili_client, meili=meili_config)
+    full_sync(source, meili_client)
     with demo_engine.connect() as c:
         expected = {
             r[0]
@@ -44,9 +44,7 @@ def test_hard_and_soft_deleted_rows_are_removed(
         c.execute(sa.text("UPDATE PRODUCTS SET IS_DELETED = 'Y' WHERE PRODUCT_ID IN (21, 22)"))
     before = meili_client.document_count(index.name)
 
-    dry = reconcile(
-        index, source=source, client=meili_client, meili=meili_config, dry_run=True, chunk=100
-    )
+    dry = reconcile(source, meili_client, dry_run=True, chunk=100)
     assert dry.documents_checked == before
     assert dry.orphans == len(expected)
     assert set(dry.orphan_sample) == expected
@@ -54,10 +52,8 @@ def test_hard_and_soft_deleted_rows_are_removed(
 
     progress: list[tuple[str, int]] = []
     result = reconcile(
-        index,
-        source=source,
-        client=meili_client,
-        meili=meili_config,
+        source,
+        meili_client,
         chunk=100,
         on_progress=lambda side, count: progress.append((side, count)),
     )
@@ -67,7 +63,7 @@ def test_hard_and_soft_deleted_rows_are_removed(
     assert result.orphans == dry.orphans
     assert set(result.orphan_sample) == expected
     assert meili_client.document_count(index.name) == live_count(demo_engine)
-    again = reconcile(index, source=source, client=meili_client, meili=meili_config)
+    again = reconcile(source, meili_client)
     assert again.orphans == 0
 
 
@@ -80,10 +76,10 @@ def test_composite_keys(
     query = "SELECT CATEGORY, PRODUCT_ID AS LINE, NAME, UPDATED_AT, IS_DELETED FROM PRODUCTS"
     index = make_index(table=None, query=query, primary_key=["CATEGORY", "LINE"])
     source = TableSource(demo_engine, index)
-    full_sync(index, source=source, client=meili_client, meili=meili_config)
+    full_sync(source, meili_client)
     with demo_engine.begin() as c:
         c.execute(sa.text("DELETE FROM PRODUCTS WHERE PRODUCT_ID IN (31, 32, 33)"))
-    result = reconcile(index, source=source, client=meili_client, meili=meili_config, chunk=64)
+    result = reconcile(source, meili_client, chunk=64)
     assert 0 < result.orphans <= 3
     assert all(str(i).endswith(("-31", "-32", "-33")) for i in result.orphan_sample)
     assert meili_client.document_count(index.name) == live_count(demo_engine)

@@ -1,0 +1,144 @@
+"""``oracle_meili.OracleMeiliComponent``: oracle-meili syncs inside an existing Dagster project.
+
+In a ``dg`` project::
+
+    dg scaffold defs oracle_meili.OracleMeiliComponent search_sync
+
+writes ``defs/search_sync/defs.yaml``, whose ``attributes`` are this project's configuration
+file (``source``, ``meilisearch``, ``indexes``). They are typed models, so ``dg check defs``
+and an editor validate their shape; then the configuration file's own loader reads them, so
+every setting, default and error message is the same. Secrets stay in the environment:
+``ORACLE_PASSWORD`` and ``MEILI_API_KEY`` are read from it as they are for the file.
+
+No ``from __future__ import annotations``: Dagster resolves the model's annotations.
+"""
+
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from oracle_meili.config import (
+    ChangeSensorConfig,
+    FreshnessConfig,
+    IndexConfig,
+    MeilisearchSettings,
+    OracleConnection,
+    Orchestration,
+    environment,
+    parse_config,
+)
+from oracle_meili.config.base import Record
+from oracle_meili.defs.translator import build_definitions
+
+# What `dg scaffold defs` writes: the embedded demo's shape, pointed at a SQLite file, so the
+# scaffold loads as it is and shows every part a user edits.
+SCAFFOLD_ATTRIBUTES: dict[str, Any] = {
+    "source": {"url": "sqlite:///demo/demo.db"},
+    "meilisearch": {"url": "http://127.0.0.1:7700"},
+    "indexes": [
+        {
+            "name": "products",
+            "table": "PRODUCTS",
+            "primary_key": "PRODUCT_ID",
+            "cursor": "UPDATED_AT",
+            "lookback_seconds": 300,
+            "soft_delete": {"column": "IS_DELETED", "deleted_value": "Y"},
+            "settings": {"searchableAttributes": ["name", "description"]},
+            "schedule": {"incremental": "*/5 * * * *", "full": "0 3 * * *"},
+        }
+    ],
+}
+
+
+class OracleMeiliScaffolder(dg.Scaffolder):
+    """Writes a ``defs.yaml`` with a complete example configuration to edit."""
+
+    def scaffold(self, request: dg.ScaffoldRequest) -> None:
+        dg.scaffold_component(request, SCAFFOLD_ATTRIBUTES)
+
+
+# The attributes are the configuration file's records themselves, made Resolvable so that
+# `dg` derives their schema (with each field's description) and validates a defs.yaml
+# against it; the records' own constraints then apply as they do to the file.
+
+
+class PoolAttributes(Record, dg.Resolvable):
+    """Oracle session pool sizes (the older spelling of ``oracle.pool_*``)."""
+
+    min: int | None = None
+    max: int | None = None
+    increment: int | None = None
+
+
+class OracleAttributes(OracleConnection, dg.Resolvable):
+    """Oracle connection settings; what is left out comes from the ORACLE_* variables."""
+
+
+class SourceAttributes(Record, dg.Resolvable):
+    """The source database: a SQLAlchemy ``url``, or Oracle."""
+
+    url: str | None = Field(
+        default=None, description="Any SQLAlchemy URL (e.g. sqlite:///demo/demo.db)."
+    )
+    oracle: OracleAttributes | None = Field(
+        default=None,
+        description="Oracle connection settings; what is left out comes from ORACLE_* "
+        "variables. The password always comes from ORACLE_PASSWORD.",
+    )
+    pool: PoolAttributes | None = None
+
+
+class MeilisearchAttributes(MeilisearchSettings, dg.Resolvable):
+    """Meilisearch: url, timeouts, retries; the API key comes from MEILI_API_KEY."""
+
+
+class FreshnessAttributes(FreshnessConfig, dg.Resolvable):
+    """How recent the index's last successful sync must be."""
+
+
+class ChangeSensorAttributes(ChangeSensorConfig, dg.Resolvable):
+    """The change sensor's settings."""
+
+
+class IndexAttributes(IndexConfig, Orchestration, dg.Resolvable):
+    """One index: the keys of an entry of the configuration file's ``indexes:``."""
+
+    freshness: FreshnessAttributes | None = Field(
+        default=None, description="Dagster freshness policy of the index asset."
+    )
+    change_sensor: ChangeSensorAttributes | None = Field(
+        default_factory=ChangeSensorAttributes,
+        description="Set to null to have no change sensor (it needs `cursor`).",
+    )
+
+
+@dg.scaffold_with(OracleMeiliScaffolder)
+class OracleMeiliComponent(dg.Component, dg.Model, dg.Resolvable):
+    """Meilisearch indexes kept in sync with Oracle (or any SQLAlchemy) tables.
+
+    Each index becomes an asset ``meilisearch/<index>`` (partitions ``full`` and
+    ``incremental``) downstream of its source table ``oracle/<table>``, with its sync,
+    check, reconcile and observe jobs, schedules, change sensor and consistency checks.
+    The attributes are those of the oracle-meili configuration file (docs/configuration.md).
+    """
+
+    source: SourceAttributes = Field(description="The source database.")
+    meilisearch: MeilisearchAttributes = Field(
+        default_factory=MeilisearchAttributes,
+        description="Meilisearch: url, timeouts, retries; the API key comes from MEILI_API_KEY.",
+    )
+    indexes: list[IndexAttributes] = Field(
+        description="One entry per Meilisearch index: name, table or query, primary_key, "
+        "cursor, schedule, settings, ..."
+    )
+
+    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        # Through the configuration file's own loader: the same defaults, environment
+        # fallbacks and messages.
+        raw = {
+            "source": self.source.model_dump(exclude_none=True),
+            "meilisearch": self.meilisearch.model_dump(exclude_unset=True),
+            "indexes": [index.model_dump(exclude_unset=True) for index in self.indexes],
+        }
+        return build_definitions(parse_config(raw, environ=environment()), environment())

@@ -1,0 +1,103 @@
+"""The configuration, translated into Dagster: one function per index, one for the whole.
+
+:func:`index_definitions` turns one index's settings into everything Dagster shows and runs
+for it; :func:`build_definitions` adds the source tables and the resources.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import dagster as dg
+import sqlalchemy as sa
+
+from oracle_meili.config import AppConfig, IndexConfig, Orchestration
+from oracle_meili.defs.assets import build_index_asset
+from oracle_meili.defs.checks import build_consistency_checks
+from oracle_meili.defs.jobs import SyncJob, build_checks_job, build_sync_job
+from oracle_meili.defs.reconcile import build_reconcile_job
+from oracle_meili.defs.resources import build_resources
+from oracle_meili.defs.schedules import build_job_schedule, build_schedules
+from oracle_meili.defs.sensors import build_change_sensor
+from oracle_meili.defs.sources import build_observe_job, build_source_assets
+
+
+@dataclass(frozen=True)
+class IndexDefinitions:
+    """What Dagster holds for one index."""
+
+    asset: dg.AssetsDefinition
+    checks: dg.AssetChecksDefinition
+    jobs: tuple[SyncJob | dg.JobDefinition, ...]
+    schedules: tuple[dg.ScheduleDefinition, ...]
+    sensors: tuple[dg.SensorDefinition, ...]
+
+
+def index_definitions(index: IndexConfig, orchestration: Orchestration) -> IndexDefinitions:
+    """The index's asset and checks; its sync, check, reconcile and observe jobs; the
+    schedules its ``schedule:`` asks for; and its change sensor.
+
+    Raises:
+        ConfigError: a schedule's cron expression or time zone is invalid.
+    """
+    schedule = orchestration.schedule
+    sync = build_sync_job(index)
+    checks = build_checks_job(index)
+    reconcile = build_reconcile_job(index)
+    observe = build_observe_job(index)
+    maintenance = (
+        build_job_schedule(index, schedule, reconcile, what="reconcile"),
+        build_job_schedule(index, schedule, checks, what="checks"),
+        build_job_schedule(index, schedule, observe, what="observe") if observe else None,
+    )
+    sensor = build_change_sensor(index, orchestration.change_sensor, sync)
+    return IndexDefinitions(
+        asset=build_index_asset(index, orchestration),
+        checks=build_consistency_checks(index),
+        jobs=tuple(job for job in (sync, checks, reconcile, observe) if job is not None),
+        schedules=(
+            *build_schedules(index, schedule, sync),
+            *(s for s in maintenance if s is not None),
+        ),
+        sensors=(sensor,) if sensor is not None else (),
+    )
+
+
+def build_definitions(config: AppConfig, environ: Mapping[str, str]) -> dg.Definitions:
+    """Definitions for a loaded configuration (tests build their own with this).
+
+    Raises:
+        ConfigError: a schedule's cron expression or time zone is invalid.
+    """
+    per_index = [index_definitions(i, config.orchestration_of(i)) for i in config.indexes]
+    with warnings.catch_warnings():
+        # Observable multi-assets and code references are beta in Dagster 1.13; used
+        # knowingly (pinned below 1.14), so the demo and the code server stay quiet.
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        # With code references: the UI links each asset to the factory that built it.
+        assets = dg.with_source_code_references(
+            [
+                *build_source_assets(config.indexes, kind=source_kind(config)),
+                *(d.asset for d in per_index),
+            ]
+        )
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=[d.checks for d in per_index],
+        jobs=[job for d in per_index for job in d.jobs],
+        schedules=[schedule for d in per_index for schedule in d.schedules],
+        sensors=[sensor for d in per_index for sensor in d.sensors],
+        resources=build_resources(config, environ),
+        # The implicit asset job (the UI's Materialize button) runs in process, like the
+        # named sync jobs: a sync is one step, and a subprocess per step costs seconds.
+        executor=dg.in_process_executor,
+    )
+
+
+def source_kind(config: AppConfig) -> str:
+    """The source database's kind for the UI: ``oracle``, or the URL's backend."""
+    if config.source.url is None:
+        return "oracle"
+    return sa.make_url(config.source.url).get_backend_name()

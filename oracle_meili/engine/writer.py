@@ -1,0 +1,94 @@
+"""Documents into one Meilisearch index: payloads, deletions and the tasks in flight.
+
+:class:`DocumentWriter` is the last stage of a sync's pipeline: it takes NDJSON lines
+tagged with their rows' stored keys and yields what it did as events (a payload sent, a
+task succeeded). A failed task raises, naming the payload it carried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.payloads import DoneTask, Payload, PayloadBuffer, TaskWindow
+from oracle_meili.documents import DocumentId
+from oracle_meili.engine.events import DeletionSent, PayloadSent, SyncEvent, TaskSucceeded
+from oracle_meili.errors import MeilisearchTaskError
+
+StoredKey = tuple[Any, ...]
+
+
+class DocumentWriter:
+    """Sends documents to index ``uid`` with at most ``max_tasks_in_flight`` tasks queued."""
+
+    def __init__(
+        self, client: MeiliClient, uid: str, *, id_field: str, first_bytes: int | None = None
+    ) -> None:
+        self._client = client
+        self._uid = uid
+        self._id_field = id_field
+        settings = client.config
+        self._buffer: PayloadBuffer[StoredKey] = PayloadBuffer(
+            max_bytes=settings.max_payload_bytes, first_bytes=first_bytes
+        )
+        self._window = TaskWindow(client, uid, limit=settings.max_tasks_in_flight)
+        self._payloads: dict[int, PayloadSent] = {}
+
+    def write(self, lines: Iterable[tuple[StoredKey, bytes]]) -> Iterator[SyncEvent]:
+        """Add documents; every payload that fills up is sent at once."""
+        for key, line in lines:
+            full = self._buffer.full_before(len(line))
+            if full is not None:
+                yield from self._send(full)
+            alone = self._buffer.append(key, line)
+            if alone is not None:
+                yield from self._send(alone)
+
+    def delete(self, ids: Sequence[DocumentId]) -> Iterator[SyncEvent]:
+        """Delete documents by id (one task)."""
+        uid = self._client.delete_documents(self._uid, list(ids))
+        yield DeletionSent(uid, len(ids))
+        yield from self._finished(lambda: self._window.add(uid))
+
+    def finish(self) -> Iterator[SyncEvent]:
+        """Send what is left and wait for every task."""
+        rest = self._buffer.rest()
+        if rest is not None:
+            yield from self._send(rest)
+        yield from self._finished(self._window.wait_all)
+
+    def _send(self, payload: Payload[StoredKey]) -> Iterator[SyncEvent]:
+        uid = self._client.add_documents(self._uid, payload.data, primary_key=self._id_field)
+        sent = PayloadSent(
+            task_uid=uid,
+            number=len(self._payloads) + 1,
+            documents=payload.documents,
+            first_key=payload.first,
+            last_key=payload.last,
+        )
+        self._payloads[uid] = sent
+        yield sent
+        yield from self._finished(lambda: self._window.add(uid))
+
+    def _finished(self, wait: Callable[[], list[DoneTask]]) -> Iterator[SyncEvent]:
+        try:
+            done = wait()
+        except MeilisearchTaskError as e:
+            raise self._name_the_batch(e) from e
+        for task in done:
+            yield TaskSucceeded(task.uid, task.deleted)
+
+    def _name_the_batch(self, error: MeilisearchTaskError) -> MeilisearchTaskError:
+        """A failed document task, naming the payload it carried (seed TEST-093)."""
+        sent = self._payloads.get(error.task_uid)
+        if sent is None:
+            return error
+        return MeilisearchTaskError(
+            index=error.index,
+            task_uid=error.task_uid,
+            status=error.status,
+            code=error.code,
+            message=error.message,
+            batch=sent.describe(),
+        )
