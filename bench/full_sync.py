@@ -6,10 +6,7 @@ Builds the demo source with N rows, starts the pinned Meilisearch (the same inde
 the project uses), runs ``oracle-meili sync --mode full`` in a child process, then ingests
 the same documents as one NDJSON payload into a fresh index with the same settings on the
 same server. Prints both times, their ratio, and the sync process's CPU time (user + sys)
-and peak RSS. By default it measures the settings as shipped (the row path);
-``--read-path columnar`` measures the columnar path.
-Targets (issue 12): ratio <= 1.05 (bar 1.10); at most 0.4 CPU-seconds per 100,000 rows;
-peak RSS <= 150 MB at 1,000,000 rows.
+and peak RSS, with the settings as shipped.
 """
 
 from __future__ import annotations
@@ -45,9 +42,6 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--no-raw", action="store_true", help="skip the raw-ingest baseline")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each; the best counts")
-    parser.add_argument(
-        "--read-path", choices=["rows", "columnar"], default=None, help="default: as shipped"
-    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="oracle-meili-bench-") as scratch:
@@ -58,8 +52,6 @@ def main() -> None:
         config_path = work / "config.yaml"
         raw_config = yaml.safe_load(DEMO_CONFIG.read_text())
         raw_config["source"]["url"] = f"sqlite:///{db}"
-        if args.read_path is not None:
-            raw_config["indexes"][0]["read_path"] = args.read_path
         config_path.write_text(yaml.safe_dump(raw_config))
 
         with meilisearch_server(data_dir=work / "ms", flags=BENCH_FLAGS) as server:
@@ -78,7 +70,7 @@ def main() -> None:
                     f"run {run}: full sync of {result['index_document_count']} documents "
                     f"{sync_seconds:.2f} s (process wall {wall:.2f} s, CPU {cpu:.2f} s = "
                     f"{cpu / args.rows * 100_000:.2f} s per 100k rows), peak RSS "
-                    f"{rss_mb:.0f} MB; {result['read_path']}",
+                    f"{rss_mb:.0f} MB",
                     flush=True,
                 )
                 if payload is not None:

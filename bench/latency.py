@@ -9,7 +9,7 @@ measures per row the time from its commit until a search finds it:
 - ``sensor``: the Dagster daemon with the index's change sensor, the instance settings the
   project ships (``deploy/dagster.yaml``; another with ``--instance``) and the configuration's
   default sensor interval (another with ``--sensor-interval``).
-Prints p50, p95 and max per path. Targets (PERF-001, issue #14): sensor p50 <= 2.5 s and
+Prints p50, p95 and max per path. Targets (PERF-001): sensor p50 <= 2.5 s and
 p95 <= 5 s; follow p95 <= 1 s.
 """
 
@@ -99,7 +99,7 @@ def main() -> None:
                 (home / "dagster.yaml").write_text(args.instance.read_text())
                 run_env = {**env, "DAGSTER_HOME": str(home)}
                 if path == "follow":
-                    # The shipped default interval (issue #11: the probe is cheap now).
+                    # The shipped default interval (the probe is one MAX(cursor)).
                     command = [*cli, "follow", "--config", str(config_path), "--dagster"]
                 else:
                     daemon = Path(sys.executable).parent / "dagster-daemon"

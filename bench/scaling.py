@@ -1,4 +1,4 @@
-"""Benchmark: how each cost grows with the table (issue #11).
+"""Benchmark: how each cost grows with the table.
 
     python -m bench.scaling                 # 10k, 100k and 1M rows
     python -m bench.scaling --rows 10000 100000

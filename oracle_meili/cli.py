@@ -13,8 +13,7 @@ import os
 import signal
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -30,7 +29,7 @@ from oracle_meili.engine.result import SyncResult
 from oracle_meili.engine.runner import Runner
 from oracle_meili.engine.state import StateFile, StateStore
 from oracle_meili.errors import OracleMeiliError
-from oracle_meili.progress import ProgressReporter
+from oracle_meili.progress import ProgressReporter, terminal_progress
 
 log = logging.getLogger("oracle_meili")
 DEFAULT_STATE = "sync_state.json"
@@ -68,7 +67,7 @@ def _sync(args: argparse.Namespace) -> int:
     index = config.index(args.index)
     with _state_store(args, config) as state:
         runner = Runner(config.source, config.meilisearch, state=state)
-        result = runner.run(index, args.mode, on_progress=_progress_callback(index.name))
+        result = runner.run(index, args.mode, on_progress=terminal_progress(index.name, log.info))
     if sys.stderr.isatty():
         print(file=sys.stderr)  # end the progress line
     print(orjson.dumps(result.to_json()).decode())
@@ -87,19 +86,6 @@ def _state_store(args: argparse.Namespace, config: AppConfig) -> Iterator[StateS
 
     with instance_state(meilisearch_url=config.meilisearch.url) as state:
         yield state
-
-
-def _progress_callback(index: str) -> Callable[[int], None]:
-    """A live line on a terminal; log lines every 50,000 rows otherwise."""
-    if not sys.stderr.isatty():
-        return ProgressReporter(index, log.info)
-    started = time.monotonic()
-
-    def show(rows: int) -> None:
-        rate = rows / max(time.monotonic() - started, 1e-9)
-        print(f"\r{index}: {rows:,} rows read ({rate:,.0f} rows/s)", end="", file=sys.stderr)
-
-    return show
 
 
 def _follow(args: argparse.Namespace) -> int:

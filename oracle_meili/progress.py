@@ -1,7 +1,8 @@
-"""Progress reports for long reads: rows so far and the rate, every N rows (seed TEST-101)."""
+"""Progress reports for long reads: rows so far and the rate, every N rows."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 
@@ -47,3 +48,17 @@ class ProgressReporter:
         elapsed = max(self._clock() - self._started, 1e-9)
         self._emit(f"{self._index}: {rows:,} rows read ({rows / elapsed:,.0f} rows/s)")
         self._next = (rows // self._every + 1) * self._every
+
+
+def terminal_progress(index: str, emit: Callable[[str], None]) -> Callable[[int], None]:
+    """A live line on a terminal (stderr); a :class:`ProgressReporter` through ``emit``
+    otherwise."""
+    if not sys.stderr.isatty():
+        return ProgressReporter(index, emit)
+    started = time.monotonic()
+
+    def show(rows: int) -> None:
+        rate = rows / max(time.monotonic() - started, 1e-9)
+        print(f"\r{index}: {rows:,} rows read ({rate:,.0f} rows/s)", end="", file=sys.stderr)
+
+    return show

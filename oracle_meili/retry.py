@@ -1,4 +1,4 @@
-"""Retries of transient failures, with exponential backoff and jitter (seed TEST-090, TEST-091).
+"""Retries of transient failures, with exponential backoff and jitter.
 
 Retried (each is safe to repeat: reads, status polls, idempotent document uploads):
 - Meilisearch unreachable or timing out, HTTP 5xx and 429 answers

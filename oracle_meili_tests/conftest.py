@@ -18,6 +18,9 @@ from oracle_meili.config import AppConfig, IndexConfig, MeilisearchConfig, parse
 from oracle_meili.demo import create_demo
 from oracle_meili_tests.harness import SyncHarness
 
+# The browser test's fixtures (dagster_ui, browser, page), kept beside it.
+pytest_plugins = ["oracle_meili_tests.defs.browser"]
+
 
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:

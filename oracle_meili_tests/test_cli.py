@@ -1,16 +1,23 @@
-"""The ``oracle-meili`` command line, run in-process (seed TEST-110..112, TEST-140)."""
+"""The ``oracle-meili`` command line, run in-process."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
 import pytest
 import sqlalchemy as sa
 import yaml
+from pydantic import SecretStr
 
+from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import RunningMeilisearch, free_port
 from oracle_meili.cli import main
+from oracle_meili.config import MeilisearchConfig
 
 
 @pytest.fixture
@@ -185,7 +192,7 @@ def test_check_command(cli_env: Path, index_name: str, capsys: pytest.CaptureFix
 def test_check_and_reconcile_of_an_index_never_built(
     cli_env: Path, index_name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Issue #10: `check` on a new index printed the client's hint about Meilisearch
+    """`check` on a new index printed the client's hint about Meilisearch
     versions; now both commands say the index was never built and what to do."""
     main(["demo", "--rows", "20"])
     for command in ("check", "reconcile"):
@@ -193,3 +200,25 @@ def test_check_and_reconcile_of_an_index_never_built(
         err = capsys.readouterr().err
         assert f"index '{index_name}' does not exist in Meilisearch yet" in err
         assert "run a full sync first" in err and "version" not in err
+
+
+def test_meilisearch_command_serves_until_sigterm(tmp_path: Path) -> None:
+    """`oracle-meili meilisearch` runs the pinned server in the foreground, says where it
+    listens, and stops cleanly on SIGTERM."""
+    port = free_port()
+    env = {**os.environ, "MEILI_MASTER_KEY": "k" * 24}
+    command = [sys.executable, "-m", "oracle_meili.cli", "meilisearch",
+               "--data-dir", str(tmp_path / "ms"), "--port", str(port)]  # fmt: skip
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        first = child.stdout.readline()
+        assert f"Meilisearch listening on http://127.0.0.1:{port}" in first
+        with MeiliClient(
+            MeilisearchConfig(url=f"http://127.0.0.1:{port}", api_key=SecretStr("k" * 24))
+        ) as client:
+            client.check_health()
+    finally:
+        child.send_signal(signal.SIGTERM)
+        child.communicate(timeout=30)
+    assert child.returncode == 0

@@ -1,4 +1,4 @@
-"""``oracle_meili.OracleMeiliComponent`` in a user's own ``dg`` project (issue #10), driven by
+"""``oracle_meili.OracleMeiliComponent`` in a user's own ``dg`` project, driven by
 the ``dg`` command line (dagster-dg-cli) as a user would: scaffold, check, list, launch."""
 
 from __future__ import annotations

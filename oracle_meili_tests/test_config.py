@@ -1,4 +1,4 @@
-"""Configuration: YAML + environment + .env, validated at load (seed TEST-010..013, TEST-141)."""
+"""Configuration: YAML + environment + .env, validated at load."""
 
 from __future__ import annotations
 
@@ -152,7 +152,7 @@ def test_demo_config_loads() -> None:
 
 
 def test_a_misspelled_required_key_names_the_unknown_key() -> None:
-    """Issue #10: `primary_keys:` used to say only "primary_key: Field required"."""
+    """`primary_keys:` is named as the unknown key beside the missing `primary_key`."""
     raw = {
         "source": {"url": "sqlite:///x.db"},
         "indexes": [{"name": "p", "table": "T", "primary_keys": "ID"}],
@@ -162,3 +162,60 @@ def test_a_misspelled_required_key_names_the_unknown_key() -> None:
     assert str(raised.value) == (
         "index 'p': primary_key: Field required (unknown key(s): primary_keys; misspelled?)"
     )
+
+
+def test_oracle_settings_in_the_file() -> None:
+    """`source.oracle` in the file wins; the environment fills the rest, the password
+    included; the pool sizes' older spelling still loads."""
+    raw = {
+        "source": {
+            "oracle": {"dsn": "file-db:1521/SHOP", "user": "shop", "pool_max": 9},
+            "pool": {"min": 2},
+        },
+        "indexes": [INDEX],
+    }
+    oracle = parse(raw, {**ORACLE_ENV, "ORACLE_POOL_INCREMENT": "3"}).source.oracle
+    assert oracle is not None
+    assert (oracle.target, oracle.user) == ("file-db:1521/SHOP", "shop")
+    assert (oracle.pool_min, oracle.pool_max, oracle.pool_increment) == (2, 9, 3)
+    assert oracle.password.get_secret_value() == "s3cret-pw"
+
+
+@pytest.mark.parametrize(
+    ("oracle", "message"),
+    [
+        ({"password": "x"}, r"source.oracle.password: keep secrets out of the file"),
+        ({"pool_max": 0}, r"source.oracle.pool_max: Input should be greater than or equal to 1"),
+        ({"hostname": "db"}, r"source.oracle.hostname: Extra inputs are not permitted"),
+        ({"dsn": "db/X"}, r"ORACLE_PASSWORD is not set"),
+    ],
+)
+def test_bad_oracle_settings_in_the_file_are_named(oracle: dict[str, Any], message: str) -> None:
+    env = {"ORACLE_USER": "u"}
+    with pytest.raises(ConfigError, match=message):
+        parse({"source": {"oracle": oracle}, "indexes": [INDEX]}, env)
+
+
+def test_dagster_settings_are_split_from_the_engines() -> None:
+    """An index entry's schedule, sensor, owners and freshness go to the Dagster layer; the
+    engine's record holds none of them."""
+    entry = {
+        **INDEX,
+        "schedule": {"full": "0 3 * * *"},
+        "change_sensor": None,
+        "owners": ["team:search"],
+        "freshness": {"fail_after_minutes": 30},
+    }
+    config = parse({"indexes": [entry]})
+    index = config.indexes[0]
+    assert not {"schedule", "change_sensor", "owners", "freshness"} & set(type(index).model_fields)
+    orchestration = config.orchestration_of(index)
+    assert orchestration.schedule.full == "0 3 * * *"
+    assert orchestration.change_sensor is None
+    assert orchestration.owners == ("team:search",)
+
+
+def test_read_path_columnar_still_loads(caplog: pytest.LogCaptureFixture) -> None:
+    index = parse({"indexes": [{**INDEX, "read_path": "columnar"}]}).indexes[0]
+    assert index.read_path == "columnar"
+    assert "read_path: columnar is read as rows" in caplog.text

@@ -23,7 +23,7 @@ def test_defs_load_with_demo_config(monkeypatch: pytest.MonkeyPatch) -> None:
     assert set(defs.resources or {}) >= {"source", "meilisearch"}
     # The UI's Materialize button runs the implicit job in process, like sync_products.
     assert defs.resolve_implicit_global_asset_job_def().executor_def is dg.in_process_executor
-    # The source's kind is the real one: the demo is SQLite (issue #10).
+    # The source's kind is the real one: the demo is SQLite.
     source = graph.get(dg.AssetKey(["oracle", "products"]))
     assert source.kinds == {"sqlite"}
     assert source.metadata["dagster/table_name"] == "PRODUCTS"

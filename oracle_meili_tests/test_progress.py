@@ -1,4 +1,4 @@
-"""Progress lines every N rows, with the rate (seed TEST-101)."""
+"""Progress lines every N rows, with the rate."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def test_reports_every_n_rows_with_rate() -> None:
 
 
 def test_check_and_reconcile_report_each_side() -> None:
-    """Issue #11: check and reconcile stream the index, then the source, and say how far."""
+    """Check and reconcile stream the index, then the source, and say how far."""
     lines: list[str] = []
     report = ProgressReporter.per_side("products", lines.append, every_rows=100)
     for count in (50, 100, 150):

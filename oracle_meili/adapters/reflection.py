@@ -118,3 +118,15 @@ def identifier(engine: sa.Engine, name: str) -> str:
     if engine.dialect.requires_name_normalize:
         return str(engine.dialect.normalize_name(name))
     return name.lower() if name.isupper() else name
+
+
+def snapshot_of(engine: sa.Engine, table: sa.Table, scn: int) -> sa.Subquery:
+    """``table`` as it was at ``scn``: an Oracle flashback query, typed like the table."""
+    # The table name is quoted by the dialect's own preparer; the SCN is a bind variable.
+    quoted = engine.dialect.identifier_preparer.format_table(table)
+    return (
+        sa.text(f"SELECT * FROM {quoted} AS OF SCN :snapshot_scn")
+        .bindparams(snapshot_scn=scn)
+        .columns(*(sa.column(c.name, c.type) for c in table.columns))
+        .subquery("snapshot")
+    )

@@ -1,7 +1,7 @@
 """Reading the source: one table or query, in keyset-paginated batches, with SQLAlchemy Core.
 
-Reflection lives in :mod:`~oracle_meili.adapters.reflection`, connections and the retried
-execution of one statement in :mod:`~oracle_meili.adapters.database`.
+Reflection is :mod:`~oracle_meili.adapters.reflection`; connections and the retried
+execution of one statement, :mod:`~oracle_meili.adapters.database`.
 
 Every statement is built with SQLAlchemy Core and bind parameters; identifiers come from
 reflection or the configuration and are quoted by the dialect, never pasted into SQL text.
@@ -10,11 +10,11 @@ reflection or the configuration and are quoted by the dialect, never pasted into
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
+from oracle_meili.adapters.columns import described_columns, shape_of
 from oracle_meili.adapters.database import SCN_STATEMENT, read
 from oracle_meili.adapters.keyset import (
     Batch,
@@ -23,34 +23,18 @@ from oracle_meili.adapters.keyset import (
     StoredKey,
     keyset_batches,
     page_statement,
-    split_page,
 )
+from oracle_meili.adapters.markers import ChangeMarkers, CursorMax
 from oracle_meili.adapters.ordering import OrderColumn, order_column
-from oracle_meili.adapters.reflection import cached_selectable, check_types, reflect
+from oracle_meili.adapters.reflection import (
+    cached_selectable,
+    check_types,
+    reflect,
+    snapshot_of,
+)
 from oracle_meili.config import IndexConfig
-from oracle_meili.documents import DocumentShape, build_shape
+from oracle_meili.documents import DocumentShape
 from oracle_meili.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class CursorMax:
-    """The highest cursor value: as stored (to bound a read exactly) and typed (watermark)."""
-
-    stored: Any
-    value: Any
-
-
-@dataclass(frozen=True)
-class ChangeMarkers:
-    """The cheap sign that the source changed: the highest cursor value.
-
-    NOTE: no row count: ``COUNT(*)`` is a full scan (of an index at best) and grows with
-    the table, while ``MAX(cursor)`` is an index min/max scan given an index on the cursor.
-    What it cannot see: hard deletes (covered by reconcile), and a late commit whose cursor
-    is not above the highest one (covered by the look-back at the next change).
-    """
-
-    max_cursor: Any
 
 
 class TableSource:
@@ -80,11 +64,8 @@ class TableSource:
         self.key_columns = tuple(self.column(name, "primary_key") for name in index.primary_key)
         self.cursor_column = self.column(index.cursor, "cursor") if index.cursor else None
         self.key_order = tuple(order_column(engine.dialect, c) for c in self.key_columns)
-        self.cursor_order: OrderColumn | None = (
-            order_column(engine.dialect, self.cursor_column)
-            if self.cursor_column is not None
-            else None
-        )
+        cursor = self.cursor_column
+        self.cursor_order = order_column(engine.dialect, cursor) if cursor is not None else None
         self.soft_delete_column = (
             self.column(index.soft_delete.column, "soft_delete.column")
             if index.soft_delete
@@ -108,43 +89,13 @@ class TableSource:
         """
         return cls(engine, index, selectable=cached_selectable(engine, index))
 
-    @property
-    def char_columns(self) -> tuple[str, ...]:
-        """Fixed-width (CHAR/NCHAR) columns, whose padding the documents trim."""
-        return tuple(
-            c.name for c in self.selectable.columns if isinstance(c.type, sa.CHAR | sa.NCHAR)
-        )
-
-    @property
-    def temporal_columns(self) -> tuple[str, ...] | None:
-        """Date/time columns, or None when a column's type is unknown (a `query:` source)."""
-        if any(isinstance(c.type, sa.types.NullType) for c in self.selectable.columns):
-            return None
-        return tuple(
-            c.name for c in self.selectable.columns if isinstance(c.type, sa.Date | sa.DateTime)
-        )
-
     def document_shape(self) -> DocumentShape:
         """How this source's rows become documents."""
-        return build_shape(
-            self.index,
-            self.columns,
-            char_columns=self.char_columns,
-            temporal_columns=self.temporal_columns,
-        )
+        return shape_of(self.index, self.selectable)
 
     def field_columns(self) -> tuple[tuple[str, str, str], ...]:
-        """Each document field with the source column it comes from and that column's SQL
-        type (``unknown`` where the source does not say: a `query:` on SQLite)."""
-        shape = self.document_shape()
-        described = []
-        for field_name, column in zip(shape.fields, self.selectable.columns, strict=True):
-            try:
-                type_name = str(column.type.compile(dialect=self.engine.dialect))
-            except sa.exc.CompileError:
-                type_name = "unknown"
-            described.append((field_name, column.name, type_name))
-        return tuple(described)
+        """Each document field with its source column and that column's SQL type."""
+        return described_columns(self.index, self.selectable, self.engine.dialect)
 
     def column(self, name: str, key: str) -> sa.ColumnElement[Any]:
         """The source column ``name`` (matched case-insensitively), for setting ``key``."""
@@ -163,7 +114,7 @@ class TableSource:
         return ChangeMarkers(max_cursor=row[0])
 
     def current_scn(self) -> int:
-        """The database's current system change number (Oracle; EXECUTE on DBMS_FLASHBACK)."""
+        """The database's current SCN (Oracle; needs EXECUTE on DBMS_FLASHBACK)."""
         return int(self._fetch(SCN_STATEMENT)[0][0])
 
     def as_of(self, scn: int) -> TableSource:
@@ -176,14 +127,7 @@ class TableSource:
         table = self.selectable
         if not isinstance(table, sa.Table):
             raise ConfigError(f"index {self.index.name!r}: consistent_snapshot needs a `table`")
-        # The table name is quoted by the dialect's own preparer; the SCN is a bind variable.
-        quoted = self.engine.dialect.identifier_preparer.format_table(table)
-        snapshot = (
-            sa.text(f"SELECT * FROM {quoted} AS OF SCN :snapshot_scn")
-            .bindparams(snapshot_scn=scn)
-            .columns(*(sa.column(c.name, c.type) for c in table.columns))
-            .subquery("snapshot")
-        )
+        snapshot = snapshot_of(self.engine, table, scn)
         return TableSource(self.engine, self.index, selectable=snapshot, scn=scn)
 
     def change_markers_statement(self) -> sa.Select[Any]:
@@ -342,10 +286,6 @@ class TableSource:
             what=f"index {self.index.name!r}: reading {self.index.source_label}",
             start=start,
         )
-
-    def fetch_page(self, statement: sa.Select[Any], *, width: int, batch_size: int) -> Batch:
-        """One page statement's rows (``width`` own columns each) with their stored keys."""
-        return split_page(self._fetch(statement, fetch_rows=batch_size), width)
 
     def _fetch(
         self, statement: sa.Executable, *, fetch_rows: int | None = None

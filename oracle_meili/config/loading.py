@@ -1,7 +1,7 @@
 """Loading the configuration: one YAML file, filled in by the environment and ``.env``.
 
 Parsed once into the frozen records of :mod:`oracle_meili.config.records`; every error
-names the index and the key at fault. See README "Configuration" for the file's shape.
+names the index and the key at fault. See docs/configuration.md for the file's shape.
 """
 
 from __future__ import annotations

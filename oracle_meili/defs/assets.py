@@ -11,7 +11,8 @@ import dagster as dg
 from oracle_meili.config import FreshnessConfig, IndexConfig, Orchestration
 from oracle_meili.defs.jobs import SYNC_RETRY_POLICY
 from oracle_meili.defs.metadata import result_metadata, schema_metadata
-from oracle_meili.defs.names import SOURCE_LABEL, index_asset_key, pool_name, source_table_key
+from oracle_meili.defs.metadata_sets import IndexDescription
+from oracle_meili.defs.names import index_asset_key, pool_name, source_table_key
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource, runner
 from oracle_meili.defs.sources import source_tables
 from oracle_meili.defs.state import DagsterRunState
@@ -63,7 +64,7 @@ def build_index_asset(
             "Partition `full` rebuilds it with zero downtime; `incremental` applies the rows "
             "changed since the last watermark."
         ),
-        metadata={SOURCE_LABEL: index.source_label},
+        metadata=dict(IndexDescription(source=index.source_label)),
     )
     def _index_asset(
         context: dg.AssetExecutionContext, source: SourceResource, meilisearch: MeilisearchResource
@@ -87,8 +88,10 @@ def build_index_asset(
             f"{result.documents_upserted}, deleted {result.documents_deleted} in "
             f"{result.duration_seconds:.1f} s; watermark {result.watermark}"
         )
-        metadata = result_metadata(result, meilisearch_url=settings.url)
-        metadata.update(schema_metadata(index, fields))
+        metadata = {
+            **result_metadata(result, meilisearch_url=settings.url),
+            **schema_metadata(index, fields),
+        }
         return dg.MaterializeResult(metadata=metadata)
 
     return _index_asset

@@ -1,4 +1,4 @@
-"""Sync history as the Dagster instance records it (seed TEST-110..112)."""
+"""Sync history as the Dagster instance records it."""
 
 from __future__ import annotations
 
@@ -7,24 +7,25 @@ from typing import Any
 
 import dagster as dg
 
-from oracle_meili.defs import names
-from oracle_meili.defs import names as keys
+from oracle_meili.defs.metadata_sets import SyncMetadata
+from oracle_meili.defs.names import index_asset_key
 
-_FIELDS = {
-    keys.ROWS_READ: "rows_read",
-    keys.DOCUMENTS_UPSERTED: "documents_upserted",
-    keys.DOCUMENTS_DELETED: "documents_deleted",
-    keys.INDEX_DOCUMENT_COUNT: "index_document_count",
-    keys.DURATION_SECONDS: "duration_seconds",
-    keys.WATERMARK: "watermark",
-}
+# The figures of a sync that its history lists (the CLI state file's names).
+_FIELDS = (
+    "rows_read",
+    "documents_upserted",
+    "documents_deleted",
+    "index_document_count",
+    "duration_seconds",
+    "watermark",
+)
 
 
 def materialization_history(
     instance: dg.DagsterInstance, index: str, *, limit: int = 20
 ) -> list[dict[str, Any]]:
     """The index's recent successful syncs, newest first, in the CLI state file's shape."""
-    records = instance.fetch_materializations(names.index_asset_key(index), limit=limit).records
+    records = instance.fetch_materializations(index_asset_key(index), limit=limit).records
     history: list[dict[str, Any]] = []
     for record in records:
         materialization = record.asset_materialization
@@ -38,9 +39,11 @@ def materialization_history(
             "run_id": record.run_id or None,
             "finished_at": dt.datetime.fromtimestamp(record.timestamp, dt.UTC).isoformat(),
         }
-        for key, name in _FIELDS.items():
-            if key in metadata:
-                entry[name] = metadata[key].value
+        recorded = SyncMetadata.extract(metadata)
+        for name in _FIELDS:
+            value = getattr(recorded, name)
+            if value is not None:
+                entry[name] = value
         duration = entry.get("duration_seconds")
         if isinstance(duration, int | float):
             started = record.timestamp - duration

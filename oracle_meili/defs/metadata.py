@@ -1,4 +1,4 @@
-"""Materialization metadata: what a sync records, and reading it back (keys in names.py)."""
+"""Materialization metadata: what a sync records, and reading it back."""
 
 from __future__ import annotations
 
@@ -8,67 +8,49 @@ from typing import Any
 import dagster as dg
 
 from oracle_meili.config import IndexConfig
-from oracle_meili.defs.names import (
-    CHECKPOINT_BUILD_INDEX,
-    CHECKPOINT_ROWS,
-    COLUMN_LINEAGE,
-    COLUMN_SCHEMA,
-    DOCUMENTS_DELETED,
-    DOCUMENTS_UPSERTED,
-    DURATION_SECONDS,
-    FULL_SYNC_CHECKPOINT,
-    INDEX_DOCUMENT_COUNT,
-    LAG_SECONDS,
-    MEILISEARCH_URL,
-    MODE,
-    PREVIOUS_WATERMARK,
-    ROW_COUNT,
-    ROWS_READ,
-    ROWS_SKIPPED,
-    SKIPPED_ROWS,
-    STRATEGY,
-    TASK_UIDS,
-    URI,
-    WATERMARK,
-    WATERMARK_TIME,
-    source_table_key,
+from oracle_meili.defs.metadata_sets import (
+    CheckpointMetadata,
+    SyncMetadata,
+    TableMetadataSet,
+    UriMetadataSet,
 )
+from oracle_meili.defs.names import source_table_key
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint
 from oracle_meili.engine.result import SyncResult
 from oracle_meili.engine.watermark import decode_watermark
 
 
-def result_metadata(result: SyncResult, *, meilisearch_url: str) -> dict[str, dg.MetadataValue]:
+def result_metadata(result: SyncResult, *, meilisearch_url: str) -> dict[str, Any]:
     """The metadata of one sync; numeric values are plotted by the Dagster UI."""
-    values: dict[str, Any] = {
-        WATERMARK: dg.MetadataValue.text(result.watermark or ""),
-        MODE: dg.MetadataValue.text(result.mode),
-        ROWS_READ: dg.MetadataValue.int(result.rows_read),
-        DOCUMENTS_UPSERTED: dg.MetadataValue.int(result.documents_upserted),
-        DOCUMENTS_DELETED: dg.MetadataValue.int(result.documents_deleted),
-        DURATION_SECONDS: dg.MetadataValue.float(round(result.duration_seconds, 3)),
-        INDEX_DOCUMENT_COUNT: dg.MetadataValue.int(result.index_document_count),
-        TASK_UIDS: dg.MetadataValue.json(list(result.task_uids)),
-        MEILISEARCH_URL: dg.MetadataValue.url(meilisearch_url),
-        URI: dg.MetadataValue.url(f"{meilisearch_url.rstrip('/')}/indexes/{result.index}"),
-        ROW_COUNT: dg.MetadataValue.int(result.index_document_count),
-    }
-    if result.previous_watermark is not None:
-        values[PREVIOUS_WATERMARK] = dg.MetadataValue.text(result.previous_watermark)
     stamp = decode_watermark(result.watermark)
-    if isinstance(stamp, dt.datetime):
-        values[WATERMARK_TIME] = utc_timestamp(stamp)
-    if result.strategy is not None:
-        values[STRATEGY] = dg.MetadataValue.text(result.strategy)
-    values[ROWS_SKIPPED] = dg.MetadataValue.int(result.rows_skipped)
-    if result.skipped_sample:
-        values[SKIPPED_ROWS] = dg.MetadataValue.json(list(result.skipped_sample))
-    if result.lag_seconds is not None:
-        values[LAG_SECONDS] = dg.MetadataValue.float(round(result.lag_seconds, 3))
-    return values
+    sync = SyncMetadata(
+        watermark=result.watermark or "",
+        previous_watermark=result.previous_watermark,
+        watermark_time=utc_timestamp(stamp) if isinstance(stamp, dt.datetime) else None,
+        mode=result.mode,
+        strategy=result.strategy,
+        rows_read=result.rows_read,
+        documents_upserted=result.documents_upserted,
+        documents_deleted=result.documents_deleted,
+        duration_seconds=round(result.duration_seconds, 3),
+        index_document_count=result.index_document_count,
+        meilisearch_task_uids=dg.MetadataValue.json(list(result.task_uids)),
+        meilisearch_url=dg.MetadataValue.url(meilisearch_url),
+        lag_seconds=round(result.lag_seconds, 3) if result.lag_seconds is not None else None,
+        rows_skipped=result.rows_skipped,
+        skipped_rows=dg.MetadataValue.json(list(result.skipped_sample))
+        if result.skipped_sample
+        else None,
+    )
+    uri = f"{meilisearch_url.rstrip('/')}/indexes/{result.index}"
+    return {
+        **sync,
+        **TableMetadataSet(row_count=result.index_document_count),
+        **UriMetadataSet(uri=uri),
+    }
 
 
-def utc_timestamp(value: dt.datetime) -> dg.MetadataValue:
+def utc_timestamp(value: dt.datetime) -> dg.TimestampMetadataValue:
     """A cursor value as a Dagster timestamp; naive values are taken as UTC, as for
     lag_seconds and epoch fields."""
     aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
@@ -77,30 +59,25 @@ def utc_timestamp(value: dt.datetime) -> dg.MetadataValue:
 
 def schema_metadata(
     index: IndexConfig, fields: tuple[tuple[str, str, str], ...]
-) -> dict[str, dg.MetadataValue]:
+) -> TableMetadataSet:
     """The index's document fields with their source columns' types, and, for a table
     source, the column lineage (document field <- source column)."""
-    values: dict[str, dg.MetadataValue] = {
-        COLUMN_SCHEMA: dg.MetadataValue.table_schema(
-            dg.TableSchema(
-                columns=[
-                    dg.TableColumn(name=field, type=type_name, description=f"from {column}")
-                    for field, column, type_name in fields
-                ]
-            )
-        )
-    }
+    schema = dg.TableSchema(
+        columns=[
+            dg.TableColumn(name=field, type=type_name, description=f"from {column}")
+            for field, column, type_name in fields
+        ]
+    )
+    lineage = None
     if index.table is not None:
         source = source_table_key(index.table)
-        values[COLUMN_LINEAGE] = dg.MetadataValue.column_lineage(
-            dg.TableColumnLineage(
-                {
-                    field: [dg.TableColumnDep(asset_key=source, column_name=column.lower())]
-                    for field, column, _ in fields
-                }
-            )
+        lineage = dg.TableColumnLineage(
+            {
+                field: [dg.TableColumnDep(asset_key=source, column_name=column.lower())]
+                for field, column, _ in fields
+            }
         )
-    return values
+    return TableMetadataSet(column_schema=schema, column_lineage=lineage)
 
 
 def latest_watermark(instance: dg.DagsterInstance, asset_key: dg.AssetKey) -> str | None:
@@ -108,10 +85,8 @@ def latest_watermark(instance: dg.DagsterInstance, asset_key: dg.AssetKey) -> st
     event = instance.get_latest_materialization_event(asset_key)
     if event is None or event.asset_materialization is None:
         return None
-    value = event.asset_materialization.metadata.get(WATERMARK)
-    if value is None or not isinstance(value.value, str) or not value.value:
-        return None
-    return value.value
+    watermark = SyncMetadata.extract(event.asset_materialization.metadata).watermark
+    return watermark or None
 
 
 def checkpoint_observation(
@@ -128,11 +103,13 @@ def checkpoint_observation(
             f"Full sync checkpoint: {checkpoint.rows_acknowledged:,} rows are in the build "
             f"index {checkpoint.build_index}; a retry of a failed run resumes after them."
         ),
-        metadata={
-            CHECKPOINT_ROWS: dg.MetadataValue.int(checkpoint.rows_acknowledged),
-            CHECKPOINT_BUILD_INDEX: dg.MetadataValue.text(checkpoint.build_index),
-            FULL_SYNC_CHECKPOINT: dg.MetadataValue.json(checkpoint.to_json()),
-        },
+        metadata=dict(
+            CheckpointMetadata(
+                checkpoint_rows_acknowledged=checkpoint.rows_acknowledged,
+                checkpoint_build_index=checkpoint.build_index,
+                full_sync_checkpoint=dg.MetadataValue.json(checkpoint.to_json()),
+            )
+        ),
     )
 
 
@@ -143,7 +120,9 @@ def latest_checkpoint(
     gone, as it is after a successful sync)."""
     for record in instance.fetch_observations(asset_key, limit=20).records:
         observation = record.asset_observation
-        value = observation.metadata.get(FULL_SYNC_CHECKPOINT) if observation else None
+        if observation is None:
+            continue
+        value = CheckpointMetadata.extract(observation.metadata).full_sync_checkpoint
         if value is not None and isinstance(value.value, dict):
             return FullSyncCheckpoint.from_json(value.value)
     return None

@@ -7,10 +7,8 @@ import dagster as dg
 from pydantic import Field
 
 from oracle_meili.config import IndexConfig
+from oracle_meili.defs.metadata_sets import ReconcileMetadata
 from oracle_meili.defs.names import (
-    DOCUMENTS_CHECKED,
-    ORPHAN_SAMPLE,
-    ORPHANS_DELETED,
     index_asset_key,
     pool_name,
     reconcile_job_name,
@@ -51,11 +49,13 @@ def build_reconcile_job(index: IndexConfig) -> dg.JobDefinition:
         context.log_event(
             dg.AssetObservation(
                 asset_key=key,
-                metadata={
-                    DOCUMENTS_CHECKED: result.documents_checked,
-                    ORPHANS_DELETED: result.orphans,
-                    ORPHAN_SAMPLE: dg.MetadataValue.json(list(result.orphan_sample)),
-                },
+                metadata=dict(
+                    ReconcileMetadata(
+                        documents_checked=result.documents_checked,
+                        orphans_deleted=result.orphans,
+                        orphan_sample=dg.MetadataValue.json(list(result.orphan_sample)),
+                    )
+                ),
             )
         )
 

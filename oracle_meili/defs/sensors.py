@@ -58,7 +58,7 @@ def build_change_sensor(
         observations = [
             dg.AssetObservation(
                 asset_key=source_table_key(table),
-                metadata=newest_change_metadata(markers.max_cursor),
+                metadata=dict(newest_change_metadata(markers.max_cursor)),
             )
             for table in source_tables(index)
             if index.table is not None  # a query's markers say nothing about one table

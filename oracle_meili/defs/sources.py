@@ -17,13 +17,9 @@ import dagster as dg
 from oracle_meili.config import IndexConfig
 from oracle_meili.defs.jobs import SyncJob
 from oracle_meili.defs.metadata import utc_timestamp
+from oracle_meili.defs.metadata_sets import SourceObservation, TableMetadataSet
 from oracle_meili.defs.names import (
-    COLUMN_SCHEMA,
-    MAX_CURSOR,
-    NEWEST_CHANGE,
-    ROW_COUNT,
     SOURCE_GROUP,
-    TABLE_NAME,
     observe_job_name,
     source_table_key,
 )
@@ -67,7 +63,7 @@ def _spec(table: str, *, kind: str, observed: IndexConfig | None) -> dg.AssetSpe
         description=description,
         group_name=SOURCE_GROUP,
         kinds={kind},
-        metadata={TABLE_NAME: table},
+        metadata=dict(TableMetadataSet(table_name=table)),
     )
 
 
@@ -107,8 +103,9 @@ def _observable_tables(tables: dict[str, IndexConfig], *, kind: str) -> dg.Asset
                 observation = session.observe(index)
                 live_rows, newest = observation.live_rows, observation.newest_change
                 metadata = {
-                    ROW_COUNT: dg.MetadataValue.int(live_rows),
-                    COLUMN_SCHEMA: table_schema(observation.columns),
+                    **TableMetadataSet(
+                        row_count=live_rows, column_schema=table_schema(observation.columns)
+                    ),
                     **newest_change_metadata(newest),
                 }
                 context.log.info(f"{index.table}: {live_rows} live rows, newest change {newest}")
@@ -123,26 +120,21 @@ def _observable_tables(tables: dict[str, IndexConfig], *, kind: str) -> dg.Asset
     return _observe
 
 
-def newest_change_metadata(newest: Any) -> dict[str, dg.MetadataValue]:
+def newest_change_metadata(newest: Any) -> SourceObservation:
     """The highest cursor value: as a Dagster timestamp when it is a time (naive values
     taken as UTC, as everywhere in oracle-meili), and always as its exact encoded text."""
-    values: dict[str, dg.MetadataValue] = {
-        MAX_CURSOR: dg.MetadataValue.text(encode_watermark(newest) or "")
-    }
-    if isinstance(newest, dt.datetime):
-        values[NEWEST_CHANGE] = utc_timestamp(newest)
-    return values
+    return SourceObservation(
+        max_cursor=encode_watermark(newest) or "",
+        newest_change=utc_timestamp(newest) if isinstance(newest, dt.datetime) else None,
+    )
 
 
-def table_schema(columns: Sequence[tuple[str, str, str]]) -> dg.MetadataValue:
-    """The source's columns and their SQL types, as ``dagster/column_schema``."""
-    return dg.MetadataValue.table_schema(
-        dg.TableSchema(
-            columns=[
-                dg.TableColumn(name=column.lower(), type=type_name)
-                for _, column, type_name in columns
-            ]
-        )
+def table_schema(columns: Sequence[tuple[str, str, str]]) -> dg.TableSchema:
+    """The source's columns and their SQL types."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name=column.lower(), type=type_name) for _, column, type_name in columns
+        ]
     )
 
 

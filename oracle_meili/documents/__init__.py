@@ -1,7 +1,7 @@
 """Rows to Meilisearch documents: the type contract and the document id rules.
 
 Values are converted by their Python type, as python-oracledb and SQLAlchemy return them
-(see the table in README "Type contract"). Anything else fails loudly, naming the index, the
+(see the table in docs/type-contract.md). Anything else fails loudly, naming the index, the
 row's primary key and the column. Modules: ``shape`` (fields and keys of an index),
 ``values`` (the type contract), ``ids`` (document ids), ``encode`` (NDJSON lines).
 """

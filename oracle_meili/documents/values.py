@@ -1,6 +1,6 @@
 """The type contract: each value python-oracledb (or SQLAlchemy) returns as a JSON value.
 
-See the table in README "Type contract". Anything else raises :class:`UnsupportedValue`.
+See the table in docs/type-contract.md. Anything else raises :class:`UnsupportedValue`.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
-from oracle_meili.adapters.source import ChangeMarkers
+from oracle_meili.adapters.markers import ChangeMarkers
 from oracle_meili.config import IndexConfig
 from oracle_meili.engine.result import SyncResult
 from oracle_meili.engine.runner import Runner

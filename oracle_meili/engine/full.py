@@ -60,13 +60,12 @@ def full_sync(
             (``swap``).
     """
     client.check_health()
-    if source.index.full_strategy != "swap":
-        on_checkpoint = resume = None
-    elif on_checkpoint is None:
-        resume = None
-    plan = FullSyncPlan.make(source, client, resume=resume)
+    # Only a build index kept after a failure can be resumed: strategy swap, checkpoints kept.
+    resumable = source.index.full_strategy == "swap" and on_checkpoint is not None
+    checkpoints = on_checkpoint if resumable else None
+    plan = FullSyncPlan.make(source, client, resume=resume if resumable else None)
     try:
-        return load(plan, client, on_progress=on_progress, on_checkpoint=on_checkpoint)
+        return load(plan, client, on_progress=on_progress, on_checkpoint=checkpoints)
     except SnapshotTooOldError as e:
         if not plan.target.resumed:
             raise
@@ -80,7 +79,7 @@ def full_sync(
         )
         plan.target.discard(client)
     fresh = FullSyncPlan.make(source, client, resume=None)
-    return load(fresh, client, on_progress=on_progress, on_checkpoint=on_checkpoint)
+    return load(fresh, client, on_progress=on_progress, on_checkpoint=checkpoints)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from oracle_meili.adapters.keyset import Batch, Row, StoredKey
+from oracle_meili.adapters.keyset import Batch, Row
 from oracle_meili.config import BadRowPolicy
 from oracle_meili.documents import DocumentId, DocumentShape, document_id, encode_document
 from oracle_meili.engine.checkpoint import CheckpointTracker
@@ -42,26 +42,29 @@ def write_pages(
     max_bytes: int,
     is_deleted: Callable[[Row], bool] | None = None,
 ) -> Iterator[SyncEvent]:
-    """Every page's rows as documents (or deletions) through ``writer``; then its tasks'
-    end. ``is_deleted`` picks the rows whose documents are deleted instead."""
+    """Every page's rows as documents (or deletions) through ``writer``, one row at a time
+    (a page's lines are never all held at once); then its tasks' end. ``is_deleted`` picks
+    the rows whose documents are deleted instead."""
     deletions: list[DocumentId] = []
     for page in pages:
         yield PageRead(len(page))
-        lines: list[tuple[StoredKey, bytes]] = []
         for row, key in zip(page, page.keys, strict=True):
             if is_deleted is not None and is_deleted(row):
                 deletions.append(document_id(shape, row))
+                if len(deletions) >= DELETE_BATCH:
+                    yield from writer.delete(deletions)
+                    deletions = []
                 continue
             try:
-                lines.append((key, encode_line(shape, row, max_bytes=max_bytes)))
+                line = encode_line(shape, row, max_bytes=max_bytes)
             except DocumentError as e:
                 if on_bad_row == "fail":
                     raise
                 yield RowSkipped(e)
-        yield from writer.write(lines)
-        if len(deletions) >= DELETE_BATCH:
-            yield from writer.delete(deletions)
-            deletions = []
+                continue
+            events = writer.add(key, line)
+            if events:
+                yield from events
     if deletions:
         yield from writer.delete(deletions)
     yield from writer.finish()

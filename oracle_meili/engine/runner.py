@@ -18,8 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from oracle_meili.adapters.database import PROBE_ENGINES, source_engine, source_identity
+from oracle_meili.adapters.markers import ChangeMarkers
 from oracle_meili.adapters.meili import MeiliClient
-from oracle_meili.adapters.source import ChangeMarkers, TableSource
+from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig, MeilisearchConfig, SourceConfig, SyncMode
 from oracle_meili.engine.consistency import ConsistencyReport, check_consistency
 from oracle_meili.engine.full import full_sync

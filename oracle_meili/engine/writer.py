@@ -1,13 +1,13 @@
 """Documents into one Meilisearch index: payloads, deletions and the tasks in flight.
 
 :class:`DocumentWriter` is the last stage of a sync's pipeline: it takes NDJSON lines
-tagged with their rows' stored keys and yields what it did as events (a payload sent, a
-task succeeded). A failed task raises, naming the payload it carried.
+tagged with their rows' stored keys, one at a time, and returns what it did as events (a
+payload sent, a task succeeded). A failed task raises, naming the payload it carried.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from oracle_meili.adapters.meili import MeiliClient
@@ -17,6 +17,7 @@ from oracle_meili.engine.events import DeletionSent, PayloadSent, SyncEvent, Tas
 from oracle_meili.errors import MeilisearchTaskError
 
 StoredKey = tuple[Any, ...]
+_NOTHING: tuple[SyncEvent, ...] = ()
 
 
 class DocumentWriter:
@@ -35,30 +36,31 @@ class DocumentWriter:
         self._window = TaskWindow(client, uid, limit=settings.max_tasks_in_flight)
         self._payloads: dict[int, PayloadSent] = {}
 
-    def write(self, lines: Iterable[tuple[StoredKey, bytes]]) -> Iterator[SyncEvent]:
-        """Add documents; every payload that fills up is sent at once."""
-        for key, line in lines:
-            full = self._buffer.full_before(len(line))
-            if full is not None:
-                yield from self._send(full)
-            alone = self._buffer.append(key, line)
-            if alone is not None:
-                yield from self._send(alone)
+    def add(self, key: StoredKey, line: bytes) -> Sequence[SyncEvent]:
+        """Add one document; when a payload fills up it is sent at once.
 
-    def delete(self, ids: Sequence[DocumentId]) -> Iterator[SyncEvent]:
+        Returns what that did (usually nothing)."""
+        events: list[SyncEvent] = []
+        full = self._buffer.full_before(len(line))
+        if full is not None:
+            events += self._send(full)
+        alone = self._buffer.append(key, line)
+        if alone is not None:
+            events += self._send(alone)
+        return events or _NOTHING
+
+    def delete(self, ids: Sequence[DocumentId]) -> list[SyncEvent]:
         """Delete documents by id (one task)."""
         uid = self._client.delete_documents(self._uid, list(ids))
-        yield DeletionSent(uid, len(ids))
-        yield from self._finished(lambda: self._window.add(uid))
+        return [DeletionSent(uid, len(ids)), *self._finished(lambda: self._window.add(uid))]
 
-    def finish(self) -> Iterator[SyncEvent]:
+    def finish(self) -> list[SyncEvent]:
         """Send what is left and wait for every task."""
         rest = self._buffer.rest()
-        if rest is not None:
-            yield from self._send(rest)
-        yield from self._finished(self._window.wait_all)
+        events = self._send(rest) if rest is not None else []
+        return events + self._finished(self._window.wait_all)
 
-    def _send(self, payload: Payload[StoredKey]) -> Iterator[SyncEvent]:
+    def _send(self, payload: Payload[StoredKey]) -> list[SyncEvent]:
         uid = self._client.add_documents(self._uid, payload.data, primary_key=self._id_field)
         sent = PayloadSent(
             task_uid=uid,
@@ -68,19 +70,17 @@ class DocumentWriter:
             last_key=payload.last,
         )
         self._payloads[uid] = sent
-        yield sent
-        yield from self._finished(lambda: self._window.add(uid))
+        return [sent, *self._finished(lambda: self._window.add(uid))]
 
-    def _finished(self, wait: Callable[[], list[DoneTask]]) -> Iterator[SyncEvent]:
+    def _finished(self, wait: Callable[[], list[DoneTask]]) -> list[SyncEvent]:
         try:
             done = wait()
         except MeilisearchTaskError as e:
             raise self._name_the_batch(e) from e
-        for task in done:
-            yield TaskSucceeded(task.uid, task.deleted)
+        return [TaskSucceeded(task.uid, task.deleted) for task in done]
 
     def _name_the_batch(self, error: MeilisearchTaskError) -> MeilisearchTaskError:
-        """A failed document task, naming the payload it carried (seed TEST-093)."""
+        """A failed document task, naming the payload it carried."""
         sent = self._payloads.get(error.task_uid)
         if sent is None:
             return error

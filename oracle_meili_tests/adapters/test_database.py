@@ -36,7 +36,7 @@ def probe(kept: KeptEngines, opener: Opener) -> int:
 
 
 def test_probes_share_one_engine_until_it_idles(tmp_path: Path) -> None:
-    """Issue #14: a one-second sensor must not log on to Oracle every second."""
+    """a one-second sensor must not log on to Oracle every second."""
     opener = Opener(tmp_path / "a.db")
     kept = KeptEngines(idle_seconds=3600)
     assert [probe(kept, opener) for _ in range(3)] == [1, 1, 1]

@@ -1,4 +1,4 @@
-"""The Meilisearch client against a real server (seed TEST-040..042, 050..053, 060..064)."""
+"""The Meilisearch client against a real server."""
 
 from __future__ import annotations
 

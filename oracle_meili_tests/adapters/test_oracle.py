@@ -1,4 +1,4 @@
-"""Oracle connections without a server: errors that name the target (seed TEST-020..024).
+"""Oracle connections without a server: errors that name the target.
 
 Each case really connects: to a closed port, to a socket that accepts and never answers,
 and to a TCP server that speaks something else. Wrong credentials and an unknown service

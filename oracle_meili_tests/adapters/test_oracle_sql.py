@@ -79,7 +79,7 @@ def test_full_read_page_uses_keyset_and_fetch_first() -> None:
     assert binds["product_id_1"].value == 41
     assert binds["param_1"].value == "Y"
     # The flag is bound as CHAR, the column's type: Oracle then compares it blank-padded,
-    # as is_deleted() does (issue #13, item 7).
+    # as is_deleted() does.
     assert isinstance(binds["param_1"].type, sa.CHAR)
 
 
@@ -113,11 +113,11 @@ def test_incremental_keyset_over_cursor_and_key() -> None:
         "AND (shop.products.updated_at > :updated_at_3 OR shop.products.updated_at = "
         ":updated_at_3 AND shop.products.product_id > :product_id_1)"
     ) in text
-    # The leading `>=` is an access predicate: the cursor index serves every page (#13.11).
+    # The leading `>=` is an access predicate: the cursor index serves every page.
 
 
 def test_change_probe_is_max_cursor_alone() -> None:
-    """Issue #11: no COUNT(*) (a full scan that grows with the table) in the probe: with an
+    """No COUNT(*) (a full scan that grows with the table) in the probe: with an
     index on the cursor, MAX is an index min/max scan, its cost independent of the size."""
     source = TableSource(ORACLE, index(), selectable=products())
     assert sql(source.change_markers_statement()) == (
@@ -126,7 +126,7 @@ def test_change_probe_is_max_cursor_alone() -> None:
 
 
 def test_incremental_reads_are_sargable_for_date_and_timestamp_cursors() -> None:
-    """Issue #11: the cursor column stands bare in every predicate (no function, no implicit
+    """The cursor column stands bare in every predicate (no function, no implicit
     conversion), and each bind has the column's own type: DATE binds as DATE, TIMESTAMP as
     TIMESTAMP (a TIMESTAMP bind on a DATE column would convert the column, not the bind)."""
     for column_type, dbapi_type in (
@@ -210,7 +210,8 @@ def test_consistent_snapshot_reads_as_of_one_scn() -> None:
     assert "snapshot.product_id > :product_id_1" in text
     assert compiled(page).binds["snapshot_scn"].value == 987654321
     # The snapshot keeps the column types: CHAR padding and date handling still apply.
-    assert source.as_of(1).char_columns == ("is_deleted",)
+    shape = source.as_of(1).document_shape()
+    assert shape.char_positions == {shape.fields.index("is_deleted")}
     assert str(SCN_STATEMENT) == "SELECT DBMS_FLASHBACK.GET_SYSTEM_CHANGE_NUMBER FROM DUAL"
 
 

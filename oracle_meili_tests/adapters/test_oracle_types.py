@@ -1,5 +1,5 @@
 """Oracle types as the field has them, driven through SQLAlchemy's own Oracle dialect and
-python-oracledb's type objects (no server): issue #13 items 1, 2, 3, 5, 6, 7, 8, 9, 13."""
+python-oracledb's type objects (no server)."""
 
 # mypy: disable-error-code="no-untyped-call"
 # (SQLAlchemy's Oracle type constructors carry no annotations.)
@@ -89,7 +89,7 @@ def reflected(column_type: sa.types.TypeEngine[Any]) -> sa.types.TypeEngine[Any]
 
 
 def test_plain_number_is_read_and_bound_exactly() -> None:
-    """#13.1: `ID NUMBER` reflects as NUMBER(None, None). python-oracledb reports it as
+    """`ID NUMBER` reflects as NUMBER(None, None). python-oracledb reports it as
     precision 0, scale -127; SQLAlchemy would fetch it as a binary double and bind float()."""
     plain = oracle.NUMBER()
     assert fetch_type(plain, precision=0, scale=-127) is oracledb.NATIVE_FLOAT  # the defect
@@ -112,7 +112,7 @@ def test_other_numbers_keep_their_reflected_type() -> None:
 
 
 def test_interval_year_to_month_and_synonyms_are_known_to_reflection() -> None:
-    """#13.5, #13.6: INTERVAL YEAR TO MONTH reflects as a type of its own; synonyms resolve."""
+    """INTERVAL YEAR TO MONTH reflects as a type of its own; synonyms resolve."""
     engine = sa.create_engine("oracle+oracledb://u:p@db.example:1521/?service_name=X")
     assert "INTERVAL YEAR TO MONTH" not in engine.dialect.ischema_names  # type: ignore[attr-defined]
     options = prepare_reflection(engine, sa.MetaData())
@@ -123,7 +123,7 @@ def test_interval_year_to_month_and_synonyms_are_known_to_reflection() -> None:
 
 
 def test_bfile_is_rejected_at_load_naming_the_column() -> None:
-    """#13.6: a BFILE has no document form (its content is a file on the server)."""
+    """a BFILE has no document form (its content is a file on the server)."""
     table = sa.Table(
         "docs",
         sa.MetaData(),
@@ -148,7 +148,7 @@ def test_bfile_is_rejected_at_load_naming_the_column() -> None:
 def test_query_columns_are_typed_from_the_cursor_description(
     type_code: Any, precision: int, scale: int, expected: type, dbapi_type: Any
 ) -> None:
-    """#13.2: a `query:` TIMESTAMP cursor is bound as TIMESTAMP, not as a DATE that drops
+    """a `query:` TIMESTAMP cursor is bound as TIMESTAMP, not as a DATE that drops
     fractions (which would restart every page at the start of the same second)."""
     column_type = description_type(("C", type_code, 0, 0, precision, scale, True))
     assert isinstance(column_type, expected)
@@ -166,7 +166,7 @@ def test_query_columns_stay_untyped_where_the_driver_reports_no_types() -> None:
 
 
 def test_tstz_cursor_is_compared_and_recorded_as_utc_instants() -> None:
-    """Issue #8 item 6: TIMESTAMP WITH (LOCAL) TIME ZONE keys and cursors compare as UTC."""
+    """TIMESTAMP WITH (LOCAL) TIME ZONE keys and cursors compare as UTC."""
     for tz in ({"timezone": True}, {"local_timezone": True}):
         table = sa.Table(
             "events",
@@ -188,7 +188,7 @@ def test_tstz_cursor_is_compared_and_recorded_as_utc_instants() -> None:
 
 
 def test_every_pooled_session_gets_binary_sorting_and_utc() -> None:
-    """#13.3: NLS_SORT/NLS_COMP BINARY and TIME_ZONE UTC, once per new session."""
+    """NLS_SORT/NLS_COMP BINARY and TIME_ZONE UTC, once per new session."""
     settings = _settings()
     parameters = pool_parameters(settings, PoolSettings())
     assert parameters["session_callback"] is set_session
@@ -219,7 +219,7 @@ def test_every_pooled_session_gets_binary_sorting_and_utc() -> None:
     ],
 )
 def test_outages_are_transient_and_mistakes_final(message: str, transient: bool) -> None:
-    """#13.9: a restart or failover while connecting is retried; a wrong password is not."""
+    """a restart or failover while connecting is retried; a wrong password is not."""
     assert source_error_is_transient(Exception(message)) is transient
     error = connection_error(_settings(), Exception(message))
     assert isinstance(error, SourceConnectionError)
@@ -227,7 +227,7 @@ def test_outages_are_transient_and_mistakes_final(message: str, transient: bool)
 
 
 def test_thick_mode_reads_its_network_configuration_from_config_dir() -> None:
-    """#13.8: thick mode ignores config_dir at connect time; it goes to init_oracle_client."""
+    """thick mode ignores config_dir at connect time; it goes to init_oracle_client."""
     settings = _settings(client_lib_dir="/opt/instantclient", wallet_dir="/etc/wallet")
     assert thick_mode_parameters(settings) == {
         "lib_dir": "/opt/instantclient",
@@ -248,7 +248,7 @@ def test_thick_mode_reads_its_network_configuration_from_config_dir() -> None:
 def test_configured_names_follow_the_dialects_normalisation(
     configured: str, expected: str, quoted: bool
 ) -> None:
-    """#13.5: names are normalised by the dialect, not lower-cased and then quoted wrongly."""
+    """names are normalised by the dialect, not lower-cased and then quoted wrongly."""
     name = identifier(ORACLE, configured)
     assert name == expected
     rendered = ORACLE.dialect.identifier_preparer.quote(name)
@@ -256,7 +256,7 @@ def test_configured_names_follow_the_dialects_normalisation(
 
 
 def test_query_probe_reads_no_row_with_a_plain_condition(tmp_path: Any) -> None:
-    """#13.13: the `query:` probe says `1 = 0` (never `WHERE 0`)."""
+    """the `query:` probe says `1 = 0` (never `WHERE 0`)."""
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'p.db'}")
     with engine.begin() as c:
         c.exec_driver_sql("CREATE TABLE t (ID INTEGER PRIMARY KEY, NAME TEXT)")

@@ -1,4 +1,4 @@
-"""Every row exactly once (issue #8): keyset reads over random, tie-heavy tables.
+"""Every row exactly once: keyset reads over random, tie-heavy tables.
 
 Composite keys mix integers, text (mixed case, accents, Korean, digit strings), date/times
 as SQLite stores them (text with and without fractions, with a space or a `T`) and decimals
@@ -172,7 +172,7 @@ def test_incremental_read_returns_the_window_exactly_once(
 
 @pytest.mark.parametrize("batch_size", [1, 2, 5000])
 def test_issue_8_reproduction_date_key_at_page_boundaries(batch_size: int) -> None:
-    """The case from the issue: PRIMARY KEY (D, K), 9 rows, 3 dates; 6 of 9 were read."""
+    """PRIMARY KEY (D, K), 9 rows, 3 dates, pages of 2: all 9 are read."""
     rows = [
         (f"2026-01-0{d} 00:00:00", k, f"2026-01-0{d} 00:00:00")
         for d in (1, 2, 3)

@@ -1,4 +1,4 @@
-"""Reading the source in keyset batches (seed TEST-030, TEST-032, TEST-033)."""
+"""Reading the source in keyset batches."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import oracle
 
+from oracle_meili.adapters.markers import CursorMax
 from oracle_meili.adapters.ordering import after_key, order_column
-from oracle_meili.adapters.source import CursorMax, TableSource
+from oracle_meili.adapters.source import TableSource
 from oracle_meili.errors import ConfigError, SourceError
 from oracle_meili_tests.conftest import MakeIndex
 

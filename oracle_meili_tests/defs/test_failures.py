@@ -1,8 +1,8 @@
-"""One answer to "may this succeed later?", read by both retry layers (issue #9).
+"""One answer to "may this succeed later?", read by both retry layers.
 
-Before, tenacity used a list of transient classes and the Dagster asset a list of final
-ones: plain Meilisearch 4xx errors and SQL errors were in neither, so the jobs' RetryPolicy
-retried a SQL error for 141 s. Now every error class says it itself (``retryable``).
+Every error class says itself whether it is retryable (``retryable``); tenacity and the
+Dagster asset both read that, so no error falls between two lists (a SQL error retried by
+the jobs' RetryPolicy, say).
 """
 
 from __future__ import annotations

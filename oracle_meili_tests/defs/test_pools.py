@@ -78,7 +78,7 @@ def test_second_sync_of_an_index_waits_for_the_first(
     ]  # fmt: skip
     # A first sync on its own: it creates the index and the pool's slot.
     # NOTE: two runs that both find a pool not yet initialised can each create a slot; in
-    # production set the limits up front (README, "Deploying").
+    # production set the limits up front (docs/deploying.md).
     subprocess.run([*command, "full"], env=env, cwd=tmp_path, check=True, capture_output=True)
     # Two full syncs (each takes seconds; an incremental with nothing to read would not).
     children = [

@@ -24,7 +24,7 @@ def test_resources_have_exactly_the_settings_fields() -> None:
 
 
 def test_meilisearch_retries_zero_reaches_dagster() -> None:
-    """Before, `meilisearch.retries: 0` was ignored in Dagster runs."""
+    """`meilisearch.retries: 0` reaches Dagster runs."""
     raw = {
         "source": {"url": "sqlite:///x.db"},
         "meilisearch": {"retries": 0, "max_tasks_in_flight": 2},
@@ -38,7 +38,7 @@ def test_meilisearch_retries_zero_reaches_dagster() -> None:
 
 
 def test_oracle_pool_sizes_come_from_the_file_and_the_environment() -> None:
-    """Before, the pool sizes could only be set from Dagster."""
+    """The pool sizes come from the file and the environment."""
     raw = {
         "source": {"pool": {"min": 2, "increment": 2}},
         "indexes": [{"name": "p", "table": "P", "primary_key": "ID"}],

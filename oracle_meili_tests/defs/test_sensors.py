@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from oracle_meili.config import ChangeSensorConfig, IndexConfig
-from oracle_meili.defs import names as keys
 from oracle_meili.defs.jobs import build_sync_job
+from oracle_meili.defs.metadata_sets import SourceObservation
 from oracle_meili.defs.names import index_asset_key
 from oracle_meili.defs.resources import MeilisearchResource, SqlAlchemySourceResource
 from oracle_meili.defs.sensors import build_change_sensor
@@ -71,7 +71,7 @@ def test_sensor_requests_one_incremental_run_per_change(demo_db: Path) -> None:
     (observation,) = first.asset_events
     assert isinstance(observation, dg.AssetObservation)
     assert observation.asset_key == dg.AssetKey(["oracle", "products"])
-    assert keys.MAX_CURSOR in observation.metadata
+    assert SourceObservation.key("max_cursor") in observation.metadata
 
     unchanged = tick(sensor, demo_db, first.cursor, instance)
     assert not unchanged.run_requests
@@ -88,7 +88,7 @@ def test_sensor_requests_one_incremental_run_per_change(demo_db: Path) -> None:
     (request,) = changed.run_requests or []
     assert request.partition_key == "incremental"
     assert request.run_key == "products:datetime:2026-08-01T00:00:00"
-    assert changed.asset_events[0].metadata[keys.MAX_CURSOR].value == (
+    assert changed.asset_events[0].metadata[SourceObservation.key("max_cursor")].value == (
         "datetime:2026-08-01T00:00:00"
     )
     # Seen again (e.g. the cursor was not saved), the change maps to the same run key.
@@ -97,8 +97,8 @@ def test_sensor_requests_one_incremental_run_per_change(demo_db: Path) -> None:
 
 
 def test_sensor_requests_the_first_sync_of_an_index_never_synced(demo_db: Path) -> None:
-    """Issue #14: a sensor turned on for a new index used to record its baseline only, and
-    the index stayed empty until a row changed."""
+    """A sensor turned on for an index never synced requests its first, full sync, rather
+    than leaving the index empty until a row changes."""
     index = products_index()
     sensor = change_sensor(index, interval_seconds=5)
     assert sensor is not None
@@ -120,7 +120,7 @@ def test_no_sensor_without_cursor_or_when_disabled() -> None:
 
 
 def test_ticks_reuse_the_reflected_table(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue #13 item 10: a tick runs the change probe, not a fresh reflection or a new
+    """A tick runs the change probe, not a fresh reflection or a new
     connection each time."""
     statements: list[str] = []
     engines: list[sa.Engine] = []
@@ -143,5 +143,5 @@ def test_ticks_reuse_the_reflected_table(demo_db: Path, monkeypatch: pytest.Monk
     later = statements[first:]
     assert first > 2  # the first tick reflected (PRAGMA table_info, ...)
     assert len(later) == 2 and all(s.lstrip().upper().startswith("SELECT MAX") for s in later)
-    # ... on one engine kept across ticks (issue #14: no new logon every tick).
+    # ... on one engine kept across ticks (no new logon every tick).
     assert len(engines) == 1

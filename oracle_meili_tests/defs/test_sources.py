@@ -1,4 +1,4 @@
-"""The source tables as observable assets (issue #10): live rows, newest change, columns."""
+"""The source tables as observable assets: live rows, newest change, columns."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from oracle_meili.config import AppConfig, parse_config
 from oracle_meili.definitions import build_definitions
-from oracle_meili.defs import names as keys
+from oracle_meili.defs.metadata_sets import SourceObservation
 from oracle_meili.defs.names import source_table_key
 from oracle_meili.defs.resources import build_resources
 from oracle_meili.defs.sources import build_source_assets, observed_by
@@ -47,14 +47,14 @@ def test_observation_counts_live_rows_and_newest_change(
     # Soft-deleted rows are left out: the figure compares with the index's documents.
     live = sync.live_count()
     assert live < sync.scalar("SELECT COUNT(*) FROM PRODUCTS")
-    assert metadata[keys.ROW_COUNT].value == live
+    assert metadata["dagster/row_count"].value == live
     newest = sync.scalar("SELECT MAX(UPDATED_AT) FROM PRODUCTS")
-    stamp = metadata[keys.NEWEST_CHANGE].value
+    stamp = metadata[SourceObservation.key("newest_change")].value
     assert isinstance(stamp, float)
     assert dt.datetime.fromtimestamp(stamp, dt.UTC).replace(tzinfo=None) == (
         dt.datetime.fromisoformat(newest)
     )
-    schema = metadata[keys.COLUMN_SCHEMA].value
+    schema = metadata["dagster/column_schema"].value
     assert isinstance(schema, dg.TableSchema)
     assert {"product_id", "updated_at", "is_deleted"} <= {c.name for c in schema.columns}
 
@@ -64,8 +64,8 @@ def test_observation_counts_live_rows_and_newest_change(
         "WHERE PRODUCT_ID = (SELECT MIN(PRODUCT_ID) FROM PRODUCTS WHERE IS_DELETED = 'N')"
     )
     again = observe_products(app_config, instance)
-    assert again[keys.ROW_COUNT].value == live - 1
-    assert again[keys.MAX_CURSOR].value == "datetime:2031-01-01T00:00:00"
+    assert again["dagster/row_count"].value == live - 1
+    assert again[SourceObservation.key("max_cursor")].value == "datetime:2031-01-01T00:00:00"
     versions = [
         r.asset_observation.data_version
         for r in instance.fetch_observations(source_table_key("PRODUCTS"), limit=2).records

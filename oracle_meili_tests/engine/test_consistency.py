@@ -43,7 +43,7 @@ def test_report_finds_mismatches_orphans_and_missing_rows(
 
 
 def test_report_summary_reads_as_a_sentence() -> None:
-    """Issue #10: the check logged a Python dict repr in the run's log."""
+    """The check's log line is a sentence, not a Python dict."""
     report = ConsistencyReport(
         index="products",
         source_rows=10_000,

@@ -1,4 +1,4 @@
-"""Fault injection: nothing is lost or left stale (issue "Nothing lost", PERF-002).
+"""Fault injection: nothing is lost or left stale (PERF-002).
 
 Against a Meilisearch of its own, which it kills with SIGKILL and restarts: during a full
 sync (which then resumes from its checkpoint), and during repeated incremental syncs while

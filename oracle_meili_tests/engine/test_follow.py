@@ -1,5 +1,5 @@
 """Follow mode against a real Meilisearch, recording into a state file or a Dagster
-instance; and one state shared by the CLI, follow and Dagster (issue #9)."""
+instance; and one state shared by the CLI, follow and Dagster."""
 
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ def test_follow_command_stops_cleanly_on_sigterm(
         watermark = latest_watermark(instance, index_asset_key(index_name))
     assert watermark == "datetime:2026-10-01T00:00:00"
 
-    # The same history, read back from the instance by the CLI (seed TEST-111, TEST-112).
+    # The same history, read back from the instance by the CLI.
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     config_arg = ["--config", str(tmp_path / "config.yaml")]
     assert main(["history", *config_arg, "--index", index_name, "--dagster"]) == 0
@@ -171,7 +171,7 @@ def test_follow_outlives_a_failing_sync(
 def test_follow_outlives_a_failing_change_probe(
     app_config: AppConfig, caplog: pytest.LogCaptureFixture, demo_db: Path
 ) -> None:
-    """Issue #13 item 9: one source error in the change probe used to end `follow`."""
+    """A source error in the change probe does not end `follow`."""
     locked = sa.create_engine(f"sqlite:///{demo_db}", connect_args={"timeout": 0})
     holder = locked.connect()
     holder.exec_driver_sql("BEGIN EXCLUSIVE")  # every read now fails: "database is locked"
@@ -204,8 +204,8 @@ def test_follow_after_a_cli_sync_continues_from_its_watermark(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Before, `oracle-meili sync` wrote sync_state.json and `follow` read the Dagster
-    instance: a CLI full sync followed by `follow` re-read the whole table."""
+    """`oracle-meili sync --dagster` and `follow --dagster` share one watermark: `follow`
+    after a CLI full sync reads only what changed since."""
     index = app_config.indexes[0].model_copy(update={"lookback_seconds": 0.0})
     config_file = tmp_path / "config.yaml"
     config_file.write_text(

@@ -1,11 +1,11 @@
-"""Real data nobody on this project wrote (issue #8): vega-datasets' stock prices and US
+"""Real data nobody on this project wrote: vega-datasets' stock prices and US
 airports, loaded into the embedded SQLite source as a user would, synced into the real
 Meilisearch, then checked document by document and searched.
 
 - stocks.csv: 560 monthly prices, PRIMARY KEY (SYMBOL, DAY) with a date/time part, a
   NUMERIC price, and one bulk-load timestamp for every row (a cursor made of one tie).
 - airports.csv: 3,376 airports, PRIMARY KEY (STATE, IATA): more than 1,000 composite ids,
-  which the old check and reconcile could not handle on SQLite.
+  which check and reconcile must handle on SQLite.
 Seed TEST-070 to TEST-073 (a full sync of a real table, document by document), TEST-081,
 TEST-082 and TEST-084 (an incremental sync of changed rows advancing the sync point),
 TEST-130 (searches a user would run).
@@ -150,7 +150,7 @@ def test_stock_prices_incremental_over_one_bulk_load_timestamp(
     meili_client: MeiliClient,
     meili_config: MeilisearchConfig,
 ) -> None:
-    """All 560 rows carry one cursor value: with pages of 7 the old code read 7 of them."""
+    """All 560 rows carry one cursor value: pages of 7 still read every one of them."""
     index = stocks_index(index_name)
     source = TableSource(stocks, index)
     first = incremental_sync(source, meili_client, watermark=None)
@@ -173,8 +173,8 @@ def test_stock_prices_reconcile_deletes_exactly_the_deleted_rows(
     meili_client: MeiliClient,
     meili_config: MeilisearchConfig,
 ) -> None:
-    """Issue #8 item 3: with a date in the key, every document counted as an orphan and a
-    real reconcile emptied the index."""
+    """With a date in the key, reconcile deletes exactly the rows deleted from the source
+    (an id is never decoded back into key values)."""
     index = stocks_index(index_name)
     source = TableSource(stocks, index)
     full_sync(source, meili_client)
@@ -195,7 +195,7 @@ def test_airports_more_than_a_thousand_composite_ids(
     meili_client: MeiliClient,
     meili_config: MeilisearchConfig,
 ) -> None:
-    """Issue #8 item 4: `Expression tree is too large` at 997+ composite documents."""
+    """`Expression tree is too large` at 997+ composite documents."""
     index = IndexConfig.model_validate(
         {
             "name": index_name,

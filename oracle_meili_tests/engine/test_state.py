@@ -1,4 +1,4 @@
-"""sync_state.json: watermarks, last success and history (seed TEST-110..112, TEST-140)."""
+"""sync_state.json: watermarks, last success and history."""
 
 from __future__ import annotations
 

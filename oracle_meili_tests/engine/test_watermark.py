@@ -1,4 +1,4 @@
-"""Watermarks survive a round trip with their type (seed TEST-080)."""
+"""Watermarks survive a round trip with their type."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from oracle_meili.errors import SyncError
         12345678901234,
         Decimal("42.5"),
         "2026-11-29 18:00:00",
-        # Stored key values (SQLite REAL, RAW) kept exactly by checkpoints (issue #8).
+        # Stored key values (SQLite REAL, RAW) kept exactly by checkpoints.
         0.1,
         2.0**60 + 0.5,
         b"\x00\xffkey",

@@ -1,0 +1,95 @@
+"""The metadata oracle-meili records, as typed sets in its own namespace ``oracle_meili``.
+
+Dagster's standard keys (row count, column schema and lineage, table name, URI) go through
+Dagster's own ``TableMetadataSet`` and ``UriMetadataSet``, re-exported here.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+# NOTE: dagster 1.13 does not export its metadata sets at the top level; this is their home
+# (dagster's own integration libraries import them from there too).
+from dagster._core.definitions.metadata.metadata_set import (
+    NamespacedMetadataSet,
+    TableMetadataSet,
+    UriMetadataSet,
+)
+
+__all__ = [
+    "CheckpointMetadata",
+    "IndexDescription",
+    "OracleMeiliMetadata",
+    "ReconcileMetadata",
+    "SourceObservation",
+    "SyncMetadata",
+    "TableMetadataSet",
+    "UriMetadataSet",
+]
+
+
+class OracleMeiliMetadata(NamespacedMetadataSet):
+    """Metadata keys ``oracle_meili/<field>``."""
+
+    @classmethod
+    def namespace(cls) -> str:
+        return "oracle_meili"
+
+    @classmethod
+    def key(cls, field: str) -> str:
+        """The metadata key of ``field`` (``oracle_meili/<field>``)."""
+        if field not in cls.model_fields:
+            raise KeyError(f"{cls.__name__} has no field {field!r}")
+        return f"{cls.namespace()}/{field}"
+
+
+class SyncMetadata(OracleMeiliMetadata):
+    """What one sync did, on the index asset's materialization."""
+
+    # The typed text the next sync reads (see engine/watermark.py).
+    watermark: str | None = None
+    previous_watermark: str | None = None
+    # The watermark as a time, for date/time cursors (naive values taken as UTC).
+    watermark_time: dg.TimestampMetadataValue | None = None
+    mode: str | None = None
+    strategy: str | None = None
+    rows_read: int | None = None
+    documents_upserted: int | None = None
+    documents_deleted: int | None = None
+    duration_seconds: float | None = None
+    index_document_count: int | None = None
+    meilisearch_task_uids: dg.JsonMetadataValue | None = None
+    meilisearch_url: dg.UrlMetadataValue | None = None
+    lag_seconds: float | None = None
+    rows_skipped: int | None = None
+    skipped_rows: dg.JsonMetadataValue | None = None
+
+
+class IndexDescription(OracleMeiliMetadata):
+    """On the index asset's definition: where its documents come from."""
+
+    source: str | None = None
+
+
+class CheckpointMetadata(OracleMeiliMetadata):
+    """A full sync's checkpoint, observed on the index asset: two readable figures and the
+    JSON a retried run resumes from."""
+
+    checkpoint_rows_acknowledged: int | None = None
+    checkpoint_build_index: str | None = None
+    full_sync_checkpoint: dg.JsonMetadataValue | None = None
+
+
+class SourceObservation(OracleMeiliMetadata):
+    """The newest change of a source table: the exact cursor value, and as a time."""
+
+    max_cursor: str | None = None
+    newest_change: dg.TimestampMetadataValue | None = None
+
+
+class ReconcileMetadata(OracleMeiliMetadata):
+    """What a reconcile run removed, observed on the index asset."""
+
+    documents_checked: int | None = None
+    orphans_deleted: int | None = None
+    orphan_sample: dg.JsonMetadataValue | None = None
