@@ -8,13 +8,13 @@ errors). ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -23,16 +23,15 @@ import orjson
 
 from oracle_meili import demo
 from oracle_meili.adapters.server import meilisearch_server
-from oracle_meili.config import AppConfig, load_config
+from oracle_meili.config import load_config
 from oracle_meili.engine.follow import follow
 from oracle_meili.engine.result import SyncResult
 from oracle_meili.engine.runner import Runner
-from oracle_meili.engine.state import StateFile, StateStore
 from oracle_meili.errors import OracleMeiliError
 from oracle_meili.progress import ProgressReporter, terminal_progress
+from oracle_meili.state_stores import DEFAULT_STATE, describe_store, state_store
 
 log = logging.getLogger("oracle_meili")
-DEFAULT_STATE = "sync_state.json"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -49,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         force=True,
     )
+    # The Dagster instance's storage migrations log every step at INFO: not ours to show.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
     try:
         result: int = args.handler(args)
         return result
@@ -65,27 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _sync(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     index = config.index(args.index)
-    with _state_store(args, config) as state:
+    with state_store(args, config) as state:
         runner = Runner(config.source, config.meilisearch, state=state)
         result = runner.run(index, args.mode, on_progress=terminal_progress(index.name, log.info))
     if sys.stderr.isatty():
         print(file=sys.stderr)  # end the progress line
     print(orjson.dumps(result.to_json()).decode())
     return 0
-
-
-@contextmanager
-def _state_store(args: argparse.Namespace, config: AppConfig) -> Iterator[StateStore]:
-    """``--state FILE`` (the default), or with ``--dagster`` the Dagster instance that
-    ``$DAGSTER_HOME`` names: the same choice for sync, follow, status and history."""
-    if not args.dagster:
-        yield StateFile(args.state)
-        return
-    # Imported here: Dagster is loaded only when its instance is asked for.
-    from oracle_meili.defs.state import instance_state
-
-    with instance_state(meilisearch_url=config.meilisearch.url) as state:
-        yield state
 
 
 def _follow(args: argparse.Namespace) -> int:
@@ -106,7 +93,7 @@ def _follow(args: argparse.Namespace) -> int:
             result.watermark,
         )
 
-    with _state_store(args, config) as state:
+    with state_store(args, config) as state:
         runner = Runner(config.source, config.meilisearch, state=state)
         log.info(
             "following %s every %.1f s (stop with SIGTERM or Ctrl-C)",
@@ -119,8 +106,10 @@ def _follow(args: argparse.Namespace) -> int:
 
 
 def _recorded_history(args: argparse.Namespace, index: str, limit: int) -> list[dict[str, Any]]:
-    """Recent syncs of ``index``, newest first, from the chosen state store."""
-    with _state_store(args, load_config(args.config)) as state:
+    """Recent syncs of ``index``, newest first, from the chosen state store (named on
+    stderr, so that an empty history says where it looked)."""
+    with state_store(args, load_config(args.config)) as state:
+        log.info("%s: reading %s", index, describe_store(state))
         return state.history(index, limit)
 
 
@@ -147,7 +136,7 @@ def _check(args: argparse.Namespace) -> int:
             index,
             on_progress=ProgressReporter.per_side(index.name, log.info),
         )
-    print(orjson.dumps(report.to_json()).decode())
+    print(orjson.dumps(report.to_json()).decode() if args.json else report.summary())
     return 0 if report.consistent else 1
 
 
@@ -191,19 +180,26 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    path = demo.create_demo(args.path, rows=args.rows)
-    print(f"demo source: {path} ({args.rows} products)")
+    # Changes spread up to this moment (naive UTC, as the demo's columns are).
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    path = demo.create_demo(args.path, rows=args.rows, until=now)
+    deleted = demo.soft_deleted(path)
+    print(
+        f"demo source: {path} ({args.rows:,} products, {deleted:,} of them soft-deleted: "
+        f"{args.rows - deleted:,} to index)"
+    )
     return 0
 
 
 def _meilisearch(args: argparse.Namespace) -> int:
     """Run a local Meilisearch in the foreground until interrupted."""
     key = os.environ.get("MEILI_MASTER_KEY") or os.environ.get("MEILI_API_KEY")
+    # Before the server starts: a SIGTERM at any moment stops it with this process.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with meilisearch_server(
         data_dir=Path(args.data_dir), port=args.port, master_key=key, log_path=args.log
     ) as server:
         print(f"Meilisearch listening on {server.url}", flush=True)
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         signal.pause()
     return 0
 
@@ -223,12 +219,14 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--config", help="YAML configuration (default: $ORACLE_MEILI_CONFIG)")
         state = sub.add_mutually_exclusive_group()
         state.add_argument(
-            "--state", default=DEFAULT_STATE, help="state file (default: %(default)s)"
+            "--state",
+            help=f"state file (default: the Dagster instance when DAGSTER_HOME is set, "
+            f"else {DEFAULT_STATE})",
         )
         state.add_argument(
             "--dagster",
             action="store_true",
-            help="keep state in the Dagster instance ($DAGSTER_HOME) instead: watermarks, "
+            help="keep state in the Dagster instance ($DAGSTER_HOME): watermarks, "
             "checkpoints and history shared with Dagster runs",
         )
 
@@ -254,6 +252,7 @@ def _parser() -> argparse.ArgumentParser:
     check = command("check", _check, "compare an index with its source, document by document")
     check.add_argument("--config", help="YAML configuration (default: $ORACLE_MEILI_CONFIG)")
     check.add_argument("--index", required=True)
+    check.add_argument("--json", action="store_true", help="print the report as one JSON line")
 
     status = command("status", _status, "last successful sync per index")
     with_config(status)

@@ -19,7 +19,9 @@ import sqlalchemy as sa
 DEFAULT_ROWS = 10_000
 DEFAULT_PATH = Path("demo/demo.db")
 SEED = 20261129
-# A fixed epoch keeps the catalogue deterministic; every generated timestamp is before it.
+# The default last moment of the catalogue: a fixed one keeps the rows deterministic (the
+# tests' sources). `oracle-meili demo` passes the moment it builds the demo instead, so that
+# the demo looks like a live table: changes spread up to now, the lag of a sync real.
 EPOCH = dt.datetime(2026, 1, 1)
 INSERT_CHUNK = 10_000
 
@@ -84,16 +86,23 @@ def products_table(metadata: sa.MetaData, *, name: str = "PRODUCTS") -> sa.Table
     )
 
 
-def demo_rows(count: int, *, seed: int = SEED, start_id: int = 1) -> Iterator[dict[str, Any]]:
-    """``count`` deterministic product rows (the same seed gives the same rows)."""
+def demo_rows(
+    count: int, *, seed: int = SEED, start_id: int = 1, until: dt.datetime = EPOCH
+) -> Iterator[dict[str, Any]]:
+    """``count`` deterministic product rows (the same seed and ``until`` give the same rows).
+
+    Created in the two years before ``until``, each last updated at a moment between its
+    creation and ``until``, to the second: modification times spread up to ``until`` with
+    few ties, as in a live table."""
     rng = random.Random(seed)
     for product_id in range(start_id, start_id + count):
         name_ko, name_en, category_ko, category_en = rng.choice(_PRODUCTS)
         adjective_ko, adjective_en = rng.choice(_ADJECTIVES)
         korean = rng.random() < 0.5
         features = rng.sample(range(len(_FEATURES_KO)), 2)
-        created = EPOCH - dt.timedelta(seconds=rng.randrange(2 * 365 * 86400))
-        updated = min(EPOCH, created + dt.timedelta(seconds=rng.randrange(180 * 86400)))
+        created = until - dt.timedelta(seconds=rng.randrange(2 * 365 * 86400))
+        age = int((until - created).total_seconds())
+        updated = created + dt.timedelta(seconds=rng.randrange(age + 1))
         if korean:
             name = f"{adjective_ko} {name_ko} {product_id}"
             description = f"{name_ko} - {', '.join(_FEATURES_KO[f] for f in features)}."
@@ -117,9 +126,14 @@ def demo_rows(count: int, *, seed: int = SEED, start_id: int = 1) -> Iterator[di
 
 
 def create_demo(
-    path: str | Path = DEFAULT_PATH, *, rows: int = DEFAULT_ROWS, seed: int = SEED
+    path: str | Path = DEFAULT_PATH,
+    *,
+    rows: int = DEFAULT_ROWS,
+    seed: int = SEED,
+    until: dt.datetime = EPOCH,
 ) -> Path:
-    """(Re)create the demo database at ``path`` with ``rows`` products. Returns the path."""
+    """(Re)create the demo database at ``path`` with ``rows`` products changed up to
+    ``until``. Returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     for leftover in (
@@ -130,14 +144,19 @@ def create_demo(
         leftover.unlink(missing_ok=True)
     engine = sa.create_engine(f"sqlite:///{path}")
     try:
-        populate(engine, rows=rows, seed=seed)
+        populate(engine, rows=rows, seed=seed, until=until)
     finally:
         engine.dispose()
     return path
 
 
 def populate(
-    engine: sa.Engine, *, rows: int, seed: int = SEED, table_name: str = "PRODUCTS"
+    engine: sa.Engine,
+    *,
+    rows: int,
+    seed: int = SEED,
+    table_name: str = "PRODUCTS",
+    until: dt.datetime = EPOCH,
 ) -> sa.Table:
     """Create the products table (named ``table_name``) on any database and fill it."""
     metadata = sa.MetaData()
@@ -145,7 +164,7 @@ def populate(
     metadata.create_all(engine)
     chunk: list[dict[str, Any]] = []
     with engine.begin() as connection:
-        for row in demo_rows(rows, seed=seed):
+        for row in demo_rows(rows, seed=seed, until=until):
             chunk.append(row)
             if len(chunk) == INSERT_CHUNK:
                 connection.execute(table.insert(), chunk)
@@ -153,3 +172,14 @@ def populate(
         if chunk:
             connection.execute(table.insert(), chunk)
     return table
+
+
+def soft_deleted(path: str | Path) -> int:
+    """How many of the demo's products are soft-deleted (left out of the index)."""
+    engine = sa.create_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as connection:
+            query = sa.text("SELECT COUNT(*) FROM PRODUCTS WHERE IS_DELETED = 'Y'")
+            return int(connection.execute(query).scalar_one())
+    finally:
+        engine.dispose()

@@ -40,10 +40,14 @@ EXAMPLE_ENV = {
     "MEILI_API_KEY": "example-key",
 }
 NEEDS_ORACLE = "needs Oracle"
+DEMO_TEST = "oracle_meili_tests/test_demo.py::test_dev_demo_and_a_second_terminal"
 # Commands of the docs that these tests do not run themselves, each with what runs it.
 RUN_ELSEWHERE = {
     "./dev test": ".ci/run",
-    "./dev demo": "oracle_meili_tests/test_demo.py::test_dev_demo_syncs_and_searches",
+    "./dev demo": DEMO_TEST,
+    ".venv/bin/oracle-meili status": DEMO_TEST,
+    ".venv/bin/oracle-meili history --index products": DEMO_TEST,
+    ".venv/bin/oracle-meili check --index products": DEMO_TEST,
     "pip install /path/to/oracle-meili": ".ci/run",
     "dg scaffold defs oracle_meili.OracleMeiliComponent search": (
         "oracle_meili_tests/test_component.py::test_scaffold_check_list_and_launch_with_dg"

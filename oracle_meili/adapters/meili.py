@@ -9,6 +9,7 @@ client's own ``wait_for_task`` would return it silently.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any, cast
@@ -228,7 +229,7 @@ class MeiliClient:
             return method(*args)
         except (MeilisearchCommunicationError, ClientTimeoutError) as e:
             raise MeilisearchUnavailableError(
-                f"Meilisearch at {self.url} is unreachable: {_first_line(e)}"
+                f"Meilisearch at {self.url} is not answering ({why_unreachable(e)})"
             ) from e
         except MeilisearchApiError as e:
             kind = (
@@ -286,6 +287,30 @@ class MeiliClient:
 
 def _transient_status(status: int | None) -> bool:
     return status is not None and (status >= 500 or status == 429)
+
+
+def why_unreachable(error: BaseException) -> str:
+    """The reason a server did not answer, in a few words, from the exception chain
+    (``connection refused``, ``timed out``, ``unknown host``), or its first line."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, TimeoutError | requests.Timeout | ClientTimeoutError):
+            return "timed out"
+        if isinstance(seen, socket.gaierror):
+            return "unknown host"
+        seen = seen.__cause__ or seen.__context__
+    text = str(error)
+    for needle, reason in (
+        ("Connection refused", "connection refused"),
+        ("timed out", "timed out"),
+        ("Name or service not known", "unknown host"),
+        ("Failed to resolve", "unknown host"),
+    ):
+        if needle in text:
+            return reason
+    return _first_line(error)
 
 
 def _first_line(error: BaseException) -> str:

@@ -78,10 +78,18 @@ def parse_config(raw: Mapping[str, Any], *, environ: Mapping[str, str]) -> AppCo
     )
 
 
+# What `./dev demo` writes while it runs (its Meilisearch, key, Dagster home and
+# configuration), so that a second terminal in the project folder reaches the demo as is.
+DEMO_ENV_FILE = Path(".state") / "demo.env"
+
+
 def environment() -> dict[str, str]:
-    """``os.environ`` over the variables of ``./.env`` (set variables win)."""
-    from_file = {k: v for k, v in dotenv_values(".env").items() if v is not None}
-    return {**from_file, **os.environ}
+    """``os.environ`` over ``./.env`` over ``./.state/demo.env`` (the first one that sets a
+    variable wins)."""
+    files = {}
+    for path in (DEMO_ENV_FILE, Path(".env")):
+        files.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    return {**files, **os.environ}
 
 
 def parse_index(item: Mapping[str, Any], *, label: str) -> tuple[IndexConfig, Orchestration]:

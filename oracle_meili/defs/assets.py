@@ -62,7 +62,8 @@ def build_index_asset(
         description=(
             f"Meilisearch index `{index.name}` synced from {index.source_label}. "
             "Partition `full` rebuilds it with zero downtime; `incremental` applies the rows "
-            "changed since the last watermark."
+            "changed since the last watermark. The two partitions are two ways of syncing "
+            "the one index, not halves of it: after either, the index is complete."
         ),
         metadata=dict(IndexDescription(source=index.source_label)),
     )

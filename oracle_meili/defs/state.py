@@ -71,10 +71,11 @@ class DagsterInstanceState:
 
 
 @contextmanager
-def instance_state(*, meilisearch_url: str) -> Iterator[DagsterInstanceState]:
-    """The state kept in the Dagster instance that ``$DAGSTER_HOME`` names (the CLI's
-    ``--dagster``)."""
-    with dg.DagsterInstance.get() as instance:
+def instance_state(home: str | None, *, meilisearch_url: str) -> Iterator[DagsterInstanceState]:
+    """The state kept in the Dagster instance in the folder ``home`` (``$DAGSTER_HOME`` when
+    None): the CLI's ``--dagster``."""
+    instance = dg.DagsterInstance.from_config(home) if home else dg.DagsterInstance.get()
+    with instance:
         yield DagsterInstanceState(instance, meilisearch_url=meilisearch_url)
 
 
