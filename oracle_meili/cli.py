@@ -1,5 +1,6 @@
-"""``oracle-meili``: the sync engine from the shell, with state in ``sync_state.json`` (or,
-with ``--dagster``, in the Dagster instance).
+"""``oracle-meili``: the sync engine from the shell. State (watermarks, checkpoints,
+history) lives in the Dagster instance when ``DAGSTER_HOME`` names one, else in
+``sync_state.json``; ``--state FILE`` or ``--dagster`` choose.
 
 Exit status 0 on success; on failure a one-line reason on stderr and status 1 (2 for usage
 errors). ``--debug`` shows the traceback.
