@@ -9,6 +9,7 @@ No ``from __future__ import annotations``: Dagster reads the observe function's 
 """
 
 import datetime as dt
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -88,10 +89,6 @@ def _observable_tables(tables: dict[str, IndexConfig], *, kind: str) -> dg.Asset
     specs = [_spec(table, kind=kind, observed=index) for table, index in sorted(tables.items())]
     index_by_key = {source_table_key(table): index for table, index in tables.items()}
 
-    # NOTE: this decorator is untyped in dagster; the result is an AssetsDefinition.
-    @dg.multi_observable_source_asset(  # type: ignore[untyped-decorator]
-        name="observe_source_tables", specs=specs, can_subset=True
-    )
     def _observe(
         context: dg.AssetExecutionContext,
         source: SourceResource,
@@ -116,8 +113,14 @@ def _observable_tables(tables: dict[str, IndexConfig], *, kind: str) -> dg.Asset
                     data_version=dg.DataVersion(f"{live_rows}:{encode_watermark(newest) or ''}"),
                 )
 
-    assert isinstance(_observe, dg.AssetsDefinition)
-    return _observe
+    with warnings.catch_warnings():
+        # Observable multi-assets are beta in Dagster 1.13, used knowingly (pinned below 1.14).
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        observe = dg.multi_observable_source_asset(
+            name="observe_source_tables", specs=specs, can_subset=True
+        )(_observe)
+    assert isinstance(observe, dg.AssetsDefinition)
+    return observe
 
 
 def newest_change_metadata(newest: Any) -> SourceObservation:

@@ -73,8 +73,8 @@ def build_definitions(config: AppConfig, environ: Mapping[str, str]) -> dg.Defin
     """
     per_index = [index_definitions(i, config.orchestration_of(i)) for i in config.indexes]
     with warnings.catch_warnings():
-        # Observable multi-assets and code references are beta in Dagster 1.13; used
-        # knowingly (pinned below 1.14), so the demo and the code server stay quiet.
+        # Code references are beta in Dagster 1.13; used knowingly (pinned below 1.14), so
+        # the demo and the code server stay quiet.
         warnings.simplefilter("ignore", dg.BetaWarning)
         # With code references: the UI links each asset to the factory that built it.
         assets = dg.with_source_code_references(
