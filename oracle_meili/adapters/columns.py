@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from oracle_meili.config import IndexConfig
-from oracle_meili.documents import DocumentShape, build_shape
+from oracle_meili.documents import EPOCH_SUFFIX, DocumentShape, build_shape
 
 
 def shape_of(index: IndexConfig, selectable: sa.FromClause) -> DocumentShape:
@@ -42,3 +42,19 @@ def described_columns(
             type_name = "unknown"
         described.append((field_name, column.name, type_name))
     return tuple(described)
+
+
+def document_fields(
+    index: IndexConfig, selectable: sa.FromClause, dialect: sa.Dialect
+) -> tuple[tuple[str, str, str], ...]:
+    """The fields of the documents, each with its source column and SQL type: the
+    columns', and with ``epoch_fields`` each date/time column's ``<field>_epoch`` companion
+    (seconds since 1970, from the same column)."""
+    shape = shape_of(index, selectable)
+    temporal = set(shape.temporal_positions or ()) if shape.epoch_fields else set()
+    fields: list[tuple[str, str, str]] = []
+    for position, described in enumerate(described_columns(index, selectable, dialect)):
+        fields.append(described)
+        if position in temporal:
+            fields.append((described[0] + EPOCH_SUFFIX, described[1], "epoch seconds"))
+    return tuple(fields)

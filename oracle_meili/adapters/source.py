@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from oracle_meili.adapters.columns import described_columns, shape_of
+from oracle_meili.adapters.columns import described_columns, document_fields, shape_of
 from oracle_meili.adapters.database import SCN_STATEMENT, read
 from oracle_meili.adapters.keyset import (
     Batch,
@@ -94,8 +94,12 @@ class TableSource:
         return shape_of(self.index, self.selectable)
 
     def field_columns(self) -> tuple[tuple[str, str, str], ...]:
-        """Each document field with its source column and that column's SQL type."""
+        """Each source column as a field, with the column and its SQL type."""
         return described_columns(self.index, self.selectable, self.engine.dialect)
+
+    def document_fields(self) -> tuple[tuple[str, str, str], ...]:
+        """Each document field (epoch companions included) with its column and type."""
+        return document_fields(self.index, self.selectable, self.engine.dialect)
 
     def column(self, name: str, key: str) -> sa.ColumnElement[Any]:
         """The source column ``name`` (matched case-insensitively), for setting ``key``."""

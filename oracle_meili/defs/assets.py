@@ -5,17 +5,20 @@ function at definition time.
 """
 
 import datetime as dt
+from typing import Any
 
 import dagster as dg
 
 from oracle_meili.config import FreshnessConfig, IndexConfig, Orchestration
 from oracle_meili.defs.jobs import SYNC_RETRY_POLICY
 from oracle_meili.defs.metadata import result_metadata, schema_metadata
-from oracle_meili.defs.metadata_sets import IndexDescription
+from oracle_meili.defs.metadata_sets import IndexDescription, TableMetadataSet
 from oracle_meili.defs.names import index_asset_key, pool_name, source_table_key
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource, runner
-from oracle_meili.defs.sources import source_tables
+from oracle_meili.defs.sources import newest_change_metadata, source_tables
 from oracle_meili.defs.state import DagsterRunState
+from oracle_meili.engine.result import SyncResult
+from oracle_meili.engine.watermark import decode_watermark
 from oracle_meili.progress import ProgressReporter
 from oracle_meili.retry import is_retryable
 
@@ -27,6 +30,18 @@ def run_failure(error: Exception) -> dg.Failure:
     the error says the same run may succeed later (``OracleMeiliError.retryable``). Anything
     else, an unexpected exception included, would fail the same way again."""
     return dg.Failure(description=str(error), allow_retries=is_retryable(error))
+
+
+def source_observation(table: str, result: SyncResult) -> dg.AssetObservation:
+    """The source table as a sync saw it: its live rows (a full sync) and newest change."""
+    metadata: dict[str, Any] = dict(newest_change_metadata(decode_watermark(result.watermark)))
+    if result.mode == "full":
+        metadata.update(TableMetadataSet(row_count=result.rows_read))
+    return dg.AssetObservation(
+        asset_key=source_table_key(table),
+        description=f"As the {result.mode} sync of {result.index} saw it.",
+        metadata=metadata,
+    )
 
 
 def freshness_policy(freshness: FreshnessConfig | None) -> dg.FreshnessPolicy | None:
@@ -81,7 +96,7 @@ def build_index_asset(
                 result = session.sync(
                     index, mode, on_progress=ProgressReporter(index.name, context.log.info)
                 )
-                fields = session.field_columns(index)
+                fields = session.document_fields(index)
         except Exception as e:
             raise run_failure(e) from e
         context.log.info(
@@ -89,6 +104,10 @@ def build_index_asset(
             f"{result.documents_upserted}, deleted {result.documents_deleted} in "
             f"{result.duration_seconds:.1f} s; watermark {result.watermark}"
         )
+        if index.table is not None:
+            # What the sync saw of its table, so the source asset is observed from the first
+            # sync on (a full sync read every live row; an incremental knows the newest change).
+            context.log_event(source_observation(index.table, result))
         metadata = {
             **result_metadata(result, meilisearch_url=settings.url),
             **schema_metadata(index, fields),

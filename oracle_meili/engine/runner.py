@@ -118,9 +118,9 @@ class Session:
             columns=source.field_columns(),
         )
 
-    def field_columns(self, index: IndexConfig) -> tuple[tuple[str, str, str], ...]:
+    def document_fields(self, index: IndexConfig) -> tuple[tuple[str, str, str], ...]:
         """Each document field with its source column and that column's SQL type."""
-        return self.source(index).field_columns()
+        return self.source(index).document_fields()
 
     def check(
         self, index: IndexConfig, *, on_progress: SideProgress | None = None

@@ -8,12 +8,14 @@ import os
 import dagster as dg
 import pytest
 
+from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.config import AppConfig, parse_config
 from oracle_meili.definitions import build_definitions
 from oracle_meili.defs.metadata_sets import SourceObservation
 from oracle_meili.defs.names import source_table_key
 from oracle_meili.defs.resources import build_resources
 from oracle_meili.defs.sources import build_source_assets, observed_by
+from oracle_meili_tests.defs.conftest import materialize
 from oracle_meili_tests.harness import SyncHarness
 
 
@@ -113,3 +115,36 @@ def test_observe_schedule_and_job_come_from_the_configuration(app_config: AppCon
     assert job.asset_layer.executable_asset_keys == {source_table_key("PRODUCTS")}
     schedule = defs.resolve_schedule_def(f"observe_{name}_schedule")
     assert schedule.cron_schedule == "*/15 * * * *"
+
+
+def test_a_sync_observes_its_source_table(
+    app_config: AppConfig, instance: dg.DagsterInstance, meili_client: MeiliClient
+) -> None:
+    """The source table is observed from the first sync on: a full sync records the live
+    rows it read and the newest change; an incremental, the newest change. And the index's
+    column schema lists the epoch fields its documents carry, each from its column."""
+    index = app_config.indexes[0].model_copy(update={"epoch_fields": True})
+    config = app_config.model_copy(update={"indexes": (index,)})
+    key = source_table_key("PRODUCTS")
+    full = materialize(config, instance, "full")
+    assert full.success
+    (observation,) = [
+        e.asset_observation_data.asset_observation
+        for e in full.all_events
+        if e.event_type_value == "ASSET_OBSERVATION"
+        and e.asset_observation_data.asset_observation.asset_key == key
+    ]
+    assert observation.metadata["dagster/row_count"].value == meili_client.document_count(
+        index.name
+    )
+    assert SourceObservation.key("newest_change") in observation.metadata
+    (event,) = full.get_asset_materialization_events()
+    schema = event.materialization.metadata["dagster/column_schema"].value
+    assert isinstance(schema, dg.TableSchema)
+    columns = {c.name: c for c in schema.columns}
+    assert columns["updated_at_epoch"].type == "epoch seconds"
+    assert columns["updated_at_epoch"].description == "from UPDATED_AT"
+    assert "product_id_epoch" not in columns
+    assert materialize(config, instance, "incremental").success
+    latest = instance.fetch_observations(key, limit=1).records[0].asset_observation
+    assert latest is not None and "dagster/row_count" not in latest.metadata
