@@ -195,13 +195,17 @@ def _demo(args: argparse.Namespace) -> int:
 def _meilisearch(args: argparse.Namespace) -> int:
     """Run a local Meilisearch in the foreground until interrupted."""
     key = os.environ.get("MEILI_MASTER_KEY") or os.environ.get("MEILI_API_KEY")
-    # Before the server starts: a SIGTERM at any moment stops it with this process.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Set before the server starts, so a SIGTERM at any moment stops it with this process.
+    # NOTE: not signal.pause(): a signal that lands between the handler's check and the
+    # pause() call would leave it waiting for ever; the event is looked at every 0.5 s.
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with meilisearch_server(
         data_dir=Path(args.data_dir), port=args.port, master_key=key, log_path=args.log
     ) as server:
         print(f"Meilisearch listening on {server.url}", flush=True)
-        signal.pause()
+        while not stop.wait(0.5):
+            pass
     return 0
 
 
