@@ -76,9 +76,11 @@ def test_second_sync_of_an_index_waits_for_the_first(
         sys.executable, "-m", "dagster", "asset", "materialize", "-m", "oracle_meili.definitions",
         "--select", f"meilisearch/{index_name}", "--partition",
     ]  # fmt: skip
-    # A first sync on its own: it creates the index and the pool's slot.
-    # NOTE: two runs that both find a pool not yet initialised can each create a slot; in
-    # production set the limits up front (docs/deploying.md).
+    # NOTE: the pool's limit set up front, as docs/deploying.md says: with `default_limit`
+    # alone two runs of a fresh instance were seen to overlap once, even after a first run.
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.event_log_storage.set_concurrency_slots(f"oracle_meili/{index_name}", 1)
+    # A first sync on its own: it creates the index.
     subprocess.run([*command, "full"], env=env, cwd=tmp_path, check=True, capture_output=True)
     # Two full syncs (each takes seconds; an incremental with nothing to read would not).
     children = [
