@@ -8,15 +8,14 @@ payload sent, a task succeeded). A failed task raises, naming the payload it car
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
+from oracle_meili.adapters.keyset import StoredKey
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.payloads import DoneTask, Payload, PayloadBuffer, TaskWindow
 from oracle_meili.documents import DocumentId
 from oracle_meili.engine.events import DeletionSent, PayloadSent, SyncEvent, TaskSucceeded
 from oracle_meili.errors import MeilisearchTaskError
 
-StoredKey = tuple[Any, ...]
 _NOTHING: tuple[SyncEvent, ...] = ()
 
 
