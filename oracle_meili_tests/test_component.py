@@ -111,7 +111,7 @@ def test_scaffold_check_list_and_launch_with_dg(
     definitions = json.loads(listed.stdout)
     assert {a["asset_key"] for a in definitions["assets"]} >= {
         f"meilisearch/{index_name}",
-        "oracle/products",
+        "oracle/PRODUCTS",
     }
     assert {j["name"] for j in definitions["jobs"]} >= {
         f"sync_{index_name}",

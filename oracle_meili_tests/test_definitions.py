@@ -19,12 +19,12 @@ def test_defs_load_with_demo_config(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(defs, dg.Definitions)
     graph = defs.resolve_asset_graph()
     index_key = dg.AssetKey(["meilisearch", "products"])
-    assert graph.get(index_key).parent_keys == {dg.AssetKey(["oracle", "products"])}
+    assert graph.get(index_key).parent_keys == {dg.AssetKey(["oracle", "PRODUCTS"])}
     assert set(defs.resources or {}) >= {"source", "meilisearch"}
     # The UI's Materialize button runs the implicit job in process, like sync_products.
     assert defs.resolve_implicit_global_asset_job_def().executor_def is dg.in_process_executor
     # The source's kind is the real one: the demo is SQLite.
-    source = graph.get(dg.AssetKey(["oracle", "products"]))
+    source = graph.get(dg.AssetKey(["oracle", "PRODUCTS"]))
     assert source.kinds == {"sqlite"}
     assert source.metadata["dagster/table_name"] == "PRODUCTS"
     assert defs.resolve_job_def("check_products").name == "check_products"
@@ -49,7 +49,7 @@ def test_defs_with_oracle_from_environment(tmp_path: Path, monkeypatch: pytest.M
     defs = definitions.defs()
     graph = defs.resolve_asset_graph()
     assert graph.get(dg.AssetKey(["meilisearch", "orders"])).parent_keys == {
-        dg.AssetKey(["oracle", "shop", "orders"])
+        dg.AssetKey(["oracle", "SHOP", "ORDERS"])
     }
     assert type((defs.resources or {})["source"]).__name__ == "OracleResource"
-    assert graph.get(dg.AssetKey(["oracle", "shop", "orders"])).kinds == {"oracle"}
+    assert graph.get(dg.AssetKey(["oracle", "SHOP", "ORDERS"])).kinds == {"oracle"}

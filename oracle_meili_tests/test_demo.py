@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import re
@@ -12,10 +13,14 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import psutil
 import pytest
 import sqlalchemy as sa
+from dotenv import dotenv_values
 
+from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import free_port
+from oracle_meili.config import MeilisearchConfig
 from oracle_meili.demo import create_demo, demo_rows
 
 
@@ -76,15 +81,19 @@ def project_copy(root: Path) -> Path:
     return root
 
 
-def second_terminal(copy: Path, *args: str, timeout: float = 120) -> str:
-    """``oracle-meili ARGS`` from the project folder with nothing set by hand: no MEILI_*,
-    DAGSTER_* or ORACLE_MEILI_* variables."""
+def bare_environment() -> dict[str, str]:
+    """A new terminal's environment: no MEILI_*, DAGSTER_* or ORACLE_MEILI_* variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MEILI_", "DAGSTER_"))}
     env.pop("ORACLE_MEILI_CONFIG", None)
+    return env
+
+
+def second_terminal(copy: Path, *args: str, timeout: float = 120) -> str:
+    """``oracle-meili ARGS`` from the project folder with nothing set by hand."""
     done = subprocess.run(
         [str(copy / ".venv" / "bin" / "oracle-meili"), *args],
         cwd=copy,
-        env=env,
+        env=bare_environment(),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -131,10 +140,15 @@ def test_dev_demo_and_a_second_terminal(tmp_path: Path) -> None:
         assert "100.00 % consistent" in check
         synced = second_terminal(copy, "sync", "--index", "products", "--mode", "incremental")
         assert '"mode":"incremental"' in synced
+        follow_a_change(copy)
     finally:
         os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C in the demo's terminal
         demo.wait(timeout=60)
     assert not (copy / ".state" / "demo.env").exists()
+    # Nothing of the demo outlives it: not Meilisearch, not Dagster's webserver or daemon.
+    left = [p.info["cmdline"] for p in psutil.process_iter(["cmdline"]) if str(copy) in
+            " ".join(p.info["cmdline"] or [])]  # fmt: skip
+    assert not left, left
     with dg.DagsterInstance.from_config(str(copy / ".state" / "dagster_home")) as instance:
         runs = instance.get_runs()
         incremental = instance.fetch_materializations(
@@ -144,7 +158,51 @@ def test_dev_demo_and_a_second_terminal(tmp_path: Path) -> None:
     assert [(r.job_name, r.tags.get("dagster/partition")) for r in reversed(runs)] == [
         ("sync_products", "full"),
         ("sync_products", "incremental"),
+        ("check_products", None),
     ]
+    # Launched through the webserver: runs of the code location's jobs, which the UI's
+    # Overview lists and can re-execute.
+    assert all(r.remote_job_origin is not None for r in runs)
     assert {r.status for r in runs} == {dg.DagsterRunStatus.SUCCESS}
-    # The second terminal's sync is in the instance's history, next to the runs'.
-    assert [r.partition_key for r in incremental] == ["incremental", "incremental", "full"]
+    # The second terminal's sync and follow are in the instance's history, next to the runs'.
+    assert [r.partition_key for r in incremental] == ["incremental"] * 3 + ["full"]
+
+
+def follow_a_change(copy: Path) -> None:
+    """``oracle-meili follow`` in the second terminal makes a renamed product searchable, and
+    stops on Ctrl-C."""
+    follow = subprocess.Popen(
+        [str(copy / ".venv" / "bin" / "oracle-meili"), "follow", "--index", "products"],
+        cwd=copy, env=bare_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        name = "Follow-me 무선 이어폰"
+        engine = sa.create_engine(f"sqlite:///{copy / 'demo' / 'demo.db'}")
+        with engine.begin() as connection:
+            product = connection.execute(
+                sa.text(
+                    "UPDATE PRODUCTS SET NAME = :name, UPDATED_AT = :now WHERE PRODUCT_ID = "
+                    "(SELECT MIN(PRODUCT_ID) FROM PRODUCTS WHERE IS_DELETED = 'N') "
+                    "RETURNING PRODUCT_ID"
+                ),
+                {"name": name, "now": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")},
+            ).scalar_one()
+        engine.dispose()
+        demo_env = dotenv_values(copy / ".state" / "demo.env")
+        meilisearch = MeilisearchConfig(
+            url=str(demo_env["MEILI_URL"]), api_key=demo_env["MEILI_API_KEY"]
+        )
+        deadline = time.monotonic() + 60
+        with MeiliClient(meilisearch) as client:
+            while client.document("products", product).get("name") != name:
+                assert follow.poll() is None, follow.communicate()
+                assert time.monotonic() < deadline, "follow did not apply the change"
+                time.sleep(0.2)
+            assert client.search("products", "Follow-me", limit=1)["hits"][0]["name"] == name
+    finally:
+        follow.send_signal(signal.SIGINT)  # Ctrl-C in the second terminal
+        _, stderr = follow.communicate(timeout=60)
+    assert follow.returncode == 0, stderr
+    # (The demo's five-minute look-back re-reads the latest rows too.)
+    assert re.search(r"products: read [1-9]\d*, upserted [1-9]", stderr), stderr

@@ -75,7 +75,11 @@ class Orchestration(Record):
         default=(), description="Dagster owners of the index asset (emails or team:name)."
     )
     tags: dict[str, str] = Field(default_factory=dict, description="Dagster tags of the asset.")
-    group: str = Field(default="meilisearch", description="Dagster asset group.")
+    group: str = Field(
+        default="oracle_meili",
+        description="Dagster asset group of the index (its source tables join it when every "
+        "index reading them is in one group).",
+    )
     freshness: FreshnessConfig | None = Field(
         default=None, description="Dagster freshness policy of the index asset."
     )

@@ -10,7 +10,9 @@ from oracle_meili.config import IndexConfig, SyncMode
 # Asset keys and groups.
 INDEX_KEY_PREFIX = "meilisearch"
 SOURCE_KEY_PREFIX = "oracle"
-SOURCE_GROUP = "source"
+# One group for the tables and the indexes they feed: the UI's global lineage opens a lone
+# group expanded (several start collapsed), so a newcomer sees table -> index at once.
+DEFAULT_GROUP = "oracle_meili"
 
 
 def index_asset_key(index: IndexConfig | str) -> dg.AssetKey:
@@ -20,8 +22,12 @@ def index_asset_key(index: IndexConfig | str) -> dg.AssetKey:
 
 
 def source_table_key(table: str) -> dg.AssetKey:
-    """``SHOP.PRODUCTS`` -> ``oracle/shop/products``."""
-    return dg.AssetKey([SOURCE_KEY_PREFIX, *table.lower().split(".")])
+    """``shop.products`` -> ``oracle/SHOP/PRODUCTS``.
+
+    Upper case, as Oracle's dictionary spells an unquoted name: in the lineage graph, which
+    titles a node by its key's last part, the table ``PRODUCTS`` is told apart from the
+    index ``products`` it feeds."""
+    return dg.AssetKey([SOURCE_KEY_PREFIX, *table.upper().split(".")])
 
 
 def pool_name(index: IndexConfig) -> str:

@@ -10,7 +10,7 @@ No ``from __future__ import annotations``: Dagster reads the observe function's 
 
 import datetime as dt
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -20,7 +20,7 @@ from oracle_meili.defs.jobs import SyncJob
 from oracle_meili.defs.metadata import utc_timestamp
 from oracle_meili.defs.metadata_sets import SourceObservation, TableMetadataSet
 from oracle_meili.defs.names import (
-    SOURCE_GROUP,
+    DEFAULT_GROUP,
     observe_job_name,
     source_table_key,
 )
@@ -44,7 +44,7 @@ def observed_by(indexes: Sequence[IndexConfig]) -> dict[str, IndexConfig]:
     return tables
 
 
-def _spec(table: str, *, kind: str, observed: IndexConfig | None) -> dg.AssetSpec:
+def _spec(table: str, *, kind: str, group: str, observed: IndexConfig | None) -> dg.AssetSpec:
     if observed is None:
         description = f"Source table {table}, read by an oracle-meili query."
     else:
@@ -62,31 +62,47 @@ def _spec(table: str, *, kind: str, observed: IndexConfig | None) -> dg.AssetSpe
     return dg.AssetSpec(
         source_table_key(table),
         description=description,
-        group_name=SOURCE_GROUP,
+        group_name=group,
         kinds={kind},
         metadata=dict(TableMetadataSet(table_name=table)),
     )
 
 
 def build_source_assets(
-    indexes: Sequence[IndexConfig], *, kind: str
+    indexes: Sequence[IndexConfig], *, kind: str, groups: Mapping[str, str] | None = None
 ) -> list[dg.AssetSpec | dg.AssetsDefinition]:
     """One asset per source table: observable where an index reads the table whole.
 
     ``kind`` is the source's database (``oracle``, ``sqlite``, ...), shown in the UI.
+    ``groups`` maps an index to its asset group: a table joins the group of the indexes
+    reading it when they all share one, and is in ``oracle_meili`` otherwise.
     """
+    group_of = _table_groups(indexes, groups or {})
     observed = observed_by(indexes)
     others = sorted({t for index in indexes for t in source_tables(index)} - set(observed))
     assets: list[dg.AssetSpec | dg.AssetsDefinition] = [
-        _spec(table, kind=kind, observed=None) for table in others
+        _spec(table, kind=kind, group=group_of[table], observed=None) for table in others
     ]
     if observed:
-        assets.append(_observable_tables(observed, kind=kind))
+        assets.append(_observable_tables(observed, kind=kind, group_of=group_of))
     return assets
 
 
-def _observable_tables(tables: dict[str, IndexConfig], *, kind: str) -> dg.AssetsDefinition:
-    specs = [_spec(table, kind=kind, observed=index) for table, index in sorted(tables.items())]
+def _table_groups(indexes: Sequence[IndexConfig], groups: Mapping[str, str]) -> dict[str, str]:
+    readers: dict[str, set[str]] = {}
+    for index in indexes:
+        for table in source_tables(index):
+            readers.setdefault(table, set()).add(groups.get(index.name, DEFAULT_GROUP))
+    return {t: g.pop() if len(g) == 1 else DEFAULT_GROUP for t, g in readers.items()}
+
+
+def _observable_tables(
+    tables: dict[str, IndexConfig], *, kind: str, group_of: Mapping[str, str]
+) -> dg.AssetsDefinition:
+    specs = [
+        _spec(table, kind=kind, group=group_of[table], observed=index)
+        for table, index in sorted(tables.items())
+    ]
     index_by_key = {source_table_key(table): index for table, index in tables.items()}
 
     def _observe(

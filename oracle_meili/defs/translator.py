@@ -79,7 +79,11 @@ def build_definitions(config: AppConfig, environ: Mapping[str, str]) -> dg.Defin
         # With code references: the UI links each asset to the factory that built it.
         assets = dg.with_source_code_references(
             [
-                *build_source_assets(config.indexes, kind=source_kind(config)),
+                *build_source_assets(
+                    config.indexes,
+                    kind=source_kind(config),
+                    groups={i.name: config.orchestration_of(i).group for i in config.indexes},
+                ),
                 *(d.asset for d in per_index),
             ]
         )

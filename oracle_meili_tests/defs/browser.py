@@ -8,19 +8,19 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
 import pytest
-import requests
 import yaml
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from oracle_meili.adapters.server import RunningMeilisearch, free_port
 from oracle_meili.config import MeilisearchConfig
+from oracle_meili.defs.launch import launch_run, wait_for_code_location
 from oracle_meili.demo import create_demo
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -49,40 +49,20 @@ class DagsterUi:
     # The environment `dg` runs in for this UI (its Dagster home, configuration, server).
     env: dict[str, str]
 
-    def launch(self, job: str, *options: str) -> subprocess.CompletedProcess[str]:
-        """``dg launch --job <job> [options]``, as a schedule would."""
-        return subprocess.run(
-            [str(Path(sys.executable).parent / "dg"), "launch", "--job", job, *options],
-            cwd=PROJECT, env=self.env, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+    def launch(self, job: str, partition: str | None = None) -> dg.DagsterRunStatus:
+        """Launch ``job`` through this UI's webserver, as its Materialize button does; wait."""
+        return launch_run(self.url, job, partition, timeout=300)[1]
 
 
 # The UI loads its data after the page: wait for it longer than Playwright's 5 s default.
 expect.set_options(timeout=30_000)
 
 
-def _wait_for_code_location(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    query = "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"dg dev exited:\n{log.read_text()[-3000:]}")
-        try:
-            answer = requests.post(f"{url}/graphql", json={"query": query}, timeout=5).json()
-            entries = answer["data"]["workspaceOrError"]["locationEntries"]
-            if entries and all(e["loadStatus"] == "LOADED" for e in entries):
-                return
-        except (requests.RequestException, KeyError, TypeError, ValueError):
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"dg dev did not load the code location:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def dagster_ui(
     tmp_path_factory: pytest.TempPathFactory, meili_server: RunningMeilisearch
 ) -> Iterator[DagsterUi]:
-    """``dg dev`` with the shipped instance settings, after a first full sync by ``dg launch``."""
+    """``dg dev`` with the shipped instance settings, after a first full sync and a catch-up."""
     tmp = tmp_path_factory.mktemp("ui")
     database = create_demo(tmp / "demo.db", rows=500)
     index = f"ui_{uuid.uuid4().hex[:8]}"
@@ -116,17 +96,7 @@ def dagster_ui(
         "VIRTUAL_ENV": str(venv_bin.parent),
         "PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}",
     }
-    job = f"sync_{index}"
-    launched = subprocess.run(
-        [str(venv_bin / "dg"), "launch", "--job", job, "--partition", "full"],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert launched.returncode == 0, launched.stdout[-3000:] + launched.stderr[-3000:]
-
+    job, checks = f"sync_{index}", f"check_{index}"
     port = free_port()
     log = tmp / "dg-dev.log"
     with log.open("wb") as out:
@@ -138,17 +108,25 @@ def dagster_ui(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    url = f"http://127.0.0.1:{port}"
+    ui = DagsterUi(
+        url=f"http://127.0.0.1:{port}",
+        index=index,
+        job=job,
+        database=database,
+        meilisearch=MeilisearchConfig(url=meili_server.url, api_key=meili_server.master_key),
+        env=env,
+    )
     try:
-        _wait_for_code_location(url, process, log)
-        yield DagsterUi(
-            url=url,
-            index=index,
-            job=job,
-            database=database,
-            meilisearch=MeilisearchConfig(url=meili_server.url, api_key=meili_server.master_key),
-            env=env,
-        )
+        try:
+            wait_for_code_location(ui.url)
+        except TimeoutError as error:
+            raise AssertionError(f"{error}\n{log.read_text()[-3000:]}") from error
+        # A newcomer's first hour, as ./dev demo does it: a full sync, a catch-up incremental
+        # and the index's checks, runs of its jobs launched through the webserver.
+        for launched, partition in ((job, "full"), (job, "incremental"), (checks, None)):
+            status = ui.launch(launched, partition)
+            assert status == dg.DagsterRunStatus.SUCCESS, log.read_text()[-3000:]
+        yield ui
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:

@@ -52,7 +52,7 @@ def test_full_then_incremental_round_trips_the_watermark(
     lineage = full_meta["dagster/column_lineage"]
     assert isinstance(lineage, dg.TableColumnLineage)
     (dep,) = lineage.deps_by_column["name"]
-    assert (dep.asset_key, dep.column_name) == (dg.AssetKey(["oracle", "products"]), "name")
+    assert (dep.asset_key, dep.column_name) == (dg.AssetKey(["oracle", "PRODUCTS"]), "name")
 
     engine = sa.create_engine(f"sqlite:///{demo_db}")
     with engine.begin() as c:

@@ -70,7 +70,7 @@ def test_sensor_requests_one_incremental_run_per_change(demo_db: Path) -> None:
     assert first.cursor is not None
     (observation,) = first.asset_events
     assert isinstance(observation, dg.AssetObservation)
-    assert observation.asset_key == dg.AssetKey(["oracle", "products"])
+    assert observation.asset_key == dg.AssetKey(["oracle", "PRODUCTS"])
     assert SourceObservation.key("max_cursor") in observation.metadata
 
     unchanged = tick(sensor, demo_db, first.cursor, instance)

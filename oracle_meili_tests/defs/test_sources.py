@@ -103,6 +103,30 @@ def test_tables_of_a_query_are_plain_specs_and_the_first_index_owns_a_table(
     assert observable.specs_by_key[source_table_key("PRODUCTS")].kinds == {"sqlite"}
 
 
+def test_a_table_joins_the_group_of_the_indexes_reading_it() -> None:
+    """One group by default, so the global lineage opens expanded on table -> index; a
+    table read by indexes of two groups stays in the default one."""
+    index = {"table": "PRODUCTS", "primary_key": "PRODUCT_ID"}
+    raw = {
+        "source": {"url": "sqlite:///:memory:"},
+        "indexes": [
+            {"name": "a", **index},
+            {"name": "b", "table": "ORDERS", "primary_key": "ORDER_ID", "group": "sales"},
+            {"name": "c", **index, "group": "catalogue"},
+        ],
+    }
+    config = parse_config(raw, environ={})
+    graph = build_definitions(config, environ={}).resolve_asset_graph()
+    group = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert group == {
+        "oracle/PRODUCTS": "oracle_meili",  # read by a (default group) and c (catalogue)
+        "oracle/ORDERS": "sales",
+        "meilisearch/a": "oracle_meili",
+        "meilisearch/b": "sales",
+        "meilisearch/c": "catalogue",
+    }
+
+
 def test_observe_schedule_and_job_come_from_the_configuration(app_config: AppConfig) -> None:
     raw = app_config.model_dump(mode="json", exclude={"orchestration"})
     raw["indexes"][0]["schedule"] = {"observe": "*/15 * * * *"}

@@ -27,18 +27,43 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_lineage_shows_the_source_table_upstream_of_the_index(
+def test_lineage_shows_the_source_table_upstream_of_a_healthy_index(
     dagster_ui: DagsterUi, page: Page
 ) -> None:
     page.goto(f"{dagster_ui.url}/assets/meilisearch/{dagster_ui.index}?view=lineage")
     # The source table upstream, of the real source's kind (SQLite here, not Oracle), and
-    # the index with its first sync: one of its two partitions done.
-    expect(page.get_by_text("products", exact=True).first).to_be_visible()
+    # the index after its first sync and catch-up: both partitions done, nothing missing.
+    expect(page.get_by_text("PRODUCTS", exact=True).first).to_be_visible()
     expect(page.get_by_text("SQLite", exact=True)).to_be_visible()
     expect(page.get_by_text(dagster_ui.index, exact=True).first).to_be_visible()
     expect(page.get_by_role("link", name="2 partitions")).to_be_visible()
-    expect(page.get_by_text("50% filled")).to_be_visible()
+    expect(page.get_by_text("100% filled")).to_be_visible()
+    expect(page.get_by_text("3 / 3 Passed")).to_be_visible()
+    expect(
+        page.get_by_text(re.compile("never been materialized|Never materialized"))
+    ).to_have_count(0)
     shot(page, "1-lineage")
+    # The global lineage (the Lineage page) shows both, by names one can tell apart.
+    page.goto(f"{dagster_ui.url}/asset-groups")
+    expect(page.get_by_text("PRODUCTS", exact=True).first).to_be_visible()
+    expect(page.get_by_text(dagster_ui.index, exact=True).first).to_be_visible()
+    shot(page, "1-global-lineage")
+
+
+def test_the_first_syncs_are_runs_of_the_sync_job(dagster_ui: DagsterUi, page: Page) -> None:
+    """The first full sync and its catch-up belong to the code location's sync job, so the
+    Overview timeline shows them (a ``dg launch`` run has no code location and does not)."""
+    page.goto(f"{dagster_ui.url}/overview/activity/timeline")
+    expect(page.get_by_text(dagster_ui.job, exact=True).first).to_be_visible()
+    expect(page.get_by_text("No runs", exact=True)).to_have_count(0)
+    shot(page, "0-timeline")
+    page.goto(f"{dagster_ui.url}/runs")
+    expect(page.get_by_text(dagster_ui.job, exact=True)).to_have_count(2)
+    expect(
+        page.get_by_text(dagster_ui.job.replace("sync_", "check_", 1), exact=True)
+    ).to_be_visible()
+    expect(page.get_by_text("incremental", exact=True).first).to_be_visible()
+    expect(page.get_by_text("full", exact=True).first).to_be_visible()
 
 
 def test_a_first_visit_opens_no_community_dialog(dagster_ui: DagsterUi, page: Page) -> None:
@@ -59,10 +84,10 @@ def test_observe_button_records_live_rows_of_the_source(dagster_ui: DagsterUi, p
         live = connection.execute(
             sa.text("SELECT COUNT(*) FROM PRODUCTS WHERE IS_DELETED <> 'Y'")
         ).scalar_one()
-    page.goto(f"{dagster_ui.url}/assets/oracle/products")
+    page.goto(f"{dagster_ui.url}/assets/oracle/PRODUCTS")
     expect(page.get_by_role("button", name=re.compile(r"\bObserve$"))).to_be_visible()
     expect(page.get_by_text("Never observed")).to_have_count(0)
-    key = dg.AssetKey(["oracle", "products"])
+    key = dg.AssetKey(["oracle", "PRODUCTS"])
     with dg.DagsterInstance.from_config(dagster_ui.env["DAGSTER_HOME"]) as instance:
         before = len(instance.fetch_observations(key, limit=100).records)
     assert before >= 1  # the first sync's
@@ -77,7 +102,7 @@ def test_observe_button_records_live_rows_of_the_source(dagster_ui: DagsterUi, p
                 break
         assert time.monotonic() < deadline, "the Observe run recorded nothing"
         time.sleep(1)
-    page.goto(f"{dagster_ui.url}/assets/oracle/products?view=events")
+    page.goto(f"{dagster_ui.url}/assets/oracle/PRODUCTS?view=events")
     expect(page.get_by_text("dagster/row_count").first).to_be_visible()
     expect(page.get_by_text(f"{live:,}", exact=True).first).to_be_visible()
     expect(page.get_by_text("oracle_meili/newest_change").first).to_be_visible()
@@ -98,6 +123,15 @@ def test_materialize_incremental_through_the_ui_buttons(dagster_ui: DagsterUi, p
     page.goto(f"{dagster_ui.url}/assets/meilisearch/{dagster_ui.index}")
     page.get_by_role("button", name="Materialize…").first.click()
     dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize")
+    # Both partitions at once are a backfill, which the shipped instance settings can launch
+    # (they queue runs): no warning, and the button is live.
+    dialog.get_by_role("button", name="All", exact=True).click()
+    expect(dialog.get_by_text("2 partitions", exact=True)).to_be_visible()
+    expect(dialog.get_by_role("button", name="Launch backfill")).to_be_enabled()
+    expect(dialog.get_by_text(re.compile("without a queued run coordinator"))).to_have_count(0)
+    shot(page, "3-materialize-dialog")
+    dialog.get_by_role("button", name="Cancel").click()
+    page.get_by_role("button", name="Materialize…").first.click()
     dialog.get_by_text("Select a partition or create one").click()
     page.get_by_role("menuitem").filter(has_text="incremental").click()
     page.keyboard.press("Escape")
@@ -147,19 +181,18 @@ def test_a_failed_sync_job_leaves_the_checks_as_they_were(
 ) -> None:
     """A sync run that fails (the table is gone) carries no checks, so the Checks tab still
     shows their last real result, not "Execution failed"."""
-    checks = dagster_ui.launch(dagster_ui.job.replace("sync_", "check_", 1))
-    assert checks.returncode == 0, checks.stdout[-2000:] + checks.stderr[-2000:]
+    checked = dagster_ui.launch(dagster_ui.job.replace("sync_", "check_", 1))
+    assert checked == dg.DagsterRunStatus.SUCCESS
     engine = sa.create_engine(f"sqlite:///{dagster_ui.database}")
     with engine.begin() as connection:
         connection.exec_driver_sql("ALTER TABLE PRODUCTS RENAME TO PRODUCTS_AWAY")
     try:
-        failed = dagster_ui.launch(dagster_ui.job, "--partition", "incremental")
+        failed = dagster_ui.launch(dagster_ui.job, "incremental")
     finally:
         with engine.begin() as connection:
             connection.exec_driver_sql("ALTER TABLE PRODUCTS_AWAY RENAME TO PRODUCTS")
         engine.dispose()
-    assert failed.returncode != 0
-    assert "PRODUCTS" in failed.stdout + failed.stderr
+    assert failed == dg.DagsterRunStatus.FAILURE
     page.goto(f"{dagster_ui.url}/assets/meilisearch/{dagster_ui.index}?view=checks")
     listing = page.get_by_text("document_count_parity", exact=True).first.locator("xpath=../..")
     expect(listing.get_by_text("Succeeded")).to_be_visible()
