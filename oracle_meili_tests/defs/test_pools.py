@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -100,10 +101,10 @@ def test_second_sync_of_an_index_waits_for_the_first(
 def test_runs_launched_with_the_shipped_settings_never_overlap(
     tmp_path: Path, meili_server: RunningMeilisearch, index_name: str
 ) -> None:
-    """The shipped dagster.yaml launches runs at once (DefaultRunCoordinator, no queue); two
-    syncs of one index still never overlap, because the index's pool is enforced where the
-    sync step runs. Runs are submitted with `dagster job launch`, as the daemon submits the
-    sensor's runs, each in a run worker process of its own."""
+    """The shipped dagster.yaml queues runs and a daemon launches them; two syncs of one
+    index still never overlap, because the index's pool is enforced where the sync step
+    runs. Runs are submitted with `dagster job launch`, as the sensor submits them, and the
+    daemon starts each in a run worker process of its own."""
     home, env = scenario(tmp_path, meili_server, index_name, shipped_instance())
     with dg.DagsterInstance.from_config(str(home)) as instance:
         # As docs/deploying.md says: the pool's limit set up front.
@@ -118,6 +119,26 @@ def test_runs_launched_with_the_shipped_settings_never_overlap(
     for launcher in launchers:
         _, stderr = launcher.communicate(timeout=120)
         assert launcher.returncode == 0, stderr.decode()[-2000:]
+    daemon = subprocess.Popen(
+        [str(Path(sys.executable).parent / "dagster-daemon"), "run",
+         "-m", "oracle_meili.definitions"],
+        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        statuses, windows = finished_runs(home)
+    finally:
+        os.killpg(daemon.pid, signal.SIGTERM)
+        daemon.wait(timeout=60)
+    (a_start, a_end), (b_start, b_end) = windows
+    assert b_start >= a_end, (statuses, a_start, a_end, b_start, b_end)
+    assert statuses == [dg.DagsterRunStatus.SUCCESS] * 2
+
+
+def finished_runs(
+    home: Path,
+) -> tuple[list[dg.DagsterRunStatus], list[tuple[float, float]]]:
+    """The two runs' statuses and sync-step windows, once both have finished."""
     with dg.DagsterInstance.from_config(str(home)) as instance:
         deadline = time.monotonic() + 300
         while True:
@@ -126,8 +147,4 @@ def test_runs_launched_with_the_shipped_settings_never_overlap(
                 break
             assert time.monotonic() < deadline, [r.status for r in runs]
             time.sleep(0.5)
-        statuses = [r.status for r in runs]
-        windows = sorted(step_window(instance, r.run_id) for r in runs)
-    (a_start, a_end), (b_start, b_end) = windows
-    assert b_start >= a_end, (statuses, a_start, a_end, b_start, b_end)
-    assert statuses == [dg.DagsterRunStatus.SUCCESS] * 2
+        return [r.status for r in runs], sorted(step_window(instance, r.run_id) for r in runs)
