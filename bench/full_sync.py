@@ -121,7 +121,7 @@ def write_ndjson(config: AppConfig, path: Path) -> bytes:
     with path.open("wb") as out:
         for batch in source.read_all(batch_size=index.batch_size):
             for row in batch:
-                out.write(encode_document(shape, row))
+                out.write(encode_document(shape, row) or b"")
     engine.dispose()
     return path.read_bytes()
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from oracle_meili.demo_stores import populate_stores
+
 DEFAULT_ROWS = 10_000
 DEFAULT_PATH = Path("demo/demo.db")
 SEED = 20261129
@@ -133,7 +135,7 @@ def create_demo(
     until: dt.datetime = EPOCH,
 ) -> Path:
     """(Re)create the demo database at ``path`` with ``rows`` products changed up to
-    ``until``. Returns the path."""
+    ``until``, and the stores table. Returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     for leftover in (
@@ -145,6 +147,7 @@ def create_demo(
     engine = sa.create_engine(f"sqlite:///{path}")
     try:
         populate(engine, rows=rows, seed=seed, until=until)
+        populate_stores(engine, until=until)
     finally:
         engine.dispose()
     return path

@@ -129,6 +129,9 @@ def test_dev_demo_and_a_second_terminal(tmp_path: Path) -> None:
         english = re.search(r"search 'wireless earbuds': (.+)", printed)
         assert korean and "이어폰" in korean.group(1)
         assert english and "Earbuds" in english.group(1)
+        stores = re.search(r"stores within 5 km of Seoul Station, nearest first: (.+)", printed)
+        assert stores and stores.group(1).startswith("서울역점 (0.1 km); ")
+        assert len(stores.group(1).split("; ")) == 8  # the eight shops within 5 km
         assert (copy / ".state" / "demo.env").exists()
 
         status = second_terminal(copy, "status")
@@ -156,9 +159,13 @@ def test_dev_demo_and_a_second_terminal(tmp_path: Path) -> None:
         ).records
     # The first sync and its catch-up, both runs of the job the schedules and sensor launch.
     assert [(r.job_name, r.tags.get("dagster/partition")) for r in reversed(runs)] == [
-        ("sync_products", "full"),
-        ("sync_products", "incremental"),
-        ("check_products", None),
+        (job, partition)
+        for index in ("products", "stores")
+        for job, partition in (
+            (f"sync_{index}", "full"),
+            (f"sync_{index}", "incremental"),
+            (f"check_{index}", None),
+        )
     ]
     # Launched through the webserver: runs of the code location's jobs, which the UI's
     # Overview lists and can re-execute.

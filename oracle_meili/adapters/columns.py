@@ -3,6 +3,8 @@ with its source column and SQL type (for Dagster's column schema)."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import sqlalchemy as sa
 
 from oracle_meili.config import IndexConfig
@@ -44,17 +46,41 @@ def described_columns(
     return tuple(described)
 
 
+class DocumentField(NamedTuple):
+    """A field of the documents: its name, the source column(s) it comes from, its type."""
+
+    name: str
+    columns: tuple[str, ...]
+    type: str
+
+
 def document_fields(
     index: IndexConfig, selectable: sa.FromClause, dialect: sa.Dialect
-) -> tuple[tuple[str, str, str], ...]:
-    """The fields of the documents, each with its source column and SQL type: the
-    columns', and with ``epoch_fields`` each date/time column's ``<field>_epoch`` companion
-    (seconds since 1970, from the same column)."""
+) -> tuple[DocumentField, ...]:
+    """The fields of the documents, each with its source columns and SQL type: the columns'
+    (renamed as ``fields:`` says, ``exclude:`` left out), with ``epoch_fields`` each
+    date/time column's ``<field>_epoch`` companion (seconds since 1970), ``_geo`` from its
+    two columns and ``_vectors.<embedder>`` from its column. (Fields a ``transform`` adds
+    are the transform's own, unknown here.)"""
     shape = shape_of(index, selectable)
     temporal = set(shape.temporal_positions or ()) if shape.epoch_fields else set()
-    fields: list[tuple[str, str, str]] = []
-    for position, described in enumerate(described_columns(index, selectable, dialect)):
-        fields.append(described)
+    fields: list[DocumentField] = []
+    for position, (name, column, type_name) in enumerate(
+        described_columns(index, selectable, dialect)
+    ):
+        if position in shape.excluded:
+            continue
+        if position in shape.json_positions:
+            type_name = f"JSON parsed from {type_name}"
+        fields.append(DocumentField(name, (column,), type_name))
         if position in temporal:
-            fields.append((described[0] + EPOCH_SUFFIX, described[1], "epoch seconds"))
+            fields.append(DocumentField(name + EPOCH_SUFFIX, (column,), "epoch seconds"))
+    columns = [c.name for c in selectable.columns]
+    if shape.geo is not None:
+        lat, lng = (columns[p] for p in shape.geo)
+        fields.append(DocumentField("_geo", (lat, lng), "geo point {lat, lng}"))
+    for embedder, position, dimensions in shape.vectors:
+        fields.append(
+            DocumentField(f"_vectors.{embedder}", (columns[position],), f"vector[{dimensions}]")
+        )
     return tuple(fields)

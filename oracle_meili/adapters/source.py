@@ -14,7 +14,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from oracle_meili.adapters.columns import described_columns, document_fields, shape_of
+from oracle_meili.adapters.columns import (
+    DocumentField,
+    described_columns,
+    document_fields,
+    shape_of,
+)
 from oracle_meili.adapters.database import SCN_STATEMENT, read
 from oracle_meili.adapters.keyset import (
     Batch,
@@ -97,8 +102,9 @@ class TableSource:
         """Each source column as a field, with the column and its SQL type."""
         return described_columns(self.index, self.selectable, self.engine.dialect)
 
-    def document_fields(self) -> tuple[tuple[str, str, str], ...]:
-        """Each document field (epoch companions included) with its column and type."""
+    def document_fields(self) -> tuple[DocumentField, ...]:
+        """Each document field (shaped: renamed, excluded, epoch, geo, vectors) with its
+        source columns and type."""
         return document_fields(self.index, self.selectable, self.engine.dialect)
 
     def column(self, name: str, key: str) -> sa.ColumnElement[Any]:

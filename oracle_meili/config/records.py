@@ -14,6 +14,13 @@ from pydantic import Field, SecretStr, model_validator
 
 from oracle_meili.config.base import Record
 from oracle_meili.config.orchestration import Orchestration
+from oracle_meili.config.shaping import (
+    RESERVED_FIELDS,
+    GeoColumns,
+    VectorColumn,
+    load_transform,
+    with_shaping_settings,
+)
 from oracle_meili.errors import ConfigError
 
 SyncMode = Literal["full", "incremental"]
@@ -83,6 +90,27 @@ class IndexConfig(Record):
         description="Accepted so that existing files load; every sync reads by rows. "
         "`columnar` is read as `rows` (docs/configuration.md says why).",
     )
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Renamed columns: {COLUMN: field}; the others keep their lower-cased names.",
+    )
+    exclude: tuple[str, ...] = Field(default=(), description="Columns left out of documents.")
+    geo: GeoColumns | None = Field(
+        default=None, description="Latitude and longitude columns, sent as `_geo`."
+    )
+    vectors: dict[str, VectorColumn] = Field(
+        default_factory=dict,
+        description="{EMBEDDER: {column, dimensions}}: sent as `_vectors`, with a "
+        "userProvided embedder of those dimensions declared in the index settings.",
+    )
+    json_fields: tuple[str, ...] = Field(
+        default=(), description="Columns of JSON held as text, CLOB or BLOB, sent parsed."
+    )
+    transform: str | None = Field(
+        default=None,
+        description="'package.module:function' called with each document; returns the "
+        "document to send, or None to keep the row out of the index.",
+    )
     max_delete_share: float = Field(
         default=0.10,
         ge=0,
@@ -115,12 +143,36 @@ class IndexConfig(Record):
             raise ValueError("settings.primaryKey: set `primary_key` instead")
         if self.consistent_snapshot and self.table is None:
             raise ValueError("consistent_snapshot: works on a `table`, not a `query`")
+        self._check_shaping()
         if self.timezone is not None:
             try:
                 ZoneInfo(self.timezone)
             except (ZoneInfoNotFoundError, ValueError):
                 raise ValueError(f"timezone: unknown time zone {self.timezone!r}") from None
         return self
+
+    def _check_shaping(self) -> None:
+        keys = {c.upper() for c in self.primary_key}
+        if excluded_keys := sorted(c for c in self.exclude if c.upper() in keys):
+            raise ValueError(f"exclude: {', '.join(excluded_keys)} is a primary_key column")
+        targets = [name for name in self.fields.values()]
+        if reserved := sorted(RESERVED_FIELDS.intersection(targets)):
+            raise ValueError(f"fields: {', '.join(reserved)} is Meilisearch's own field")
+        if clashes := sorted({t for t in targets if targets.count(t) > 1}):
+            columns = [c for c, t in self.fields.items() if t in clashes]
+            raise ValueError(f"fields: columns {', '.join(columns)} all become {clashes[0]!r}")
+        if self.transform is not None:
+            load_transform(self.transform)
+
+    @property
+    def meilisearch_settings(self) -> dict[str, Any]:
+        """``settings`` with what the shaping needs (``_geo`` filterable and sortable, the
+        embedders of ``vectors``): what a new index of this name is created with."""
+        return with_shaping_settings(
+            self.settings,
+            geo=self.geo is not None,
+            embedders={name: v.dimensions for name, v in self.vectors.items()},
+        )
 
     @property
     def source_label(self) -> str:

@@ -17,6 +17,7 @@ from oracle_meili.defs.metadata_sets import (
 from oracle_meili.defs.names import source_table_key
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint
 from oracle_meili.engine.result import SyncResult
+from oracle_meili.engine.runner import DocumentField
 from oracle_meili.engine.watermark import decode_watermark
 
 
@@ -57,15 +58,15 @@ def utc_timestamp(value: dt.datetime) -> dg.TimestampMetadataValue:
     return dg.MetadataValue.timestamp(aware)
 
 
-def schema_metadata(
-    index: IndexConfig, fields: tuple[tuple[str, str, str], ...]
-) -> TableMetadataSet:
+def schema_metadata(index: IndexConfig, fields: tuple[DocumentField, ...]) -> TableMetadataSet:
     """The index's document fields with their source columns' types, and, for a table
     source, the column lineage (document field <- source column)."""
     schema = dg.TableSchema(
         columns=[
-            dg.TableColumn(name=field, type=type_name, description=f"from {column}")
-            for field, column, type_name in fields
+            dg.TableColumn(
+                name=field.name, type=field.type, description=f"from {', '.join(field.columns)}"
+            )
+            for field in fields
         ]
     )
     lineage = None
@@ -73,8 +74,11 @@ def schema_metadata(
         source = source_table_key(index.table)
         lineage = dg.TableColumnLineage(
             {
-                field: [dg.TableColumnDep(asset_key=source, column_name=column.lower())]
-                for field, column, _ in fields
+                field.name: [
+                    dg.TableColumnDep(asset_key=source, column_name=column.lower())
+                    for column in field.columns
+                ]
+                for field in fields
             }
         )
     return TableMetadataSet(column_schema=schema, column_lineage=lineage)

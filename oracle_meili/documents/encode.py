@@ -10,6 +10,7 @@ import orjson
 
 from oracle_meili.documents.ids import document_id
 from oracle_meili.documents.shape import EPOCH_SUFFIX, DocumentShape
+from oracle_meili.documents.shaping import shape_document
 from oracle_meili.documents.values import (
     OMIT,
     JsonValue,
@@ -22,18 +23,20 @@ from oracle_meili.documents.values import (
 from oracle_meili.errors import DocumentError
 
 
-def encode_document(shape: DocumentShape, row: Sequence[Any]) -> bytes:
-    """One row as an NDJSON line: the same document as :func:`to_document`, made faster.
+def encode_document(shape: DocumentShape, row: Sequence[Any]) -> bytes | None:
+    """One row as an NDJSON line: the same document as :func:`to_document`, made faster;
+    None when the index's transform keeps the row out.
 
     The common case leaves the value conversions to orjson, in C: strings, numbers, None,
     booleans, date/times (its ISO 8601 output equals ``isoformat()``) and UUIDs, with NaN and
     infinity written as null as the type contract asks; ``orjson_default`` converts the rest
     (Decimal, bytes, intervals). Integers beyond 2^53 (``OPT_STRICT_INTEGER``), an
-    unsupported type, or the ``omit`` binary policy take the careful path,
-    :func:`to_document`, which also produces the error that names the column.
+    unsupported type, the ``omit`` binary policy or a transform (which is given converted
+    values) take the careful path, :func:`to_document`, which also produces the error that
+    names the column.
     """
-    if shape.binary == "omit":
-        return orjson.dumps(to_document(shape, row), option=_LINE)
+    if shape.binary == "omit" or shape.transform is not None:
+        return _careful_line(shape, row)
     document = dict(zip(shape.fields, row, strict=True))
     fields = shape.fields
     for position in shape.char_positions:
@@ -50,19 +53,28 @@ def encode_document(shape: DocumentShape, row: Sequence[Any]) -> bytes:
             document[fields[position]] = value
             if shape.epoch_fields:
                 document[fields[position] + EPOCH_SUFFIX] = epoch_seconds(value)
-    document[shape.id_field] = document_id(shape, row)
+    doc_id = document_id(shape, row)
+    document[shape.id_field] = doc_id
+    if shape.shaped:
+        shape_document(shape, row, document, doc_id)
     try:
         return orjson.dumps(document, default=orjson_default, option=_FAST_LINE)
     except orjson.JSONEncodeError:
-        return orjson.dumps(to_document(shape, row), option=_LINE)
+        return _careful_line(shape, row)
+
+
+def _careful_line(shape: DocumentShape, row: Sequence[Any]) -> bytes | None:
+    document = to_document(shape, row)
+    return None if document is None else orjson.dumps(document, option=_LINE)
 
 
 _LINE = orjson.OPT_APPEND_NEWLINE
 _FAST_LINE = orjson.OPT_APPEND_NEWLINE | orjson.OPT_STRICT_INTEGER
 
 
-def to_document(shape: DocumentShape, row: Sequence[Any]) -> dict[str, JsonValue]:
-    """Convert one row (values in ``shape.fields`` order) to a document.
+def to_document(shape: DocumentShape, row: Sequence[Any]) -> dict[str, JsonValue] | None:
+    """Convert one row (values in ``shape.fields`` order) to a document, shaped as the index
+    says (None: the transform keeps the row out).
 
     Raises:
         DocumentError: naming index, primary key and column of an unsupported value or bad id.
@@ -70,6 +82,11 @@ def to_document(shape: DocumentShape, row: Sequence[Any]) -> dict[str, JsonValue
     doc_id = document_id(shape, row)
     document: dict[str, JsonValue] = {}
     for position, (field, value) in enumerate(zip(shape.fields, row, strict=True)):
+        if position in shape.excluded:
+            continue
+        if position in shape.json_positions:
+            document[field] = None  # in its place; the shaping parses the raw value
+            continue
         if value is None:
             document[field] = None
             continue
@@ -89,4 +106,6 @@ def to_document(shape: DocumentShape, row: Sequence[Any]) -> dict[str, JsonValue
             if shape.epoch_fields:
                 document[field + EPOCH_SUFFIX] = epoch_seconds(value)
     document[shape.id_field] = doc_id
+    if shape.shaped:
+        return shape_document(shape, row, document, doc_id)
     return document

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from oracle_meili.config import BinaryPolicy, IndexConfig
+from oracle_meili.config.shaping import Transform, load_transform
 from oracle_meili.errors import ConfigError
 
 COMPOSITE_ID_FIELD = "id"
@@ -32,9 +33,25 @@ class DocumentShape:
     # leaves them naive in the document and takes them as UTC for epoch fields.
     timezone: dt.tzinfo | None = None
 
+    # Shaping (docs/configuration.md, "Shaping"): positions left out of the document, the
+    # latitude and longitude positions of `_geo`, each embedder's position and dimensions,
+    # positions of JSON held as text, and the user's hook.
+    excluded: frozenset[int] = frozenset()
+    geo: tuple[int, int] | None = None
+    vectors: tuple[tuple[str, int, int], ...] = ()
+    json_positions: frozenset[int] = frozenset()
+    transform: Transform | None = None
+
     @property
     def composite(self) -> bool:
         return len(self.key_positions) > 1
+
+    @property
+    def shaped(self) -> bool:
+        """Whether anything beyond the type contract changes the document."""
+        return bool(
+            self.excluded or self.geo or self.vectors or self.json_positions or self.transform
+        )
 
 
 def build_shape(
@@ -44,43 +61,69 @@ def build_shape(
     char_columns: Sequence[str] = (),
     temporal_columns: Sequence[str] | None = None,
 ) -> DocumentShape:
-    """Map the source columns to document fields (lower-cased names).
+    """Map the source columns to document fields (lower-cased names, or as ``fields:``
+    renames them) and resolve the index's shaping settings against the columns.
 
     Raises:
-        ConfigError: a key column is missing, two columns share a field name, or a composite
-            key's synthetic ``id`` field would clash with a column.
+        ConfigError: a key column or a shaping column is missing, two columns share a field
+            name, or a composite key's synthetic ``id`` field would clash with a column.
     """
-    fields = tuple(c.lower() for c in columns)
+    lowered = tuple(c.lower() for c in columns)
+    renames = {_position(index, lowered, c, "fields"): name for c, name in index.fields.items()}
+    fields = tuple(renames.get(i, f) for i, f in enumerate(lowered))
     clashes = sorted({f for f in fields if fields.count(f) > 1})
     if clashes:
         raise ConfigError(
-            f"index {index.name!r}: columns {', '.join(clashes)} differ only in case; "
-            "alias them in a `query:`"
+            f"index {index.name!r}: columns "
+            f"{', '.join(c for c, f in zip(columns, fields, strict=True) if f in clashes)} "
+            f"all become the field {clashes[0]!r}; rename one with `fields:` or alias it in "
+            "a `query:`"
         )
-    key_positions = tuple(_position(index, fields, key, "primary_key") for key in index.primary_key)
+    key_positions = tuple(
+        _position(index, lowered, key, "primary_key") for key in index.primary_key
+    )
     if len(key_positions) > 1:
         if COMPOSITE_ID_FIELD in fields:
             raise ConfigError(
                 f"index {index.name!r}: a composite primary_key adds the field "
                 f"{COMPOSITE_ID_FIELD!r}, but the source has a column of that name; "
-                "alias it in a `query:`"
+                "rename it with `fields:` or alias it in a `query:`"
             )
         id_field = COMPOSITE_ID_FIELD
     else:
         id_field = fields[key_positions[0]]
     lowered_chars = {c.lower() for c in char_columns}
+    vectors = tuple(
+        (embedder, _position(index, lowered, v.column, f"vectors.{embedder}"), v.dimensions)
+        for embedder, v in sorted(index.vectors.items())
+    )
     return DocumentShape(
         index=index.name,
         fields=fields,
         key_positions=key_positions,
         id_field=id_field,
-        char_positions=frozenset(i for i, f in enumerate(fields) if f in lowered_chars),
+        char_positions=frozenset(i for i, f in enumerate(lowered) if f in lowered_chars),
         binary=index.binary,
         epoch_fields=index.epoch_fields,
         temporal_positions=None
         if temporal_columns is None
         else tuple(i for i, c in enumerate(columns) if c in set(temporal_columns)),
         timezone=ZoneInfo(index.timezone) if index.timezone else None,
+        # A vector column's numbers go to `_vectors` only (as a plain field they would be
+        # indexed as searchable text).
+        excluded=frozenset(_position(index, lowered, c, "exclude") for c in index.exclude)
+        | {position for _, position, _ in vectors},
+        geo=None
+        if index.geo is None
+        else (
+            _position(index, lowered, index.geo.lat, "geo.lat"),
+            _position(index, lowered, index.geo.lng, "geo.lng"),
+        ),
+        vectors=vectors,
+        json_positions=frozenset(
+            _position(index, lowered, c, "json_fields") for c in index.json_fields
+        ),
+        transform=load_transform(index.transform) if index.transform else None,
     )
 
 

@@ -50,7 +50,7 @@ class BuildTarget:
         # Build indexes left by a sync that was killed: only one sync of an index runs at a
         # time, so any that exist now are orphans.
         delete_stale_builds(client, self.live)
-        client.create_index(self.uid, primary_key=id_field, settings=index.settings)
+        client.create_index(self.uid, primary_key=id_field, settings=index.meilisearch_settings)
 
     def publish(self, client: MeiliClient) -> list[int]:
         """Swap the build in (or rename it when nothing is live); the task uids."""
@@ -67,7 +67,7 @@ class RecreateTarget(BuildTarget):
     def prepare(self, client: MeiliClient, index: IndexConfig, *, id_field: str) -> None:
         if client.index_exists(self.live):
             client.delete_index(self.live)
-        client.create_index(self.live, primary_key=id_field, settings=index.settings)
+        client.create_index(self.live, primary_key=id_field, settings=index.meilisearch_settings)
 
     def publish(self, client: MeiliClient) -> list[int]:
         return []

@@ -133,7 +133,12 @@ def require_index(client: MeiliClient, uid: str) -> None:
 
 
 def fingerprint(document: dict[str, Any]) -> bytes:
-    """A document's content, whatever its key order, in 16 bytes."""
+    """A document's content, whatever its key order, in 16 bytes.
+
+    ``_vectors`` is left out: Meilisearch keeps a vector as float32, in its own shape, and
+    returns it only when asked; what the index holds is compared field by field otherwise."""
+    if "_vectors" in document:
+        document = {k: v for k, v in document.items() if k != "_vectors"}
     canonical = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
     return hashlib.blake2b(canonical, digest_size=16).digest()
 
@@ -156,8 +161,10 @@ def _index_fingerprints(
 def _source_fingerprints(
     source: TableSource, shape: DocumentShape, chunk: int, on_progress: SideProgress | None
 ) -> Iterator[IdPair]:
-    def pair(row: Row) -> IdPair:
-        document = orjson.loads(encode_document(shape, row))
-        return document_id(shape, row), fingerprint(document)
+    def pair(row: Row) -> IdPair | None:
+        line = encode_document(shape, row)
+        if line is None:
+            return None  # the transform keeps this row out of the index
+        return document_id(shape, row), fingerprint(orjson.loads(line))
 
     return paired(source.read_all(batch_size=chunk), pair, side="source", on_progress=on_progress)

@@ -64,17 +64,18 @@ class IdDiff:
 
 def paired(
     pages: Iterable[Sequence[T]],
-    pair: Callable[[T], IdPair],
+    pair: Callable[[T], IdPair | None],
     *,
     side: str,
     on_progress: SideProgress | None,
 ) -> Iterator[IdPair]:
-    """Each item of each page as an (id, fingerprint) pair; ``on_progress(side, count)``
-    after each page."""
+    """Each item of each page as an (id, fingerprint) pair (an item paired with None is
+    left out); ``on_progress(side, count)`` after each page."""
     seen = 0
     for page in pages:
         for item in page:
-            yield pair(item)
+            if (paired_item := pair(item)) is not None:
+                yield paired_item
         seen += len(page)
         if on_progress is not None:
             on_progress(side, seen)

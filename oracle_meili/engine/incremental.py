@@ -39,7 +39,9 @@ def incremental_sync(
     previous = decode_watermark(watermark)
     highest = source.max_cursor()
     if not client.index_exists(index.name):
-        client.create_index(index.name, primary_key=shape.id_field, settings=index.settings)
+        client.create_index(
+            index.name, primary_key=shape.id_field, settings=index.meilisearch_settings
+        )
     tally = Tally()
     if highest is not None:
         pages = source.read_changed(
@@ -54,6 +56,7 @@ def incremental_sync(
             on_bad_row=index.on_bad_row,
             max_bytes=client.config.max_payload_bytes,
             is_deleted=source.is_deleted,
+            delete_dropped=True,
         )
         drain(events, tally, on_progress=on_progress)
     # The watermark never moves back (an empty source, or rows deleted at the top).

@@ -41,26 +41,33 @@ def write_pages(
     on_bad_row: BadRowPolicy,
     max_bytes: int,
     is_deleted: Callable[[Row], bool] | None = None,
+    delete_dropped: bool = False,
 ) -> Iterator[SyncEvent]:
     """Every page's rows as documents (or deletions) through ``writer``, one row at a time
     (a page's lines are never all held at once); then its tasks' end. ``is_deleted`` picks
-    the rows whose documents are deleted instead."""
+    the rows whose documents are deleted instead; ``delete_dropped`` deletes the documents
+    of rows the index's transform keeps out (an incremental sync: they may be in the index
+    from before), where a full sync just leaves them out."""
     deletions: list[DocumentId] = []
     for page in pages:
         yield PageRead(len(page))
         for row, key in zip(page, page.keys, strict=True):
-            if is_deleted is not None and is_deleted(row):
+            line: bytes | None = None
+            if is_deleted is None or not is_deleted(row):
+                try:
+                    line = encode_line(shape, row, max_bytes=max_bytes)
+                except DocumentError as e:
+                    if on_bad_row == "fail":
+                        raise
+                    yield RowSkipped(e)
+                    continue
+                if line is None and not delete_dropped:
+                    continue
+            if line is None:
                 deletions.append(document_id(shape, row))
                 if len(deletions) >= DELETE_BATCH:
                     yield from writer.delete(deletions)
                     deletions = []
-                continue
-            try:
-                line = encode_line(shape, row, max_bytes=max_bytes)
-            except DocumentError as e:
-                if on_bad_row == "fail":
-                    raise
-                yield RowSkipped(e)
                 continue
             events = writer.add(key, line)
             if events:
@@ -70,15 +77,15 @@ def write_pages(
     yield from writer.finish()
 
 
-def encode_line(shape: DocumentShape, row: Row, *, max_bytes: int) -> bytes:
-    """One row's NDJSON line.
+def encode_line(shape: DocumentShape, row: Row, *, max_bytes: int) -> bytes | None:
+    """One row's NDJSON line (None: the index's transform keeps the row out).
 
     Raises:
         DocumentError: the row cannot become a document, or its document is over the
             payload limit (it could never be sent).
     """
     line = encode_document(shape, row)
-    if len(line) > max_bytes:
+    if line is not None and len(line) > max_bytes:
         raise DocumentError(
             f"the document is {len(line):,} bytes, over the payload limit of "
             f"{max_bytes:,} (meilisearch.max_payload_bytes)",

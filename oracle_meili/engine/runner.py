@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from oracle_meili.adapters.columns import DocumentField as DocumentField
 from oracle_meili.adapters.database import PROBE_ENGINES, source_engine, source_identity
 from oracle_meili.adapters.markers import ChangeMarkers
 from oracle_meili.adapters.meili import MeiliClient
@@ -118,8 +119,8 @@ class Session:
             columns=source.field_columns(),
         )
 
-    def document_fields(self, index: IndexConfig) -> tuple[tuple[str, str, str], ...]:
-        """Each document field with its source column and that column's SQL type."""
+    def document_fields(self, index: IndexConfig) -> tuple[DocumentField, ...]:
+        """Each document field with its source columns and their SQL type."""
         return self.source(index).document_fields()
 
     def check(

@@ -21,9 +21,9 @@ from oracle_meili.documents import (
     convert_value,
     decode_composite_id,
     single_id,
-    to_document,
 )
 from oracle_meili.errors import ConfigError, DocumentError
+from oracle_meili_tests.documents.helpers import document_of
 
 VALID_ID = re.compile(r"^[A-Za-z0-9_-]{1,511}$")
 KST = dt.timezone(dt.timedelta(hours=9))
@@ -37,14 +37,14 @@ def index(**overrides: Any) -> IndexConfig:
 
 def test_row_becomes_dict_with_lower_case_fields_TEST_031() -> None:
     shape = build_shape(index(), ["ITEM_ID", "NAME", "PRICE"])
-    doc = to_document(shape, (7, "무선 이어폰", Decimal("19.90")))
+    doc = document_of(shape, (7, "무선 이어폰", Decimal("19.90")))
     assert doc == {"item_id": 7, "name": "무선 이어폰", "price": 19.9}
     assert shape.id_field == "item_id"
 
 
 def test_null_stays_null_TEST_034() -> None:
     shape = build_shape(index(), ["ITEM_ID", "DESCRIPTION"])
-    assert to_document(shape, (1, None)) == {"item_id": 1, "description": None}
+    assert document_of(shape, (1, None)) == {"item_id": 1, "description": None}
 
 
 @pytest.mark.parametrize(
@@ -88,19 +88,19 @@ def test_values_json_cannot_hold_become_null(value: Any) -> None:
 
 def test_binary_base64_or_omitted() -> None:
     shape = build_shape(index(), ["ITEM_ID", "PHOTO"])
-    assert to_document(shape, (1, b"\x00\xff"))["photo"] == "AP8="
+    assert document_of(shape, (1, b"\x00\xff"))["photo"] == "AP8="
     omitted = build_shape(index(binary="omit"), ["ITEM_ID", "PHOTO"])
-    assert "photo" not in to_document(omitted, (1, b"\x00\xff"))
+    assert "photo" not in document_of(omitted, (1, b"\x00\xff"))
 
 
 def test_char_padding_is_trimmed() -> None:
     shape = build_shape(index(), ["ITEM_ID", "FLAG", "NOTE"], char_columns=["FLAG"])
-    assert to_document(shape, (1, "Y  ", "kept  ")) == {"item_id": 1, "flag": "Y", "note": "kept  "}
+    assert document_of(shape, (1, "Y  ", "kept  ")) == {"item_id": 1, "flag": "Y", "note": "kept  "}
 
 
 def test_epoch_companion_fields() -> None:
     shape = build_shape(index(epoch_fields=True), ["ITEM_ID", "UPDATED_AT"])
-    doc = to_document(shape, (1, dt.datetime(1970, 1, 2)))
+    doc = document_of(shape, (1, dt.datetime(1970, 1, 2)))
     assert doc["updated_at_epoch"] == 86400
 
 
@@ -109,13 +109,13 @@ def test_unsupported_type_names_index_key_and_column() -> None:
     with pytest.raises(
         DocumentError, match=r"index 'items', primary key 5, column 'geometry'.*object"
     ):
-        to_document(shape, (5, object()))
+        document_of(shape, (5, object()))
 
 
 def test_documents_serialize_with_orjson() -> None:
     shape = build_shape(index(epoch_fields=True), ["ITEM_ID", "AT", "PRICE", "RAW"])
     row = (1, dt.datetime(2026, 1, 1, tzinfo=KST), Decimal("1.25"), b"ab")
-    assert orjson.loads(orjson.dumps(to_document(shape, row)))["price"] == 1.25
+    assert orjson.loads(orjson.dumps(document_of(shape, row)))["price"] == 1.25
 
 
 def test_missing_key_column_names_index() -> None:

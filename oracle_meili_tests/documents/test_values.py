@@ -20,10 +20,9 @@ from oracle_meili.documents import (
     build_shape,
     composite_id,
     document_id,
-    encode_document,
-    to_document,
 )
 from oracle_meili.errors import DocumentError
+from oracle_meili_tests.documents.helpers import document_of, line_of
 from oracle_meili_tests.documents.test_documents import index
 
 KST = dt.timezone(dt.timedelta(hours=9))
@@ -64,8 +63,8 @@ def test_values_python_oracledb_returns(oracle_type: str, value: Any, expected: 
     """The type contract on the Python values python-oracledb returns for each Oracle type."""
     shape = build_shape(index(), ["ITEM_ID", "V"])
     row = (1, value)
-    assert to_document(shape, row)["v"] == expected, oracle_type
-    assert orjson.loads(encode_document(shape, row))["v"] == expected, oracle_type
+    assert document_of(shape, row)["v"] == expected, oracle_type
+    assert orjson.loads(line_of(shape, row))["v"] == expected, oracle_type
 
 
 def test_naive_dates_in_a_configured_time_zone() -> None:
@@ -76,8 +75,8 @@ def test_naive_dates_in_a_configured_time_zone() -> None:
     )
     row = (1, dt.datetime(2026, 1, 1, 9, 0))
     expected = {"item_id": 1, "created": "2026-01-01T09:00:00+09:00", "created_epoch": 1767225600}
-    assert to_document(shape, row) == expected
-    assert orjson.loads(encode_document(shape, row)) == expected
+    assert document_of(shape, row) == expected
+    assert orjson.loads(line_of(shape, row)) == expected
 
 
 def test_unknown_time_zone_is_a_config_error() -> None:
@@ -122,15 +121,13 @@ def test_fast_encoding_equals_the_type_contract(
         temporal_columns=temporal if typed else None,
     )
     row = (1, *values)
-    assert orjson.loads(encode_document(shape, row)) == orjson.loads(
-        orjson.dumps(to_document(shape, row))
-    )
+    assert orjson.loads(line_of(shape, row)) == orjson.loads(orjson.dumps(document_of(shape, row)))
 
 
 def test_fast_encoding_names_the_column_of_an_unsupported_value() -> None:
     shape = build_shape(index(), ["ITEM_ID", "SHAPE"])
     with pytest.raises(DocumentError, match="column 'shape'"):
-        encode_document(shape, (3, object()))
+        line_of(shape, (3, object()))
 
 
 def test_decimal_key_parts_have_one_canonical_id() -> None:
