@@ -42,7 +42,16 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--no-raw", action="store_true", help="skip the raw-ingest baseline")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each; the best counts")
+    parser.add_argument(
+        "--shaping",
+        action="store_true",
+        help="instead, what shaping costs: the same query synced plain, then with geo, "
+        "json_fields and a transform",
+    )
     args = parser.parse_args()
+    if args.shaping:
+        shaping_cost(args.rows, args.repeat)
+        return
 
     with tempfile.TemporaryDirectory(prefix="oracle-meili-bench-") as scratch:
         work = Path(scratch)
@@ -85,6 +94,49 @@ def main() -> None:
                 print(f", best raw ingest {min(raws):.2f} s, ratio {min(syncs) / min(raws):.3f}")
             else:
                 print()
+
+
+# The products with a point and a JSON array made up from their own columns, so that both
+# variants read the same query and differ only in the shaping.
+SHAPING_QUERY = """
+SELECT p.*, 37.0 + (p.PRODUCT_ID % 1000) / 1000.0 AS LATITUDE,
+       127.0 + (p.PRODUCT_ID % 997) / 1000.0 AS LONGITUDE,
+       json_array(p.CATEGORY, p.BRAND, p.LANG) AS TAGS
+  FROM PRODUCTS p
+"""
+SHAPED = {
+    "geo": {"lat": "LATITUDE", "lng": "LONGITUDE"},
+    "json_fields": ["TAGS"],
+    "transform": "bench.shaping_transform:price_band",
+}
+
+
+def shaping_cost(rows: int, repeat: int) -> None:
+    """The same query synced plain and shaped: wall time, CPU and peak RSS of each."""
+    with tempfile.TemporaryDirectory(prefix="oracle-meili-bench-") as scratch:
+        work = Path(scratch)
+        db = create_demo(work / "demo.db", rows=rows)
+        raw_config = yaml.safe_load(DEMO_CONFIG.read_text())
+        raw_config["source"]["url"] = f"sqlite:///{db}"
+        products = raw_config["indexes"][0]
+        del products["table"]
+        products.update(query=SHAPING_QUERY, upstream=["PRODUCTS"])
+        raw_config["indexes"] = [products]
+        with meilisearch_server(data_dir=work / "ms", flags=BENCH_FLAGS) as server:
+            env = {**os.environ, "MEILI_URL": server.url, "MEILI_API_KEY": server.master_key}
+            for variant, extra in (("plain", {}), ("shaped", SHAPED)):
+                path = work / f"{variant}.yaml"
+                raw_config["indexes"] = [{**products, **extra}]
+                path.write_text(yaml.safe_dump(raw_config))
+                warm_up(load_config(path, environ=env))
+                for run in range(1, repeat + 1):
+                    seconds, wall, cpu, rss_mb, result = run_sync(path, env)
+                    print(
+                        f"{variant} run {run}: {result['index_document_count']} documents in "
+                        f"{seconds:.2f} s (process wall {wall:.2f} s, CPU {cpu:.2f} s), "
+                        f"peak RSS {rss_mb:.0f} MB",
+                        flush=True,
+                    )
 
 
 def run_sync(

@@ -225,3 +225,31 @@ def test_freshness_from_the_configuration() -> None:
             {**raw, "freshness": {"fail_after_minutes": 10, "warn_after_minutes": 10}},
             label="index 'p'",
         )
+
+
+def test_shaped_fields_in_the_column_schema_and_lineage(
+    app_config: AppConfig, instance: dg.DagsterInstance, index_name: str
+) -> None:
+    """A renamed field with its column, ``_geo`` from its two, excluded columns absent."""
+    stores, _ = parse_index(
+        {"name": index_name, "table": "STORES", "primary_key": "STORE_ID",
+         "cursor": "UPDATED_AT", "fields": {"NAME": "store_name"},
+         "geo": {"lat": "LATITUDE", "lng": "LONGITUDE"}, "exclude": ["LATITUDE", "LONGITUDE"]},
+        label=f"index {index_name!r}",
+    )  # fmt: skip
+    result = materialize(app_config.model_copy(update={"indexes": (stores,)}), instance, "full")
+    assert result.success
+    meta = metadata_of(result)
+    schema = meta["dagster/column_schema"]
+    assert isinstance(schema, dg.TableSchema)
+    assert [c.name for c in schema.columns] == [
+        "store_id", "store_name", "city", "updated_at", "_geo"
+    ]  # fmt: skip
+    lineage = meta["dagster/column_lineage"]
+    assert isinstance(lineage, dg.TableColumnLineage)
+    table = source_table_key("STORES")
+    assert [(d.asset_key, d.column_name) for d in lineage.deps_by_column["_geo"]] == [
+        (table, "latitude"),
+        (table, "longitude"),
+    ]
+    assert [d.column_name for d in lineage.deps_by_column["store_name"]] == ["name"]

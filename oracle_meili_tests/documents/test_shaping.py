@@ -4,6 +4,7 @@ text and the transform, on both encoders, and every error they raise."""
 from __future__ import annotations
 
 import array
+import inspect
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +16,9 @@ from hypothesis import strategies as st
 from oracle_meili.config import IndexConfig
 from oracle_meili.documents import build_shape, encode_document, to_document
 from oracle_meili.errors import ConfigError, DocumentError
+from oracle_meili_tests import transforms
 from oracle_meili_tests.documents.helpers import document_of, line_of
+from oracle_meili_tests.test_docs import blocks
 
 COLUMNS = ["ITEM_ID", "NAME", "LAT", "LNG", "TAGS", "EMBEDDING", "STATUS"]
 
@@ -253,3 +256,9 @@ def _outcome(encode: Any, shape: Any, row: tuple[Any, ...]) -> bytes | str | Non
         return encode(shape, row)  # type: ignore[no-any-return]
     except DocumentError as error:
         return str(error)
+
+
+def test_the_transform_in_the_docs_is_the_one_the_tests_run() -> None:
+    """docs/configuration.md shows ``drop_discontinued``; its configuration example names it."""
+    (shown,) = [b for b in blocks("python") if "def drop_discontinued" in b.text]
+    assert shown.text.strip() == inspect.getsource(transforms.drop_discontinued).strip()

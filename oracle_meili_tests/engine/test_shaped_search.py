@@ -15,6 +15,7 @@ from oracle_meili.demo_stores import SEOUL_STATION, STORES
 from oracle_meili_tests.conftest import MakeIndex
 from oracle_meili_tests.engine.test_public_data import airports  # noqa: F401 (a fixture)
 from oracle_meili_tests.harness import SyncHarness
+from oracle_meili_tests.test_docs import blocks
 
 
 def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -118,14 +119,8 @@ def test_vector_and_hybrid_search_on_user_provided_vectors(
     assert sync.check(index).consistent
 
 
-ORDERS_QUERY = """
-SELECT o.ORDER_ID, o.CUSTOMER,
-       (SELECT json_group_array(json_object('product_id', i.PRODUCT_ID, 'qty', i.QTY))
-          FROM ORDER_ITEMS i WHERE i.ORDER_ID = o.ORDER_ID) AS ITEMS,
-       MAX(o.UPDATED_AT, COALESCE((SELECT MAX(i.UPDATED_AT) FROM ORDER_ITEMS i
-                                    WHERE i.ORDER_ID = o.ORDER_ID), o.UPDATED_AT)) AS CHANGED_AT
-  FROM ORDERS o
-"""
+# The SQLite query of docs/configuration.md ("One-to-many"), run as the docs show it.
+ORDERS_QUERY = next(block.text for block in blocks("sql") if "json_group_array" in block.text)
 
 
 def test_orders_with_their_items_nested_and_a_child_change(
