@@ -1,8 +1,16 @@
-"""Change sensors: poll the highest cursor, request an incremental sync when it moves.
+"""Change sensors: one probe of the source per tick for every watched index, and an
+incremental sync requested for each index whose highest cursor moved.
+
+Indexes whose ``change_sensor`` settings are the same (interval, running) share one
+sensor, so a source with many indexes costs one sensor tick and one round trip to the
+database per interval, not one of each per index. A lone index keeps its own sensor,
+``sync_<index>_on_change``.
 
 No ``from __future__ import annotations``: Dagster reads the sensor function's annotations.
 """
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
@@ -10,36 +18,75 @@ import orjson
 
 from oracle_meili.config import ChangeSensorConfig, IndexConfig
 from oracle_meili.defs.jobs import SyncJob
-from oracle_meili.defs.names import (
-    change_sensor_name,
-    index_asset_key,
-    source_table_key,
-)
+from oracle_meili.defs.names import change_sensor_name, index_asset_key, source_table_key
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource, runner
 from oracle_meili.defs.sources import newest_change_metadata, source_tables
 from oracle_meili.engine.watermark import encode_watermark
+
+# A run of a sync job in one of these states has not started reading: a change seen now
+# is one it will read, so no second run is requested behind it.
+WAITING = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+]
+
+
+@dataclass(frozen=True)
+class Watched:
+    """An index a change sensor watches, and the job that syncs it."""
+
+    index: IndexConfig
+    job: SyncJob
+
+
+def build_change_sensors(
+    entries: Sequence[tuple[IndexConfig, ChangeSensorConfig | None, SyncJob]],
+) -> list[dg.SensorDefinition]:
+    """The change sensors of these indexes: one per distinct ``change_sensor`` setting
+    (indexes without a cursor or with ``change_sensor: null`` are not watched)."""
+    groups: dict[tuple[int, bool], list[Watched]] = {}
+    for index, settings, job in entries:
+        if settings is not None and index.cursor is not None:
+            key = (settings.interval_seconds, settings.running)
+            groups.setdefault(key, []).append(Watched(index, job))
+    sensors = []
+    for (interval, running), watched in sorted(groups.items()):
+        if len(watched) == 1:
+            name = change_sensor_name(watched[0].index)
+        elif len(groups) == 1:
+            name = "source_changes"
+        else:
+            name = f"source_changes_every_{interval}s" + ("_running" if running else "")
+        sensors.append(_sensor(name, watched, interval=interval, running=running))
+    return sensors
 
 
 def build_change_sensor(
     index: IndexConfig, settings: ChangeSensorConfig | None, job: SyncJob
 ) -> dg.SensorDefinition | None:
-    """The index's change sensor, or None when it has none (no cursor, or disabled)."""
-    if settings is None or index.cursor is None:
-        return None
+    """One index's own change sensor, or None when it has none (no cursor, or disabled)."""
+    sensors = build_change_sensors([(index, settings, job)])
+    return sensors[0] if sensors else None
 
-    key = index_asset_key(index)
+
+def _sensor(
+    name: str, watched: list[Watched], *, interval: int, running: bool
+) -> dg.SensorDefinition:
+    described = ", ".join(f"`{w.index.name}` ({w.index.cursor})" for w in watched)
 
     @dg.sensor(
-        name=change_sensor_name(index),
-        job=job,
-        minimum_interval_seconds=settings.interval_seconds,
+        name=name,
+        jobs=[w.job for w in watched],
+        minimum_interval_seconds=interval,
         description=(
-            f"Requests an incremental sync of `{index.name}` when the highest "
-            f"{index.cursor} of {index.source_label} changes (and its first, full sync "
-            "when it was never synced)."
+            f"Reads the highest cursor of {described} in one query, and requests an "
+            "incremental sync of each index whose cursor moved (its first, full sync when "
+            "it was never synced). No second run is requested while one is still waiting "
+            "to start: it will read the change."
         ),
         default_status=dg.DefaultSensorStatus.RUNNING
-        if settings.running
+        if running
         else dg.DefaultSensorStatus.STOPPED,
     )
     def _change_sensor(
@@ -47,35 +94,93 @@ def build_change_sensor(
         source: SourceResource,
         meilisearch: MeilisearchResource,
     ) -> dg.SensorResult:
-        # A session kept open across ticks, and the table reflected every few minutes.
+        # A session kept open across ticks, and the tables reflected every few minutes.
         with runner(source, meilisearch, probe=True).session(cached_reflection=True) as session:
-            markers = session.change_markers(index)
-        current: dict[str, Any] = {"max_cursor": encode_watermark(markers.max_cursor)}
-        previous = orjson.loads(context.cursor) if context.cursor else None
-        never_synced = context.instance.get_latest_materialization_event(key) is None
-        if previous == current and not never_synced:
-            return dg.SensorResult(skip_reason="no change in the source", cursor=context.cursor)
-        observations = [
-            dg.AssetObservation(
-                asset_key=source_table_key(table),
-                metadata=dict(newest_change_metadata(markers.max_cursor)),
-            )
-            for table in source_tables(index)
-            if index.table is not None  # a query's markers say nothing about one table
-        ]
-        requests = []
-        if never_synced:
-            # An index that was never synced gets its first (full) sync from the sensor
-            # itself, rather than staying empty until a row changes.
-            requests.append(dg.RunRequest(run_key=f"{index.name}:first", partition_key="full"))
-        elif previous is not None:
+            markers = session.change_markers_of([w.index for w in watched])
+        state = _SensorState.load(context.cursor, watched)
+        requests: list[dg.RunRequest] = []
+        observations: list[dg.AssetObservation] = []
+        waiting: list[str] = []
+        for w in watched:
+            name = w.index.name
+            highest = encode_watermark(markers[name].max_cursor)
+            seen, moved = name in state.markers, state.markers.get(name) != highest
+            state.markers[name] = highest
+            if moved:
+                observations.extend(_observations(w.index, markers[name].max_cursor))
+            if name not in state.synced:
+                if context.instance.get_latest_materialization_event(index_asset_key(name)):
+                    state.synced.add(name)
+                else:
+                    # Never synced: its first (full) sync, rather than an empty index
+                    # until a row changes. The run key makes Dagster launch it once.
+                    requests.append(
+                        dg.RunRequest(
+                            job_name=w.job.name, run_key=f"{name}:first", partition_key="full"
+                        )
+                    )
+                    continue
+            if not (seen and moved):
+                continue
+            if _a_run_is_waiting(context.instance, w.job.name):
+                waiting.append(name)
+                continue
             # The run key makes one change launch one run, however often it is seen.
-            key_text = f"{index.name}:{current['max_cursor']}"
-            requests.append(dg.RunRequest(run_key=key_text, partition_key="incremental"))
+            requests.append(
+                dg.RunRequest(
+                    job_name=w.job.name,
+                    run_key=f"{name}:{highest}",
+                    partition_key="incremental",
+                )
+            )
+        skip = None
+        if not requests:
+            skip = (
+                f"a sync of {', '.join(waiting)} is waiting to start; it will read the change"
+                if waiting
+                else "no change in the source"
+            )
         return dg.SensorResult(
             run_requests=requests,
-            cursor=orjson.dumps(current).decode(),
+            skip_reason=skip,
+            cursor=state.dump(),
             asset_events=observations,
         )
 
     return _change_sensor
+
+
+def _observations(index: IndexConfig, max_cursor: Any) -> list[dg.AssetObservation]:
+    if index.table is None:
+        return []  # a query's highest cursor says nothing about one table
+    return [
+        dg.AssetObservation(
+            asset_key=source_table_key(table), metadata=dict(newest_change_metadata(max_cursor))
+        )
+        for table in source_tables(index)
+    ]
+
+
+def _a_run_is_waiting(instance: dg.DagsterInstance, job_name: str) -> bool:
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=WAITING), limit=1)
+    return bool(runs)
+
+
+@dataclass
+class _SensorState:
+    """The sensor's cursor: each index's highest cursor last seen, and the indexes known to
+    have been synced (so the instance is asked once per index, not at every tick)."""
+
+    markers: dict[str, str | None]
+    synced: set[str]
+
+    @classmethod
+    def load(cls, cursor: str | None, watched: list[Watched]) -> "_SensorState":
+        data: dict[str, Any] = orjson.loads(cursor) if cursor else {}
+        if "max_cursor" in data and len(watched) == 1:
+            # A lone index's sensor cursor as it used to be: {"max_cursor": ...}.
+            return cls({watched[0].index.name: data["max_cursor"]}, set())
+        return cls(dict(data.get("markers", {})), set(data.get("synced", [])))
+
+    def dump(self) -> str:
+        return orjson.dumps({"markers": self.markers, "synced": sorted(self.synced)}).decode()

@@ -20,7 +20,7 @@ from oracle_meili.defs.jobs import SyncJob, build_checks_job, build_sync_job
 from oracle_meili.defs.reconcile import build_reconcile_job
 from oracle_meili.defs.resources import build_resources
 from oracle_meili.defs.schedules import build_job_schedule, build_schedules
-from oracle_meili.defs.sensors import build_change_sensor
+from oracle_meili.defs.sensors import build_change_sensors
 from oracle_meili.defs.sources import build_observe_job, build_source_assets
 
 
@@ -30,14 +30,15 @@ class IndexDefinitions:
 
     asset: dg.AssetsDefinition
     checks: dg.AssetChecksDefinition
+    sync: SyncJob
     jobs: tuple[SyncJob | dg.JobDefinition, ...]
     schedules: tuple[dg.ScheduleDefinition, ...]
-    sensors: tuple[dg.SensorDefinition, ...]
 
 
 def index_definitions(index: IndexConfig, orchestration: Orchestration) -> IndexDefinitions:
     """The index's asset and checks; its sync, check, reconcile and observe jobs; the
-    schedules its ``schedule:`` asks for; and its change sensor.
+    schedules its ``schedule:`` asks for. (Change sensors watch several indexes at once:
+    :func:`build_definitions` makes them.)
 
     Raises:
         ConfigError: a schedule's cron expression or time zone is invalid.
@@ -52,16 +53,15 @@ def index_definitions(index: IndexConfig, orchestration: Orchestration) -> Index
         build_job_schedule(index, schedule, checks, what="checks"),
         build_job_schedule(index, schedule, observe, what="observe") if observe else None,
     )
-    sensor = build_change_sensor(index, orchestration.change_sensor, sync)
     return IndexDefinitions(
         asset=build_index_asset(index, orchestration),
         checks=build_consistency_checks(index),
+        sync=sync,
         jobs=tuple(job for job in (sync, checks, reconcile, observe) if job is not None),
         schedules=(
             *build_schedules(index, schedule, sync),
             *(s for s in maintenance if s is not None),
         ),
-        sensors=(sensor,) if sensor is not None else (),
     )
 
 
@@ -92,7 +92,12 @@ def build_definitions(config: AppConfig, environ: Mapping[str, str]) -> dg.Defin
         asset_checks=[d.checks for d in per_index],
         jobs=[job for d in per_index for job in d.jobs],
         schedules=[schedule for d in per_index for schedule in d.schedules],
-        sensors=[sensor for d in per_index for sensor in d.sensors],
+        sensors=build_change_sensors(
+            [
+                (index, config.orchestration_of(index).change_sensor, d.sync)
+                for index, d in zip(config.indexes, per_index, strict=True)
+            ]
+        ),
         resources=build_resources(config, environ),
         # The implicit asset job (the UI's Materialize button) runs in process, like the
         # named sync jobs: a sync is one step, and a subprocess per step costs seconds.

@@ -10,7 +10,7 @@ or one kept across sensor ticks) and where sync state lives
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +21,7 @@ from oracle_meili.adapters.columns import DocumentField as DocumentField
 from oracle_meili.adapters.database import PROBE_ENGINES, source_engine, source_identity
 from oracle_meili.adapters.markers import ChangeMarkers
 from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.probe import change_markers_of
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig, MeilisearchConfig, SourceConfig, SyncMode
 from oracle_meili.engine.consistency import ConsistencyReport, check_consistency
@@ -109,6 +110,11 @@ class Session:
     def change_markers(self, index: IndexConfig) -> ChangeMarkers:
         """The cheap sign of a change: the highest cursor value (one query)."""
         return self.source(index).change_markers()
+
+    def change_markers_of(self, indexes: Sequence[IndexConfig]) -> dict[str, ChangeMarkers]:
+        """Every index's highest cursor, in one round trip to the database."""
+        markers = change_markers_of([self.source(index) for index in indexes])
+        return {index.name: marker for index, marker in zip(indexes, markers, strict=True)}
 
     def observe(self, index: IndexConfig) -> Observation:
         """The source table's live rows (one COUNT), newest change and columns."""

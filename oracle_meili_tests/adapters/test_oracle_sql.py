@@ -17,6 +17,7 @@ from sqlalchemy.dialects import oracle
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from oracle_meili.adapters.database import SCN_STATEMENT
+from oracle_meili.adapters.probe import probe_statement
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig
 from oracle_meili.errors import ConfigError
@@ -218,3 +219,26 @@ def test_consistent_snapshot_reads_as_of_one_scn() -> None:
 def test_consistent_snapshot_needs_a_table() -> None:
     with pytest.raises(ValidationError, match="consistent_snapshot: works on a `table`"):
         index(table=None, query="SELECT 1 FROM DUAL", consistent_snapshot=True)
+
+
+def test_one_probe_reads_every_index_in_one_statement() -> None:
+    """Each index's MAX(cursor) as a scalar subquery of one SELECT FROM DUAL, so each keeps
+    its own type (a UNION ALL of a TIMESTAMP and a NUMBER is ORA-01790)."""
+    stores = sa.Table(
+        "stores", sa.MetaData(),
+        sa.Column("store_id", oracle.NUMBER(10, 0), primary_key=True),
+        sa.Column("version", oracle.NUMBER(19, 0)),
+        schema="shop",
+    )  # fmt: skip
+    stores_index = index(
+        name="stores", table="SHOP.STORES", primary_key="STORE_ID", cursor="VERSION",
+        soft_delete=None,
+    )  # fmt: skip
+    sources = [
+        TableSource(ORACLE, index(), selectable=products()),
+        TableSource(ORACLE, stores_index, selectable=stores),
+    ]
+    assert sql(probe_statement(sources)) == (
+        "SELECT (SELECT max(shop.products.updated_at) AS max_1 FROM shop.products) AS index_0, "
+        "(SELECT max(shop.stores.version) AS max_2 FROM shop.stores) AS index_1 FROM DUAL"
+    )

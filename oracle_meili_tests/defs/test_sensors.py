@@ -9,13 +9,14 @@ from typing import Any
 import dagster as dg
 import pytest
 import sqlalchemy as sa
+from dagster._core.utils import make_new_run_id
 
 from oracle_meili.config import ChangeSensorConfig, IndexConfig
 from oracle_meili.defs.jobs import build_sync_job
 from oracle_meili.defs.metadata_sets import SourceObservation
 from oracle_meili.defs.names import index_asset_key
 from oracle_meili.defs.resources import MeilisearchResource, SqlAlchemySourceResource
-from oracle_meili.defs.sensors import build_change_sensor
+from oracle_meili.defs.sensors import build_change_sensor, build_change_sensors
 
 
 def products_index(**overrides: object) -> IndexConfig:
@@ -142,6 +143,91 @@ def test_ticks_reuse_the_reflected_table(demo_db: Path, monkeypatch: pytest.Monk
     tick(sensor, demo_db, cursor)
     later = statements[first:]
     assert first > 2  # the first tick reflected (PRAGMA table_info, ...)
-    assert len(later) == 2 and all(s.lstrip().upper().startswith("SELECT MAX") for s in later)
+    assert len(later) == 2 and all(
+        s.lstrip().upper().startswith("SELECT (SELECT MAX") for s in later
+    )
     # ... on one engine kept across ticks (no new logon every tick).
     assert len(engines) == 1
+
+
+def change(db: Path, table: str, key: str, key_value: int, when: dt.datetime) -> None:
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.begin() as c:
+        c.execute(sa.text(f"UPDATE {table} SET UPDATED_AT = :t WHERE {key} = :k"),
+                  {"t": when, "k": key_value})  # fmt: skip
+    engine.dispose()
+
+
+def test_one_sensor_and_one_query_per_tick_for_every_index(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Indexes with the same sensor settings share one sensor, which reads all their
+    highest cursors in one statement and requests runs only for the indexes that moved."""
+    products = products_index()
+    stores = IndexConfig.model_validate(
+        {"name": "stores", "table": "STORES", "primary_key": "STORE_ID", "cursor": "UPDATED_AT"}
+    )
+    settings = ChangeSensorConfig(interval_seconds=2)
+    (sensor,) = build_change_sensors([(i, settings, build_sync_job(i)) for i in (products, stores)])
+    assert sensor.name == "source_changes" and sensor.minimum_interval_seconds == 2
+    instance = synced_instance("products")
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key=index_asset_key("stores"), partition="full")
+    )
+    statements: list[str] = []
+
+    def record(*event: Any) -> None:
+        statements.append(event[2])
+
+    sa.event.listen(sa.Engine, "before_cursor_execute", record)
+    try:
+        first = tick(sensor, demo_db, None, instance)
+        assert first.run_requests == []
+        # Both tables observed at the first tick: each table's newest change.
+        assert {e.asset_key for e in first.asset_events} == {
+            dg.AssetKey(["oracle", "PRODUCTS"]), dg.AssetKey(["oracle", "STORES"])
+        }  # fmt: skip
+        statements.clear()
+        change(demo_db, "STORES", "STORE_ID", 3, dt.datetime(2026, 9, 1))
+        changed = tick(sensor, demo_db, first.cursor, instance)
+    finally:
+        sa.event.remove(sa.Engine, "before_cursor_execute", record)
+    probes = [s for s in statements if "MAX" in s.upper()]
+    assert len(probes) == 1 and "FROM products" in probes[0] and "FROM stores" in probes[0]
+    (request,) = changed.run_requests or []
+    assert (request.job_name, request.partition_key) == ("sync_stores", "incremental")
+    assert [e.asset_key for e in changed.asset_events] == [dg.AssetKey(["oracle", "STORES"])]
+
+
+def test_no_second_run_while_one_is_waiting(demo_db: Path) -> None:
+    """Runs held back in the queue: a change seen while a sync of the index is waiting to
+    start requests nothing (that run will read it); once it has started, the next change
+    gets one run. So a change never waits behind more than one run."""
+    index = products_index()
+    sensor = change_sensor(index, interval_seconds=1)
+    assert sensor is not None
+    instance = synced_instance()
+    cursor = tick(sensor, demo_db, None, instance).cursor
+    held = instance.add_run(
+        dg.DagsterRun(job_name="sync_products", run_id=make_new_run_id(),
+                      status=dg.DagsterRunStatus.NOT_STARTED,
+                      tags={"dagster/partition": "incremental"})
+    )  # fmt: skip
+    change(demo_db, "PRODUCTS", "PRODUCT_ID", 1, dt.datetime(2026, 8, 1))
+    coalesced = tick(sensor, demo_db, cursor, instance)
+    assert not coalesced.run_requests
+    assert coalesced.skip_reason is not None
+    assert coalesced.skip_reason.skip_message == (
+        "a sync of products is waiting to start; it will read the change"
+    )
+    # The held run starts (it reads from here on); a later change needs a run of its own.
+    instance.handle_run_event(
+        held.run_id,
+        dg.DagsterEvent(
+            event_type_value=dg.DagsterEventType.RUN_START.value, job_name="sync_products"
+        ),
+    )
+    change(demo_db, "PRODUCTS", "PRODUCT_ID", 2, dt.datetime(2026, 8, 2))
+    after = tick(sensor, demo_db, coalesced.cursor, instance)
+    (request,) = after.run_requests or []
+    assert request.run_key == "products:datetime:2026-08-02T00:00:00"
