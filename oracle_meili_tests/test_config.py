@@ -219,3 +219,18 @@ def test_read_path_columnar_still_loads(caplog: pytest.LogCaptureFixture) -> Non
     index = parse({"indexes": [{**INDEX, "read_path": "columnar"}]}).indexes[0]
     assert index.read_path == "columnar"
     assert "read_path: columnar is read as rows" in caplog.text
+
+
+@pytest.mark.parametrize("limit", [0, -1, "2", 1.5, True])
+def test_max_concurrent_syncs_is_a_whole_number_from_1(limit: Any) -> None:
+    with pytest.raises(ConfigError, match=r"source.max_concurrent_syncs: a whole number from 1"):
+        parse({"source": {"url": "sqlite:///x.db", "max_concurrent_syncs": limit},
+               "indexes": [INDEX]})  # fmt: skip
+
+
+def test_max_concurrent_syncs_for_oracle_and_any_url() -> None:
+    oracle_env = {"ORACLE_USER": "u", "ORACLE_PASSWORD": "p", "ORACLE_DSN": "db:1521/X"}
+    oracle = parse({"source": {"max_concurrent_syncs": 3}, "indexes": [INDEX]}, oracle_env)
+    assert oracle.source.max_concurrent_syncs == 3
+    url = parse({"source": {"url": "sqlite:///x.db"}, "indexes": [INDEX]})
+    assert url.source.max_concurrent_syncs is None

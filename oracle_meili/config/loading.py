@@ -135,16 +135,19 @@ def _parse_indexes(raw: Any) -> list[tuple[IndexConfig, Orchestration]]:
 def _parse_source(raw: Any, env: Mapping[str, str]) -> SourceConfig:
     if not isinstance(raw, dict):
         raise ConfigError("source: must be a mapping")
-    unknown = set(raw) - {"url", "oracle", "pool"}
+    unknown = set(raw) - {"url", "oracle", "pool", "max_concurrent_syncs"}
     if unknown:
         raise ConfigError(f"source: unknown key(s): {', '.join(sorted(unknown))}")
+    limit = raw.get("max_concurrent_syncs")
+    if limit is not None and (type(limit) is not int or limit < 1):
+        raise ConfigError(f"source.max_concurrent_syncs: a whole number from 1 (got {limit!r})")
     url = raw.get("url")
     if url is not None:
         if "oracle" in raw:
             raise ConfigError("source: give `url` or `oracle`, not both")
         if not isinstance(url, str) or "://" not in url:
             raise ConfigError(f"source.url: not a SQLAlchemy URL: {url!r}")
-        return SourceConfig(url=url)
+        return SourceConfig(url=url, max_concurrent_syncs=limit)
     in_file = raw.get("oracle") or {}
     if not isinstance(in_file, dict):
         raise ConfigError("source.oracle: must be a mapping")
@@ -188,7 +191,9 @@ def _parse_source(raw: Any, env: Mapping[str, str]) -> SourceConfig:
             f"{'; '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set"
         )
     try:
-        return SourceConfig(oracle=OracleSettings.model_validate(values))
+        return SourceConfig(
+            oracle=OracleSettings.model_validate(values), max_concurrent_syncs=limit
+        )
     except ValidationError as e:
         first = e.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else ""

@@ -256,6 +256,12 @@ class SourceConfig(Record):
 
     url: str | None = None
     oracle: OracleSettings | None = None
+    max_concurrent_syncs: int | None = Field(
+        default=None,
+        ge=1,
+        description="Dagster: at most this many syncs read the source at once, whichever "
+        "indexes they are for (none: no limit beyond each index's own).",
+    )
 
 
 class MeilisearchSettings(Record):

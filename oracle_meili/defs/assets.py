@@ -17,6 +17,7 @@ from oracle_meili.defs.names import index_asset_key, pool_name, source_table_key
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource, runner
 from oracle_meili.defs.sources import newest_change_metadata, source_tables
 from oracle_meili.defs.state import DagsterRunState
+from oracle_meili.defs.throttle import SourceSlots, source_slot
 from oracle_meili.engine.result import SyncResult
 from oracle_meili.engine.watermark import decode_watermark
 from oracle_meili.progress import ProgressReporter
@@ -56,7 +57,9 @@ def freshness_policy(freshness: FreshnessConfig | None) -> dg.FreshnessPolicy | 
 
 
 def build_index_asset(
-    index: IndexConfig, orchestration: Orchestration | None = None
+    index: IndexConfig,
+    orchestration: Orchestration | None = None,
+    source_slots: SourceSlots | None = None,
 ) -> dg.AssetsDefinition:
     """The asset for one index: partition ``full`` rebuilds it, ``incremental`` updates it."""
     shown = orchestration or Orchestration()
@@ -90,9 +93,12 @@ def build_index_asset(
             raise dg.Failure(f"unknown partition {mode!r}", allow_retries=False)
         settings = meilisearch.settings()
         state = DagsterRunState(context, meilisearch_url=settings.url)
-        context.log.info(f"{index.name}: {mode} sync started")
         try:
-            with runner(source, meilisearch, state=state).session() as session:
+            with (
+                source_slot(context, source_slots, holder=index.name),
+                runner(source, meilisearch, state=state).session() as session,
+            ):
+                context.log.info(f"{index.name}: {mode} sync started")
                 result = session.sync(
                     index, mode, on_progress=ProgressReporter(index.name, context.log.info)
                 )

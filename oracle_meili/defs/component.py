@@ -87,6 +87,11 @@ class SourceAttributes(Record, dg.Resolvable):
         "variables. The password always comes from ORACLE_PASSWORD.",
     )
     pool: PoolAttributes | None = None
+    max_concurrent_syncs: int | None = Field(
+        default=None,
+        description="At most this many syncs read the source at once, whichever indexes "
+        "they are for.",
+    )
 
 
 class MeilisearchAttributes(MeilisearchSettings, dg.Resolvable):

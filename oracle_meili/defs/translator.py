@@ -22,6 +22,7 @@ from oracle_meili.defs.resources import build_resources
 from oracle_meili.defs.schedules import build_job_schedule, build_schedules
 from oracle_meili.defs.sensors import build_change_sensors
 from oracle_meili.defs.sources import build_observe_job, build_source_assets
+from oracle_meili.defs.throttle import SourceSlots
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,9 @@ class IndexDefinitions:
     schedules: tuple[dg.ScheduleDefinition, ...]
 
 
-def index_definitions(index: IndexConfig, orchestration: Orchestration) -> IndexDefinitions:
+def index_definitions(
+    index: IndexConfig, orchestration: Orchestration, source_slots: SourceSlots | None = None
+) -> IndexDefinitions:
     """The index's asset and checks; its sync, check, reconcile and observe jobs; the
     schedules its ``schedule:`` asks for. (Change sensors watch several indexes at once:
     :func:`build_definitions` makes them.)
@@ -54,7 +57,7 @@ def index_definitions(index: IndexConfig, orchestration: Orchestration) -> Index
         build_job_schedule(index, schedule, observe, what="observe") if observe else None,
     )
     return IndexDefinitions(
-        asset=build_index_asset(index, orchestration),
+        asset=build_index_asset(index, orchestration, source_slots),
         checks=build_consistency_checks(index),
         sync=sync,
         jobs=tuple(job for job in (sync, checks, reconcile, observe) if job is not None),
@@ -71,7 +74,8 @@ def build_definitions(config: AppConfig, environ: Mapping[str, str]) -> dg.Defin
     Raises:
         ConfigError: a schedule's cron expression or time zone is invalid.
     """
-    per_index = [index_definitions(i, config.orchestration_of(i)) for i in config.indexes]
+    slots = SourceSlots.of(config.source)
+    per_index = [index_definitions(i, config.orchestration_of(i), slots) for i in config.indexes]
     with warnings.catch_warnings():
         # Code references are beta in Dagster 1.13; used knowingly (pinned below 1.14), so
         # the demo and the code server stay quiet.

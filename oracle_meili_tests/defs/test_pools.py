@@ -35,16 +35,24 @@ def step_window(instance: dg.DagsterInstance, run_id: str) -> tuple[float, float
 
 
 def scenario(
-    tmp_path: Path, meili_server: RunningMeilisearch, index_name: str, instance: dict[str, Any]
+    tmp_path: Path,
+    meili_server: RunningMeilisearch,
+    index_name: str,
+    instance: dict[str, Any],
+    *,
+    indexes: int = 1,
+    source: dict[str, Any] | None = None,
 ) -> tuple[Path, dict[str, str]]:
-    """A 40,000-row demo source and a Dagster home with ``instance`` as its dagster.yaml;
+    """A 40,000-row demo source, ``indexes`` indexes of it (``index_name``, then
+    ``index_name_2``, ...) and a Dagster home with ``instance`` as its dagster.yaml;
     returns the home and the environment of the processes that run the syncs."""
     db = create_demo(tmp_path / "demo.db", rows=40_000)
     config = {
-        "source": {"url": f"sqlite:///{db}"},
+        "source": {"url": f"sqlite:///{db}", **(source or {})},
         "indexes": [
-            {"name": index_name, "table": "PRODUCTS", "primary_key": "PRODUCT_ID",
-             "cursor": "UPDATED_AT", "batch_size": 2000},
+            {"name": index_name if n == 1 else f"{index_name}_{n}", "table": "PRODUCTS",
+             "primary_key": "PRODUCT_ID", "cursor": "UPDATED_AT", "batch_size": 2000}
+            for n in range(1, indexes + 1)
         ],
     }  # fmt: skip
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
@@ -148,3 +156,57 @@ def finished_runs(
             assert time.monotonic() < deadline, [r.status for r in runs]
             time.sleep(0.5)
         return [r.status for r in runs], sorted(step_window(instance, r.run_id) for r in runs)
+
+
+def test_the_source_limit_holds_across_indexes(
+    tmp_path: Path, meili_server: RunningMeilisearch, index_name: str
+) -> None:
+    """Two indexes of one source, each in its own pool, with `source.max_concurrent_syncs:
+    1`: their runs are launched together (the shipped settings, a daemon), and the two
+    syncs read the source one after the other."""
+    home, env = scenario(
+        tmp_path, meili_server, index_name, shipped_instance(), indexes=2,
+        source={"max_concurrent_syncs": 1},
+    )  # fmt: skip
+    launch = [sys.executable, "-m", "dagster", "job", "launch", "-m", "oracle_meili.definitions"]
+    full = ["--tags", '{"dagster/partition": "full"}']
+    launchers = [
+        subprocess.Popen(
+            [*launch, "-j", f"sync_{name}", *full], env=env, cwd=tmp_path, stderr=subprocess.PIPE
+        )
+        for name in (index_name, f"{index_name}_2")
+    ]
+    for launcher in launchers:
+        _, stderr = launcher.communicate(timeout=120)
+        assert launcher.returncode == 0, stderr.decode()[-2000:]
+    daemon = subprocess.Popen(
+        [str(Path(sys.executable).parent / "dagster-daemon"), "run",
+         "-m", "oracle_meili.definitions"],
+        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        statuses, _ = finished_runs(home)
+    finally:
+        os.killpg(daemon.pid, signal.SIGTERM)
+        daemon.wait(timeout=60)
+    assert statuses == [dg.DagsterRunStatus.SUCCESS] * 2
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        windows = sorted(sync_window(instance, r.run_id) for r in instance.get_runs(limit=2))
+        waited = [
+            e.user_message
+            for r in instance.get_runs(limit=2)
+            for e in instance.all_logs(r.run_id)
+            if "waiting for a slot of oracle_meili/source/" in e.user_message
+        ]
+    (_, first_end), (second_start, _) = windows
+    assert second_start >= first_end, windows
+    assert len(waited) == 1  # the second one said why it waited
+
+
+def sync_window(instance: dg.DagsterInstance, run_id: str) -> tuple[float, float]:
+    """From the sync's start (its source slot held) to its last log line."""
+    logs = instance.all_logs(run_id)
+    start = next(e.timestamp for e in logs if "sync started" in e.user_message)
+    end = next(e.timestamp for e in logs if " sync read " in e.user_message)
+    return start, end

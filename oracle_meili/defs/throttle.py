@@ -1,0 +1,71 @@
+"""At most ``source.max_concurrent_syncs`` syncs read the source at once, whichever indexes
+they are for: a slot of the source's Dagster pool, held while a sync reads and writes.
+
+The sync step already holds its index's own pool (``oracle_meili/<index>``), which Dagster
+claims before the step starts; an op belongs to one pool only, so the source's slot is
+claimed inside the step through the same instance storage Dagster's pools use. The run
+that holds it shows in the UI's concurrency page, and Dagster frees it when the run ends,
+however it ends.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import dagster as dg
+
+from oracle_meili.adapters.database import source_identity
+from oracle_meili.config import SourceConfig
+
+# How long to wait between claims when Dagster's storage does not say.
+CLAIM_INTERVAL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class SourceSlots:
+    """The source's pool and how many syncs may hold a slot of it at once."""
+
+    pool: str
+    limit: int
+
+    @classmethod
+    def of(cls, source: SourceConfig) -> SourceSlots | None:
+        """The source's slots, or None when ``max_concurrent_syncs`` is not set."""
+        if source.max_concurrent_syncs is None:
+            return None
+        return cls(f"oracle_meili/source/{source_identity(source)}", source.max_concurrent_syncs)
+
+
+@contextmanager
+def source_slot(
+    context: dg.AssetExecutionContext, slots: SourceSlots | None, *, holder: str
+) -> Iterator[None]:
+    """Hold one of the source's slots (waiting for one) for the duration of the block."""
+    if slots is None:
+        yield
+        return
+    storage = context.instance.event_log_storage
+    if storage.get_concurrency_info(slots.pool).slot_count != slots.limit:
+        # The configuration is the limit's one source of truth.
+        storage.set_concurrency_slots(slots.pool, slots.limit)
+    # A label of its own: freeing this slot must not free the index pool's slot of the step.
+    label = f"{holder}/source_slot"
+    waited = False
+    while True:
+        claim = storage.claim_concurrency_slot(slots.pool, context.run_id, label)
+        if claim.is_claimed:
+            break
+        if not waited:
+            context.log.info(
+                f"waiting for a slot of {slots.pool}: {slots.limit} sync(s) read the source "
+                "at once (source.max_concurrent_syncs)"
+            )
+            waited = True
+        time.sleep(claim.sleep_interval or CLAIM_INTERVAL_SECONDS)
+    try:
+        yield
+    finally:
+        storage.free_concurrency_slot_for_step(context.run_id, label)
