@@ -109,6 +109,8 @@ def classify(data: Any) -> str:
         return "component"
     if isinstance(data, dict) and "run_coordinator" in data:
         return "instance"
+    if isinstance(data, dict) and "load_from" in data:
+        return "workspace"
     return "unknown"
 
 
@@ -127,9 +129,15 @@ def test_configuration_examples_load(block: Block) -> None:
         assert defs.resolve_job_def(f"sync_{index.name.replace('-', '__')}")
 
 
-def test_the_instance_example_is_the_shipped_file_with_postgres_storage() -> None:
-    (block,) = yaml_examples("instance")
-    example = yaml.safe_load(block.text)
+def test_the_production_files_are_shown_as_they_are() -> None:
+    """docs/deploying.md shows deploy/production's files (which test_production.py runs)
+    verbatim, and the production instance is the shipped one with Postgres storage."""
+    (instance,) = yaml_examples("instance")
+    (workspace,) = yaml_examples("workspace")
+    production = PROJECT / "deploy" / "production"
+    assert instance.text == (production / "dagster.yaml").read_text()
+    assert workspace.text == (production / "workspace.yaml").read_text()
+    example = yaml.safe_load(instance.text)
     shipped = yaml.safe_load((PROJECT / "deploy" / "dagster.yaml").read_text())
     storage = example.pop("storage")
     assert example == shipped
