@@ -1,0 +1,211 @@
+"""Benchmark: many indexes on one source, with all their change sensors running.
+
+    python -m bench.many_indexes --indexes 1 50 200
+
+For each count N: N small tables (50 rows each) on one SQLite source, one index each, every
+change sensor running with the shipped settings (``deploy/dagster.yaml``). Measures:
+- the time to load the definitions (a process that builds and validates them);
+- the Dagster daemon's CPU per minute while nothing changes (the daemon and the code
+  server it starts, after the first syncs);
+- the latency from commit to searchable while 10 of the indexes (or all, when fewer) each
+  change once a second, and how many runs that took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psutil
+import sqlalchemy as sa
+import yaml
+
+from bench.latency import SHIPPED_INSTANCE, report, wait_for_text
+from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.server import meilisearch_server
+from oracle_meili.config import load_config
+
+ROWS = 50
+CHANGING = 10
+# A full sync of every index, recorded in the Dagster instance as the CLI's --dagster does.
+SYNC_ALL = """
+from oracle_meili.config import load_config
+from oracle_meili.defs.state import instance_state
+from oracle_meili.engine.runner import Runner
+config = load_config()
+with instance_state(None, meilisearch_url=config.meilisearch.url) as state:
+    with Runner(config.source, config.meilisearch, state=state).session() as session:
+        for index in config.indexes:
+            session.sync(index, "full")
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--indexes", type=int, nargs="+", default=[1, 50, 200])
+    parser.add_argument("--idle-seconds", type=float, default=60)
+    parser.add_argument("--seconds", type=float, default=60, help="time the changes go on")
+    args = parser.parse_args()
+    for count in args.indexes:
+        with tempfile.TemporaryDirectory(prefix="oracle-meili-many-") as scratch:
+            measure_count(Path(scratch), count, args.idle_seconds, args.seconds)
+
+
+def measure_count(work: Path, count: int, idle_seconds: float, seconds: float) -> None:
+    db = work / "source.db"
+    engine = sa.create_engine(f"sqlite:///{db}")
+    make_tables(engine, count)
+    config_path = work / "config.yaml"
+    config_path.write_text(yaml.safe_dump(configuration(db, count)))
+    home = work / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(SHIPPED_INSTANCE.read_text())
+    with meilisearch_server(data_dir=work / "ms") as server:
+        env = {
+            **os.environ,
+            "MEILI_URL": server.url,
+            "MEILI_API_KEY": server.master_key,
+            "ORACLE_MEILI_CONFIG": str(config_path),
+            "DAGSTER_HOME": str(home),
+        }
+        load = definitions_load_seconds(env, work)
+        # Every index synced once (into the instance), so the sensors have nothing to do.
+        subprocess.run([sys.executable, "-c", SYNC_ALL], env=env, cwd=work, check=True)
+        log = work / "daemon.log"
+        daemon = subprocess.Popen(
+            [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-m",
+             "oracle_meili.definitions"],
+            env=env, cwd=work, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            wait_for_text(log, "Checking for new runs", timeout=300)
+            time.sleep(10)  # the sensors' first ticks, which learn the markers
+            cpu = idle_cpu_per_minute(daemon.pid, idle_seconds)
+            meili = load_config(config_path, environ=env).meilisearch
+            with MeiliClient(meili) as client:
+                latencies, runs = changing(engine, client, home, min(CHANGING, count), seconds)
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=120)
+    engine.dispose()
+    print(
+        f"{count} indexes: definitions load {load:.2f} s; idle daemon CPU {cpu:.1f} CPU-s a minute",
+        flush=True,
+    )
+    report(f"{count} indexes, {min(CHANGING, count)} changing once a second", latencies, runs=runs)
+
+
+def make_tables(engine: sa.Engine, count: int) -> None:
+    now = dt.datetime(2026, 1, 1)
+    with engine.begin() as c:
+        for n in range(count):
+            c.exec_driver_sql(
+                f"CREATE TABLE T{n} (ID INTEGER PRIMARY KEY, SKU TEXT, NAME TEXT, "
+                "UPDATED_AT DATETIME)"
+            )
+            c.exec_driver_sql(
+                f"INSERT INTO T{n} VALUES (?, ?, ?, ?)",
+                [(i, f"s{n}x{i}", f"item {i} of table {n}", now) for i in range(1, ROWS + 1)],
+            )
+
+
+def configuration(db: Path, count: int) -> dict[str, Any]:
+    return {
+        "source": {"url": f"sqlite:///{db}"},
+        "indexes": [
+            {"name": f"t{n}", "table": f"T{n}", "primary_key": "ID", "cursor": "UPDATED_AT",
+             "settings": {"filterableAttributes": ["sku"]},
+             "change_sensor": {"running": True}}
+            for n in range(count)
+        ],
+    }  # fmt: skip
+
+
+def definitions_load_seconds(env: dict[str, str], work: Path) -> float:
+    """A fresh process importing the code location and validating its definitions."""
+    code = (
+        "import time; started = time.monotonic()\n"
+        "import dagster as dg\n"
+        "from oracle_meili.definitions import defs\n"
+        "dg.Definitions.validate_loadable(defs())\n"
+        "print(time.monotonic() - started)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=work, check=True, capture_output=True,
+        text=True,
+    )  # fmt: skip
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def idle_cpu_per_minute(pid: int, seconds: float) -> float:
+    """CPU seconds (user + system) the daemon and its children spend per minute."""
+
+    def tree_cpu() -> float:
+        root = psutil.Process(pid)
+        total = 0.0
+        for process in [root, *root.children(recursive=True)]:
+            try:
+                times = process.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    before = tree_cpu()
+    time.sleep(seconds)
+    return (tree_cpu() - before) * 60 / seconds
+
+
+def changing(
+    engine: sa.Engine, client: MeiliClient, home: Path, changing: int, seconds: float
+) -> tuple[list[float], int]:
+    """Each of ``changing`` tables gets one new row a second; latency of each row."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        before = instance.get_runs_count()
+    pending: dict[tuple[int, str], float] = {}
+    latencies: list[float] = []
+    started = time.monotonic()
+    tick = 0
+    next_id = ROWS + 1
+    while True:
+        now = time.monotonic()
+        if now - started < seconds and now >= started + tick:
+            for n in range(changing):
+                token = f"c{uuid.uuid4().hex[:10]}"
+                with engine.begin() as c:
+                    c.exec_driver_sql(
+                        f"INSERT INTO T{n} VALUES (?, ?, 'changed', ?)",
+                        (next_id, token, dt.datetime.now(dt.UTC).replace(tzinfo=None)),
+                    )
+                pending[(n, token)] = time.monotonic()
+            next_id += 1
+            tick += 1
+        for n in {n for n, _ in pending}:
+            tokens = [t for m, t in pending if m == n]
+            hits = client.search(
+                f"t{n}", "", filter=f"sku IN [{', '.join(tokens)}]", limit=len(tokens),
+                attributesToRetrieve=["sku"],
+            )["hits"]  # fmt: skip
+            seen = time.monotonic()
+            for hit in hits:
+                latencies.append(seen - pending.pop((n, hit["sku"])))
+        if now - started >= seconds and (not pending or now - started > seconds + 60):
+            break
+        time.sleep(0.05)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        runs = instance.get_runs_count() - before
+    return latencies, runs
+
+
+if __name__ == "__main__":
+    main()
