@@ -5,10 +5,13 @@ a transform whose dropped rows leave the index."""
 from __future__ import annotations
 
 import math
+import uuid
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from oracle_meili.config import IndexConfig
 from oracle_meili.demo_stores import SEOUL_STATION, STORES
@@ -188,3 +191,55 @@ def test_a_transform_that_drops_rows_removes_their_documents(
     sync.incremental(index, full.watermark)
     assert sync.client.document_count(index.name) == live - dropped - 3
     assert sync.check(index).consistent
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    items=st.lists(st.tuples(st.integers(1, 4), st.integers(1, 6), st.integers(1, 3)),
+                   min_size=1, max_size=10, unique_by=lambda t: (t[0], t[1])),
+    changes=st.lists(st.tuples(st.integers(1, 4), st.integers(1, 9)), min_size=1, max_size=4),
+    batch_size=st.integers(1, 3),
+)  # fmt: skip
+def test_any_child_change_reaches_its_parent_by_an_incremental_sync(
+    sync: SyncHarness,
+    make_index: MakeIndex,
+    items: list[tuple[int, int, int]],
+    changes: list[tuple[int, int]],
+    batch_size: int,
+) -> None:
+    """Orders with items (ties in the cursor, tiny pages): after items change, one
+    incremental sync leaves the index equal to the query, document by document."""
+    sync.execute("DROP TABLE IF EXISTS ORDERS")
+    sync.execute("DROP TABLE IF EXISTS ORDER_ITEMS")
+    sync.execute(
+        "CREATE TABLE ORDERS (ORDER_ID INTEGER PRIMARY KEY, CUSTOMER TEXT, UPDATED_AT TEXT)"
+    )
+    sync.execute(
+        "CREATE TABLE ORDER_ITEMS (ORDER_ID INTEGER, PRODUCT_ID INTEGER, QTY INTEGER, "
+        "UPDATED_AT TEXT, PRIMARY KEY (ORDER_ID, PRODUCT_ID))"
+    )
+    for order_id in range(1, 5):
+        sync.execute("INSERT INTO ORDERS VALUES (:o, 'c', '2026-11-01 00:00:00')", o=order_id)
+    for order_id, product_id, qty in items:
+        sync.execute("INSERT INTO ORDER_ITEMS VALUES (:o, :p, :q, '2026-11-01 00:00:00')",
+                     o=order_id, p=product_id, q=qty)  # fmt: skip
+    index = make_index(
+        name=f"orders_{uuid.uuid4().hex[:8]}", table=None, query=ORDERS_QUERY,
+        primary_key="ORDER_ID", cursor="CHANGED_AT", soft_delete=None, json_fields=["ITEMS"],
+        batch_size=batch_size, settings={},
+    )  # fmt: skip
+    full = sync.full(index)
+    for order_id, qty in changes:
+        # A new item, or a changed quantity: either way the item row's time moves on.
+        sync.execute(
+            "INSERT INTO ORDER_ITEMS VALUES (:o, 99, :q, '2026-11-02 00:00:00') "
+            "ON CONFLICT (ORDER_ID, PRODUCT_ID) DO UPDATE SET QTY = :q, "
+            "UPDATED_AT = '2026-11-02 00:00:00'",
+            o=order_id, q=qty,
+        )  # fmt: skip
+    sync.incremental(index, full.watermark)
+    report = sync.check(index)
+    assert report.consistent, report.summary()
+    sync.client.delete_index(index.name)
