@@ -12,6 +12,7 @@ for the first syncs::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from urllib.parse import urlsplit
@@ -24,11 +25,14 @@ _LOADED = "{ workspaceOrError { ... on Workspace { locationEntries { name loadSt
 _FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 
 
-def wait_for_code_location(url: str, *, timeout: float = 180) -> None:
-    """Return once the webserver at ``url`` has loaded every code location."""
+def wait_for_code_location(url: str, *, timeout: float = 180, pid: int | None = None) -> None:
+    """Return once the webserver at ``url`` has loaded every code location; fail at once
+    when the process ``pid`` (the one serving it) has exited."""
     deadline = time.monotonic() + timeout
     last_error = "no answer"
     while time.monotonic() < deadline:
+        if pid is not None and not _alive(pid):
+            raise RuntimeError(f"the Dagster process {pid} serving {url} has exited")
         try:
             answer = requests.post(f"{url}/graphql", json={"query": _LOADED}, timeout=5).json()
             entries = answer["data"]["workspaceOrError"]["locationEntries"]
@@ -41,6 +45,16 @@ def wait_for_code_location(url: str, *, timeout: float = 180) -> None:
     raise TimeoutError(
         f"Dagster at {url} did not load its code location in {timeout:.0f} s: {last_error}"
     )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def launch_run(
@@ -70,8 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--job", required=True)
     parser.add_argument("--partition")
+    parser.add_argument("--pid", type=int, help="the webserver's process: fail once it exits")
     args = parser.parse_args(argv)
-    wait_for_code_location(args.url)
+    try:
+        wait_for_code_location(args.url, pid=args.pid)
+    except (RuntimeError, TimeoutError) as error:
+        print(f"{error}", file=sys.stderr)
+        return 1
     run_id, status = launch_run(args.url, args.job, args.partition)
     print(f"{args.job} ({args.partition or 'no partition'}): run {run_id} {status.value.lower()}")
     return 0 if status == DagsterRunStatus.SUCCESS else 1
