@@ -34,7 +34,11 @@ def test_defs_load_with_demo_config(monkeypatch: pytest.MonkeyPatch) -> None:
     # The demo's two indexes share one change sensor (the same settings): one probe a tick.
     sensor = defs.resolve_sensor_def("source_changes")
     assert sensor.minimum_interval_seconds == 1
-    assert {job.name for job in sensor.jobs} == {"sync_products", "sync_stores"}
+    assert {job.name for job in sensor.jobs} == {
+        "sync_products",
+        "sync_stores",
+        "source_changes_sync",
+    }
     assert defs.resolve_job_def("reconcile_products").name == "reconcile_products"
     assert defs.resolve_schedule_def("reconcile_products_schedule").cron_schedule == "30 3 * * *"
     dg.Definitions.validate_loadable(defs)

@@ -9,6 +9,7 @@ database per interval, not one of each per index. A lone index keeps its own sen
 No ``from __future__ import annotations``: Dagster reads the sensor function's annotations.
 """
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ import dagster as dg
 import orjson
 
 from oracle_meili.config import ChangeSensorConfig, IndexConfig
-from oracle_meili.defs.jobs import SyncJob
+from oracle_meili.defs.jobs import SyncJob, build_changes_job
 from oracle_meili.defs.names import change_sensor_name, index_asset_key, source_table_key
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource, runner
 from oracle_meili.defs.sources import newest_change_metadata, source_tables
@@ -58,7 +59,12 @@ def build_change_sensors(
             name = "source_changes"
         else:
             name = f"source_changes_every_{interval}s" + ("_running" if running else "")
-        sensors.append(_sensor(name, watched, interval=interval, running=running))
+        changes = (
+            build_changes_job(f"{name}_sync", [w.index for w in watched])
+            if len(watched) > 1
+            else None
+        )
+        sensors.append(_sensor(name, watched, changes, interval=interval, running=running))
     return sensors
 
 
@@ -71,19 +77,24 @@ def build_change_sensor(
 
 
 def _sensor(
-    name: str, watched: list[Watched], *, interval: int, running: bool
+    name: str,
+    watched: list[Watched],
+    changes: SyncJob | None,
+    *,
+    interval: int,
+    running: bool,
 ) -> dg.SensorDefinition:
     described = ", ".join(f"`{w.index.name}` ({w.index.cursor})" for w in watched)
 
     @dg.sensor(
         name=name,
-        jobs=[w.job for w in watched],
+        jobs=[w.job for w in watched] + ([changes] if changes is not None else []),
         minimum_interval_seconds=interval,
         description=(
             f"Reads the highest cursor of {described} in one query, and requests an "
-            "incremental sync of each index whose cursor moved (its first, full sync when "
-            "it was never synced). No second run is requested while one is still waiting "
-            "to start: it will read the change."
+            "incremental sync of each index whose cursor moved, in one run when several "
+            "moved at once (its first, full sync when it was never synced). No second run "
+            "is requested while one is still waiting to start: it will read the change."
         ),
         default_status=dg.DefaultSensorStatus.RUNNING
         if running
@@ -101,6 +112,7 @@ def _sensor(
         requests: list[dg.RunRequest] = []
         observations: list[dg.AssetObservation] = []
         waiting: list[str] = []
+        moved_now: list[tuple[Watched, str | None]] = []
         for w in watched:
             name = w.index.name
             highest = encode_watermark(markers[name].max_cursor)
@@ -122,17 +134,11 @@ def _sensor(
                     continue
             if not (seen and moved):
                 continue
-            if _a_run_is_waiting(context.instance, w.job.name):
+            if _a_run_is_waiting(context.instance, w, changes):
                 waiting.append(name)
                 continue
-            # The run key makes one change launch one run, however often it is seen.
-            requests.append(
-                dg.RunRequest(
-                    job_name=w.job.name,
-                    run_key=f"{name}:{highest}",
-                    partition_key="incremental",
-                )
-            )
+            moved_now.append((w, highest))
+        requests.extend(_incremental_requests(moved_now, changes))
         skip = None
         if not requests:
             skip = (
@@ -161,9 +167,42 @@ def _observations(index: IndexConfig, max_cursor: Any) -> list[dg.AssetObservati
     ]
 
 
-def _a_run_is_waiting(instance: dg.DagsterInstance, job_name: str) -> bool:
-    runs = instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=WAITING), limit=1)
-    return bool(runs)
+def _incremental_requests(
+    moved: list[tuple[Watched, str | None]], changes: SyncJob | None
+) -> list[dg.RunRequest]:
+    """One run per moved index, or one run for all of them (the sensor's changes job)."""
+    if len(moved) > 1 and changes is not None:
+        key = ";".join(f"{w.index.name}:{highest}" for w, highest in moved)
+        return [
+            dg.RunRequest(
+                job_name=changes.name,
+                # The run key makes one set of changes launch one run, however often seen.
+                run_key=hashlib.sha256(key.encode()).hexdigest()[:32],
+                partition_key="incremental",
+                asset_selection=[index_asset_key(w.index) for w, _ in moved],
+            )
+        ]
+    # The run key makes one change launch one run, however often it is seen.
+    return [
+        dg.RunRequest(
+            job_name=w.job.name,
+            run_key=f"{w.index.name}:{highest}",
+            partition_key="incremental",
+        )
+        for w, highest in moved
+    ]
+
+
+def _a_run_is_waiting(instance: dg.DagsterInstance, w: Watched, changes: SyncJob | None) -> bool:
+    """Whether a sync of the index has yet to start: a run of its own job, or a run of the
+    sensor's changes job that holds it."""
+    if instance.get_runs(filters=dg.RunsFilter(job_name=w.job.name, statuses=WAITING), limit=1):
+        return True
+    if changes is None:
+        return False
+    key = index_asset_key(w.index)
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=changes.name, statuses=WAITING))
+    return any(key in (run.asset_selection or ()) for run in runs)
 
 
 @dataclass

@@ -231,3 +231,36 @@ def test_no_second_run_while_one_is_waiting(demo_db: Path) -> None:
     after = tick(sensor, demo_db, coalesced.cursor, instance)
     (request,) = after.run_requests or []
     assert request.run_key == "products:datetime:2026-08-02T00:00:00"
+
+
+def test_indexes_that_move_together_are_synced_in_one_run(demo_db: Path) -> None:
+    """Two indexes moving in one tick: one run of the sensor's changes job, holding both
+    incremental syncs; while it waits to start, neither index gets another run."""
+    stores = IndexConfig.model_validate(
+        {"name": "stores", "table": "STORES", "primary_key": "STORE_ID", "cursor": "UPDATED_AT"}
+    )
+    indexes = (products_index(), stores)
+    (sensor,) = build_change_sensors(
+        [(i, ChangeSensorConfig(), build_sync_job(i)) for i in indexes]
+    )
+    instance = synced_instance("products")
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key=index_asset_key("stores"), partition="full")
+    )
+    cursor = tick(sensor, demo_db, None, instance).cursor
+    change(demo_db, "STORES", "STORE_ID", 3, dt.datetime(2026, 9, 1))
+    change(demo_db, "PRODUCTS", "PRODUCT_ID", 1, dt.datetime(2026, 9, 1))
+    both = tick(sensor, demo_db, cursor, instance)
+    (request,) = both.run_requests or []
+    assert (request.job_name, request.partition_key) == ("source_changes_sync", "incremental")
+    assert set(request.asset_selection or []) == {
+        index_asset_key("products"), index_asset_key("stores")
+    }  # fmt: skip
+    instance.add_run(
+        dg.DagsterRun(job_name="source_changes_sync", run_id=make_new_run_id(),
+                      status=dg.DagsterRunStatus.NOT_STARTED,
+                      asset_selection=frozenset(request.asset_selection or []))
+    )  # fmt: skip
+    change(demo_db, "STORES", "STORE_ID", 4, dt.datetime(2026, 9, 2))
+    held = tick(sensor, demo_db, both.cursor, instance)
+    assert not held.run_requests
