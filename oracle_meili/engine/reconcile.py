@@ -24,7 +24,7 @@ from oracle_meili.adapters.keyset import Row
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.payloads import TaskWindow
 from oracle_meili.adapters.source import TableSource
-from oracle_meili.documents import DocumentShape, document_id
+from oracle_meili.documents import DocumentShape, document_id, encode_document
 from oracle_meili.engine.consistency import require_index
 from oracle_meili.engine.id_diff import (
     IdPair,
@@ -33,7 +33,7 @@ from oracle_meili.engine.id_diff import (
     paired,
     partitions_for,
 )
-from oracle_meili.errors import SyncError
+from oracle_meili.errors import DocumentError, SyncError
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,16 @@ def _index_ids(
 def _source_ids(
     source: TableSource, shape: DocumentShape, chunk: int, on_progress: SideProgress | None
 ) -> Iterator[IdPair]:
-    """The document id of every live row, from its key columns alone."""
+    """The document id of every live row, from its key columns alone; with a transform,
+    of every live row the transform keeps (each row read whole and shaped, as a sync
+    would: a document of a row it drops is an orphan)."""
+    if shape.transform is not None:
+        return paired(
+            source.read_all(batch_size=chunk),
+            lambda whole: _kept_id(shape, whole),
+            side="source",
+            on_progress=on_progress,
+        )
     row: list[Any] = [None] * len(shape.fields)
     positions = source.key_positions
 
@@ -147,6 +156,15 @@ def _source_ids(
         return document_id(shape, row), _NO_FINGERPRINT
 
     return paired(source.read_keys(batch_size=chunk), pair, side="source", on_progress=on_progress)
+
+
+def _kept_id(shape: DocumentShape, row: Row) -> IdPair | None:
+    try:
+        if encode_document(shape, row) is None:
+            return None  # the transform keeps this row out of the index
+    except DocumentError:
+        pass  # a bad row is not the transform's to drop: its document, if any, stays
+    return document_id(shape, row), _NO_FINGERPRINT
 
 
 def _chunks(ids: Iterator[Any], size: int) -> Iterator[list[Any]]:

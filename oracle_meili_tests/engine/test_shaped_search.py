@@ -243,3 +243,22 @@ def test_any_child_change_reaches_its_parent_by_an_incremental_sync(
     report = sync.check(index)
     assert report.consistent, report.summary()
     sync.client.delete_index(index.name)
+
+
+def test_reconcile_removes_documents_the_transform_now_drops(
+    sync: SyncHarness, make_index: MakeIndex
+) -> None:
+    """Rows the transform drops without their cursor moving (no sync sees them): check
+    reports their documents as orphans, and reconcile deletes exactly those."""
+    sync.execute("ALTER TABLE PRODUCTS ADD COLUMN STATUS TEXT DEFAULT 'open'")
+    index = make_index(transform="oracle_meili_tests.transforms:drop_discontinued")
+    sync.full(index)
+    sync.execute(
+        "UPDATE PRODUCTS SET STATUS = 'discontinued' WHERE PRODUCT_ID IN (SELECT PRODUCT_ID "
+        "FROM PRODUCTS WHERE IS_DELETED = 'N' ORDER BY PRODUCT_ID LIMIT 2)"
+    )
+    before = sync.check(index)
+    assert before.orphans == 2 and not before.consistent
+    result = sync.reconcile(index)
+    assert result.orphans == 2
+    assert sync.check(index).consistent
