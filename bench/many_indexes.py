@@ -55,7 +55,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60, help="time the changes go on")
     args = parser.parse_args()
     for count in args.indexes:
-        with tempfile.TemporaryDirectory(prefix="oracle-meili-many-") as scratch:
+        # (A run worker may still be writing its logs when the daemon stops.)
+        with tempfile.TemporaryDirectory(
+            prefix="oracle-meili-many-", ignore_cleanup_errors=True
+        ) as scratch:
             measure_count(Path(scratch), count, args.idle_seconds, args.seconds)
 
 
