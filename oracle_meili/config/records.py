@@ -15,10 +15,9 @@ from pydantic import Field, SecretStr, model_validator
 from oracle_meili.config.base import Record
 from oracle_meili.config.orchestration import Orchestration
 from oracle_meili.config.shaping import (
-    RESERVED_FIELDS,
     GeoColumns,
     VectorColumn,
-    load_transform,
+    check_shaping,
     with_shaping_settings,
 )
 from oracle_meili.errors import ConfigError
@@ -143,26 +142,13 @@ class IndexConfig(Record):
             raise ValueError("settings.primaryKey: set `primary_key` instead")
         if self.consistent_snapshot and self.table is None:
             raise ValueError("consistent_snapshot: works on a `table`, not a `query`")
-        self._check_shaping()
+        check_shaping(self.primary_key, self.exclude, self.fields, self.transform)
         if self.timezone is not None:
             try:
                 ZoneInfo(self.timezone)
             except (ZoneInfoNotFoundError, ValueError):
                 raise ValueError(f"timezone: unknown time zone {self.timezone!r}") from None
         return self
-
-    def _check_shaping(self) -> None:
-        keys = {c.upper() for c in self.primary_key}
-        if excluded_keys := sorted(c for c in self.exclude if c.upper() in keys):
-            raise ValueError(f"exclude: {', '.join(excluded_keys)} is a primary_key column")
-        targets = [name for name in self.fields.values()]
-        if reserved := sorted(RESERVED_FIELDS.intersection(targets)):
-            raise ValueError(f"fields: {', '.join(reserved)} is Meilisearch's own field")
-        if clashes := sorted({t for t in targets if targets.count(t) > 1}):
-            columns = [c for c, t in self.fields.items() if t in clashes]
-            raise ValueError(f"fields: columns {', '.join(columns)} all become {clashes[0]!r}")
-        if self.transform is not None:
-            load_transform(self.transform)
 
     @property
     def meilisearch_settings(self) -> dict[str, Any]:

@@ -4,7 +4,7 @@ point, vectors, JSON held as text, and a Python hook (docs/configuration.md, "Sh
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -37,6 +37,31 @@ class VectorColumn(Record):
         if not 1 <= self.dimensions <= 65_536:
             raise ValueError(f"dimensions: 1 to 65,536 (got {self.dimensions})")
         return self
+
+
+def check_shaping(
+    primary_key: Sequence[str],
+    exclude: Sequence[str],
+    fields: Mapping[str, str],
+    transform: str | None,
+) -> None:
+    """What can be checked without the source's columns.
+
+    Raises:
+        ValueError: an excluded key column, Meilisearch's own field as a new name, two
+            columns renamed to one field, or a transform that cannot be loaded.
+    """
+    keys = {c.upper() for c in primary_key}
+    if excluded_keys := sorted(c for c in exclude if c.upper() in keys):
+        raise ValueError(f"exclude: {', '.join(excluded_keys)} is a primary_key column")
+    targets = list(fields.values())
+    if reserved := sorted(RESERVED_FIELDS.intersection(targets)):
+        raise ValueError(f"fields: {', '.join(reserved)} is Meilisearch's own field")
+    if clashes := sorted({t for t in targets if targets.count(t) > 1}):
+        columns = [c for c, t in fields.items() if t in clashes]
+        raise ValueError(f"fields: columns {', '.join(columns)} all become {clashes[0]!r}")
+    if transform is not None:
+        load_transform(transform)
 
 
 def load_transform(spec: str) -> Transform:
