@@ -28,7 +28,8 @@ import psutil
 import sqlalchemy as sa
 import yaml
 
-from bench.latency import SHIPPED_INSTANCE, report, wait_for_text
+from bench.latency import SHIPPED_INSTANCE
+from bench.latency_measure import report, wait_for_text
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import meilisearch_server
 from oracle_meili.config import load_config
