@@ -68,14 +68,6 @@ def build_change_sensors(
     return sensors
 
 
-def build_change_sensor(
-    index: IndexConfig, settings: ChangeSensorConfig | None, job: SyncJob
-) -> dg.SensorDefinition | None:
-    """One index's own change sensor, or None when it has none (no cursor, or disabled)."""
-    sensors = build_change_sensors([(index, settings, job)])
-    return sensors[0] if sensors else None
-
-
 def _sensor(
     name: str,
     watched: list[Watched],

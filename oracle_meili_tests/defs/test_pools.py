@@ -117,12 +117,26 @@ def test_runs_launched_with_the_shipped_settings_never_overlap(
     with dg.DagsterInstance.from_config(str(home)) as instance:
         # As docs/deploying.md says: the pool's limit set up front.
         instance.event_log_storage.set_concurrency_slots(f"oracle_meili/{index_name}", 1)
-    launch = [
-        sys.executable, "-m", "dagster", "job", "launch", "-m", "oracle_meili.definitions",
-        "-j", f"sync_{index_name}", "--tags", '{"dagster/partition": "full"}',
-    ]  # fmt: skip
+    statuses, windows = launch_and_run([f"sync_{index_name}"] * 2, env=env, cwd=tmp_path, home=home)
+    (a_start, a_end), (b_start, b_end) = windows
+    assert b_start >= a_end, (statuses, a_start, a_end, b_start, b_end)
+    assert statuses == [dg.DagsterRunStatus.SUCCESS] * 2
+
+
+def launch_and_run(
+    jobs: list[str], *, env: dict[str, str], cwd: Path, home: Path
+) -> tuple[list[dg.DagsterRunStatus], list[tuple[float, float]]]:
+    """Submit a full sync of each job with `dagster job launch` (queued, as the sensor's
+    runs are), then let a daemon launch them; their statuses and step windows."""
+    launch = [sys.executable, "-m", "dagster", "job", "launch", "-m", "oracle_meili.definitions"]
     launchers = [
-        subprocess.Popen(launch, env=env, cwd=tmp_path, stderr=subprocess.PIPE) for _ in range(2)
+        subprocess.Popen(
+            [*launch, "-j", job, "--tags", '{"dagster/partition": "full"}'],
+            env=env,
+            cwd=cwd,
+            stderr=subprocess.PIPE,
+        )
+        for job in jobs
     ]
     for launcher in launchers:
         _, stderr = launcher.communicate(timeout=120)
@@ -130,17 +144,14 @@ def test_runs_launched_with_the_shipped_settings_never_overlap(
     daemon = subprocess.Popen(
         [str(Path(sys.executable).parent / "dagster-daemon"), "run",
          "-m", "oracle_meili.definitions"],
-        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )  # fmt: skip
     try:
-        statuses, windows = finished_runs(home)
+        return finished_runs(home)
     finally:
         os.killpg(daemon.pid, signal.SIGTERM)
         daemon.wait(timeout=60)
-    (a_start, a_end), (b_start, b_end) = windows
-    assert b_start >= a_end, (statuses, a_start, a_end, b_start, b_end)
-    assert statuses == [dg.DagsterRunStatus.SUCCESS] * 2
 
 
 def finished_runs(
@@ -168,28 +179,9 @@ def test_the_source_limit_holds_across_indexes(
         tmp_path, meili_server, index_name, shipped_instance(), indexes=2,
         source={"max_concurrent_syncs": 1},
     )  # fmt: skip
-    launch = [sys.executable, "-m", "dagster", "job", "launch", "-m", "oracle_meili.definitions"]
-    full = ["--tags", '{"dagster/partition": "full"}']
-    launchers = [
-        subprocess.Popen(
-            [*launch, "-j", f"sync_{name}", *full], env=env, cwd=tmp_path, stderr=subprocess.PIPE
-        )
-        for name in (index_name, f"{index_name}_2")
-    ]
-    for launcher in launchers:
-        _, stderr = launcher.communicate(timeout=120)
-        assert launcher.returncode == 0, stderr.decode()[-2000:]
-    daemon = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster-daemon"), "run",
-         "-m", "oracle_meili.definitions"],
-        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        statuses, _ = finished_runs(home)
-    finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        daemon.wait(timeout=60)
+    statuses, _ = launch_and_run(
+        [f"sync_{index_name}", f"sync_{index_name}_2"], env=env, cwd=tmp_path, home=home
+    )
     assert statuses == [dg.DagsterRunStatus.SUCCESS] * 2
     with dg.DagsterInstance.from_config(str(home)) as instance:
         windows = sorted(sync_window(instance, r.run_id) for r in instance.get_runs(limit=2))

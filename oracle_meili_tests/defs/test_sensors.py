@@ -16,7 +16,7 @@ from oracle_meili.defs.jobs import build_sync_job
 from oracle_meili.defs.metadata_sets import SourceObservation
 from oracle_meili.defs.names import index_asset_key
 from oracle_meili.defs.resources import MeilisearchResource, SqlAlchemySourceResource
-from oracle_meili.defs.sensors import build_change_sensor, build_change_sensors
+from oracle_meili.defs.sensors import build_change_sensors
 
 
 def products_index(**overrides: object) -> IndexConfig:
@@ -27,7 +27,8 @@ def products_index(**overrides: object) -> IndexConfig:
 def change_sensor(index: IndexConfig, **settings: Any) -> dg.SensorDefinition | None:
     """The index's change sensor with these ``change_sensor:`` settings."""
     sensor_settings = ChangeSensorConfig.model_validate(settings)
-    return build_change_sensor(index, sensor_settings, build_sync_job(index))
+    sensors = build_change_sensors([(index, sensor_settings, build_sync_job(index))])
+    return sensors[0] if sensors else None
 
 
 def tick(
@@ -117,7 +118,7 @@ def test_no_sensor_without_cursor_or_when_disabled() -> None:
     no_cursor = products_index(cursor=None)
     assert change_sensor(no_cursor) is None
     disabled = products_index()
-    assert build_change_sensor(disabled, None, build_sync_job(disabled)) is None
+    assert build_change_sensors([(disabled, None, build_sync_job(disabled))]) == []
 
 
 def test_ticks_reuse_the_reflected_table(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
