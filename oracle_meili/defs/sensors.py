@@ -209,7 +209,7 @@ class _SensorState:
     def load(cls, cursor: str | None, watched: list[Watched]) -> "_SensorState":
         data: dict[str, Any] = orjson.loads(cursor) if cursor else {}
         if "max_cursor" in data and len(watched) == 1:
-            # A lone index's sensor cursor as it used to be: {"max_cursor": ...}.
+            # The cursor of a single-index sensor in its older form: {"max_cursor": ...}.
             return cls({watched[0].index.name: data["max_cursor"]}, set())
         return cls(dict(data.get("markers", {})), set(data.get("synced", [])))
 

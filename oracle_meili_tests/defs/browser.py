@@ -49,9 +49,10 @@ class DagsterUi:
     # The environment `dg` runs in for this UI (its Dagster home, configuration, server).
     env: dict[str, str]
 
-    def launch(self, job: str, partition: str | None = None) -> dg.DagsterRunStatus:
-        """Launch ``job`` through this UI's webserver, as its Materialize button does; wait."""
-        return launch_run(self.url, job, partition, timeout=300)[1]
+    def launch(self, job: str, partition: str | None = None) -> tuple[str, dg.DagsterRunStatus]:
+        """Launch ``job`` through this UI's webserver, as its Materialize button does; wait.
+        Returns the run's id and final status."""
+        return launch_run(self.url, job, partition, timeout=300)
 
 
 # The UI loads its data after the page: wait for it longer than Playwright's 5 s default.
@@ -124,7 +125,7 @@ def dagster_ui(
         # A newcomer's first hour, as ./dev demo does it: a full sync, a catch-up incremental
         # and the index's checks, runs of its jobs launched through the webserver.
         for launched, partition in ((job, "full"), (job, "incremental"), (checks, None)):
-            status = ui.launch(launched, partition)
+            _, status = ui.launch(launched, partition)
             assert status == dg.DagsterRunStatus.SUCCESS, log.read_text()[-3000:]
         yield ui
     finally:

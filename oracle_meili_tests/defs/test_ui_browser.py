@@ -181,18 +181,25 @@ def test_a_failed_sync_job_leaves_the_checks_as_they_were(
 ) -> None:
     """A sync run that fails (the table is gone) carries no checks, so the Checks tab still
     shows their last real result, not "Execution failed"."""
-    checked = dagster_ui.launch(dagster_ui.job.replace("sync_", "check_", 1))
+    _, checked = dagster_ui.launch(dagster_ui.job.replace("sync_", "check_", 1))
     assert checked == dg.DagsterRunStatus.SUCCESS
     engine = sa.create_engine(f"sqlite:///{dagster_ui.database}")
     with engine.begin() as connection:
         connection.exec_driver_sql("ALTER TABLE PRODUCTS RENAME TO PRODUCTS_AWAY")
     try:
-        failed = dagster_ui.launch(dagster_ui.job, "incremental")
+        run_id, failed = dagster_ui.launch(dagster_ui.job, "incremental")
     finally:
         with engine.begin() as connection:
             connection.exec_driver_sql("ALTER TABLE PRODUCTS_AWAY RENAME TO PRODUCTS")
         engine.dispose()
     assert failed == dg.DagsterRunStatus.FAILURE
+    with dg.DagsterInstance.from_config(dagster_ui.env["DAGSTER_HOME"]) as instance:
+        failures = [
+            str(event.dagster_event.step_failure_data.error)
+            for event in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+            if event.dagster_event is not None and event.dagster_event.step_failure_data
+        ]
+    assert failures and all("PRODUCTS" in failure for failure in failures), failures
     page.goto(f"{dagster_ui.url}/assets/meilisearch/{dagster_ui.index}?view=checks")
     listing = page.get_by_text("document_count_parity", exact=True).first.locator("xpath=../..")
     expect(listing.get_by_text("Succeeded")).to_be_visible()
