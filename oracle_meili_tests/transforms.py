@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 
@@ -24,3 +25,14 @@ def change_id(document: dict[str, Any]) -> dict[str, Any]:
 
 
 not_callable = 42
+
+
+# A fault a test switches on and off from outside: worker processes see it too.
+FAIL_ID_VARIABLE = "ORACLE_MEILI_TEST_FAIL_ID"
+
+
+def fail_on_marked_id(document: dict[str, Any]) -> dict[str, Any]:
+    """Fails on the product whose id is in ``$ORACLE_MEILI_TEST_FAIL_ID``; passes the rest."""
+    if str(document.get("product_id")) == os.environ.get(FAIL_ID_VARIABLE):
+        raise RuntimeError("injected fault")
+    return document

@@ -88,6 +88,16 @@ def after_key(order: Sequence[OrderColumn], last: Sequence[Any]) -> sa.ColumnEle
     return sa.and_(order[0].stored >= order[0].stored_value(last[0]), expanded)
 
 
+def at_most_key(order: Sequence[OrderColumn], upto: Sequence[Any]) -> sa.ColumnElement[bool]:
+    """``(a, b, c) <= (x, y, z)`` on stored values: the end of a key range.
+
+    Led by ``a <= x`` for the same reason :func:`after_key` is led by ``a >= x``."""
+    head = order[0].stored <= order[0].stored_value(upto[0])
+    if len(order) == 1:
+        return head
+    return sa.and_(head, sa.not_(_expanded(order, upto)))
+
+
 def _expanded(order: Sequence[OrderColumn], last: Sequence[Any]) -> sa.ColumnElement[bool]:
     head, value = order[0], order[0].stored_value(last[0])
     greater: sa.ColumnElement[bool] = head.stored > value

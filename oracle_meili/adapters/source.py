@@ -30,7 +30,7 @@ from oracle_meili.adapters.keyset import (
     page_statement,
 )
 from oracle_meili.adapters.markers import ChangeMarkers, CursorMax
-from oracle_meili.adapters.ordering import OrderColumn, order_column
+from oracle_meili.adapters.ordering import OrderColumn, at_most_key, order_column
 from oracle_meili.adapters.reflection import (
     cached_selectable,
     check_types,
@@ -170,6 +170,11 @@ class TableSource:
         deleted = sa.literal(self.index.soft_delete.deleted_value, self.soft_delete_column.type)
         return sa.or_(self.soft_delete_column.is_(None), self.soft_delete_column != deleted)
 
+    def live_conditions(self) -> list[sa.ColumnElement[bool]]:
+        """The WHERE conditions of a read of live rows (none without a soft delete)."""
+        condition = self.live_condition()
+        return [condition] if condition is not None else []
+
     def count_live(self, *, cursor_at_most: Any = None) -> int:
         """Live rows now in the source; with ``cursor_at_most``, only those whose cursor is
         at most that (typed) value."""
@@ -184,14 +189,21 @@ class TableSource:
             statement = statement.where(order.stored <= order.typed_value(cursor_at_most))
         return int(self._fetch(statement)[0][0])
 
-    def read_all(self, *, batch_size: int, after: StoredKey | None = None) -> Iterator[Batch]:
-        """All live rows (after the stored key ``after``, if given), in batches, in key order.
+    def read_all(
+        self,
+        *,
+        batch_size: int,
+        after: StoredKey | None = None,
+        upto: StoredKey | None = None,
+    ) -> Iterator[Batch]:
+        """All live rows after the stored key ``after`` and up to ``upto`` (each end open
+        when None), in batches, in key order: the whole table, or one key range of it.
 
         Each batch carries its rows' stored keys: a checkpoint resumes after one of them.
         """
         yield from self._batches(
             order=self.key_order,
-            page=lambda last: self.full_page(after=last, batch_size=batch_size),
+            page=lambda last: self.full_page(after=last, upto=upto, batch_size=batch_size),
             batch_size=batch_size,
             start=after,
         )
@@ -245,14 +257,18 @@ class TableSource:
         *,
         after: StoredKey | None,
         batch_size: int,
+        upto: StoredKey | None = None,
         columns: Sequence[sa.ColumnElement[Any]] | None = None,
     ) -> sa.Select[Any]:
-        """One page of live rows in primary-key order, after the stored key ``after``."""
-        condition = self.live_condition()
+        """One page of live rows in primary-key order, after the stored key ``after`` (and
+        up to ``upto``: the end of a key range)."""
+        where = self.live_conditions()
+        if upto is not None:
+            where.append(at_most_key(self.key_order, upto))
         return page_statement(
             self.selectable,
             order=self.key_order,
-            where=[condition] if condition is not None else [],
+            where=where,
             after=after,
             batch_size=batch_size,
             columns=columns,
@@ -296,6 +312,10 @@ class TableSource:
             what=f"index {self.index.name!r}: reading {self.index.source_label}",
             start=start,
         )
+
+    def fetch(self, statement: sa.Executable) -> Sequence[sa.Row[Any]]:
+        """Every row of one statement over this source (retried, errors naming the index)."""
+        return self._fetch(statement)
 
     def _fetch(
         self, statement: sa.Executable, *, fetch_rows: int | None = None

@@ -59,6 +59,13 @@ class IndexConfig(Record):
     soft_delete: SoftDelete | None = None
     settings: dict[str, Any] = Field(default_factory=dict)
     batch_size: int = Field(default=5000, ge=1, le=1_000_000)
+    parallel: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="A full sync reads this many key ranges at once, each its own Dagster "
+        "step (or worker process from the CLI), into one build index.",
+    )
     full_strategy: FullStrategy = "swap"
     binary: BinaryPolicy = "base64"
     epoch_fields: bool = Field(

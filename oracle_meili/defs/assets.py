@@ -19,6 +19,7 @@ from oracle_meili.defs.sources import newest_change_metadata, source_tables
 from oracle_meili.defs.state import DagsterRunState
 from oracle_meili.defs.throttle import SourceSlots, source_slot
 from oracle_meili.engine.result import SyncResult
+from oracle_meili.engine.runner import DocumentField
 from oracle_meili.engine.watermark import decode_watermark
 from oracle_meili.progress import ProgressReporter
 from oracle_meili.retry import is_retryable
@@ -77,12 +78,7 @@ def build_index_asset(
         # like one launched by a schedule or the sensor.
         retry_policy=SYNC_RETRY_POLICY,
         freshness_policy=freshness_policy(shown.freshness),
-        description=(
-            f"Meilisearch index `{index.name}` synced from {index.source_label}. "
-            "Partition `full` rebuilds it with zero downtime; `incremental` applies the rows "
-            "changed since the last watermark. The two partitions are two ways of syncing "
-            "the one index, not halves of it: after either, the index is complete."
-        ),
+        description=index_description(index),
         metadata=dict(IndexDescription(source=index.source_label)),
     )
     def _index_asset(
@@ -105,19 +101,48 @@ def build_index_asset(
                 fields = session.document_fields(index)
         except Exception as e:
             raise run_failure(e) from e
-        context.log.info(
-            f"{index.name}: {mode} sync read {result.rows_read} rows, upserted "
-            f"{result.documents_upserted}, deleted {result.documents_deleted} in "
-            f"{result.duration_seconds:.1f} s; watermark {result.watermark}"
+        return dg.MaterializeResult(
+            metadata=synced(context, index, result, fields, meilisearch_url=settings.url)
         )
-        if index.table is not None:
-            # What the sync saw of its table, so the source asset is observed from the first
-            # sync on (a full sync read every live row; an incremental knows the newest change).
-            context.log_event(source_observation(index.table, result))
-        metadata = {
-            **result_metadata(result, meilisearch_url=settings.url),
-            **schema_metadata(index, fields),
-        }
-        return dg.MaterializeResult(metadata=metadata)
 
     return _index_asset
+
+
+def index_description(index: IndexConfig) -> str:
+    """The index asset's description in the UI."""
+    text = (
+        f"Meilisearch index `{index.name}` synced from {index.source_label}. "
+        "Partition `full` rebuilds it with zero downtime; `incremental` applies the rows "
+        "changed since the last watermark. The two partitions are two ways of syncing "
+        "the one index, not halves of it: after either, the index is complete."
+    )
+    if index.parallel > 1:
+        text += (
+            f" A full sync reads {index.parallel} key ranges at once, each a step of its own, "
+            "and publishes the index once they have all finished."
+        )
+    return text
+
+
+def synced(
+    context: dg.AssetExecutionContext | dg.OpExecutionContext,
+    index: IndexConfig,
+    result: SyncResult,
+    fields: tuple[DocumentField, ...],
+    *,
+    meilisearch_url: str,
+) -> dict[str, Any]:
+    """Log a finished sync and observe its table; the materialization's metadata."""
+    context.log.info(
+        f"{index.name}: {result.mode} sync read {result.rows_read} rows, upserted "
+        f"{result.documents_upserted}, deleted {result.documents_deleted} in "
+        f"{result.duration_seconds:.1f} s; watermark {result.watermark}"
+    )
+    if index.table is not None:
+        # What the sync saw of its table, so the source asset is observed from the first
+        # sync on (a full sync read every live row; an incremental knows the newest change).
+        context.log_event(source_observation(index.table, result))
+    return {
+        **result_metadata(result, meilisearch_url=meilisearch_url),
+        **schema_metadata(index, fields),
+    }

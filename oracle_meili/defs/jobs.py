@@ -25,14 +25,15 @@ def build_sync_job(index: IndexConfig) -> SyncJob:
     """Materializes the index asset; the partition (full or incremental) comes per run.
 
     Runs in process: a sync is one step, and skipping the per-step subprocess saves seconds
-    of latency per run.
+    of latency per run. An index with ``parallel`` above 1 has a step per key range: its job
+    takes the code location's executor (multiprocess unless the deployment chooses another).
     """
     return dg.define_asset_job(
         name=job_name(index),
         # NOTE: without the checks: they read the whole index and table, so an incremental
         # run would cost what the table costs. They have their own job (below).
         selection=dg.AssetSelection.assets(index_asset_key(index)).without_checks(),
-        executor_def=dg.in_process_executor,
+        executor_def=dg.in_process_executor if index.parallel == 1 else None,
         description=f"Sync the Meilisearch index `{index.name}`.",
     )
 

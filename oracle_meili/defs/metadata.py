@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
@@ -18,7 +19,11 @@ from oracle_meili.defs.names import source_table_key
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint
 from oracle_meili.engine.result import SyncResult
 from oracle_meili.engine.runner import DocumentField
+from oracle_meili.engine.slices import SlicedPlan
 from oracle_meili.engine.watermark import decode_watermark
+
+# Observations read per query when looking back through a full sync in progress.
+OBSERVATION_PAGE = 500
 
 
 def result_metadata(result: SyncResult, *, meilisearch_url: str) -> dict[str, Any]:
@@ -100,13 +105,26 @@ def checkpoint_observation(
 
     It reads as a sentence and two figures in the Events list; the JSON the resume reads
     comes last."""
+    if checkpoint.slice is None:
+        description = (
+            f"Full sync checkpoint: {checkpoint.rows_acknowledged:,} rows are in the build "
+            f"index {checkpoint.build_index}; a retry of a failed run resumes after them."
+        )
+    elif checkpoint.finished:
+        description = (
+            f"Full sync, slice {checkpoint.slice} finished: {checkpoint.rows_acknowledged:,} "
+            f"rows are in the build index {checkpoint.build_index}."
+        )
+    else:
+        description = (
+            f"Full sync, slice {checkpoint.slice} checkpoint: {checkpoint.rows_acknowledged:,} "
+            f"of its rows are in the build index {checkpoint.build_index}; a retry of the "
+            "slice resumes after them."
+        )
     return dg.AssetObservation(
         asset_key=asset_key,
         partition="full",
-        description=(
-            f"Full sync checkpoint: {checkpoint.rows_acknowledged:,} rows are in the build "
-            f"index {checkpoint.build_index}; a retry of a failed run resumes after them."
-        ),
+        description=description,
         metadata=dict(
             CheckpointMetadata(
                 checkpoint_rows_acknowledged=checkpoint.rows_acknowledged,
@@ -115,6 +133,78 @@ def checkpoint_observation(
             )
         ),
     )
+
+
+def plan_observation(asset_key: dg.AssetKey, plan: SlicedPlan) -> dg.AssetObservation:
+    """A sliced full sync's plan, kept in the event log for its slices and for a resume."""
+    return dg.AssetObservation(
+        asset_key=asset_key,
+        partition="full",
+        description=(
+            f"Full sync plan: {plan.slices} key-range slices into the build index "
+            f"{plan.build_index}."
+        ),
+        metadata=dict(
+            CheckpointMetadata(
+                checkpoint_build_index=plan.build_index,
+                full_sync_plan=dg.MetadataValue.json(plan.to_json()),
+            )
+        ),
+    )
+
+
+def observations_since_full_sync(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey
+) -> Iterator[dg.AssetObservation]:
+    """The asset's observations newer than its last successful full sync, newest first.
+
+    A plan or checkpoint from before that sync has nothing left to resume, so no search
+    reads further back than the full sync in progress."""
+    last_full = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=["full"]), limit=1
+    ).records
+    since = dg.AssetRecordsFilter(
+        asset_key=asset_key, after_storage_id=last_full[0].storage_id if last_full else None
+    )
+    cursor = None
+    while True:
+        page = instance.fetch_observations(since, limit=OBSERVATION_PAGE, cursor=cursor)
+        for record in page.records:
+            if record.asset_observation is not None:
+                yield record.asset_observation
+        if not page.has_more:
+            return
+        cursor = page.cursor
+
+
+def latest_plan(instance: dg.DagsterInstance, asset_key: dg.AssetKey) -> SlicedPlan | None:
+    """The plan of the sliced full sync in progress (None when there is none)."""
+    for observation in observations_since_full_sync(instance, asset_key):
+        value = CheckpointMetadata.extract(observation.metadata).full_sync_plan
+        if value is not None and isinstance(value.value, dict):
+            return SlicedPlan.from_json(value.value)
+    return None
+
+
+def slice_checkpoints(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, build_index: str
+) -> dict[int, FullSyncCheckpoint]:
+    """Each slice's latest checkpoint into ``build_index``, read back to that build's plan."""
+    found: dict[int, FullSyncCheckpoint] = {}
+    for observation in observations_since_full_sync(instance, asset_key):
+        metadata = CheckpointMetadata.extract(observation.metadata)
+        plan = metadata.full_sync_plan
+        if plan is not None and isinstance(plan.value, dict):
+            if plan.value.get("build_index") == build_index:
+                break  # nothing of this build is older than its plan
+            continue
+        value = metadata.full_sync_checkpoint
+        if value is None or not isinstance(value.value, dict):
+            continue
+        checkpoint = FullSyncCheckpoint.from_json(value.value)
+        if checkpoint.build_index == build_index and checkpoint.slice is not None:
+            found.setdefault(checkpoint.slice, checkpoint)
+    return found
 
 
 def latest_checkpoint(

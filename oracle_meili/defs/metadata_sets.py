@@ -78,6 +78,7 @@ class CheckpointMetadata(OracleMeiliMetadata):
     checkpoint_rows_acknowledged: int | None = None
     checkpoint_build_index: str | None = None
     full_sync_checkpoint: dg.JsonMetadataValue | None = None
+    full_sync_plan: dg.JsonMetadataValue | None = None
 
 
 class SourceObservation(OracleMeiliMetadata):

@@ -45,6 +45,12 @@ def job_name(index: IndexConfig) -> str:
     return f"sync_{_safe(index)}"
 
 
+def sliced_step_name(index: IndexConfig, part: str) -> str:
+    """``<index>_plan``, ``<index>_slice``, ``<index>_publish``: the steps of a sliced sync
+    (inside the graph of the index asset, so the UI shows them under the index)."""
+    return f"{_safe(index)}_{part}"
+
+
 def checks_job_name(index: IndexConfig) -> str:
     return f"check_{_safe(index)}"
 

@@ -99,6 +99,22 @@ class MeilisearchResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         )
 
 
+# The IO manager of a sliced sync's step outputs, which carry no value (defs/sliced.py).
+STEP_IO_MANAGER = "oracle_meili_steps"
+
+
+class NoValueIOManager(dg.ConfigurableIOManager):
+    """Stores nothing and loads None: the sliced sync's steps pass their state through the
+    instance, so no output needs a disk that every step can see."""
+
+    def handle_output(self, context: dg.OutputContext, obj: object) -> None:
+        if obj is not None:
+            raise dg.Failure(f"{context.step_key}: a sliced sync step returned a value")
+
+    def load_input(self, context: dg.InputContext) -> None:
+        return None
+
+
 def runner(
     source: SourceResource,
     meilisearch: MeilisearchResource,
@@ -112,7 +128,8 @@ def runner(
 
 
 def build_resources(config: AppConfig, environ: Mapping[str, str]) -> dict[str, object]:
-    """The ``source`` and ``meilisearch`` resources; secrets stay behind ``EnvVar``."""
+    """The ``source`` and ``meilisearch`` resources, secrets behind ``EnvVar``; and the IO
+    manager of a sliced sync's steps."""
     source: SourceResource
     if config.source.url is not None:
         source = SqlAlchemySourceResource(url=config.source.url)
@@ -134,6 +151,8 @@ def build_resources(config: AppConfig, environ: Mapping[str, str]) -> dict[str, 
     return {
         "source": source,
         "meilisearch": MeilisearchResource(**{**plain_settings(meili), "api_key": api_key}),
+        # The outputs between a sliced sync's steps: no value, no file (defs/sliced.py).
+        STEP_IO_MANAGER: NoValueIOManager(),
     }
 
 

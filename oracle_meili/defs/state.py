@@ -21,12 +21,16 @@ from oracle_meili.defs.history import materialization_history
 from oracle_meili.defs.metadata import (
     checkpoint_observation,
     latest_checkpoint,
+    latest_plan,
     latest_watermark,
+    plan_observation,
     result_metadata,
+    slice_checkpoints,
 )
 from oracle_meili.defs.names import index_asset_key
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint
 from oracle_meili.engine.result import SyncResult
+from oracle_meili.engine.slices import SlicedPlan
 from oracle_meili.engine.state import HISTORY_LIMIT
 
 log = logging.getLogger(__name__)
@@ -48,6 +52,17 @@ class DagsterInstanceState:
     def save_checkpoint(self, checkpoint: FullSyncCheckpoint) -> None:
         observation = checkpoint_observation(index_asset_key(checkpoint.index), checkpoint)
         self.instance.report_runless_asset_event(observation)
+
+    def plan(self, index: str) -> SlicedPlan | None:
+        return latest_plan(self.instance, index_asset_key(index))
+
+    def save_plan(self, plan: SlicedPlan) -> None:
+        self.instance.report_runless_asset_event(
+            plan_observation(index_asset_key(plan.index), plan)
+        )
+
+    def slice_checkpoints(self, index: str, build_index: str) -> dict[int, FullSyncCheckpoint]:
+        return slice_checkpoints(self.instance, index_asset_key(index), build_index)
 
     def record_success(self, result: SyncResult) -> None:
         self.instance.report_runless_asset_event(
@@ -82,12 +97,21 @@ def instance_state(home: str | None, *, meilisearch_url: str) -> Iterator[Dagste
 class DagsterRunState(DagsterInstanceState):
     """State for the index asset's own run."""
 
-    def __init__(self, context: dg.AssetExecutionContext, *, meilisearch_url: str) -> None:
+    def __init__(
+        self,
+        context: dg.AssetExecutionContext | dg.OpExecutionContext,
+        *,
+        meilisearch_url: str,
+    ) -> None:
         super().__init__(context.instance, meilisearch_url=meilisearch_url)
         self.context = context
 
     def save_checkpoint(self, checkpoint: FullSyncCheckpoint) -> None:
-        self.context.log_event(checkpoint_observation(self.context.asset_key, checkpoint))
+        key = index_asset_key(checkpoint.index)
+        self.context.log_event(checkpoint_observation(key, checkpoint))
+
+    def save_plan(self, plan: SlicedPlan) -> None:
+        self.context.log_event(plan_observation(index_asset_key(plan.index), plan))
 
     def record_success(self, result: SyncResult) -> None:
         """Nothing: the asset returns the result as its MaterializeResult."""

@@ -41,7 +41,10 @@ class SourceSlots:
 
 @contextmanager
 def source_slot(
-    context: dg.AssetExecutionContext, slots: SourceSlots | None, *, holder: str
+    context: dg.AssetExecutionContext | dg.OpExecutionContext,
+    slots: SourceSlots | None,
+    *,
+    holder: str,
 ) -> Iterator[None]:
     """Hold one of the source's slots (waiting for one) for the duration of the block."""
     if slots is None:

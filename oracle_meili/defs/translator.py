@@ -21,6 +21,7 @@ from oracle_meili.defs.reconcile import build_reconcile_job
 from oracle_meili.defs.resources import build_resources
 from oracle_meili.defs.schedules import build_job_schedule, build_schedules
 from oracle_meili.defs.sensors import build_change_sensors
+from oracle_meili.defs.sliced import build_sliced_index_asset
 from oracle_meili.defs.sources import build_observe_job, build_source_assets
 from oracle_meili.defs.throttle import SourceSlots
 
@@ -57,7 +58,11 @@ def index_definitions(
         build_job_schedule(index, schedule, observe, what="observe") if observe else None,
     )
     return IndexDefinitions(
-        asset=build_index_asset(index, orchestration, source_slots),
+        asset=(
+            build_sliced_index_asset(index, orchestration, source_slots)
+            if index.parallel > 1
+            else build_index_asset(index, orchestration, source_slots)
+        ),
         checks=build_consistency_checks(index),
         sync=sync,
         jobs=tuple(job for job in (sync, checks, reconcile, observe) if job is not None),
@@ -68,8 +73,16 @@ def index_definitions(
     )
 
 
-def build_definitions(config: AppConfig, environ: Mapping[str, str]) -> dg.Definitions:
+def build_definitions(
+    config: AppConfig,
+    environ: Mapping[str, str],
+    *,
+    executor: dg.ExecutorDefinition | None = None,
+) -> dg.Definitions:
     """Definitions for a loaded configuration (tests build their own with this).
+
+    ``executor`` runs the sliced indexes' steps (and the UI's Materialize button): the
+    multiprocess executor by default, the k8s or celery one to spread slices over machines.
 
     Raises:
         ConfigError: a schedule's cron expression or time zone is invalid.
@@ -103,10 +116,19 @@ def build_definitions(config: AppConfig, environ: Mapping[str, str]) -> dg.Defin
             ]
         ),
         resources=build_resources(config, environ),
-        # The implicit asset job (the UI's Materialize button) runs in process, like the
-        # named sync jobs: a sync is one step, and a subprocess per step costs seconds.
-        executor=dg.in_process_executor,
+        executor=executor if executor is not None else default_executor(config),
     )
+
+
+def default_executor(config: AppConfig) -> dg.ExecutorDefinition:
+    """The executor of the UI's Materialize button and of the sliced indexes' sync jobs.
+
+    In process when every sync is one step, like the named sync jobs: a subprocess per
+    step costs seconds. With an index of ``parallel`` above 1, a process per step, so that
+    its slices read at once."""
+    if any(index.parallel > 1 for index in config.indexes):
+        return dg.multiprocess_executor
+    return dg.in_process_executor
 
 
 def source_kind(config: AppConfig) -> str:

@@ -36,6 +36,16 @@ class FullSyncCheckpoint:
     in_flight_task: int | None = None
     in_flight_rows: int | None = None
     in_flight_last_key: tuple[str, ...] | None = None
+    # A key-range slice of a parallel full sync (None: the whole table in one stream); its
+    # rows read once it has finished (None while it runs).
+    slice: int | None = None
+    rows_read: int | None = None
+    rows_skipped: int = 0
+
+    @property
+    def finished(self) -> bool:
+        """A slice that has read and written all its rows."""
+        return self.rows_read is not None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -71,6 +81,9 @@ class FullSyncCheckpoint:
                 in_flight_task=data.get("in_flight_task"),
                 in_flight_rows=data.get("in_flight_rows"),
                 in_flight_last_key=tuple(in_flight_key) if in_flight_key is not None else None,
+                slice=data.get("slice"),
+                rows_read=data.get("rows_read"),
+                rows_skipped=int(data.get("rows_skipped") or 0),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise SyncError(f"not a full-sync checkpoint: {data!r}") from e
@@ -79,7 +92,7 @@ class FullSyncCheckpoint:
         """The last key's column values, typed again (the keyset position to resume after)."""
         if self.last_key is None:
             return None
-        return tuple(_decode(part) for part in self.last_key)
+        return decode_key(self.last_key)
 
 
 def encode_key(values: Sequence[Any]) -> tuple[str, ...]:
@@ -91,6 +104,11 @@ def encode_key(values: Sequence[Any]) -> tuple[str, ...]:
             raise SyncError("a primary-key value is NULL")
         encoded.append(text)
     return tuple(encoded)
+
+
+def decode_key(parts: Sequence[str]) -> tuple[Watermark, ...]:
+    """Key values encoded by :func:`encode_key`, typed again."""
+    return tuple(_decode(part) for part in parts)
 
 
 def _decode(part: str) -> Watermark:
@@ -110,9 +128,17 @@ class CheckpointTracker:
     """
 
     def __init__(
-        self, *, index: str, build_index: str, watermark: str | None, scn: int | None, rows: int
+        self,
+        *,
+        index: str,
+        build_index: str,
+        watermark: str | None,
+        scn: int | None,
+        rows: int,
+        slice: int | None = None,
     ) -> None:
-        """``rows``: rows already in the build index when this sync (or its resume) began."""
+        """``rows``: rows already in the build index when this sync (or its resume) began
+        (of its own key range, for a ``slice``)."""
         self.checkpoint = FullSyncCheckpoint(
             index=index,
             build_index=build_index,
@@ -120,6 +146,7 @@ class CheckpointTracker:
             last_key=None,
             watermark=watermark,
             scn=scn,
+            slice=slice,
         )
         self._sent = rows
         self._ends: dict[int, tuple[int, tuple[Any, ...]]] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from oracle_meili.adapters.keyset import StoredKey
@@ -18,7 +19,7 @@ from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig
 from oracle_meili.engine.build import BuildTarget, RecreateTarget
 from oracle_meili.engine.checkpoint import CheckpointCallback, CheckpointTracker, FullSyncCheckpoint
-from oracle_meili.engine.events import Tally, drain
+from oracle_meili.engine.events import SyncEvent, Tally, drain
 from oracle_meili.engine.pipeline import with_checkpoints, write_pages
 from oracle_meili.engine.publish import verify_build
 from oracle_meili.engine.result import ProgressCallback, SyncResult, finished, now
@@ -153,15 +154,7 @@ def load(
     log.info("full sync of %r started (%s strategy)", index.name, index.full_strategy)
     try:
         target.prepare(client, index, id_field=shape.id_field)
-        events = write_pages(
-            plan.reader.read_all(batch_size=index.batch_size, after=plan.after),
-            DocumentWriter(
-                client, target.uid, id_field=shape.id_field, first_bytes=FIRST_PAYLOAD_BYTES
-            ),
-            shape,
-            on_bad_row=index.on_bad_row,
-            max_bytes=client.config.max_payload_bytes,
-        )
+        events = load_rows(plan.reader, client, target.uid, after=plan.after)
         if on_checkpoint is not None:
             tracker = CheckpointTracker(
                 index=index.name,
@@ -172,16 +165,7 @@ def load(
             )
             events = with_checkpoints(events, tracker)
         drain(events, tally, on_progress=on_progress, on_checkpoint=on_checkpoint)
-        check_read_complete(plan, rows_read=tally.rows_read)
-        count = client.document_count(target.uid)
-        if count != tally.documents_sent:
-            raise SyncError(
-                f"index {index.name!r}: {tally.documents_sent} documents were sent but the new "
-                f"index holds {count} (duplicate ids?); the live index was not changed"
-            )
-        if index.verify_before_swap and target.uid != index.name:
-            verify_build(plan.reader, client=client, build=target.uid)
-        tally.task_uids.extend(target.publish(client))
+        count = complete_build(plan, client, tally)
     except ShortReadError:
         # A build that missed rows cannot be completed by resuming it: start afresh.
         target.discard(client)
@@ -208,6 +192,49 @@ def load(
         result.duration_seconds,
     )
     return result
+
+
+def load_rows(
+    reader: TableSource,
+    client: MeiliClient,
+    uid: str,
+    *,
+    after: StoredKey | None,
+    upto: StoredKey | None = None,
+) -> Iterator[SyncEvent]:
+    """The events of loading the live rows after ``after`` (up to ``upto``) into ``uid``:
+    the page loop of a full sync, or of one of its key-range slices."""
+    index = reader.index
+    shape = reader.document_shape()
+    return write_pages(
+        reader.read_all(batch_size=index.batch_size, after=after, upto=upto),
+        DocumentWriter(client, uid, id_field=shape.id_field, first_bytes=FIRST_PAYLOAD_BYTES),
+        shape,
+        on_bad_row=index.on_bad_row,
+        max_bytes=client.config.max_payload_bytes,
+    )
+
+
+def complete_build(plan: FullSyncPlan, client: MeiliClient, tally: Tally) -> int:
+    """Check a loaded build (every row read, every document held, and the consistency gate
+    when asked) and publish it; the documents it holds.
+
+    Raises:
+        ShortReadError: the read missed rows.
+        SyncError: the build holds other than the documents sent, or failed its check.
+    """
+    index, target = plan.source.index, plan.target
+    check_read_complete(plan, rows_read=tally.rows_read)
+    count = client.document_count(target.uid)
+    if count != tally.documents_sent:
+        raise SyncError(
+            f"index {index.name!r}: {tally.documents_sent} documents were sent but the new "
+            f"index holds {count} (duplicate ids?); the live index was not changed"
+        )
+    if index.verify_before_swap and target.uid != index.name:
+        verify_build(plan.reader, client=client, build=target.uid)
+    tally.task_uids.extend(target.publish(client))
+    return count
 
 
 class ShortReadError(SyncError):
@@ -267,7 +294,7 @@ def usable_checkpoint(
     client: MeiliClient, index: IndexConfig, resume: FullSyncCheckpoint | None
 ) -> FullSyncCheckpoint | None:
     """``resume``, if its build index still holds exactly the acknowledged rows."""
-    if resume is None or resume.index != index.name:
+    if resume is None or resume.index != index.name or resume.slice is not None:
         return None
     if not client.index_exists(resume.build_index):
         return None

@@ -31,6 +31,7 @@ from oracle_meili.engine.incremental import incremental_sync
 from oracle_meili.engine.reconcile import ReconcileResult, reconcile
 from oracle_meili.engine.result import ProgressCallback, SyncResult
 from oracle_meili.engine.state import StateStore
+from oracle_meili.engine.workers import sliced_full_sync
 from oracle_meili.errors import OracleMeiliError
 
 
@@ -162,7 +163,16 @@ class Session:
         started = dt.datetime.now(dt.UTC)
         try:
             source = self.source(index)
-            if mode == "full":
+            if mode == "full" and index.parallel > 1:
+                result = sliced_full_sync(
+                    source,
+                    self.client,
+                    source_config=self.runner.source,
+                    meilisearch_config=self.runner.meilisearch,
+                    state=state,
+                    on_progress=on_progress,
+                )
+            elif mode == "full":
                 result = full_sync(
                     source,
                     self.client,

@@ -18,6 +18,7 @@ import orjson
 
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint
 from oracle_meili.engine.result import SyncResult
+from oracle_meili.engine.slices import SlicedPlan
 from oracle_meili.errors import OracleMeiliError
 
 HISTORY_LIMIT = 200
@@ -35,7 +36,20 @@ class StateStore(Protocol):
         ...
 
     def save_checkpoint(self, checkpoint: FullSyncCheckpoint) -> None:
-        """Keep a full sync's progress (called after every acknowledged payload)."""
+        """Keep a full sync's progress (called after every acknowledged payload), or one
+        key-range slice's."""
+        ...
+
+    def plan(self, index: str) -> SlicedPlan | None:
+        """The plan of the sliced full sync of ``index`` not yet completed, if any."""
+        ...
+
+    def save_plan(self, plan: SlicedPlan) -> None:
+        """Keep a sliced full sync's plan, for its slices and for a resume."""
+        ...
+
+    def slice_checkpoints(self, index: str, build_index: str) -> dict[int, FullSyncCheckpoint]:
+        """The latest checkpoint of each slice writing into ``build_index``, by slice."""
         ...
 
     def record_success(self, result: SyncResult) -> None:
@@ -91,8 +105,31 @@ class StateFile:
     def save_checkpoint(self, checkpoint: FullSyncCheckpoint) -> None:
         data = self.load()
         slot = data["indexes"].setdefault(checkpoint.index, {"history": []})
-        slot["full_sync_checkpoint"] = checkpoint.to_json()
+        if checkpoint.slice is None:
+            slot["full_sync_checkpoint"] = checkpoint.to_json()
+        else:
+            slot.setdefault("slice_checkpoints", {})[str(checkpoint.slice)] = checkpoint.to_json()
         self._write(data)
+
+    def plan(self, index: str) -> SlicedPlan | None:
+        data = self.load()["indexes"].get(index, {}).get("full_sync_plan")
+        return SlicedPlan.from_json(data) if data else None
+
+    def save_plan(self, plan: SlicedPlan) -> None:
+        data = self.load()
+        slot = data["indexes"].setdefault(plan.index, {"history": []})
+        previous = slot.get("full_sync_plan")
+        if previous is None or previous.get("build_index") != plan.build_index:
+            slot.pop("slice_checkpoints", None)  # they belong to another build
+        slot["full_sync_plan"] = plan.to_json()
+        self._write(data)
+
+    def slice_checkpoints(self, index: str, build_index: str) -> dict[int, FullSyncCheckpoint]:
+        saved = self.load()["indexes"].get(index, {}).get("slice_checkpoints", {})
+        checkpoints = (FullSyncCheckpoint.from_json(data) for data in saved.values())
+        return {
+            c.slice: c for c in checkpoints if c.slice is not None and c.build_index == build_index
+        }
 
     def record_success(self, result: SyncResult) -> None:
         entry = {**result.to_json(), "outcome": "succeeded"}
@@ -118,7 +155,9 @@ class StateFile:
         if success:
             slot["last_success"] = entry
             if entry.get("mode") == "full":
-                slot.pop("full_sync_checkpoint", None)  # nothing left to resume
+                # Nothing left to resume.
+                for key in ("full_sync_checkpoint", "full_sync_plan", "slice_checkpoints"):
+                    slot.pop(key, None)
         self._write(data)
 
     def _write(self, data: dict[str, Any]) -> None:

@@ -206,8 +206,10 @@ def test_resume_with_a_dead_scn_starts_afresh(
     checkpoints: list[FullSyncCheckpoint] = []
 
     class LostAfterTwo(TableSource):
-        def read_all(self, *, batch_size: int, after: Any = None) -> Any:
-            for number, batch in enumerate(super().read_all(batch_size=batch_size, after=after)):
+        def read_all(self, *, batch_size: int, after: Any = None, upto: Any = None) -> Any:
+            for number, batch in enumerate(
+                super().read_all(batch_size=batch_size, after=after, upto=upto)
+            ):
                 if number == 2:
                     raise SourceConnectionError("connection lost (injected)")
                 yield batch

@@ -17,6 +17,7 @@ from sqlalchemy.dialects import oracle
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from oracle_meili.adapters.database import SCN_STATEMENT
+from oracle_meili.adapters.key_ranges import boundaries_statement
 from oracle_meili.adapters.probe import probe_statement
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig
@@ -242,3 +243,52 @@ def test_one_probe_reads_every_index_in_one_statement() -> None:
         "SELECT (SELECT max(shop.products.updated_at) AS max_1 FROM shop.products) AS index_0, "
         "(SELECT max(shop.stores.version) AS max_2 FROM shop.stores) AS index_1 FROM DUAL"
     )
+
+
+def test_key_range_boundaries_are_ranked_in_one_statement() -> None:
+    """The slices' boundaries: ROW_NUMBER over the key, the ranks bound as one IN list."""
+    source = TableSource(ORACLE, index(), selectable=products())
+    statement = boundaries_statement(
+        source.selectable,
+        order=source.key_order,
+        where=source.live_conditions(),
+        ranks=[250, 500, 750],
+    )
+    assert sql(statement) == (
+        "SELECT om_ranked.om_key_0 FROM (SELECT shop.products.product_id AS om_key_0, "
+        "row_number() OVER (ORDER BY shop.products.product_id) AS om_rank "
+        "FROM shop.products WHERE shop.products.is_deleted IS NULL OR "
+        "shop.products.is_deleted != :param_1) om_ranked "
+        "WHERE om_ranked.om_rank IN (__[POSTCOMPILE_om_rank_1]) ORDER BY om_ranked.om_rank"
+    )
+    assert compiled(statement).binds["om_rank_1"].value == [250, 500, 750]
+
+
+def test_key_range_page_ends_at_its_upper_key() -> None:
+    """A slice's page: after the last key read, up to the range's end, both on stored keys,
+    each led by a comparison on the leading column (an index access predicate)."""
+    table = sa.Table(
+        "order_lines",
+        sa.MetaData(),
+        sa.Column("order_id", oracle.NUMBER(10, 0), primary_key=True),
+        sa.Column("line_no", oracle.NUMBER(5, 0), primary_key=True),
+        sa.Column("sku", oracle.VARCHAR2(40)),
+        schema="shop",
+    )
+    source = TableSource(
+        ORACLE,
+        index(
+            table="SHOP.ORDER_LINES",
+            primary_key=["ORDER_ID", "LINE_NO"],
+            cursor=None,
+            soft_delete=None,
+        ),
+        selectable=table,
+    )
+    text = sql(source.full_page(after=(10, 2), upto=(20, 1), batch_size=100))
+    assert (
+        "WHERE shop.order_lines.order_id <= :order_id_1 AND NOT "
+        "(shop.order_lines.order_id > :order_id_2 OR shop.order_lines.order_id = :order_id_2 "
+        "AND shop.order_lines.line_no > :line_no_1) "
+        "AND shop.order_lines.order_id >= :order_id_3"
+    ) in text

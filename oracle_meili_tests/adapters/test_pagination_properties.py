@@ -3,8 +3,9 @@
 Composite keys mix integers, text (mixed case, accents, Korean, digit strings), date/times
 as SQLite stores them (text with and without fractions, with a space or a `T`) and decimals
 (NUMERIC affinity: stored as INTEGER or REAL); the cursor is a date/time with many ties;
-batch sizes start at 1. Full, incremental and resumed reads must each return every row
-exactly once. Seed TEST-030 and TEST-032 (keyset batches), TEST-033 (incremental window).
+batch sizes start at 1. Full, incremental, resumed and key-range (sliced) reads must each
+return every row exactly once. Seed TEST-030 and TEST-032 (keyset batches), TEST-033
+(incremental window).
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from oracle_meili.adapters.key_ranges import key_ranges
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig
 from oracle_meili.documents import document_id
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint, encode_key
+from oracle_meili.engine.slices import SlicedPlan
 
 KINDS = {"int": "INTEGER", "text": "TEXT", "datetime": "DATETIME", "decimal": "NUMERIC(12, 2)"}
 BASE = dt.datetime(2026, 11, 30, 9, 0, 0)
@@ -194,3 +197,37 @@ def test_issue_8_reproduction_date_key_at_page_boundaries(batch_size: int) -> No
     assert (
         sum(len(b) for b in source.read_changed(after=None, upto=upto, batch_size=batch_size)) == 9
     )
+
+
+@SETTINGS
+@given(table=tables(), batch_size=st.integers(1, 7), slices=st.sampled_from([1, 2, 3, 5]))
+def test_key_ranges_split_the_full_read_exactly(
+    table: tuple[list[str], list[tuple[Any, ...]]], batch_size: int, slices: int
+) -> None:
+    """Slices of a parallel full sync: read one after another, the key ranges return the full
+    read, in order, each row once; their sizes differ by one row at most."""
+    engine, source, _ = make_source(*table)
+    keys = read_keys(source.read_all(batch_size=batch_size))
+    ranges = key_ranges(source, slices)
+    # Through the plan's own codec, as the slices receive their bounds.
+    bounds = [encode_key(r.upto) for r in ranges if r.upto is not None]
+    plan = SlicedPlan(
+        index="props",
+        build_index="props__x",
+        parallel=slices,
+        bounds=tuple(bounds),
+        watermark=None,
+        scn=None,
+        count_before=None,
+        started="2026-12-02T00:00:00+00:00",
+    )
+    plan = SlicedPlan.from_json(plan.to_json())
+    parts = [
+        read_keys(source.read_all(batch_size=batch_size, after=r.after, upto=r.upto))
+        for r in (plan.key_range(n) for n in range(plan.slices))
+    ]
+    assert [key for part in parts for key in part] == keys
+    assert plan.slices == min(slices, max(len(keys), 1))
+    sizes = [len(part) for part in parts]
+    assert max(sizes) - min(sizes) <= 1
+    engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 
 import orjson
@@ -25,6 +26,12 @@ def test_round_trip_and_typed_key() -> None:
     again = FullSyncCheckpoint.from_json(orjson.loads(orjson.dumps(checkpoint.to_json())))
     assert again == checkpoint
     assert again.key_values() == key
+    # A finished key-range slice's checkpoint, as the sliced full sync keeps it.
+    finished = replace(checkpoint, slice=2, rows_read=7, rows_skipped=1)
+    assert FullSyncCheckpoint.from_json(orjson.loads(orjson.dumps(finished.to_json()))) == (
+        finished
+    )
+    assert finished.finished and not checkpoint.finished
 
 
 def test_in_flight_payload_acknowledged() -> None:

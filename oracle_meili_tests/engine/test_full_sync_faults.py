@@ -33,8 +33,10 @@ class SourceLostAfter(TableSource):
 
     batches = 4
 
-    def read_all(self, *, batch_size: int, after: Any = None) -> Iterator[Batch]:
-        for number, batch in enumerate(super().read_all(batch_size=batch_size, after=after)):
+    def read_all(self, *, batch_size: int, after: Any = None, upto: Any = None) -> Iterator[Batch]:
+        for number, batch in enumerate(
+            super().read_all(batch_size=batch_size, after=after, upto=upto)
+        ):
             if number == self.batches:
                 raise SourceError("connection lost (injected)")
             yield batch
@@ -127,8 +129,8 @@ def test_document_over_the_payload_limit_names_key_and_column(
 class ChangedAfterRead(TableSource):
     """The demo table, one of whose rows changes just after the full read ends."""
 
-    def read_all(self, *, batch_size: int, after: Any = None) -> Iterator[Batch]:
-        yield from super().read_all(batch_size=batch_size, after=after)
+    def read_all(self, *, batch_size: int, after: Any = None, upto: Any = None) -> Iterator[Batch]:
+        yield from super().read_all(batch_size=batch_size, after=after, upto=upto)
         with self.engine.begin() as c:
             c.execute(
                 sa.text("UPDATE PRODUCTS SET NAME = 'changed meanwhile' WHERE PRODUCT_ID = 1")
@@ -174,8 +176,10 @@ def test_failed_batch_is_named_TEST_092_TEST_093(sync: SyncHarness, make_index: 
 class SkipsARow(TableSource):
     """A read that loses one row at a page boundary."""
 
-    def read_all(self, *, batch_size: int, after: Any = None) -> Iterator[Batch]:
-        for number, batch in enumerate(super().read_all(batch_size=batch_size, after=after)):
+    def read_all(self, *, batch_size: int, after: Any = None, upto: Any = None) -> Iterator[Batch]:
+        for number, batch in enumerate(
+            super().read_all(batch_size=batch_size, after=after, upto=upto)
+        ):
             if number == 2:
                 yield Batch(list(batch[1:]), batch.keys[1:])
             else:
@@ -209,8 +213,12 @@ def test_writers_during_the_read_raise_no_false_alarm(
     """Rows inserted, updated and deleted while the full read runs: no short-read alarm."""
 
     class Busy(TableSource):
-        def read_all(self, *, batch_size: int, after: Any = None) -> Iterator[Batch]:
-            for number, batch in enumerate(super().read_all(batch_size=batch_size, after=after)):
+        def read_all(
+            self, *, batch_size: int, after: Any = None, upto: Any = None
+        ) -> Iterator[Batch]:
+            for number, batch in enumerate(
+                super().read_all(batch_size=batch_size, after=after, upto=upto)
+            ):
                 yield batch
                 if number == 1:
                     sync.execute("DELETE FROM PRODUCTS WHERE PRODUCT_ID IN (400, 401, 402)")
@@ -230,8 +238,10 @@ def test_a_page_that_does_not_move_forward_stops_the_read(
     """A keyset that cannot move past a tie stops the read rather than re-reading a page."""
 
     class Stuck(TableSource):
-        def full_page(self, *, after: Any, batch_size: int, columns: Any = None) -> Any:
-            return super().full_page(after=None, batch_size=batch_size, columns=columns)
+        def full_page(
+            self, *, after: Any, batch_size: int, upto: Any = None, columns: Any = None
+        ) -> Any:
+            return super().full_page(after=None, batch_size=batch_size, upto=upto, columns=columns)
 
     source = Stuck(demo_engine, make_index())
     with pytest.raises(SourceError, match="did not move past the key"):
@@ -253,10 +263,12 @@ class FlashbackSource(TableSource):
     def as_of(self, scn: int) -> TableSource:
         return type(self)(self.engine, self.index, selectable=self.selectable, scn=scn)
 
-    def read_all(self, *, batch_size: int, after: Any = None) -> Iterator[Batch]:
+    def read_all(self, *, batch_size: int, after: Any = None, upto: Any = None) -> Iterator[Batch]:
         if self.scn in self.dead:
             raise SnapshotTooOldError("ORA-01555: snapshot too old (injected)")
-        for number, batch in enumerate(super().read_all(batch_size=batch_size, after=after)):
+        for number, batch in enumerate(
+            super().read_all(batch_size=batch_size, after=after, upto=upto)
+        ):
             if number == self.lose_after:
                 raise SourceError("connection lost (injected)")
             yield batch

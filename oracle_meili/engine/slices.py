@@ -1,0 +1,331 @@
+"""A full sync in key-range slices (``parallel: N``), each loaded on its own.
+
+    plan (watermark, SCN, key ranges, build index)
+      ─> slice 0 … slice N-1 (each: pages ─> documents ─> writer, its own checkpoints)
+      ─> complete (every slice finished, every row read, counts) ─> publish
+
+The three parts run wherever the caller puts them: Dagster runs each slice as a step of its
+own (:mod:`oracle_meili.defs.sliced`), the CLI in worker processes
+(:mod:`oracle_meili.engine.workers`). Everything one part hands to the next is JSON in the
+state store (the plan, each slice's checkpoints), never a local file, so a slice can run on
+another machine. All slices write into one build index, which is published once, exactly
+as a single-stream full sync publishes it: the live index is untouched until then.
+
+A slice that fails is run again alone: it resumes after its own last acknowledged payload,
+and the finished slices are not read again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from oracle_meili.adapters.key_ranges import KeyRange, key_ranges
+from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.source import TableSource
+from oracle_meili.engine.build import BuildTarget, RecreateTarget
+from oracle_meili.engine.checkpoint import (
+    CheckpointCallback,
+    CheckpointTracker,
+    FullSyncCheckpoint,
+    decode_key,
+    encode_key,
+)
+from oracle_meili.engine.events import Tally, drain
+from oracle_meili.engine.full import FullSyncPlan, complete_build, load_rows
+from oracle_meili.engine.pipeline import with_checkpoints
+from oracle_meili.engine.result import ProgressCallback, SyncResult, finished, now
+from oracle_meili.engine.watermark import decode_watermark, encode_watermark
+from oracle_meili.errors import MeilisearchTaskError, SnapshotTooOldError, SyncError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SlicedPlan:
+    """What a sliced full sync reads and where it writes, fixed before any slice reads
+    (all fields JSON-ready: it is kept in the state store for the slices and the resume)."""
+
+    index: str
+    build_index: str
+    parallel: int
+    # The stored keys that end each range but the last (watermark codec, like checkpoints).
+    bounds: tuple[tuple[str, ...], ...]
+    watermark: str | None
+    scn: int | None
+    count_before: int | None
+    started: str
+    # Who runs it (a Dagster run id): a new plan does not take over one still running.
+    owner: str | None = None
+
+    @property
+    def slices(self) -> int:
+        return len(self.bounds) + 1
+
+    def key_range(self, number: int) -> KeyRange:
+        """Slice ``number``'s keys: after the previous bound, up to its own."""
+        if not 0 <= number < self.slices:
+            raise SyncError(
+                f"index {self.index!r}: no slice {number} in a plan of {self.slices} slices"
+            )
+        after = decode_key(self.bounds[number - 1]) if number > 0 else None
+        upto = decode_key(self.bounds[number]) if number < len(self.bounds) else None
+        return KeyRange(after, upto)
+
+    def target(self) -> BuildTarget:
+        if self.build_index == self.index:
+            return RecreateTarget(self.index, self.index)
+        return BuildTarget(self.index, self.build_index)
+
+    def reader(self, source: TableSource) -> TableSource:
+        """What the slices read: the source, or the source as of the plan's SCN."""
+        return source.as_of(self.scn) if self.scn is not None else source
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["bounds"] = [list(bound) for bound in self.bounds]
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SlicedPlan:
+        try:
+            return cls(
+                index=str(data["index"]),
+                build_index=str(data["build_index"]),
+                parallel=int(data["parallel"]),
+                bounds=tuple(tuple(str(p) for p in bound) for bound in data["bounds"]),
+                watermark=data.get("watermark"),
+                scn=data.get("scn"),
+                count_before=data.get("count_before"),
+                started=str(data["started"]),
+                owner=data.get("owner"),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise SyncError(f"not a sliced full-sync plan: {data!r}") from e
+
+
+def plan_slices(
+    source: TableSource,
+    client: MeiliClient,
+    *,
+    resume: SlicedPlan | None,
+    owner: str | None = None,
+) -> SlicedPlan:
+    """The plan of a sliced full sync: ``resume`` if its build index is still there (its
+    finished slices are then kept), else a new one with its build index created.
+
+    A new plan takes the watermark (and SCN) before it reads, as a single-stream full sync
+    does, and cuts the live rows into ``index.parallel`` ranges of nearly equal size."""
+    index = source.index
+    client.check_health()
+    if resume is not None and resumable(resume, source, client):
+        log.info(
+            "full sync of %r resumes the plan of %d slices into %r",
+            index.name,
+            resume.slices,
+            resume.build_index,
+        )
+        return replace(resume, owner=owner)
+    started = now()
+    highest = source.max_cursor()
+    target = (
+        RecreateTarget(index.name, index.name)
+        if index.full_strategy == "recreate"
+        else BuildTarget.fresh(index.name, started=started)
+    )
+    scn = source.current_scn() if index.consistent_snapshot else None
+    reader = source.as_of(scn) if scn is not None else source
+    count_before = reader.count_live() if source.cursor_order is None and scn is None else None
+    ranges = key_ranges(reader, index.parallel)
+    target.prepare(client, index, id_field=source.document_shape().id_field)
+    plan = SlicedPlan(
+        index=index.name,
+        build_index=target.uid,
+        parallel=index.parallel,
+        bounds=tuple(encode_key(r.upto) for r in ranges if r.upto is not None),
+        watermark=encode_watermark(highest.value if highest is not None else None),
+        scn=scn,
+        count_before=count_before,
+        started=started.isoformat(),
+        owner=owner,
+    )
+    log.info("full sync of %r: %d key-range slices into %r", index.name, plan.slices, target.uid)
+    return plan
+
+
+def resumable(plan: SlicedPlan, source: TableSource, client: MeiliClient) -> bool:
+    """A kept plan this sync can continue: same index and slicing, build index still there
+    (``recreate`` loads the live index itself, so it always starts again)."""
+    index = source.index
+    return (
+        plan.index == index.name
+        and plan.parallel == index.parallel
+        and plan.build_index != index.name
+        and index.full_strategy == "swap"
+        and client.index_exists(plan.build_index)
+    )
+
+
+def load_slice(
+    source: TableSource,
+    client: MeiliClient,
+    plan: SlicedPlan,
+    number: int,
+    *,
+    resume: FullSyncCheckpoint | None = None,
+    on_checkpoint: CheckpointCallback | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> FullSyncCheckpoint:
+    """Read slice ``number`` of ``plan`` into its build index; its finished checkpoint.
+
+    ``resume``, this slice's latest checkpoint: a finished slice is not read again, and an
+    unfinished one continues after its last acknowledged payload.
+
+    Raises:
+        SyncError: the build index is gone (the plan is void: start the full sync again).
+        SnapshotTooOldError: the plan's SCN is gone from undo; the build index is dropped,
+            so the next full sync starts afresh with a new SCN.
+    """
+    index = source.index
+    checkpoint = slice_checkpoint(client, plan, number, resume)
+    if checkpoint is not None and checkpoint.finished:
+        log.info("full sync of %r: slice %d finished already", index.name, number)
+        return checkpoint
+    key_range = plan.key_range(number)
+    rows = checkpoint.rows_acknowledged if checkpoint is not None else 0
+    start = checkpoint.key_values() if checkpoint is not None else None
+    tracker = CheckpointTracker(
+        index=index.name,
+        build_index=plan.build_index,
+        watermark=plan.watermark,
+        scn=plan.scn,
+        rows=rows,
+        slice=number,
+    )
+    tally = Tally(rows_read=rows, documents_sent=rows)
+    events = load_rows(
+        plan.reader(source),
+        client,
+        plan.build_index,
+        after=start if start is not None else key_range.after,
+        upto=key_range.upto,
+    )
+    try:
+        drain(
+            with_checkpoints(events, tracker),
+            tally,
+            on_progress=on_progress,
+            on_checkpoint=on_checkpoint,
+        )
+    except SnapshotTooOldError:
+        plan.target().discard(client)
+        raise
+    done = replace(
+        tracker.checkpoint,
+        rows_acknowledged=tally.documents_sent,
+        rows_read=tally.rows_read,
+        rows_skipped=(checkpoint.rows_skipped if checkpoint is not None else 0)
+        + tally.rows_skipped,
+        in_flight_task=None,
+        in_flight_rows=None,
+        in_flight_last_key=None,
+    )
+    if on_checkpoint is not None:
+        on_checkpoint(done)
+    log.info(
+        "full sync of %r: slice %d of %d read %d rows",
+        index.name,
+        number,
+        plan.slices,
+        tally.rows_read,
+    )
+    return done
+
+
+def slice_checkpoint(
+    client: MeiliClient, plan: SlicedPlan, number: int, resume: FullSyncCheckpoint | None
+) -> FullSyncCheckpoint | None:
+    """``resume`` if it belongs to this slice of this plan, with its in-flight payload
+    settled (None: start the slice from its beginning).
+
+    Documents are upserts by id, so a resume that sends a row again costs time, never
+    correctness; the completeness checks count the build index at the end.
+
+    Raises:
+        SyncError: the plan's build index is gone.
+    """
+    if not client.index_exists(plan.build_index):
+        raise SyncError(
+            f"index {plan.index!r}: the build index {plan.build_index!r} of this full sync is "
+            "gone; the live index was not changed; run the full sync again"
+        )
+    if resume is None or resume.build_index != plan.build_index or resume.slice != number:
+        return None
+    if resume.in_flight_task is not None:
+        try:
+            client.wait(resume.in_flight_task, resume.build_index)
+            resume = resume.acknowledge_in_flight()
+        except MeilisearchTaskError:
+            pass  # that payload did not land: resume after the last acknowledged one
+    if resume.last_key is None and not resume.finished:
+        return None
+    return resume
+
+
+def complete_slices(
+    source: TableSource,
+    client: MeiliClient,
+    plan: SlicedPlan,
+    slices: Mapping[int, FullSyncCheckpoint],
+) -> SyncResult:
+    """Check that every slice finished and the build holds every row, then publish it.
+
+    A build that fails these checks cannot be mended by resuming it, so it is dropped: the
+    next full sync starts afresh.
+
+    Raises:
+        SyncError, ShortReadError: the live index was not changed.
+    """
+    index = source.index
+    unfinished = [n for n in range(plan.slices) if n not in slices or not slices[n].finished]
+    if unfinished:
+        raise SyncError(
+            f"index {index.name!r}: slice(s) {', '.join(map(str, unfinished))} of "
+            f"{plan.slices} have not finished; the live index was not changed"
+        )
+    tally = Tally()
+    for checkpoint in slices.values():
+        tally.rows_read += checkpoint.rows_read or 0
+        tally.documents_sent += checkpoint.rows_acknowledged
+        tally.rows_skipped += checkpoint.rows_skipped
+    started = dt.datetime.fromisoformat(plan.started)
+    full_plan = FullSyncPlan(
+        source=source,
+        reader=plan.reader(source),
+        target=plan.target(),
+        upper=decode_watermark(plan.watermark),
+        scn=plan.scn,
+        after=None,
+        count_before=plan.count_before,
+    )
+    try:
+        count = complete_build(full_plan, client, tally)
+    except SyncError:
+        full_plan.target.discard(client)
+        raise
+    return finished(
+        tally,
+        index=index.name,
+        mode="full",
+        started=started,
+        # The slices ran elsewhere: the duration is the plan's age.
+        clock=time.monotonic() - (now() - started).total_seconds(),
+        index_document_count=count,
+        watermark=plan.watermark,
+        previous_watermark=None,
+        strategy=index.full_strategy,
+    )
