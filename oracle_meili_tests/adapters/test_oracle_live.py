@@ -23,11 +23,13 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 from sqlalchemy.dialects import oracle
 
+from oracle_meili.adapters.key_ranges import key_ranges
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.oracle import oracle_engine
 from oracle_meili.config import IndexConfig, MeilisearchConfig, OracleSettings
 from oracle_meili.demo import populate
 from oracle_meili.engine.result import SyncResult
+from oracle_meili.engine.slices import complete_slices, load_slice, plan_slices
 from oracle_meili.errors import SourceConnectionError
 from oracle_meili_tests.harness import SyncHarness
 
@@ -205,6 +207,39 @@ def test_consistent_snapshot(
     # a seed script that granted nothing.
     result = full(engine, index, meili_config)
     assert result.index_document_count == live_rows(engine, table_name)
+
+
+def test_key_range_slices_on_oracle(
+    engine: sa.Engine, table_name: str, meili_config: MeilisearchConfig, meili_client: MeiliClient
+) -> None:
+    """``parallel``: the ROW_NUMBER boundaries and each range's pages on Oracle, with a
+    composite key whose leading column is all ties, read as of one SCN."""
+    table = sa.Table(
+        table_name,
+        sa.MetaData(),
+        sa.Column("REGION", oracle.VARCHAR2(10), primary_key=True),
+        sa.Column("SEQ", oracle.NUMBER(10), primary_key=True),
+        sa.Column("NAME", oracle.NVARCHAR2(50)),
+    )
+    table.create(engine)
+    with engine.begin() as c:
+        c.execute(table.insert(), [{"REGION": "SEOUL", "SEQ": n, "NAME": f"가게 {n}"}
+                                   for n in range(1, 1001)])  # fmt: skip
+    index = IndexConfig.model_validate(
+        {"name": f"live_{table_name.lower()}", "table": table_name,
+         "primary_key": ["REGION", "SEQ"], "parallel": 4, "batch_size": 100,
+         "consistent_snapshot": True}
+    )  # fmt: skip
+    with MeiliClient(meili_config) as client:
+        source = SyncHarness(engine, client).source(index)
+        ranges = key_ranges(source, 4)
+        assert [r.upto for r in ranges] == [("SEOUL", 250), ("SEOUL", 500), ("SEOUL", 750), None]
+        plan = plan_slices(source, client, resume=None)
+        done = {n: load_slice(source, client, plan, n) for n in range(plan.slices)}
+        assert [c.rows_read for c in done.values()] == [250, 250, 250, 250]
+        result = complete_slices(source, client, plan, done)
+    assert result.index_document_count == 1000
+    assert meili_client.document(index.name, "SEOUL-777")["name"] == "가게 777"
 
 
 def test_wrong_password_names_target_and_code(settings: OracleSettings) -> None:
