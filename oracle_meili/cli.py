@@ -24,11 +24,11 @@ import orjson
 
 from oracle_meili import demo
 from oracle_meili.adapters.server import meilisearch_server
-from oracle_meili.config import load_config
+from oracle_meili.config import environment, load_config, shard_key_variable
 from oracle_meili.engine.follow import follow
 from oracle_meili.engine.result import SyncResult
 from oracle_meili.engine.runner import Runner
-from oracle_meili.errors import OracleMeiliError
+from oracle_meili.errors import ConfigError, OracleMeiliError
 from oracle_meili.progress import ProgressReporter, terminal_progress
 from oracle_meili.state_stores import DEFAULT_STATE, describe_store, state_store
 
@@ -123,6 +123,30 @@ def _reconcile(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             force=args.force,
             on_progress=ProgressReporter.per_side(index.name, log.info),
+        )
+    print(orjson.dumps(asdict(result)).decode())
+    return 0
+
+
+def _reshard(args: argparse.Namespace) -> int:
+    """Move documents to their shard after ``meilisearch.shards`` changed."""
+    config = load_config(args.config)
+    index = config.index(args.index)
+    environ = environment()
+    leaving = {}
+    for spec in args.leaving:
+        name, separator, url = spec.partition("=")
+        if not separator or not url.startswith(("http://", "https://")):
+            raise ConfigError(f"--from: NAME=URL of a server leaving the shards (got {spec!r})")
+        key = environ.get(shard_key_variable(name))
+        leaving[name] = config.meilisearch.leaving_config(name, url, key)
+    with Runner(config.source, config.meilisearch).session() as session:
+        result = session.reshard(
+            index,
+            leaving=leaving,
+            on_progress=lambda shard, moved: log.info(
+                "%s: %d documents to move off %s", index.name, moved, shard
+            ),
         )
     print(orjson.dumps(asdict(result)).decode())
     return 0
@@ -252,6 +276,21 @@ def _parser() -> argparse.ArgumentParser:
         "--force",
         action="store_true",
         help="delete even more than the index's max_delete_share (default 10 %%) of it",
+    )
+
+    reshard_cmd = command(
+        "reshard", _reshard, "move documents to their shard after meilisearch.shards changed"
+    )
+    reshard_cmd.add_argument("--config", help="YAML configuration (default: $ORACLE_MEILI_CONFIG)")
+    reshard_cmd.add_argument("--index", required=True)
+    reshard_cmd.add_argument(
+        "--from",
+        dest="leaving",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="a server removed from the shards, whose documents are moved off it "
+        "(its key: MEILI_API_KEY_<NAME>); repeatable",
     )
 
     check = command("check", _check, "compare an index with its source, document by document")

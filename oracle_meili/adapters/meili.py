@@ -146,14 +146,22 @@ class MeiliClient:
         )
 
     def documents(
-        self, uid: str, *, chunk: int, fields: Sequence[str] | None = None
+        self,
+        uid: str,
+        *,
+        chunk: int,
+        fields: Sequence[str] | None = None,
+        retrieve_vectors: bool = False,
     ) -> Iterator[list[dict[str, Any]]]:
-        """Every document of an index as plain JSON, ``chunk`` at a time (bounded memory)."""
+        """Every document of an index as plain JSON, ``chunk`` at a time (bounded memory);
+        with ``retrieve_vectors``, their ``_vectors`` too, in the form Meilisearch takes back."""
         offset = 0
         while True:
             parameters: dict[str, Any] = {"limit": chunk, "offset": offset}
             if fields is not None:
                 parameters["fields"] = list(fields)
+            if retrieve_vectors:
+                parameters["retrieveVectors"] = True
             page = self._call(self._client.index(uid).get_documents, parameters)
             results = [dict(document) for document in page.results]
             if results:
@@ -180,6 +188,22 @@ class MeiliClient:
     def search(self, uid: str, query: str, **params: Any) -> dict[str, Any]:
         result: dict[str, Any] = self._call(self._client.index(uid).search, query, params)
         return result
+
+    def multi_search(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /multi-search``: a federated search, over this server's network when the
+        queries name remotes."""
+        result: dict[str, Any] = self._json("post", "multi-search", body, action="searching")
+        return result
+
+    # -- network -----------------------------------------------------------------------------
+
+    def configure_network(self, *, self_name: str, remotes: dict[str, dict[str, Any]]) -> None:
+        """Turn on the ``network`` experimental feature (Community Edition) and name this
+        server and its remotes, so that a federated search sent here reaches all of them."""
+        self._json("patch", "experimental-features", {"network": True}, action="configuring")
+        self._json(
+            "patch", "network", {"self": self_name, "remotes": remotes}, action="configuring"
+        )
 
     # -- tasks -------------------------------------------------------------------------------
 
@@ -267,6 +291,36 @@ class MeiliClient:
                         f"index {uid!r}: {action} {self.url} failed: {_first_line(e)}"
                     ) from None
                 return self._task_uid(response, uid)
+        raise AssertionError("unreachable: retrying re-raises the last error")
+
+    def _json(self, method: str, path: str, body: dict[str, Any], *, action: str) -> Any:
+        """A JSON request to a route the official client does not cover; retried when
+        transient (each of these requests is idempotent)."""
+        for attempt in retrying(self.config.retries):
+            with attempt:
+                try:
+                    response = self._session.request(
+                        method,
+                        f"{self.url}/{path}",
+                        data=orjson.dumps(body),
+                        headers={"Content-Type": "application/json"},
+                        timeout=self.config.timeout_seconds,
+                    )
+                except requests.RequestException as e:
+                    raise MeilisearchUnavailableError(
+                        f"{action} Meilisearch at {self.url} failed: {_first_line(e)}"
+                    ) from None
+                if response.status_code != 200:
+                    kind = (
+                        MeilisearchTransientError
+                        if _transient_status(response.status_code)
+                        else MeilisearchError
+                    )
+                    raise kind(
+                        f"{action} Meilisearch at {self.url}: {response.status_code} "
+                        f"{response.text[:300]}"
+                    )
+                return response.json()
         raise AssertionError("unreachable: retrying re-raises the last error")
 
     def _task_uid(self, response: requests.Response, index: str) -> int:

@@ -3,6 +3,14 @@ frozen, typed records (``records``) by ``loading``. Every error names the index 
 at fault."""
 
 from oracle_meili.config.loading import environment, load_config, parse_config, parse_index
+from oracle_meili.config.meilisearch import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    DEFAULT_MEILI_URL,
+    MeilisearchConfig,
+    MeilisearchSettings,
+    ShardSettings,
+    shard_key_variable,
+)
 from oracle_meili.config.orchestration import (
     ChangeSensorConfig,
     FreshnessConfig,
@@ -11,16 +19,12 @@ from oracle_meili.config.orchestration import (
 )
 from oracle_meili.config.records import (
     CONFIG_ENV_VAR,
-    DEFAULT_MAX_PAYLOAD_BYTES,
-    DEFAULT_MEILI_URL,
     DEFAULT_ORACLE_PORT,
     AppConfig,
     BadRowPolicy,
     BinaryPolicy,
     FullStrategy,
     IndexConfig,
-    MeilisearchConfig,
-    MeilisearchSettings,
     OracleConnection,
     OracleSettings,
     SoftDelete,
@@ -46,6 +50,7 @@ __all__ = [
     "OracleSettings",
     "Orchestration",
     "ScheduleConfig",
+    "ShardSettings",
     "SoftDelete",
     "SourceConfig",
     "SyncMode",
@@ -53,4 +58,5 @@ __all__ = [
     "load_config",
     "parse_config",
     "parse_index",
+    "shard_key_variable",
 ]

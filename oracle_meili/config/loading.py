@@ -16,13 +16,16 @@ import yaml
 from dotenv import dotenv_values
 from pydantic import ValidationError
 
+from oracle_meili.config.meilisearch import (
+    DEFAULT_MEILI_URL,
+    MeilisearchConfig,
+    shard_key_variable,
+)
 from oracle_meili.config.orchestration import ORCHESTRATION_KEYS, Orchestration
 from oracle_meili.config.records import (
     CONFIG_ENV_VAR,
-    DEFAULT_MEILI_URL,
     AppConfig,
     IndexConfig,
-    MeilisearchConfig,
     OracleConnection,
     OracleSettings,
     SourceConfig,
@@ -246,6 +249,24 @@ def _parse_meilisearch(raw: Any, env: Mapping[str, str]) -> MeilisearchConfig:
         raise ConfigError(
             f"meilisearch.url: must start with http:// or https:// ({values['url']!r})"
         )
+    shards = values.get("shards") or []
+    if not isinstance(shards, list) or not all(isinstance(s, dict) for s in shards):
+        raise ConfigError("meilisearch.shards: a list of {name, url}")
+    for shard in shards:
+        if "api_key" in shard:
+            raise ConfigError(
+                f"meilisearch.shards: keep secrets out of the file; set "
+                f"{shard_key_variable(str(shard.get('name')))}"
+            )
+    names = [str(shard.get("name")) for shard in shards]
+    values["shard_api_keys"] = {
+        n: env[shard_key_variable(n)] for n in names if env.get(shard_key_variable(n))
+    }
+    values["shard_search_keys"] = {
+        n: env[shard_key_variable(n, "SEARCH")]
+        for n in names
+        if env.get(shard_key_variable(n, "SEARCH"))
+    }
     try:
         return MeilisearchConfig.model_validate(values)
     except ValidationError as e:

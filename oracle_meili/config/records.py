@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, model_validator
 
 from oracle_meili.config.base import Record
+from oracle_meili.config.meilisearch import MeilisearchConfig
 from oracle_meili.config.orchestration import Orchestration
 from oracle_meili.config.shaping import (
     GeoColumns,
@@ -28,14 +29,8 @@ BinaryPolicy = Literal["base64", "omit"]
 BadRowPolicy = Literal["fail", "skip"]
 
 CONFIG_ENV_VAR = "ORACLE_MEILI_CONFIG"
-DEFAULT_MEILI_URL = "http://127.0.0.1:7700"
 DEFAULT_ORACLE_PORT = 1521
-# Meilisearch's default payload limit is 100 MB, counted after decompression. A payload is
-# built in memory before it is sent, so this bounds the sync's memory too (one reused buffer:
-# 149 MB peak RSS at a million rows). A full sync starts with a smaller payload so that
-# Meilisearch starts indexing early; later ones queue up and are auto-batched
-# (engine.full.FIRST_PAYLOAD_BYTES, measured in bench/full_sync.py).
-DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024
+
 # Index uids are [A-Za-z0-9_-]; "__" is kept free because build indexes are "<name>__<suffix>".
 _INDEX_NAME = re.compile(r"^(?!.*__)[A-Za-z0-9_-]{1,200}$")
 
@@ -255,24 +250,6 @@ class SourceConfig(Record):
         description="Dagster: at most this many syncs read the source at once, whichever "
         "indexes they are for (none: no limit beyond each index's own).",
     )
-
-
-class MeilisearchSettings(Record):
-    """Where Meilisearch is and how patiently to wait for it (all but the API key, which
-    comes from MEILI_API_KEY)."""
-
-    url: str = Field(default=DEFAULT_MEILI_URL, description="Base URL (MEILI_URL).")
-    timeout_seconds: float = Field(default=30.0, gt=0, description="HTTP request timeout.")
-    task_timeout_seconds: float = Field(default=3600.0, gt=0)
-    max_payload_bytes: int = Field(default=DEFAULT_MAX_PAYLOAD_BYTES, ge=1024)
-    max_tasks_in_flight: int = Field(default=4, ge=1)
-    retries: int = Field(default=3, ge=0, description="Retries of a transient failure.")
-
-
-class MeilisearchConfig(MeilisearchSettings):
-    """The Meilisearch settings with the API key."""
-
-    api_key: SecretStr | None = None
 
 
 class AppConfig(Record):

@@ -20,6 +20,8 @@ from oracle_meili.config import (
     MeilisearchConfig,
     OracleSettings,
     SourceConfig,
+    environment,
+    shard_key_variable,
 )
 from oracle_meili.engine.runner import Runner
 from oracle_meili.engine.state import StateStore
@@ -75,6 +77,13 @@ class OracleResource(SourceResource):
         return SourceConfig(oracle=oracle)
 
 
+class ShardResource(dg.Config):
+    """One Meilisearch server of a sharded deployment."""
+
+    name: str
+    url: str
+
+
 class MeilisearchResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """A Meilisearch server."""
 
@@ -91,12 +100,44 @@ class MeilisearchResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     )
     max_tasks_in_flight: int = Field(default=4, description="Tasks enqueued before waiting.")
     retries: int = Field(default=3, description="Retries of a transient failure (0: none).")
+    shards: list[ShardResource] = Field(
+        default_factory=list,
+        description="Several servers, one shard each (keys: MEILI_API_KEY_<NAME>).",
+    )
 
     def settings(self) -> MeilisearchConfig:
-        """The engine's settings record: every field of this resource, by the same name."""
+        """The engine's settings record: every field of this resource, by the same name, and
+        each shard's keys from the environment (never a field: they would show in the UI)."""
+        environ = environment()
+        names = [shard.name for shard in self.shards]
         return MeilisearchConfig.model_validate(
-            {name: getattr(self, name) for name in MeilisearchConfig.model_fields}
+            {
+                **{name: getattr(self, name) for name in RESOURCE_FIELDS},
+                "shards": [{"name": s.name, "url": s.url} for s in self.shards],
+                "shard_api_keys": {
+                    n: environ[shard_key_variable(n)]
+                    for n in names
+                    if environ.get(shard_key_variable(n))
+                },
+                "shard_search_keys": {
+                    n: environ[shard_key_variable(n, "SEARCH")]
+                    for n in names
+                    if environ.get(shard_key_variable(n, "SEARCH"))
+                },
+            }
         )
+
+
+# The settings a MeilisearchResource carries as fields of the same name.
+RESOURCE_FIELDS = (
+    "url",
+    "api_key",
+    "timeout_seconds",
+    "task_timeout_seconds",
+    "max_payload_bytes",
+    "max_tasks_in_flight",
+    "retries",
+)
 
 
 # The IO manager of a sliced sync's step outputs, which carry no value (defs/sliced.py).
@@ -150,7 +191,11 @@ def build_resources(config: AppConfig, environ: Mapping[str, str]) -> dict[str, 
     api_key = dg.EnvVar("MEILI_API_KEY") if environ.get("MEILI_API_KEY") else None
     return {
         "source": source,
-        "meilisearch": MeilisearchResource(**{**plain_settings(meili), "api_key": api_key}),
+        "meilisearch": MeilisearchResource(
+            **{name: getattr(meili, name) for name in RESOURCE_FIELDS if name != "api_key"},
+            api_key=api_key,
+            shards=[ShardResource(name=s.name, url=s.url) for s in meili.shards],
+        ),
         # The outputs between a sliced sync's steps: no value, no file (defs/sliced.py).
         STEP_IO_MANAGER: NoValueIOManager(),
     }

@@ -10,8 +10,8 @@ or one kept across sensor ticks) and where sync state lives
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from oracle_meili.adapters.database import PROBE_ENGINES, source_engine, source_
 from oracle_meili.adapters.markers import ChangeMarkers
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.probe import change_markers_of
+from oracle_meili.adapters.shards import meili_client
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig, MeilisearchConfig, SourceConfig, SyncMode
 from oracle_meili.engine.consistency import ConsistencyReport, check_consistency
@@ -29,6 +30,7 @@ from oracle_meili.engine.full import full_sync
 from oracle_meili.engine.id_diff import SideProgress
 from oracle_meili.engine.incremental import incremental_sync
 from oracle_meili.engine.reconcile import ReconcileResult, reconcile
+from oracle_meili.engine.reshard import ReshardResult, reshard
 from oracle_meili.engine.result import ProgressCallback, SyncResult
 from oracle_meili.engine.state import StateStore
 from oracle_meili.engine.workers import sliced_full_sync
@@ -85,7 +87,7 @@ class Runner:
 
         ``cached_reflection`` reuses each table's reflection for a few minutes: for the
         change sensor, which probes every second or so."""
-        with self.open_source() as engine, MeiliClient(self.meilisearch) as client:
+        with self.open_source() as engine, meili_client(self.meilisearch) as client:
             yield Session(engine=engine, client=client, runner=self, cached=cached_reflection)
 
 
@@ -148,6 +150,24 @@ class Session:
         return reconcile(
             self.source(index), self.client, dry_run=dry_run, force=force, on_progress=on_progress
         )
+
+    def reshard(
+        self,
+        index: IndexConfig,
+        *,
+        leaving: dict[str, MeilisearchConfig] | None = None,
+        on_progress: Callable[[str, int], None] | None = None,
+    ) -> ReshardResult:
+        """Move each document to the shard it belongs to, the documents of ``leaving``
+        servers included (see :mod:`~oracle_meili.engine.reshard`)."""
+        with ExitStack() as stack:
+            clients = {
+                name: stack.enter_context(MeiliClient(config))
+                for name, config in (leaving or {}).items()
+            }
+            return reshard(
+                self.source(index), self.client, leaving=clients, on_progress=on_progress
+            )
 
     def sync(
         self, index: IndexConfig, mode: SyncMode, *, on_progress: ProgressCallback | None = None

@@ -20,6 +20,7 @@ from typing import Any
 
 from oracle_meili.adapters.database import source_engine
 from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.shards import meili_client
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig, MeilisearchConfig, SourceConfig
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint
@@ -198,7 +199,7 @@ def load_in_worker(work: SliceWork) -> SliceOutcome:
     plan = SlicedPlan.from_json(work.plan)
     resume = FullSyncCheckpoint.from_json(work.resume) if work.resume is not None else None
     try:
-        with source_engine(work.source) as engine, MeiliClient(work.meilisearch) as client:
+        with source_engine(work.source) as engine, meili_client(work.meilisearch) as client:
             done = load_slice(
                 TableSource(engine, work.index),
                 client,

@@ -1,0 +1,238 @@
+"""One index over several Meilisearch servers (``meilisearch.shards``), as one client.
+
+:class:`ShardedClient` is a :class:`~oracle_meili.adapters.meili.MeiliClient` to the sync
+engine: the full sync, the incremental sync, ``check`` and ``reconcile`` run on it unchanged.
+Underneath, every document goes to exactly one shard, chosen by rendezvous hashing of its
+id (:func:`shard_of`): adding a shard to N moves about 1/(N+1) of the documents, and
+removing one moves only its own. Index operations (create, settings, swap, delete) run on
+every shard; a payload is split by shard and sent as one task per shard, and it counts as
+acknowledged once every part has succeeded. Searches are federated over Meilisearch's
+``network`` (Community Edition): each node knows the others, and a multi-search sent to any
+of them with ``federationOptions.remote`` per shard merges the hits of all.
+
+Not atomic across nodes: a full sync swaps shard after shard, each swap atomic on its own
+node. For the moments between the first and the last swap, a federated search can mix the
+old and the new index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import orjson
+
+from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.config import MeilisearchConfig, ShardSettings
+from oracle_meili.errors import MeilisearchError, MeilisearchTaskError
+
+DocumentKey = int | str
+
+
+def shard_of(document_id: DocumentKey, shards: Sequence[str]) -> str:
+    """The shard a document belongs to: the one whose hash with the id is highest
+    (rendezvous hashing). Stable across processes and machines: BLAKE2b of the shard's
+    name and the id's text, never Python's salted ``hash``."""
+    key = str(document_id).encode()
+    return max(shards, key=lambda name: _weight(name, key))
+
+
+def _weight(name: str, key: bytes) -> bytes:
+    return hashlib.blake2b(key, digest_size=8, key=name.encode()[:64]).digest()
+
+
+class ShardedClient(MeiliClient):
+    """Several Meilisearch servers holding one index between them (see module docstring)."""
+
+    def __init__(self, config: MeilisearchConfig) -> None:
+        self.shards: tuple[ShardSettings, ...] = config.shards
+        self.nodes = {s.name: MeiliClient(config.shard_config(s)) for s in self.shards}
+        self.names = tuple(self.nodes)
+        self.sharded_config = config
+        # The first node answers what the settings of any node would (timeouts, payloads).
+        super().__init__(config.shard_config(self.shards[0]))
+        self._tasks: dict[int, dict[str, int]] = {}
+        self._task_numbers = itertools.count(1)
+        self._network_ready = False
+
+    def close(self) -> None:
+        for node in self.nodes.values():
+            node.close()
+        super().close()
+
+    # -- server ------------------------------------------------------------------------------
+
+    def check_health(self) -> None:
+        """Every shard answers healthy (the first that does not is named), and the nodes
+        know each other (their ``network``)."""
+        for name, node in self.nodes.items():
+            try:
+                node.check_health()
+            except MeilisearchError as e:
+                raise type(e)(f"shard {name!r}: {e}") from e
+        if not self._network_ready:
+            self.configure_shard_network()
+            self._network_ready = True
+
+    def configure_shard_network(self) -> None:
+        """Name each node and its remotes (with the key they search each other with)."""
+        remotes = {
+            shard.name: {"url": shard.url, "searchApiKey": self.sharded_config.search_key(shard)}
+            for shard in self.shards
+        }
+        for name, node in self.nodes.items():
+            node.configure_network(self_name=name, remotes=remotes)
+
+    # -- indexes -----------------------------------------------------------------------------
+
+    def index_exists(self, uid: str) -> bool:
+        """On every shard (a shard added since the last full sync lacks it)."""
+        return all(node.index_exists(uid) for node in self.nodes.values())
+
+    def index_uids(self, *, prefix: str = "") -> list[str]:
+        found = {uid for node in self.nodes.values() for uid in node.index_uids(prefix=prefix)}
+        return sorted(found)
+
+    def create_index(self, uid: str, *, primary_key: str, settings: dict[str, Any]) -> None:
+        """Create the index, with its settings, on every shard that lacks it."""
+        for node in self.nodes.values():
+            if not node.index_exists(uid):
+                node.create_index(uid, primary_key=primary_key, settings=settings)
+
+    def delete_index(self, uid: str) -> None:
+        for node in self.nodes.values():
+            if node.index_exists(uid):
+                node.delete_index(uid)
+
+    def swap(self, live: str, build: str) -> int:
+        """On each shard: swap, or rename where the live index is not there yet."""
+        parts = {}
+        for name, node in self.nodes.items():
+            if node.index_exists(live):
+                parts[name] = node.swap(live, build)
+            else:
+                parts[name] = node.rename(build, live)
+        return self._composite(parts)
+
+    def rename(self, build: str, live: str) -> int:
+        return self.swap(live, build)
+
+    def document_count(self, uid: str) -> int:
+        return sum(self.counts(uid).values())
+
+    def counts(self, uid: str) -> dict[str, int]:
+        """The documents of ``uid`` on each shard (0 where the index is missing)."""
+        return {
+            name: node.document_count(uid) if node.index_exists(uid) else 0
+            for name, node in self.nodes.items()
+        }
+
+    def settings(self, uid: str) -> dict[str, Any]:
+        return self.nodes[self.names[0]].settings(uid)
+
+    # -- documents ---------------------------------------------------------------------------
+
+    def add_documents(
+        self, uid: str, payload: bytes | bytearray | memoryview, *, primary_key: str
+    ) -> int:
+        """Split an NDJSON payload by shard: one task per shard that gets documents."""
+        parts: dict[str, bytearray] = {}
+        for line in bytes(payload).splitlines(keepends=True):
+            if not line.strip():
+                continue
+            document_id = orjson.loads(line)[primary_key]
+            parts.setdefault(shard_of(document_id, self.names), bytearray()).extend(line)
+        return self._composite(
+            {
+                name: self.nodes[name].add_documents(uid, part, primary_key=primary_key)
+                for name, part in parts.items()
+            }
+        )
+
+    def delete_documents(self, uid: str, ids: Sequence[int | str]) -> int:
+        by_shard: dict[str, list[int | str]] = {}
+        for document_id in ids:
+            by_shard.setdefault(shard_of(document_id, self.names), []).append(document_id)
+        return self._composite(
+            {name: self.nodes[name].delete_documents(uid, part) for name, part in by_shard.items()}
+        )
+
+    def documents(
+        self,
+        uid: str,
+        *,
+        chunk: int,
+        fields: Sequence[str] | None = None,
+        retrieve_vectors: bool = False,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every shard's documents, one shard after another."""
+        for node in self.nodes.values():
+            if node.index_exists(uid):
+                yield from node.documents(
+                    uid, chunk=chunk, fields=fields, retrieve_vectors=retrieve_vectors
+                )
+
+    def document(self, uid: str, document_id: int | str) -> dict[str, Any]:
+        return self.nodes[shard_of(document_id, self.names)].document(uid, document_id)
+
+    def search(self, uid: str, query: str, **params: Any) -> dict[str, Any]:
+        """A federated search over every shard, sent to the first node."""
+        return self.nodes[self.names[0]].multi_search(self.federated_query(uid, query, **params))
+
+    def federated_query(self, uid: str, query: str, **params: Any) -> dict[str, Any]:
+        """The multi-search body that asks every shard, through the network: the search
+        parameters per query, the paging once for the merged hits."""
+        federation = {k: params.pop(k) for k in ("limit", "offset") if k in params}
+        return {
+            "federation": federation,
+            "queries": [
+                {"indexUid": uid, "q": query, **params, "federationOptions": {"remote": name}}
+                for name in self.names
+            ],
+        }
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    def wait(self, task_uid: int, index: str) -> dict[str, Any]:
+        """Wait for every shard's part of a task; the parts' details, summed."""
+        parts = self._tasks.get(task_uid)
+        if parts is None:
+            # A task of another process (a checkpoint's payload in flight): its parts are
+            # not known here, so it counts as not landed and its rows are sent again.
+            raise MeilisearchTaskError(
+                index=index,
+                task_uid=task_uid,
+                status="unknown",
+                code="unknown_sharded_task",
+                message="not a task of this process; its payload is sent again",
+            )
+        details: dict[str, Any] = {}
+        for name, node_task in parts.items():
+            try:
+                done = self.nodes[name].wait(node_task, index)
+            except MeilisearchTaskError as e:
+                raise MeilisearchTaskError(
+                    index=index,
+                    task_uid=task_uid,
+                    status=e.status,
+                    code=e.code,
+                    message=f"shard {name!r}, task {node_task}: {e.message}",
+                ) from e
+            for key, value in done.items():
+                if isinstance(value, int) and not isinstance(value, bool):
+                    details[key] = details.get(key, 0) + value
+        self._tasks.pop(task_uid, None)
+        return details
+
+    def _composite(self, parts: dict[str, int]) -> int:
+        """One task number for the shards' tasks of one operation."""
+        number = next(self._task_numbers)
+        self._tasks[number] = parts
+        return number
+
+
+def meili_client(config: MeilisearchConfig) -> MeiliClient:
+    """The client for the configuration: one server, or its shards."""
+    return ShardedClient(config) if config.shards else MeiliClient(config)
