@@ -41,6 +41,9 @@ EXAMPLE_ENV = {
 }
 NEEDS_ORACLE = "needs Oracle"
 DEMO_TEST = "oracle_meili_tests/test_demo.py::test_dev_demo_and_a_second_terminal"
+RESHARD_TEST = (
+    "oracle_meili_tests/engine/test_sharded_sync.py::test_reshard_commands_add_then_remove_a_shard"
+)
 # Commands of the docs that these tests do not run themselves, each with what runs it.
 RUN_ELSEWHERE = {
     "./dev test": ".ci/run",
@@ -58,6 +61,8 @@ RUN_ELSEWHERE = {
     "oracle-meili meilisearch --data-dir .state/meilisearch --port 7700": (
         "oracle_meili_tests/test_cli.py::test_meilisearch_command_serves_until_sigterm"
     ),
+    "oracle-meili reshard --index products": RESHARD_TEST,
+    "oracle-meili reshard --index products --from s2=http://10.0.0.12:7700": RESHARD_TEST,
     "dagster instance concurrency set oracle_meili/products 1": (
         "oracle_meili_tests/test_docs.py::test_pool_limit_command_sets_the_limit"
     ),

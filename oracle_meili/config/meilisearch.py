@@ -6,6 +6,8 @@ and ``MEILI_SEARCH_KEY_<NAME>`` (see :func:`shard_key_variable`).
 
 from __future__ import annotations
 
+import re
+
 from pydantic import Field, SecretStr, model_validator
 
 from oracle_meili.config.base import Record
@@ -23,8 +25,18 @@ class ShardSettings(Record):
     """One Meilisearch server of a sharded deployment (its API key comes from
     ``MEILI_API_KEY_<NAME>``)."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="The node's name.")
-    url: str = Field(pattern=r"^https?://", description="Base URL, http:// or https://.")
+    name: str = Field(description="The node's name: A-Z a-z 0-9 _ -, up to 64.")
+    url: str = Field(description="Base URL, http:// or https://.")
+
+    # A validator, not Field(pattern=...): the Dagster Component's schema takes no
+    # constraints on nested models.
+    @model_validator(mode="after")
+    def _valid(self) -> ShardSettings:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", self.name):
+            raise ValueError(f"name: A-Z a-z 0-9 _ - only, up to 64 (got {self.name!r})")
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"url: must start with http:// or https:// (got {self.url!r})")
+        return self
 
 
 class MeilisearchSettings(Record):

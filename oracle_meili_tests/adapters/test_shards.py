@@ -93,7 +93,8 @@ def test_each_shard_takes_its_keys_from_the_environment() -> None:
     [
         ([SHARDS[0]], "list two or more servers"),
         ([SHARDS[0], SHARDS[0]], "names must differ"),
-        ([{"name": "eu 1", "url": "http://x"}, SHARDS[1]], "shards.0.name"),
+        ([{"name": "eu 1", "url": "http://x"}, SHARDS[1]], "shards.0: name: A-Z"),
+        ([{"name": "eu-1", "url": "10.0.0.1:7700"}, SHARDS[1]], "url: must start with http"),
         ([{**SHARDS[0], "api_key": "secret"}, SHARDS[1]], "set MEILI_API_KEY_EU_1"),
     ],
 )

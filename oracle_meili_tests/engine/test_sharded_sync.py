@@ -5,23 +5,31 @@ Each server has a key of its own, given as ``MEILI_API_KEY_<NAME>``, as in produ
 
 from __future__ import annotations
 
+import os
 import secrets
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
+import orjson
 import pytest
 import sqlalchemy as sa
+import yaml
 
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import MeilisearchProcess, free_port
 from oracle_meili.adapters.shards import ShardedClient, shard_of
+from oracle_meili.cli import main
 from oracle_meili.config import AppConfig, parse_config, shard_key_variable
+from oracle_meili.defs.assets import build_index_asset
+from oracle_meili.defs.resources import build_resources
 from oracle_meili.demo import create_demo
 from oracle_meili.engine.runner import Runner
 from oracle_meili.engine.state import StateFile
 from oracle_meili.errors import MeilisearchUnavailableError
+from oracle_meili_tests.test_docs import blocks
 
 NAMES = ("s0", "s1", "s2")
 
@@ -226,24 +234,55 @@ def test_going_from_two_shards_to_three_moves_a_third(
         assert session.reshard(three.indexes[0]).moved == 0
 
 
-def test_removing_a_shard_moves_its_documents_to_the_others(
-    nodes: dict[str, MeilisearchProcess], demo: Path, tmp_path: Path
+def test_reshard_commands_add_then_remove_a_shard(
+    synced: tuple[AppConfig, Runner, str],
+    nodes: dict[str, MeilisearchProcess],
+    demo: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    index = f"t_{uuid.uuid4().hex[:10]}"
+    """docs/sharding.md's two commands: s2 removed from the configuration (`--from`), its
+    documents move to s0 and s1; added back, a third of them return to it."""
+    _, _, index = synced
+    for name in NAMES:
+        monkeypatch.setenv(shard_key_variable(name), nodes[name].master_key)
+    path = tmp_path / "two.yaml"
+    write_config(path, nodes, demo, NAMES[:2], index)
+    assert main(["reshard", "--config", str(path), "--index", index,
+                 "--from", f"s2={nodes['s2'].url}"]) == 0  # fmt: skip
+    removed = orjson.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert removed["moved"] == removed["moved_from"]["s2"] > 0  # only the leaving shard's
+    assert sum(removed["counts"].values()) == len(live_ids(demo))
     three = sharded_config(nodes, demo, NAMES, index)
-    runner(three, tmp_path / "state.json").run(three.indexes[0], "full")
-    two = sharded_config(nodes, demo, NAMES[:2], index)
-    leaving = {"s2": three.meilisearch.shard_config(three.meilisearch.shards[2])}
-    with Runner(two.source, two.meilisearch).session() as session:
-        client = session.client
-        assert isinstance(client, ShardedClient)
-        result = session.reshard(two.indexes[0], leaving=leaving)
-        assert set(result.moved_from) == {"s0", "s1", "s2"}
-        assert result.moved == result.moved_from["s2"]  # only the leaving shard's documents
-        assert set().union(*ids_by_shard(client, index).values()) == live_ids(demo)
-        assert session.check(two.indexes[0]).consistent
-    with MeiliClient(leaving["s2"]) as s2:
+    with MeiliClient(three.meilisearch.shard_config(three.meilisearch.shards[2])) as s2:
         assert not s2.index_exists(index)
+
+    write_config(path, nodes, demo, NAMES, index)
+    assert main(["reshard", "--config", str(path), "--index", index]) == 0
+    added = orjson.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert added["moved"] == removed["moved"] == added["counts"]["s2"]
+    with Runner(three.source, three.meilisearch).session() as session:
+        assert session.check(three.indexes[0]).consistent
+
+
+def write_config(
+    path: Path,
+    nodes: dict[str, MeilisearchProcess],
+    db: Path,
+    names: tuple[str, ...],
+    index: str,
+) -> None:
+    """The configuration file of ``sharded_config``, for the command line."""
+    config = sharded_config(nodes, db, names, index)
+    raw = {
+        "source": {"url": config.source.url},
+        "meilisearch": {
+            "shards": [{"name": s.name, "url": s.url} for s in config.meilisearch.shards]
+        },
+        "indexes": [config.indexes[0].model_dump(mode="json", exclude_defaults=True)],
+    }
+    path.write_text(yaml.safe_dump(raw))
 
 
 def test_reconcile_deletes_orphans_on_their_shards(
@@ -262,3 +301,51 @@ def test_reconcile_deletes_orphans_on_their_shards(
 
 def hit_ids(client: ShardedClient, uid: str, query: str) -> set[int]:
     return {hit["product_id"] for hit in client.search(uid, query, limit=1000)["hits"]}
+
+
+def test_the_docs_federated_search_counts_every_shard(
+    nodes: dict[str, MeilisearchProcess], demo: Path, tmp_path: Path
+) -> None:
+    """docs/sharding.md's multi-search body, sent to one node after a sharded sync of the
+    demo table into `products`."""
+    (shown,) = [b for b in blocks("json") if '"federationOptions"' in b.text]
+    body = orjson.loads(shown.text)
+    config = sharded_config(nodes, demo, NAMES, "products")
+    runner(config, tmp_path / "state.json").run(config.indexes[0], "full")
+    shards = [MeiliClient(config.meilisearch.shard_config(s)) for s in config.meilisearch.shards]
+    # What each shard holds for the query, asked alone.
+    own = [node.search("products", "이어폰")["estimatedTotalHits"] for node in shards]
+    assert all(own)
+    for node in shards:  # sent to any node, it answers for all of them
+        found = node.multi_search(body)
+        assert found["estimatedTotalHits"] == sum(own)
+        assert {hit["_federation"]["remote"] for hit in found["hits"]} <= set(NAMES)
+        assert all("이어폰" in hit["name"] + hit["description"] for hit in found["hits"])
+        node.close()
+
+
+def test_a_dagster_run_syncs_the_shards(
+    nodes: dict[str, MeilisearchProcess],
+    demo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The resource carries the shards; their keys come from the run's environment."""
+    index = f"t_{uuid.uuid4().hex[:10]}"
+    config = sharded_config(nodes, demo, NAMES, index)
+    for name in NAMES:
+        monkeypatch.setenv(shard_key_variable(name), nodes[name].master_key)
+    resources = build_resources(config, os.environ)
+    result = dg.materialize(
+        [build_index_asset(config.indexes[0])],
+        partition_key="full",
+        instance=dg.DagsterInstance.ephemeral(),
+        resources=resources,
+    )
+    assert result.success
+    with Runner(config.source, config.meilisearch).session() as session:
+        assert isinstance(session.client, ShardedClient)
+        counts = session.client.counts(index)
+    assert all(counts.values()) and sum(counts.values()) == len(live_ids(demo))
+    # No key in the resource's configuration, which the UI shows.
+    shown = str(resources["meilisearch"])
+    assert not any(nodes[name].master_key in shown for name in NAMES)
