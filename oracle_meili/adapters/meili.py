@@ -9,7 +9,6 @@ client's own ``wait_for_task`` would return it silently.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any, cast
@@ -20,6 +19,7 @@ import requests
 from meilisearch.errors import MeilisearchApiError, MeilisearchCommunicationError
 from meilisearch.errors import MeilisearchTimeoutError as ClientTimeoutError
 
+from oracle_meili.adapters.meili_http import first_line, transient_status, why_unreachable
 from oracle_meili.config import MeilisearchConfig
 from oracle_meili.errors import (
     MeilisearchError,
@@ -257,7 +257,7 @@ class MeiliClient:
             ) from e
         except MeilisearchApiError as e:
             kind = (
-                MeilisearchTransientError if _transient_status(e.status_code) else MeilisearchError
+                MeilisearchTransientError if transient_status(e.status_code) else MeilisearchError
             )
             raise kind(f"Meilisearch at {self.url}: [{e.code}] {e.message}") from e
 
@@ -288,7 +288,7 @@ class MeiliClient:
                     )
                 except requests.RequestException as e:
                     raise MeilisearchUnavailableError(
-                        f"index {uid!r}: {action} {self.url} failed: {_first_line(e)}"
+                        f"index {uid!r}: {action} {self.url} failed: {first_line(e)}"
                     ) from None
                 return self._task_uid(response, uid)
         raise AssertionError("unreachable: retrying re-raises the last error")
@@ -308,12 +308,12 @@ class MeiliClient:
                     )
                 except requests.RequestException as e:
                     raise MeilisearchUnavailableError(
-                        f"{action} Meilisearch at {self.url} failed: {_first_line(e)}"
+                        f"{action} Meilisearch at {self.url} failed: {first_line(e)}"
                     ) from None
                 if response.status_code != 200:
                     kind = (
                         MeilisearchTransientError
-                        if _transient_status(response.status_code)
+                        if transient_status(response.status_code)
                         else MeilisearchError
                     )
                     raise kind(
@@ -332,41 +332,8 @@ class MeiliClient:
                 detail = response.text[:200]
             kind = (
                 MeilisearchTransientError
-                if _transient_status(response.status_code)
+                if transient_status(response.status_code)
                 else MeilisearchError
             )
             raise kind(f"index {index!r}: Meilisearch answered {response.status_code}: {detail}")
         return int(response.json()["taskUid"])
-
-
-def _transient_status(status: int | None) -> bool:
-    return status is not None and (status >= 500 or status == 429)
-
-
-def why_unreachable(error: BaseException) -> str:
-    """The reason a server did not answer, in a few words, from the exception chain
-    (``connection refused``, ``timed out``, ``unknown host``), or its first line."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(seen, TimeoutError | requests.Timeout | ClientTimeoutError):
-            return "timed out"
-        if isinstance(seen, socket.gaierror):
-            return "unknown host"
-        seen = seen.__cause__ or seen.__context__
-    text = str(error)
-    for needle, reason in (
-        ("Connection refused", "connection refused"),
-        ("timed out", "timed out"),
-        ("Name or service not known", "unknown host"),
-        ("Failed to resolve", "unknown host"),
-    ):
-        if needle in text:
-            return reason
-    return _first_line(error)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

@@ -19,7 +19,7 @@ from oracle_meili.defs.names import source_table_key
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint
 from oracle_meili.engine.result import SyncResult
 from oracle_meili.engine.runner import DocumentField
-from oracle_meili.engine.slices import SlicedPlan
+from oracle_meili.engine.slice_plan import SlicedPlan
 from oracle_meili.engine.watermark import decode_watermark
 
 # Observations read per query when looking back through a full sync in progress.

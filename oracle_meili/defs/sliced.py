@@ -50,7 +50,8 @@ from oracle_meili.defs.resources import (
 from oracle_meili.defs.sources import source_tables
 from oracle_meili.defs.state import DagsterRunState
 from oracle_meili.defs.throttle import SourceSlots, source_slot
-from oracle_meili.engine.slices import SlicedPlan, complete_slices, load_slice, plan_slices
+from oracle_meili.engine.slice_plan import SlicedPlan
+from oracle_meili.engine.slices import complete_slices, load_slice, plan_slices
 from oracle_meili.errors import SyncError
 from oracle_meili.progress import ProgressReporter
 

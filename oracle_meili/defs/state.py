@@ -30,7 +30,7 @@ from oracle_meili.defs.metadata import (
 from oracle_meili.defs.names import index_asset_key
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint
 from oracle_meili.engine.result import SyncResult
-from oracle_meili.engine.slices import SlicedPlan
+from oracle_meili.engine.slice_plan import SlicedPlan
 from oracle_meili.engine.state import HISTORY_LIMIT
 
 log = logging.getLogger(__name__)

@@ -19,11 +19,12 @@ from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig
 from oracle_meili.engine.build import BuildTarget, RecreateTarget
 from oracle_meili.engine.checkpoint import CheckpointCallback, CheckpointTracker, FullSyncCheckpoint
+from oracle_meili.engine.completeness import ShortReadError, check_read_complete
 from oracle_meili.engine.events import SyncEvent, Tally, drain
 from oracle_meili.engine.pipeline import with_checkpoints, write_pages
 from oracle_meili.engine.publish import verify_build
 from oracle_meili.engine.result import ProgressCallback, SyncResult, finished, now
-from oracle_meili.engine.watermark import Watermark, decode_watermark, encode_watermark, lower_bound
+from oracle_meili.engine.watermark import Watermark, decode_watermark, encode_watermark
 from oracle_meili.engine.writer import DocumentWriter
 from oracle_meili.errors import MeilisearchTaskError, SnapshotTooOldError, SyncError
 
@@ -235,59 +236,6 @@ def complete_build(plan: FullSyncPlan, client: MeiliClient, tally: Tally) -> int
         verify_build(plan.reader, client=client, build=target.uid)
     tally.task_uids.extend(target.publish(client))
     return count
-
-
-class ShortReadError(SyncError):
-    """A full read came back with fewer rows than the source holds."""
-
-
-def check_read_complete(plan: FullSyncPlan, *, rows_read: int) -> None:
-    """Cross-check the rows a full read returned against the source's own count.
-
-    - Under a consistent snapshot (``source`` reads as of an SCN): exactly.
-    - With a cursor: at least the live rows whose cursor is at most the watermark captured
-      before reading, less the look-back. Those rows were committed before the read began
-      and not changed since, so the read must have returned each of them. Rows written
-      during the read cannot raise a false alarm (the look-back's own promise: a change is
-      committed within ``lookback_seconds`` of its cursor value).
-    - Otherwise: exactly, when the counts before and after the read agree; when they differ,
-      writers were active and no exact bound exists, which is logged.
-
-    Raises:
-        ShortReadError: rows were missed; the live index is left as it was.
-    """
-    index, source, upper, count_before = (
-        plan.source.index,
-        plan.reader,
-        plan.upper,
-        plan.count_before,
-    )
-    if source.scn is not None:
-        expected = source.count_live()
-        short = rows_read != expected
-    elif source.cursor_order is not None:
-        if upper is None:
-            return
-        expected = source.count_live(cursor_at_most=lower_bound(upper, index.lookback_seconds))
-        short = rows_read < expected
-    else:
-        expected = source.count_live()
-        if count_before != expected:
-            log.warning(
-                "full sync of %r: the source changed during the read (%s live rows before, "
-                "%d after); the read's completeness could not be checked exactly",
-                index.name,
-                count_before,
-                expected,
-            )
-            return
-        short = rows_read != expected
-    if short:
-        raise ShortReadError(
-            f"index {index.name!r}: the full read returned {rows_read} rows but "
-            f"{index.source_label} holds {expected} that it must have returned; "
-            "the live index was not changed"
-        )
 
 
 def usable_checkpoint(

@@ -21,10 +21,9 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from dataclasses import replace
 
-from oracle_meili.adapters.key_ranges import KeyRange, key_ranges
+from oracle_meili.adapters.key_ranges import key_ranges
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.engine.build import BuildTarget, RecreateTarget
@@ -32,80 +31,17 @@ from oracle_meili.engine.checkpoint import (
     CheckpointCallback,
     CheckpointTracker,
     FullSyncCheckpoint,
-    decode_key,
     encode_key,
 )
 from oracle_meili.engine.events import Tally, drain
 from oracle_meili.engine.full import FullSyncPlan, complete_build, load_rows
 from oracle_meili.engine.pipeline import with_checkpoints
 from oracle_meili.engine.result import ProgressCallback, SyncResult, finished, now
+from oracle_meili.engine.slice_plan import SlicedPlan
 from oracle_meili.engine.watermark import decode_watermark, encode_watermark
 from oracle_meili.errors import MeilisearchTaskError, SnapshotTooOldError, SyncError
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SlicedPlan:
-    """What a sliced full sync reads and where it writes, fixed before any slice reads
-    (all fields JSON-ready: it is kept in the state store for the slices and the resume)."""
-
-    index: str
-    build_index: str
-    parallel: int
-    # The stored keys that end each range but the last (watermark codec, like checkpoints).
-    bounds: tuple[tuple[str, ...], ...]
-    watermark: str | None
-    scn: int | None
-    count_before: int | None
-    started: str
-    # Who runs it (a Dagster run id): a new plan does not take over one still running.
-    owner: str | None = None
-
-    @property
-    def slices(self) -> int:
-        return len(self.bounds) + 1
-
-    def key_range(self, number: int) -> KeyRange:
-        """Slice ``number``'s keys: after the previous bound, up to its own."""
-        if not 0 <= number < self.slices:
-            raise SyncError(
-                f"index {self.index!r}: no slice {number} in a plan of {self.slices} slices"
-            )
-        after = decode_key(self.bounds[number - 1]) if number > 0 else None
-        upto = decode_key(self.bounds[number]) if number < len(self.bounds) else None
-        return KeyRange(after, upto)
-
-    def target(self) -> BuildTarget:
-        if self.build_index == self.index:
-            return RecreateTarget(self.index, self.index)
-        return BuildTarget(self.index, self.build_index)
-
-    def reader(self, source: TableSource) -> TableSource:
-        """What the slices read: the source, or the source as of the plan's SCN."""
-        return source.as_of(self.scn) if self.scn is not None else source
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["bounds"] = [list(bound) for bound in self.bounds]
-        return data
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> SlicedPlan:
-        try:
-            return cls(
-                index=str(data["index"]),
-                build_index=str(data["build_index"]),
-                parallel=int(data["parallel"]),
-                bounds=tuple(tuple(str(p) for p in bound) for bound in data["bounds"]),
-                watermark=data.get("watermark"),
-                scn=data.get("scn"),
-                count_before=data.get("count_before"),
-                started=str(data["started"]),
-                owner=data.get("owner"),
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            raise SyncError(f"not a sliced full-sync plan: {data!r}") from e
 
 
 def plan_slices(

@@ -18,7 +18,7 @@ import orjson
 
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint
 from oracle_meili.engine.result import SyncResult
-from oracle_meili.engine.slices import SlicedPlan
+from oracle_meili.engine.slice_plan import SlicedPlan
 from oracle_meili.errors import OracleMeiliError
 
 HISTORY_LIMIT = 200

@@ -25,7 +25,8 @@ from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig, MeilisearchConfig, SourceConfig
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint
 from oracle_meili.engine.result import ProgressCallback, SyncResult
-from oracle_meili.engine.slices import SlicedPlan, complete_slices, load_slice, plan_slices
+from oracle_meili.engine.slice_plan import SlicedPlan
+from oracle_meili.engine.slices import complete_slices, load_slice, plan_slices
 from oracle_meili.engine.state import StateStore
 from oracle_meili.errors import OracleMeiliError, SyncError
 

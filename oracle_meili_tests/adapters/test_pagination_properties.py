@@ -25,7 +25,7 @@ from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig
 from oracle_meili.documents import document_id
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint, encode_key
-from oracle_meili.engine.slices import SlicedPlan
+from oracle_meili.engine.slice_plan import SlicedPlan
 
 KINDS = {"int": "INTEGER", "text": "TEXT", "datetime": "DATETIME", "decimal": "NUMERIC(12, 2)"}
 BASE = dt.datetime(2026, 11, 30, 9, 0, 0)

@@ -13,7 +13,7 @@ import tenacity
 
 from oracle_meili import errors
 from oracle_meili.defs.assets import run_failure
-from oracle_meili.engine.full import ShortReadError
+from oracle_meili.engine.completeness import ShortReadError
 from oracle_meili.engine.reconcile import ReconcileRefusedError
 from oracle_meili.retry import retrying
 

@@ -349,3 +349,19 @@ def test_a_dagster_run_syncs_the_shards(
     # No key in the resource's configuration, which the UI shows.
     shown = str(resources["meilisearch"])
     assert not any(nodes[name].master_key in shown for name in NAMES)
+
+
+def test_a_sliced_full_sync_onto_shards(
+    nodes: dict[str, MeilisearchProcess], demo: Path, tmp_path: Path
+) -> None:
+    """parallel: 3 and three shards: each worker process splits its payloads by shard."""
+    index = f"t_{uuid.uuid4().hex[:10]}"
+    config = sharded_config(nodes, demo, NAMES, index)
+    sliced = config.indexes[0].model_copy(update={"parallel": 3, "batch_size": 200})
+    result = runner(config, tmp_path / "state.json").run(sliced, "full")
+    assert result.index_document_count == len(live_ids(demo))
+    with Runner(config.source, config.meilisearch).session() as session:
+        assert isinstance(session.client, ShardedClient)
+        placed = ids_by_shard(session.client, index)
+        assert all(shard_of(i, NAMES) == name for name, ids in placed.items() for i in ids)
+        assert session.check(sliced).consistent
