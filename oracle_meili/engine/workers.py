@@ -36,11 +36,8 @@ REPORT_INTERVAL_SECONDS = 0.2
 
 
 class SlicesFailedError(SyncError):
-    """Some slices of a sliced full sync failed; the others finished and are kept."""
-
-    def __init__(self, message: str, *, retryable: bool) -> None:
-        super().__init__(message)
-        self.retryable = retryable
+    """Some slices of a sliced full sync failed; the others finished and are kept, and the
+    next full sync reads only what is left."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +59,6 @@ class SliceOutcome:
     number: int
     finished: dict[str, Any] | None = None
     error: str | None = None
-    retryable: bool = False
 
 
 def sliced_full_sync(
@@ -125,8 +121,7 @@ def sliced_full_sync(
         raise SlicesFailedError(
             f"index {index.name!r}: {len(failures)} of {plan.slices} key-range slices failed "
             f"({'; '.join(f'slice {f.number}: {f.error}' for f in failures)}); the live index "
-            "was not changed, and the next full sync reads only the slices not finished",
-            retryable=all(f.retryable for f in failures),
+            "was not changed, and the next full sync reads only the slices not finished"
         )
     return complete_slices(source, client, plan, slices)
 
@@ -211,5 +206,5 @@ def load_in_worker(work: SliceWork) -> SliceOutcome:
                 on_progress=lambda rows: _report("progress", (work.number, rows)),
             )
     except OracleMeiliError as e:
-        return SliceOutcome(work.number, error=str(e), retryable=e.retryable)
+        return SliceOutcome(work.number, error=str(e))
     return SliceOutcome(work.number, finished=done.to_json())
