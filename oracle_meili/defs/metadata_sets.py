@@ -94,3 +94,10 @@ class ReconcileMetadata(OracleMeiliMetadata):
     documents_checked: int | None = None
     orphans_deleted: int | None = None
     orphan_sample: dg.JsonMetadataValue | None = None
+
+
+class ReshardMetadata(OracleMeiliMetadata):
+    """What a reshard run moved, and where the documents are now, observed on the index."""
+
+    documents_moved: int | None = None
+    documents_per_shard: dg.JsonMetadataValue | None = None

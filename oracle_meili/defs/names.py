@@ -71,6 +71,10 @@ def reconcile_job_name(index: IndexConfig) -> str:
     return f"reconcile_{_safe(index)}"
 
 
+def reshard_job_name(index: IndexConfig) -> str:
+    return f"reshard_{_safe(index)}"
+
+
 def reconcile_op_name(index: IndexConfig) -> str:
     return f"reconcile_{_safe(index)}_op"
 

@@ -18,6 +18,7 @@ from oracle_meili.defs.assets import build_index_asset
 from oracle_meili.defs.checks import build_consistency_checks
 from oracle_meili.defs.jobs import SyncJob, build_checks_job, build_sync_job
 from oracle_meili.defs.reconcile import build_reconcile_job
+from oracle_meili.defs.reshard import build_reshard_job
 from oracle_meili.defs.resources import build_resources
 from oracle_meili.defs.schedules import build_job_schedule, build_schedules
 from oracle_meili.defs.sensors import build_change_sensors
@@ -38,11 +39,15 @@ class IndexDefinitions:
 
 
 def index_definitions(
-    index: IndexConfig, orchestration: Orchestration, source_slots: SourceSlots | None = None
+    index: IndexConfig,
+    orchestration: Orchestration,
+    source_slots: SourceSlots | None = None,
+    *,
+    sharded: bool = False,
 ) -> IndexDefinitions:
-    """The index's asset and checks; its sync, check, reconcile and observe jobs; the
-    schedules its ``schedule:`` asks for. (Change sensors watch several indexes at once:
-    :func:`build_definitions` makes them.)
+    """The index's asset and checks; its sync, check, reconcile and observe jobs (and, on
+    shards, its reshard job); the schedules its ``schedule:`` asks for. (Change sensors watch
+    several indexes at once: :func:`build_definitions` makes them.)
 
     Raises:
         ConfigError: a schedule's cron expression or time zone is invalid.
@@ -52,6 +57,7 @@ def index_definitions(
     checks = build_checks_job(index)
     reconcile = build_reconcile_job(index)
     observe = build_observe_job(index)
+    reshard = build_reshard_job(index) if sharded else None
     maintenance = (
         build_job_schedule(index, schedule, reconcile, what="reconcile"),
         build_job_schedule(index, schedule, checks, what="checks"),
@@ -65,7 +71,7 @@ def index_definitions(
         ),
         checks=build_consistency_checks(index),
         sync=sync,
-        jobs=tuple(job for job in (sync, checks, reconcile, observe) if job is not None),
+        jobs=tuple(job for job in (sync, checks, reconcile, observe, reshard) if job is not None),
         schedules=(
             *build_schedules(index, schedule, sync),
             *(s for s in maintenance if s is not None),
@@ -88,7 +94,11 @@ def build_definitions(
         ConfigError: a schedule's cron expression or time zone is invalid.
     """
     slots = SourceSlots.of(config.source)
-    per_index = [index_definitions(i, config.orchestration_of(i), slots) for i in config.indexes]
+    sharded = bool(config.meilisearch.shards)
+    per_index = [
+        index_definitions(i, config.orchestration_of(i), slots, sharded=sharded)
+        for i in config.indexes
+    ]
     with warnings.catch_warnings():
         # Code references are beta in Dagster 1.13; used knowingly (pinned below 1.14), so
         # the demo and the code server stay quiet.

@@ -24,7 +24,9 @@ from oracle_meili.adapters.shards import ShardedClient, shard_of
 from oracle_meili.cli import main
 from oracle_meili.config import AppConfig, parse_config, shard_key_variable
 from oracle_meili.defs.assets import build_index_asset
+from oracle_meili.defs.metadata_sets import ReshardMetadata
 from oracle_meili.defs.resources import build_resources
+from oracle_meili.defs.translator import build_definitions
 from oracle_meili.demo import create_demo
 from oracle_meili.engine.runner import Runner
 from oracle_meili.engine.state import StateFile
@@ -349,6 +351,38 @@ def test_a_dagster_run_syncs_the_shards(
     # No key in the resource's configuration, which the UI shows.
     shown = str(resources["meilisearch"])
     assert not any(nodes[name].master_key in shown for name in NAMES)
+
+    # s2 leaves: the reshard job of the two-shard configuration moves its documents.
+    two = sharded_config(nodes, demo, NAMES[:2], index)
+    definitions = build_definitions(two, os.environ)
+    job = definitions.resolve_job_def(f"reshard_{index}")
+    run = job.execute_in_process(
+        run_config={
+            "ops": {f"reshard_{index}_op": {"config": {"leaving": {"s2": nodes["s2"].url}}}}
+        },
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert run.success
+    (observation,) = [
+        e.asset_observation_data.asset_observation
+        for e in run.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_OBSERVATION
+    ]
+    meta = {k: v.value for k, v in observation.metadata.items()}
+    assert meta[ReshardMetadata.key("documents_moved")] == counts["s2"]
+    per_shard = meta[ReshardMetadata.key("documents_per_shard")]
+    assert isinstance(per_shard, dict) and sum(per_shard.values()) == len(live_ids(demo))
+    # Without shards, no reshard job.
+    single = parse_config(
+        {
+            "source": {"url": f"sqlite:///{demo}"},
+            "indexes": [{"name": index, "table": "PRODUCTS", "primary_key": "PRODUCT_ID"}],
+        },
+        environ={},
+    )
+    assert f"reshard_{index}" not in {
+        j.name for j in build_definitions(single, {}).resolve_all_job_defs()
+    }
 
 
 def test_a_sliced_full_sync_onto_shards(
