@@ -8,14 +8,14 @@ Served by the user code deployment of Dagster's Helm chart:
 import dagster as dg
 from dagster_k8s import k8s_job_executor
 
-from oracle_meili.config import CONFIG_ENV_VAR, environment, load_config
+from oracle_meili.config import environment, load_config
 from oracle_meili.definitions import build_definitions
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
     environ = environment()
-    config = load_config(environ[CONFIG_ENV_VAR], environ=environ)
+    config = load_config(environ=environ)  # the file named by ORACLE_MEILI_CONFIG
     # The step pods start from the run's image with its environment: the configuration file,
     # the Oracle and Meilisearch variables and DAGSTER_PG_*. At most 8 steps run at once;
     # source.max_concurrent_syncs still bounds how many slices read the database.
