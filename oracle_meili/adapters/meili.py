@@ -180,6 +180,14 @@ class MeiliClient:
         applied: dict[str, Any] = self._call(self._client.index(uid).get_settings)
         return applied
 
+    def existing_ids(self, uid: str, ids: Sequence[int | str], *, id_field: str) -> set[int | str]:
+        """Which of ``ids`` the index holds (one request: ``POST /documents/fetch``)."""
+        if not ids:
+            return set()
+        body = {"ids": list(ids), "fields": [id_field], "limit": len(ids)}
+        found = self._json("post", f"indexes/{uid}/documents/fetch", body, action="reading")
+        return {document[id_field] for document in found["results"]}
+
     def document(self, uid: str, document_id: int | str) -> dict[str, Any]:
         """One document of an index, by id, as plain JSON."""
         found = self._call(self._client.index(uid).get_document, document_id)

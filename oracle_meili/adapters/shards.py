@@ -96,7 +96,25 @@ class ShardedClient(MeiliClient):
         return sorted(found)
 
     def create_index(self, uid: str, *, primary_key: str, settings: dict[str, Any]) -> None:
-        """Create the index, with its settings, on every shard that lacks it."""
+        """Create the index, with its settings, on every shard.
+
+        Raises:
+            MeilisearchError: it exists on some shards only: a shard was added and its
+                documents are still on the others. Syncing into it now would leave two
+                copies of those documents; ``reshard`` (or a full sync) must come first.
+        """
+        having = [name for name, node in self.nodes.items() if node.index_exists(uid)]
+        if having:
+            lacking = [name for name in self.names if name not in having]
+            raise MeilisearchError(
+                f"index {uid!r} is on shard(s) {', '.join(having)} but not on "
+                f"{', '.join(lacking)}: after adding a shard, run `oracle-meili reshard "
+                f"--index {uid}` (or a full sync) before other syncs"
+            )
+        self.create_missing(uid, primary_key=primary_key, settings=settings)
+
+    def create_missing(self, uid: str, *, primary_key: str, settings: dict[str, Any]) -> None:
+        """Create the index, with its settings, on every shard that lacks it (reshard)."""
         for node in self.nodes.values():
             if not node.index_exists(uid):
                 node.create_index(uid, primary_key=primary_key, settings=settings)

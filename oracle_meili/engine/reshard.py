@@ -4,9 +4,11 @@ A document belongs to the shard rendezvous hashing picks among the configured sh
 (:func:`~oracle_meili.adapters.shards.shard_of`). After a shard is added, about 1/N of the
 documents belong to it; after one is removed, its documents belong elsewhere. ``reshard``
 reads every reachable shard's documents, copies each misplaced one to its shard (with its
-vectors), waits for those tasks, and only then deletes it where it was: a document is never
-absent, though for a moment it is on two shards. A shard being removed is reached through
-``--from NAME=URL`` until its documents are moved.
+vectors) unless that shard holds it already (a sync since the change wrote that copy, which
+is newer), waits for those tasks, and only then deletes it where it was: a document is never
+absent, though for a moment it is on two shards. Until reshard has run after a shard was
+added, other syncs refuse to write (the index exists on some shards only). A shard being
+removed is reached through ``--from NAME=URL`` until its documents are moved.
 
 Memory: one page of documents, one payload per target shard, and the ids moved off the
 shard being read (deleted once that shard has been read through, so that deleting does not
@@ -70,7 +72,7 @@ def reshard(
     id_field = source.document_shape().id_field
     client.check_health()
     # A new shard gets the index, with its settings, before any document arrives.
-    client.create_index(uid, primary_key=id_field, settings=index.meilisearch_settings)
+    client.create_missing(uid, primary_key=id_field, settings=index.meilisearch_settings)
     readers = {**client.nodes, **(leaving or {})}
     moved_from: dict[str, int] = {}
     for name, node in readers.items():
@@ -142,8 +144,19 @@ class Outgoing:
             self.send(shard)
 
     def send(self, shard: str) -> None:
-        payload = self.buffers.pop(shard, None)
-        if not payload:
+        """Send the shard's documents, but none it holds already: a sync that ran after
+        the shards changed wrote that copy, and it is newer than the one moving."""
+        lines = self.buffers.pop(shard, None)
+        if not lines:
             return
+        documents = [orjson.loads(line) for line in lines.splitlines()]
         node = self.client.nodes[shard]
-        node.wait(node.add_documents(self.uid, payload, primary_key=self.id_field), self.uid)
+        ids = [d[self.id_field] for d in documents]
+        held: set[int | str] = set()
+        for start in range(0, len(ids), PAGE):
+            held |= node.existing_ids(self.uid, ids[start : start + PAGE], id_field=self.id_field)
+        payload = b"".join(
+            orjson.dumps(d) + b"\n" for d in documents if d[self.id_field] not in held
+        )
+        if payload:
+            node.wait(node.add_documents(self.uid, payload, primary_key=self.id_field), self.uid)

@@ -30,7 +30,7 @@ from oracle_meili.defs.translator import build_definitions
 from oracle_meili.demo import create_demo
 from oracle_meili.engine.runner import Runner
 from oracle_meili.engine.state import StateFile
-from oracle_meili.errors import MeilisearchUnavailableError
+from oracle_meili.errors import MeilisearchError, MeilisearchUnavailableError
 from oracle_meili_tests.test_docs import blocks
 
 NAMES = ("s0", "s1", "s2")
@@ -216,6 +216,9 @@ def test_going_from_two_shards_to_three_moves_a_third(
     assert any(before.values())
 
     three = sharded_config(nodes, demo, NAMES, index)
+    # Before the move, an incremental sync would leave two copies of what belongs to s2.
+    with pytest.raises(MeilisearchError, match=r"on shard\(s\) s0, s1 but not on s2: .*reshard"):
+        runner(three, tmp_path / "state.json").run(three.indexes[0], "incremental")
     with Runner(three.source, three.meilisearch).session() as session:
         client = session.client
         assert isinstance(client, ShardedClient)
@@ -285,6 +288,34 @@ def write_config(
         "indexes": [config.indexes[0].model_dump(mode="json", exclude_defaults=True)],
     }
     path.write_text(yaml.safe_dump(raw))
+
+
+def test_a_sync_after_a_shard_left_wins_over_the_copy_moving(
+    synced: tuple[AppConfig, Runner, str],
+    nodes: dict[str, MeilisearchProcess],
+    demo: Path,
+    tmp_path: Path,
+) -> None:
+    """s2 leaves; before reshard runs, an incremental writes a newer version of one of its
+    documents to that document's new shard; reshard keeps the newer version."""
+    three, _, index = synced
+    two = sharded_config(nodes, demo, NAMES[:2], index)
+    on_s2 = sorted(i for i in live_ids(demo) if shard_of(i, NAMES) == "s2")[0]
+    engine = sa.create_engine(f"sqlite:///{demo}")
+    with engine.begin() as c:
+        c.exec_driver_sql(
+            "UPDATE PRODUCTS SET NAME = 'Newer Kettle', UPDATED_AT = '2030-01-01 00:00:00' "
+            f"WHERE PRODUCT_ID = {on_s2}"
+        )
+    engine.dispose()
+    sync_two = runner(two, tmp_path / "state.json")
+    sync_two.run(two.indexes[0], "incremental")
+    leaving = {"s2": three.meilisearch.shard_config(three.meilisearch.shards[2])}
+    with sync_two.session() as session:
+        result = session.reshard(two.indexes[0], leaving=leaving)
+        assert result.moved == result.moved_from["s2"]
+        assert session.client.document(index, on_s2)["name"] == "Newer Kettle"
+        assert session.check(two.indexes[0]).consistent
 
 
 def test_reconcile_deletes_orphans_on_their_shards(
