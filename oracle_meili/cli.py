@@ -24,7 +24,7 @@ import orjson
 
 from oracle_meili import demo
 from oracle_meili.adapters.server import meilisearch_server
-from oracle_meili.config import environment, load_config, shard_key_variable
+from oracle_meili.config import environment, leaving_servers, load_config
 from oracle_meili.engine.follow import follow
 from oracle_meili.engine.result import SyncResult
 from oracle_meili.engine.runner import Runner
@@ -132,14 +132,13 @@ def _reshard(args: argparse.Namespace) -> int:
     """Move documents to their shard after ``meilisearch.shards`` changed."""
     config = load_config(args.config)
     index = config.index(args.index)
-    environ = environment()
-    leaving = {}
+    servers = {}
     for spec in args.leaving:
         name, separator, url = spec.partition("=")
-        if not separator or not url.startswith(("http://", "https://")):
+        if not separator:
             raise ConfigError(f"--from: NAME=URL of a server leaving the shards (got {spec!r})")
-        key = environ.get(shard_key_variable(name))
-        leaving[name] = config.meilisearch.leaving_config(name, url, key)
+        servers[name] = url
+    leaving = leaving_servers(config.meilisearch, servers, environment())
     with Runner(config.source, config.meilisearch).session() as session:
         result = session.reshard(
             index,

@@ -2,7 +2,14 @@
 frozen, typed records (``records``) by ``loading``. Every error names the index and the key
 at fault."""
 
-from oracle_meili.config.loading import environment, load_config, parse_config, parse_index
+from oracle_meili.config.loading import (
+    environment,
+    leaving_servers,
+    load_config,
+    parse_config,
+    parse_index,
+    shard_keys,
+)
 from oracle_meili.config.meilisearch import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     DEFAULT_MEILI_URL,
@@ -55,8 +62,10 @@ __all__ = [
     "SourceConfig",
     "SyncMode",
     "environment",
+    "leaving_servers",
     "load_config",
     "parse_config",
     "parse_index",
     "shard_key_variable",
+    "shard_keys",
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from oracle_meili.config.meilisearch import (
     DEFAULT_MEILI_URL,
     MeilisearchConfig,
+    ShardSettings,
     shard_key_variable,
 )
 from oracle_meili.config.orchestration import ORCHESTRATION_KEYS, Orchestration
@@ -258,19 +259,41 @@ def _parse_meilisearch(raw: Any, env: Mapping[str, str]) -> MeilisearchConfig:
                 f"meilisearch.shards: keep secrets out of the file; set "
                 f"{shard_key_variable(str(shard.get('name')))}"
             )
-    names = [str(shard.get("name")) for shard in shards]
-    values["shard_api_keys"] = {
-        n: env[shard_key_variable(n)] for n in names if env.get(shard_key_variable(n))
-    }
-    values["shard_search_keys"] = {
-        n: env[shard_key_variable(n, "SEARCH")]
-        for n in names
-        if env.get(shard_key_variable(n, "SEARCH"))
-    }
+    values.update(shard_keys([str(shard.get("name")) for shard in shards], env))
     try:
         return MeilisearchConfig.model_validate(values)
     except ValidationError as e:
         raise ConfigError(f"meilisearch: {_describe(e)}") from None
+
+
+def shard_keys(names: Sequence[str], env: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """The shards' keys in the environment, as the ``shard_api_keys`` and
+    ``shard_search_keys`` of :class:`MeilisearchConfig`."""
+
+    def keys(kind: str) -> dict[str, str]:
+        return {n: env[v] for n in names if env.get(v := shard_key_variable(n, kind))}
+
+    return {"shard_api_keys": keys("API"), "shard_search_keys": keys("SEARCH")}
+
+
+def leaving_servers(
+    meilisearch: MeilisearchConfig, servers: Mapping[str, str], env: Mapping[str, str]
+) -> dict[str, MeilisearchConfig]:
+    """Servers no longer in ``meilisearch.shards`` (``{name: url}``), each with its key from
+    ``MEILI_API_KEY_<NAME>`` (else ``MEILI_API_KEY``'s): what ``reshard`` moves documents off.
+
+    Raises:
+        ConfigError: a name or URL is not one a shard could have.
+    """
+    leaving = {}
+    for name, url in servers.items():
+        try:
+            leaving[name] = meilisearch.leaving_config(
+                ShardSettings(name=name, url=url), env.get(shard_key_variable(name))
+            )
+        except ValidationError as e:
+            raise ConfigError(f"server leaving the shards: {_describe(e)}") from None
+    return leaving
 
 
 def _describe(error: ValidationError) -> str:

@@ -85,10 +85,10 @@ class MeilisearchConfig(MeilisearchSettings):
             }
         )
 
-    def leaving_config(self, name: str, url: str, api_key: str | None) -> MeilisearchConfig:
+    def leaving_config(self, server: ShardSettings, api_key: str | None) -> MeilisearchConfig:
         """The settings of a server removed from the shards (``api_key``: its own, else
         ``MEILI_API_KEY``'s)."""
-        config = self.shard_config(ShardSettings(name=name, url=url))
+        config = self.shard_config(server)
         if api_key is None:
             return config
         return config.model_copy(update={"api_key": SecretStr(api_key)})

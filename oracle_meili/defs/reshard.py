@@ -6,7 +6,7 @@ No ``from __future__ import annotations``: Dagster reads the op function's annot
 import dagster as dg
 from pydantic import Field
 
-from oracle_meili.config import IndexConfig, environment, shard_key_variable
+from oracle_meili.config import IndexConfig, environment, leaving_servers
 from oracle_meili.defs.metadata_sets import ReshardMetadata
 from oracle_meili.defs.names import index_asset_key, pool_name, reshard_job_name
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource, runner
@@ -33,12 +33,7 @@ def build_reshard_job(index: IndexConfig) -> dg.JobDefinition:
         source: SourceResource,
         meilisearch: MeilisearchResource,
     ) -> None:
-        settings = meilisearch.settings()
-        environ = environment()
-        leaving = {
-            name: settings.leaving_config(name, url, environ.get(shard_key_variable(name)))
-            for name, url in config.leaving.items()
-        }
+        leaving = leaving_servers(meilisearch.settings(), config.leaving, environment())
         with runner(source, meilisearch).session() as session:
             result = session.reshard(
                 index,

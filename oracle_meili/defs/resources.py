@@ -21,7 +21,7 @@ from oracle_meili.config import (
     OracleSettings,
     SourceConfig,
     environment,
-    shard_key_variable,
+    shard_keys,
 )
 from oracle_meili.engine.runner import Runner
 from oracle_meili.engine.state import StateStore
@@ -108,22 +108,11 @@ class MeilisearchResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def settings(self) -> MeilisearchConfig:
         """The engine's settings record: every field of this resource, by the same name, and
         each shard's keys from the environment (never a field: they would show in the UI)."""
-        environ = environment()
-        names = [shard.name for shard in self.shards]
         return MeilisearchConfig.model_validate(
             {
                 **{name: getattr(self, name) for name in RESOURCE_FIELDS},
                 "shards": [{"name": s.name, "url": s.url} for s in self.shards],
-                "shard_api_keys": {
-                    n: environ[shard_key_variable(n)]
-                    for n in names
-                    if environ.get(shard_key_variable(n))
-                },
-                "shard_search_keys": {
-                    n: environ[shard_key_variable(n, "SEARCH")]
-                    for n in names
-                    if environ.get(shard_key_variable(n, "SEARCH"))
-                },
+                **shard_keys([s.name for s in self.shards], environment()),
             }
         )
 

@@ -51,7 +51,7 @@ from oracle_meili.defs.sources import source_tables
 from oracle_meili.defs.state import DagsterRunState
 from oracle_meili.defs.throttle import SourceSlots, source_slot
 from oracle_meili.engine.slice_plan import SlicedPlan
-from oracle_meili.engine.slices import complete_slices, load_slice, plan_slices
+from oracle_meili.engine.slices import begin_slices, complete_slices, load_slice, unfinished
 from oracle_meili.errors import SyncError
 from oracle_meili.progress import ProgressReporter
 
@@ -90,17 +90,17 @@ def build_sliced_index_asset(
             kept = state.plan(index.name)
             refuse_running_plan(context, kept)
             with runner(source, meilisearch).session() as session:
-                plan = plan_slices(
-                    session.source(index), session.client, resume=kept, owner=context.run_id
+                plan, done = begin_slices(
+                    session.source(index), session.client, state, kept=kept, owner=context.run_id
                 )
-            state.save_plan(plan)
-            done = state.slice_checkpoints(index.name, plan.build_index)
         except Exception as e:
             raise run_failure(e) from e
-        for number in range(plan.slices):
-            if number in done and done[number].finished:
-                context.log.info(f"{index.name}: slice {number} finished already; not read again")
-                continue
+        left = unfinished(plan, done)
+        if len(left) < plan.slices:
+            context.log.info(
+                f"{index.name}: {plan.slices - len(left)} slice(s) finished already; not read again"
+            )
+        for number in left:
             yield dg.DynamicOutput(None, mapping_key=SLICE_KEY.format(number), output_name="slices")
 
     @dg.op(

@@ -38,10 +38,31 @@ from oracle_meili.engine.full import FullSyncPlan, complete_build, load_rows
 from oracle_meili.engine.pipeline import with_checkpoints
 from oracle_meili.engine.result import ProgressCallback, SyncResult, finished, now
 from oracle_meili.engine.slice_plan import SlicedPlan
+from oracle_meili.engine.state import StateStore
 from oracle_meili.engine.watermark import decode_watermark, encode_watermark
 from oracle_meili.errors import MeilisearchTaskError, SnapshotTooOldError, SyncError
 
 log = logging.getLogger(__name__)
+
+
+def begin_slices(
+    source: TableSource,
+    client: MeiliClient,
+    state: StateStore,
+    *,
+    kept: SlicedPlan | None,
+    owner: str | None = None,
+) -> tuple[SlicedPlan, dict[int, FullSyncCheckpoint]]:
+    """Plan (or resume ``kept``, the plan in ``state``), keep the plan in ``state`` for the
+    slices, and return it with the checkpoints its slices already have."""
+    plan = plan_slices(source, client, resume=kept, owner=owner)
+    state.save_plan(plan)
+    return plan, state.slice_checkpoints(plan.index, plan.build_index)
+
+
+def unfinished(plan: SlicedPlan, slices: Mapping[int, FullSyncCheckpoint]) -> list[int]:
+    """The slices of ``plan`` still to read (``slices``: each one's latest checkpoint)."""
+    return [n for n in range(plan.slices) if n not in slices or not slices[n].finished]
 
 
 def plan_slices(
@@ -227,10 +248,10 @@ def complete_slices(
         SyncError, ShortReadError: the live index was not changed.
     """
     index = source.index
-    unfinished = [n for n in range(plan.slices) if n not in slices or not slices[n].finished]
-    if unfinished:
+    left = unfinished(plan, slices)
+    if left:
         raise SyncError(
-            f"index {index.name!r}: slice(s) {', '.join(map(str, unfinished))} of "
+            f"index {index.name!r}: slice(s) {', '.join(map(str, left))} of "
             f"{plan.slices} have not finished; the live index was not changed"
         )
     tally = Tally()

@@ -26,7 +26,7 @@ from oracle_meili.config import IndexConfig, MeilisearchConfig, SourceConfig
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint
 from oracle_meili.engine.result import ProgressCallback, SyncResult
 from oracle_meili.engine.slice_plan import SlicedPlan
-from oracle_meili.engine.slices import complete_slices, load_slice, plan_slices
+from oracle_meili.engine.slices import begin_slices, complete_slices, load_slice, unfinished
 from oracle_meili.engine.state import StateStore
 from oracle_meili.errors import OracleMeiliError, SyncError
 
@@ -79,10 +79,8 @@ def sliced_full_sync(
         SyncError: the completeness checks failed; the build is dropped.
     """
     index = source.index
-    plan = plan_slices(source, client, resume=state.plan(index.name))
-    state.save_plan(plan)
-    slices = state.slice_checkpoints(index.name, plan.build_index)
-    todo = [n for n in range(plan.slices) if n not in slices or not slices[n].finished]
+    plan, slices = begin_slices(source, client, state, kept=state.plan(index.name))
+    todo = unfinished(plan, slices)
     limit = source_config.max_concurrent_syncs or plan.slices
     processes = max(1, min(len(todo), limit))
     log.info(

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from oracle_meili.adapters.shards import ShardedClient, shard_of
-from oracle_meili.config import parse_config
+from oracle_meili.config import leaving_servers, parse_config
 from oracle_meili.errors import ConfigError
 
 IDS = st.one_of(st.integers(-(2**53), 2**53), st.from_regex(r"[A-Za-z0-9_-]{1,30}", fullmatch=True))
@@ -101,3 +101,15 @@ def test_each_shard_takes_its_keys_from_the_environment() -> None:
 def test_bad_shards_are_named(shards: list[dict[str, str]], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_config(raw_config(shards=shards), environ={})
+
+
+def test_a_server_leaving_the_shards_is_checked_and_takes_its_own_key() -> None:
+    config = parse_config(raw_config(shards=SHARDS), environ={"MEILI_API_KEY": "shared"})
+    environ = {"MEILI_API_KEY_EU_3": "key-three"}
+    (leaving,) = leaving_servers(
+        config.meilisearch, {"eu-3": "http://10.0.0.3:7700"}, environ
+    ).values()
+    assert leaving.url == "http://10.0.0.3:7700"
+    assert leaving.api_key is not None and leaving.api_key.get_secret_value() == "key-three"
+    with pytest.raises(ConfigError, match="server leaving the shards: url: must start with http"):
+        leaving_servers(config.meilisearch, {"eu-3": "10.0.0.3:7700"}, environ)
