@@ -72,8 +72,11 @@ def main() -> None:
             ("3 shards, parallel 2", {"shards": shards}, {"parallel": 2}),
         ]
         processes = [psutil.Process(s.running.pid) for s in servers.values()]
-        print("\n| target | wall | CPU (sync) | CPU (Meilisearch, all) | rows/s | per shard |")
-        print("|---|---|---|---|---|---|")
+        print(
+            "\n| target | wall | CPU (sync) | CPU (Meilisearch, all) | rows/s | "
+            "peak RSS (parent) | per shard |"
+        )
+        print("|---|---|---|---|---|---|---|")
         for label, meilisearch, extra in variants:
             path = work / f"{label.replace(' ', '_').replace(',', '')}.yaml"
             raw["meilisearch"] = meilisearch
@@ -82,12 +85,12 @@ def main() -> None:
             config = load_config(path, environ=env)
             warm_up(config)  # the first server
             before = sum(sum(p.cpu_times()[:2]) for p in processes)
-            seconds, _wall, cpu, _rss, result = run_sync(path, env)
+            seconds, _wall, cpu, rss_mb, result = run_sync(path, env)
             served = sum(sum(p.cpu_times()[:2]) for p in processes) - before
             counts = per_shard(config.meilisearch, servers) if meilisearch else "-"
             print(
                 f"| {label} | {seconds:.1f} s | {cpu:.1f} s | {served:.1f} s | "
-                f"{result['rows_read'] / seconds:,.0f} | {counts} |",
+                f"{result['rows_read'] / seconds:,.0f} | {rss_mb:.0f} MB | {counts} |",
                 flush=True,
             )
             (path.parent / "sync_state.json").unlink(missing_ok=True)

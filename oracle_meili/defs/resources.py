@@ -110,23 +110,11 @@ class MeilisearchResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         each shard's keys from the environment (never a field: they would show in the UI)."""
         return MeilisearchConfig.model_validate(
             {
-                **{name: getattr(self, name) for name in RESOURCE_FIELDS},
+                **{name: getattr(self, name) for name in type(self).model_fields},
                 "shards": [{"name": s.name, "url": s.url} for s in self.shards],
                 **shard_keys([s.name for s in self.shards], environment()),
             }
         )
-
-
-# The settings a MeilisearchResource carries as fields of the same name.
-RESOURCE_FIELDS = (
-    "url",
-    "api_key",
-    "timeout_seconds",
-    "task_timeout_seconds",
-    "max_payload_bytes",
-    "max_tasks_in_flight",
-    "retries",
-)
 
 
 # The IO manager of a sliced sync's step outputs, which carry no value (defs/sliced.py).
@@ -181,7 +169,11 @@ def build_resources(config: AppConfig, environ: Mapping[str, str]) -> dict[str, 
     return {
         "source": source,
         "meilisearch": MeilisearchResource(
-            **{name: getattr(meili, name) for name in RESOURCE_FIELDS if name != "api_key"},
+            **{
+                name: getattr(meili, name)
+                for name in MeilisearchResource.model_fields
+                if name not in ("api_key", "shards")
+            },
             api_key=api_key,
             shards=[ShardResource(name=s.name, url=s.url) for s in meili.shards],
         ),
