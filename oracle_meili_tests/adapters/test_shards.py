@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oracle_meili.adapters.shards import ShardedClient, shard_of
+from oracle_meili.adapters.shards import ShardedClient, ndjson_lines, shard_of
 from oracle_meili.config import leaving_servers, parse_config
 from oracle_meili.errors import ConfigError
 
@@ -113,3 +114,22 @@ def test_a_server_leaving_the_shards_is_checked_and_takes_its_own_key() -> None:
     assert leaving.api_key is not None and leaving.api_key.get_secret_value() == "key-three"
     with pytest.raises(ConfigError, match="server leaving the shards: url: must start with http"):
         leaving_servers(config.meilisearch, {"eu-3": "10.0.0.3:7700"}, environ)
+
+
+@settings(max_examples=200)
+@given(
+    ids=st.lists(IDS, max_size=20),
+    text=st.text(max_size=20),
+    trailing=st.booleans(),
+)
+def test_a_payload_splits_into_its_documents(
+    ids: list[int | str], text: str, trailing: bool
+) -> None:
+    """How a sharded payload is read line by line: every document once, in order, whatever
+    its text holds (escaped newlines, Korean), the last line with or without its newline."""
+    lines = [orjson.dumps({"id": i, "text": f"{text}\n{n}"}) + b"\n" for n, i in enumerate(ids)]
+    payload = bytearray(b"".join(lines))
+    if not trailing and payload:
+        payload = payload[:-1]
+    found = [orjson.loads(line) for line in ndjson_lines(memoryview(payload))]
+    assert [d["id"] for d in found] == ids
