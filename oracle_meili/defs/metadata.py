@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
 
 from oracle_meili.config import IndexConfig
 from oracle_meili.defs.metadata_sets import (
+    NO_LATE_COMMITS,
     CheckpointMetadata,
     SyncMetadata,
     TableMetadataSet,
@@ -17,6 +18,7 @@ from oracle_meili.defs.metadata_sets import (
 )
 from oracle_meili.defs.names import source_table_key
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint
+from oracle_meili.engine.freshness import LastSync
 from oracle_meili.engine.result import SyncResult
 from oracle_meili.engine.runner import DocumentField
 from oracle_meili.engine.slice_plan import SlicedPlan
@@ -43,6 +45,9 @@ def result_metadata(result: SyncResult, *, meilisearch_url: str) -> dict[str, An
         meilisearch_task_uids=dg.MetadataValue.json(list(result.task_uids)),
         meilisearch_url=dg.MetadataValue.url(meilisearch_url),
         lag_seconds=round(result.lag_seconds, 3) if result.lag_seconds is not None else None,
+        late_commits_until=dg.MetadataValue.timestamp(result.late_commits_until)
+        if result.late_commits_until is not None
+        else dg.MetadataValue.text(NO_LATE_COMMITS),
         rows_skipped=result.rows_skipped,
         skipped_rows=dg.MetadataValue.json(list(result.skipped_sample))
         if result.skipped_sample
@@ -96,6 +101,39 @@ def latest_watermark(instance: dg.DagsterInstance, asset_key: dg.AssetKey) -> st
         return None
     watermark = SyncMetadata.extract(event.asset_materialization.metadata).watermark
     return watermark or None
+
+
+def last_syncs(
+    instance: dg.DagsterInstance, asset_keys: Sequence[dg.AssetKey]
+) -> dict[dg.AssetKey, LastSync | None]:
+    """Each index's last sync (its latest materialization of either partition), as the
+    change rule reads it, in one query for all of them."""
+    found: dict[dg.AssetKey, LastSync | None] = dict.fromkeys(asset_keys)
+    for record in instance.get_asset_records(list(asset_keys)):
+        entry = record.asset_entry
+        event = entry.last_materialization
+        if event is None or event.asset_materialization is None:
+            continue
+        found[entry.asset_key] = last_sync_from(
+            event.asset_materialization.metadata, recorded_at=event.timestamp
+        )
+    return found
+
+
+def last_sync_from(metadata: Mapping[str, Any], *, recorded_at: float) -> LastSync:
+    """A materialization's metadata as the change rule reads it. One without a late-commits
+    deadline (recorded before it existed, or by hand) takes its own time as the deadline:
+    one re-read of the window, once."""
+    sync = SyncMetadata.extract(metadata)
+    late = sync.late_commits_until
+    deadline: dt.datetime | None
+    if isinstance(late, dg.TimestampMetadataValue):
+        deadline = dt.datetime.fromtimestamp(late.value, dt.UTC)
+    elif late is not None:
+        deadline = None  # NO_LATE_COMMITS
+    else:
+        deadline = dt.datetime.fromtimestamp(recorded_at, dt.UTC)
+    return LastSync(watermark=sync.watermark or None, late_commits_until=deadline)
 
 
 def checkpoint_observation(

@@ -61,8 +61,16 @@ class SyncMetadata(OracleMeiliMetadata):
     meilisearch_task_uids: dg.JsonMetadataValue | None = None
     meilisearch_url: dg.UrlMetadataValue | None = None
     lag_seconds: float | None = None
+    # Until when a row may still commit at or below the watermark: the change rule runs one
+    # more sync once it has passed (engine/freshness.py); NO_LATE_COMMITS when none can.
+    late_commits_until: dg.TimestampMetadataValue | dg.TextMetadataValue | None = None
     rows_skipped: int | None = None
     skipped_rows: dg.JsonMetadataValue | None = None
+
+
+# The late-commits deadline of a sync after which no late commit can come (it read them all,
+# or the index has no look-back window).
+NO_LATE_COMMITS = "none pending"
 
 
 class IndexDescription(OracleMeiliMetadata):

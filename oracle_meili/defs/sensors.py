@@ -1,5 +1,9 @@
 """Change sensors: one probe of the source per tick for every watched index, and an
-incremental sync requested for each index whose highest cursor moved.
+incremental sync requested for each index that the change rule says is due: its highest
+cursor is above its watermark, or its late-commits deadline has passed
+(:mod:`~oracle_meili.engine.freshness`). The rule compares the probe with each index's last
+sync in the instance, never with the previous tick, so a change made while the sensor was
+stopped is synced at its first tick.
 
 Indexes whose ``change_sensor`` settings are the same (interval, running) share one
 sensor, so a source with many indexes costs one sensor tick and one round trip to the
@@ -9,6 +13,7 @@ database per interval, not one of each per index. A lone index keeps its own sen
 No ``from __future__ import annotations``: Dagster reads the sensor function's annotations.
 """
 
+import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,9 +24,12 @@ import orjson
 
 from oracle_meili.config import ChangeSensorConfig, IndexConfig
 from oracle_meili.defs.jobs import SyncJob, build_changes_job
+from oracle_meili.defs.metadata import last_syncs
 from oracle_meili.defs.names import change_sensor_name, index_asset_key, source_table_key
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource, runner
 from oracle_meili.defs.sources import newest_change_metadata, source_tables
+from oracle_meili.engine.freshness import LastSync, sync_due
+from oracle_meili.engine.result import Clock, now
 from oracle_meili.engine.watermark import encode_watermark
 
 # A run of a sync job in one of these states has not started reading: a change seen now
@@ -31,6 +39,9 @@ WAITING = [
     dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.STARTING,
 ]
+# After a failed sync run (its own retries spent), the sensor waits this long before it
+# requests the index's sync again: a sync failing for good does not launch a run a tick.
+RETRY_AFTER_FAILURE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -43,9 +54,12 @@ class Watched:
 
 def build_change_sensors(
     entries: Sequence[tuple[IndexConfig, ChangeSensorConfig | None, SyncJob]],
+    *,
+    clock: Clock = now,
 ) -> list[dg.SensorDefinition]:
     """The change sensors of these indexes: one per distinct ``change_sensor`` setting
-    (indexes without a cursor or with ``change_sensor: null`` are not watched)."""
+    (indexes without a cursor or with ``change_sensor: null`` are not watched). ``clock``
+    is the time the change rule compares late-commits deadlines with (a test's own)."""
     groups: dict[tuple[int, bool], list[Watched]] = {}
     for index, settings, job in entries:
         if settings is not None and index.cursor is not None:
@@ -64,7 +78,9 @@ def build_change_sensors(
             if len(watched) > 1
             else None
         )
-        sensors.append(_sensor(name, watched, changes, interval=interval, running=running))
+        sensors.append(
+            _sensor(name, watched, changes, interval=interval, running=running, clock=clock)
+        )
     return sensors
 
 
@@ -75,6 +91,7 @@ def _sensor(
     *,
     interval: int,
     running: bool,
+    clock: Clock,
 ) -> dg.SensorDefinition:
     described = ", ".join(f"`{w.index.name}` ({w.index.cursor})" for w in watched)
 
@@ -84,9 +101,11 @@ def _sensor(
         minimum_interval_seconds=interval,
         description=(
             f"Reads the highest cursor of {described} in one query, and requests an "
-            "incremental sync of each index whose cursor moved, in one run when several "
-            "moved at once (its first, full sync when it was never synced). No second run "
-            "is requested while one is still waiting to start: it will read the change."
+            "incremental sync of each index whose highest cursor is above its watermark, "
+            "or whose late commits are all in (one re-read of its look-back window), in "
+            "one run when several are due at once (its first, full sync when it was never "
+            "synced). No second run is requested while one is still waiting to start: it "
+            "will read the change."
         ),
         default_status=dg.DefaultSensorStatus.RUNNING
         if running
@@ -100,44 +119,39 @@ def _sensor(
         # A session kept open across ticks, and the tables reflected every few minutes.
         with runner(source, meilisearch, probe=True).session(cached_reflection=True) as session:
             markers = session.change_markers_of([w.index for w in watched])
+        last = last_syncs(context.instance, [index_asset_key(w.index) for w in watched])
+        at = clock()
         state = _SensorState.load(context.cursor, watched)
         requests: list[dg.RunRequest] = []
         observations: list[dg.AssetObservation] = []
-        waiting: list[str] = []
-        moved_now: list[tuple[Watched, str | None]] = []
+        held: list[str] = []
+        due: list[tuple[Watched, str]] = []
         for w in watched:
-            name = w.index.name
-            highest = encode_watermark(markers[name].max_cursor)
-            seen, moved = name in state.markers, state.markers.get(name) != highest
-            state.markers[name] = highest
-            if moved:
-                observations.extend(_observations(w.index, markers[name].max_cursor))
-            if name not in state.synced:
-                if context.instance.get_latest_materialization_event(index_asset_key(name)):
-                    state.synced.add(name)
-                else:
-                    # Never synced: its first (full) sync, rather than an empty index
-                    # until a row changes. The run key makes Dagster launch it once.
-                    requests.append(
-                        dg.RunRequest(
-                            job_name=w.job.name, run_key=f"{name}:first", partition_key="full"
-                        )
-                    )
-                    continue
-            if not (seen and moved):
+            name, highest = w.index.name, markers[w.index.name].max_cursor
+            if state.markers.get(name) != encode_watermark(highest):
+                observations.extend(_observations(w.index, highest))
+            state.markers[name] = encode_watermark(highest)
+            previous = last[index_asset_key(w.index)]
+            if sync_due(highest, previous, at=at) is None:
                 continue
-            if _a_run_is_waiting(context.instance, w, changes):
-                waiting.append(name)
+            hold = _hold(context.instance, w, changes, at=at)
+            if hold is not None:
+                held.append(f"{name}: {hold}")
                 continue
-            moved_now.append((w, highest))
-        requests.extend(_incremental_requests(moved_now, changes))
+            retry = _failed_run_id(context.instance, w, changes)
+            if previous is None:
+                # Never synced: its first (full) sync, rather than an empty index until a
+                # row changes. The run key makes Dagster launch it once (per failure).
+                key = f"{name}:first" + (f":after:{retry}" if retry else "")
+                requests.append(
+                    dg.RunRequest(job_name=w.job.name, run_key=key, partition_key="full")
+                )
+                continue
+            due.append((w, _due_key(name, highest, previous, retry)))
+        requests.extend(_incremental_requests(due, changes))
         skip = None
         if not requests:
-            skip = (
-                f"a sync of {', '.join(waiting)} is waiting to start; it will read the change"
-                if waiting
-                else "no change in the source"
-            )
+            skip = "; ".join(held) if held else "no change in the source"
         return dg.SensorResult(
             run_requests=requests,
             skip_reason=skip,
@@ -146,6 +160,21 @@ def _sensor(
         )
 
     return _change_sensor
+
+
+def _due_key(name: str, highest: Any, previous: LastSync, retry: str | None) -> str:
+    """What makes one due sync one run, however often a tick sees it: the index, its
+    watermark and deadline, the highest cursor, and the failed run it follows, if any."""
+    deadline = previous.late_commits_until
+    parts = [
+        name,
+        previous.watermark or "",
+        encode_watermark(highest) or "",
+        deadline.isoformat() if deadline is not None else "",
+    ]
+    if retry:
+        parts.append(f"after:{retry}")
+    return ":".join(parts)
 
 
 def _observations(index: IndexConfig, max_cursor: Any) -> list[dg.AssetObservation]:
@@ -160,58 +189,94 @@ def _observations(index: IndexConfig, max_cursor: Any) -> list[dg.AssetObservati
 
 
 def _incremental_requests(
-    moved: list[tuple[Watched, str | None]], changes: SyncJob | None
+    due: list[tuple[Watched, str]], changes: SyncJob | None
 ) -> list[dg.RunRequest]:
-    """One run per moved index, or one run for all of them (the sensor's changes job)."""
-    if len(moved) > 1 and changes is not None:
-        key = ";".join(f"{w.index.name}:{highest}" for w, highest in moved)
+    """One run per due index, or one run for all of them (the sensor's changes job)."""
+    if len(due) > 1 and changes is not None:
+        key = ";".join(run_key for _, run_key in due)
         return [
             dg.RunRequest(
                 job_name=changes.name,
                 # The run key makes one set of changes launch one run, however often seen.
                 run_key=hashlib.sha256(key.encode()).hexdigest()[:32],
                 partition_key="incremental",
-                asset_selection=[index_asset_key(w.index) for w, _ in moved],
+                asset_selection=[index_asset_key(w.index) for w, _ in due],
             )
         ]
-    # The run key makes one change launch one run, however often it is seen.
+    # The run key makes one due sync launch one run, however often it is seen.
     return [
-        dg.RunRequest(
-            job_name=w.job.name,
-            run_key=f"{w.index.name}:{highest}",
-            partition_key="incremental",
-        )
-        for w, highest in moved
+        dg.RunRequest(job_name=w.job.name, run_key=run_key, partition_key="incremental")
+        for w, run_key in due
     ]
 
 
-def _a_run_is_waiting(instance: dg.DagsterInstance, w: Watched, changes: SyncJob | None) -> bool:
-    """Whether a sync of the index has yet to start: a run of its own job, or a run of the
-    sensor's changes job that holds it."""
-    if instance.get_runs(filters=dg.RunsFilter(job_name=w.job.name, statuses=WAITING), limit=1):
-        return True
-    if changes is None:
-        return False
-    key = index_asset_key(w.index)
-    runs = instance.get_runs(filters=dg.RunsFilter(job_name=changes.name, statuses=WAITING))
-    return any(key in (run.asset_selection or ()) for run in runs)
+def _runs_of(
+    instance: dg.DagsterInstance,
+    w: Watched,
+    changes: SyncJob | None,
+    statuses: Sequence[dg.DagsterRunStatus] | None = None,
+    *,
+    limit: int = 20,
+) -> list[dg.RunRecord]:
+    """The newest runs that sync the index, newest first: runs of its own job, and runs of
+    the sensor's changes job that hold it."""
+    records = list(
+        instance.get_run_records(
+            filters=dg.RunsFilter(job_name=w.job.name, statuses=list(statuses or [])),
+            limit=limit,
+        )
+    )
+    if changes is not None:
+        key = index_asset_key(w.index)
+        filters = dg.RunsFilter(job_name=changes.name, statuses=list(statuses or []))
+        records.extend(
+            record
+            for record in instance.get_run_records(filters=filters, limit=limit)
+            if key in (record.dagster_run.asset_selection or ())
+        )
+    return sorted(records, key=lambda record: record.create_timestamp, reverse=True)
+
+
+def _hold(
+    instance: dg.DagsterInstance, w: Watched, changes: SyncJob | None, *, at: dt.datetime
+) -> str | None:
+    """Why no run of the index is requested now, or None: a sync of it is waiting to start
+    (it will read the change), or its last sync failed a moment ago."""
+    if _runs_of(instance, w, changes, WAITING, limit=1):
+        return "a sync is waiting to start; it will read the change"
+    newest = _runs_of(instance, w, changes, limit=1)
+    if newest and newest[0].dagster_run.status == dg.DagsterRunStatus.FAILURE:
+        ended = newest[0].end_time or newest[0].update_timestamp.timestamp()
+        retry_at = ended + RETRY_AFTER_FAILURE_SECONDS
+        if at.timestamp() < retry_at:
+            when = dt.datetime.fromtimestamp(retry_at, dt.UTC).isoformat(timespec="seconds")
+            return f"its last sync failed; requested again at {when}"
+    return None
+
+
+def _failed_run_id(instance: dg.DagsterInstance, w: Watched, changes: SyncJob | None) -> str | None:
+    """The newest run of the index when it failed: the retry's run key names it, so that a
+    failed sync is requested again rather than taken for one already launched."""
+    newest = _runs_of(instance, w, changes, limit=1)
+    if newest and newest[0].dagster_run.status == dg.DagsterRunStatus.FAILURE:
+        return newest[0].dagster_run.run_id
+    return None
 
 
 @dataclass
 class _SensorState:
-    """The sensor's cursor: each index's highest cursor last seen, and the indexes known to
-    have been synced (so the instance is asked once per index, not at every tick)."""
+    """The sensor's cursor: each index's highest cursor last seen (to observe the source
+    table when it moves; whether a sync is due is read from the instance, not from here)."""
 
     markers: dict[str, str | None]
-    synced: set[str]
 
     @classmethod
     def load(cls, cursor: str | None, watched: list[Watched]) -> "_SensorState":
         data: dict[str, Any] = orjson.loads(cursor) if cursor else {}
         if "max_cursor" in data and len(watched) == 1:
             # The cursor of a single-index sensor in its older form: {"max_cursor": ...}.
-            return cls({watched[0].index.name: data["max_cursor"]}, set())
-        return cls(dict(data.get("markers", {})), set(data.get("synced", [])))
+            return cls({watched[0].index.name: data["max_cursor"]})
+        return cls(dict(data.get("markers", {})))
 
     def dump(self) -> str:
-        return orjson.dumps({"markers": self.markers, "synced": sorted(self.synced)}).decode()
+        return orjson.dumps({"markers": self.markers}).decode()

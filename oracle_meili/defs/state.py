@@ -11,7 +11,7 @@ protocol over the event log.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,6 +20,7 @@ import dagster as dg
 from oracle_meili.defs.history import materialization_history
 from oracle_meili.defs.metadata import (
     checkpoint_observation,
+    last_syncs,
     latest_checkpoint,
     latest_plan,
     latest_watermark,
@@ -29,6 +30,7 @@ from oracle_meili.defs.metadata import (
 )
 from oracle_meili.defs.names import index_asset_key
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint
+from oracle_meili.engine.freshness import LastSync
 from oracle_meili.engine.result import SyncResult
 from oracle_meili.engine.slice_plan import SlicedPlan
 from oracle_meili.engine.state import HISTORY_LIMIT
@@ -45,6 +47,10 @@ class DagsterInstanceState:
 
     def watermark(self, index: str) -> str | None:
         return latest_watermark(self.instance, index_asset_key(index))
+
+    def last_syncs(self, indexes: Sequence[str]) -> dict[str, LastSync | None]:
+        found = last_syncs(self.instance, [index_asset_key(index) for index in indexes])
+        return {index: found[index_asset_key(index)] for index in indexes}
 
     def checkpoint(self, index: str) -> FullSyncCheckpoint | None:
         return latest_checkpoint(self.instance, index_asset_key(index))

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.engine.events import Tally, drain
+from oracle_meili.engine.freshness import LastSync
+from oracle_meili.engine.freshness import late_commits_until as deadline_after
 from oracle_meili.engine.pipeline import write_pages
-from oracle_meili.engine.result import ProgressCallback, SyncResult, finished, now
+from oracle_meili.engine.result import Clock, ProgressCallback, SyncResult, finished, now
 from oracle_meili.engine.watermark import decode_watermark, encode_watermark, lower_bound
 from oracle_meili.engine.writer import DocumentWriter
 from oracle_meili.errors import SyncError
@@ -22,15 +25,20 @@ def incremental_sync(
     client: MeiliClient,
     *,
     watermark: str | None,
+    late_commits_until: dt.datetime | None = None,
     on_progress: ProgressCallback | None = None,
+    clock: Clock = now,
 ) -> SyncResult:
     """Upsert rows changed since ``watermark`` and delete soft-deleted ones.
 
     Reads ``watermark - lookback_seconds < cursor <= upper``, where ``upper`` is the highest
     cursor value captured before reading. The returned watermark is ``upper``; the caller
     stores it only after this function returns, i.e. after every task succeeded.
+
+    ``late_commits_until`` is the previous sync's deadline for late commits; the result
+    carries this sync's (see :mod:`~oracle_meili.engine.freshness`), measured on ``clock``.
     """
-    started, clock = now(), time.monotonic()
+    started, elapsed = clock(), time.monotonic()
     index = source.index
     if source.cursor_column is None:
         raise SyncError(f"index {index.name!r}: an incremental sync needs `cursor` in the config")
@@ -38,6 +46,7 @@ def incremental_sync(
     shape = source.document_shape()
     previous = decode_watermark(watermark)
     highest = source.max_cursor()
+    upper_read_at = clock()
     if not client.index_exists(index.name):
         client.create_index(
             index.name, primary_key=shape.id_field, settings=index.meilisearch_settings
@@ -62,15 +71,23 @@ def incremental_sync(
     # The watermark never moves back (an empty source, or rows deleted at the top).
     upper = highest.value if highest is not None else None
     caught_up = upper is None or (previous is not None and previous >= upper)
+    recorded = encode_watermark(previous if caught_up else upper)
     result = finished(
         tally,
         index=index.name,
         mode="incremental",
         started=started,
-        clock=clock,
+        clock=elapsed,
         index_document_count=client.document_count(index.name),
-        watermark=encode_watermark(previous if caught_up else upper),
+        watermark=recorded,
         previous_watermark=watermark,
+        late_commits_until=deadline_after(
+            lookback_seconds=index.lookback_seconds,
+            previous=LastSync(watermark, late_commits_until),
+            watermark=recorded,
+            started=started,
+            upper_read_at=upper_read_at,
+        ),
     )
     log.info(
         "incremental sync of %r finished: %d read, %d upserted, %d deleted in %.1f s",

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 # Called with the number of rows read so far, after each batch.
 ProgressCallback = Callable[[int], None]
+# The current time in UTC: :func:`now`, or a test's own clock.
+Clock = Callable[[], dt.datetime]
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,9 @@ class SyncResult:
     rows_skipped: int = 0
     # The first skipped rows (``on_bad_row: skip``): key, column and reason of each.
     skipped_sample: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    # Until when a row may still commit with a cursor at or below the watermark; a sync is
+    # due once it has passed (see engine/freshness.py).
+    late_commits_until: dt.datetime | None = None
 
     @property
     def duration_seconds(self) -> float:
@@ -61,6 +66,8 @@ class SyncResult:
         data = asdict(self)
         data["started_at"] = self.started_at.isoformat()
         data["finished_at"] = self.finished_at.isoformat()
+        late = self.late_commits_until
+        data["late_commits_until"] = late.isoformat() if late is not None else None
         data["task_uids"] = list(self.task_uids)
         data["skipped_sample"] = list(self.skipped_sample)
         data["duration_seconds"] = round(self.duration_seconds, 3)
@@ -78,6 +85,7 @@ def finished(
     watermark: str | None,
     previous_watermark: str | None,
     strategy: str | None = None,
+    late_commits_until: dt.datetime | None = None,
 ) -> SyncResult:
     """The result of a sync that has just ended: its tally, and what the caller measured.
 
@@ -98,6 +106,7 @@ def finished(
         watermark=watermark,
         previous_watermark=previous_watermark,
         task_uids=tuple(tally.task_uids),
+        late_commits_until=late_commits_until,
     )
 
 

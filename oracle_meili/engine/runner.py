@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,12 +26,13 @@ from oracle_meili.adapters.shards import meili_client
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig, MeilisearchConfig, SourceConfig, SyncMode
 from oracle_meili.engine.consistency import ConsistencyReport, check_consistency
+from oracle_meili.engine.freshness import late_commits_until
 from oracle_meili.engine.full import full_sync
 from oracle_meili.engine.id_diff import SideProgress
 from oracle_meili.engine.incremental import incremental_sync
 from oracle_meili.engine.reconcile import ReconcileResult, reconcile
 from oracle_meili.engine.reshard import ReshardResult, reshard
-from oracle_meili.engine.result import ProgressCallback, SyncResult
+from oracle_meili.engine.result import Clock, ProgressCallback, SyncResult, now
 from oracle_meili.engine.state import StateStore
 from oracle_meili.engine.workers import sliced_full_sync
 from oracle_meili.errors import OracleMeiliError
@@ -58,14 +59,17 @@ class Runner:
         *,
         state: StateStore | None = None,
         keep_source_open: bool = False,
+        clock: Clock = now,
     ) -> None:
         """``state`` is needed by :meth:`Session.sync` only. With ``keep_source_open`` the
         source engine stays open between sessions (the change sensor's ticks), one per
-        database, closed when idle (:class:`~oracle_meili.adapters.database.KeptEngines`)."""
+        database, closed when idle (:class:`~oracle_meili.adapters.database.KeptEngines`).
+        ``clock`` times the syncs' late-commits deadlines (a test's own clock)."""
         self.source = source
         self.meilisearch = meilisearch
         self.state = state
         self.keep_source_open = keep_source_open
+        self.clock = clock
 
     def open_source(self) -> AbstractContextManager[sa.Engine]:
         """The source engine, for the duration of a ``with`` block."""
@@ -180,7 +184,7 @@ class Session:
         state = self.runner.state
         if state is None:
             raise OracleMeiliError("a sync needs a state store (Runner(state=...))")
-        started = dt.datetime.now(dt.UTC)
+        started = self.runner.clock()
         try:
             source = self.source(index)
             if mode == "full" and index.parallel > 1:
@@ -201,12 +205,26 @@ class Session:
                     on_checkpoint=state.save_checkpoint,
                 )
             else:
+                last = state.last_syncs([index.name])[index.name]
                 result = incremental_sync(
                     source,
                     self.client,
-                    watermark=state.watermark(index.name),
+                    watermark=last.watermark if last is not None else None,
+                    late_commits_until=last.late_commits_until if last is not None else None,
                     on_progress=on_progress,
+                    clock=self.runner.clock,
                 )
+            if mode == "full":
+                # Rows at or below its watermark may still commit until the look-back after
+                # its end (no later than after it read the watermark).
+                deadline = late_commits_until(
+                    lookback_seconds=index.lookback_seconds,
+                    previous=None,
+                    watermark=result.watermark,
+                    started=started,
+                    upper_read_at=self.runner.clock(),
+                )
+                result = replace(result, late_commits_until=deadline)
         except OracleMeiliError as e:
             state.record_failure(
                 index=index.name,

@@ -9,14 +9,17 @@ event log (``oracle_meili.defs.state``); the CLI picks one with ``--state FILE``
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
 
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint
+from oracle_meili.engine.freshness import LastSync
 from oracle_meili.engine.result import SyncResult
 from oracle_meili.engine.slice_plan import SlicedPlan
 from oracle_meili.errors import OracleMeiliError
@@ -29,6 +32,11 @@ class StateStore(Protocol):
 
     def watermark(self, index: str) -> str | None:
         """The watermark of the last successful sync of ``index`` (None if never synced)."""
+        ...
+
+    def last_syncs(self, indexes: Sequence[str]) -> dict[str, LastSync | None]:
+        """The last successful sync of each of ``indexes`` (None if never synced), read at
+        once: the change rule asks for every watched index at every probe."""
         ...
 
     def checkpoint(self, index: str) -> FullSyncCheckpoint | None:
@@ -87,6 +95,11 @@ class StateFile:
         """The watermark of the last successful sync of ``index`` (None if never synced)."""
         last = self.last_success(index)
         return None if last is None else last.get("watermark")
+
+    def last_syncs(self, indexes: Sequence[str]) -> dict[str, LastSync | None]:
+        saved = self.load()["indexes"]
+        found = {name: saved.get(name, {}).get("last_success") for name in indexes}
+        return {name: last_sync_of(entry) if entry else None for name, entry in found.items()}
 
     def last_success(self, index: str) -> dict[str, Any] | None:
         entry: dict[str, Any] | None = self.load()["indexes"].get(index, {}).get("last_success")
@@ -172,3 +185,16 @@ class StateFile:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def last_sync_of(entry: Mapping[str, Any]) -> LastSync:
+    """The change rule's view of a recorded sync (``SyncResult.to_json()``). A record that
+    predates the late-commits deadline takes its end as the deadline: one re-read, once."""
+    if "late_commits_until" in entry:
+        late = entry["late_commits_until"]
+    else:
+        late = entry.get("finished_at")
+    return LastSync(
+        watermark=entry.get("watermark"),
+        late_commits_until=dt.datetime.fromisoformat(late) if late else None,
+    )

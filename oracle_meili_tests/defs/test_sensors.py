@@ -12,11 +12,15 @@ import sqlalchemy as sa
 from dagster._core.utils import make_new_run_id
 
 from oracle_meili.config import ChangeSensorConfig, IndexConfig
+from oracle_meili.adapters.source import TableSource
 from oracle_meili.defs.jobs import build_sync_job
+from oracle_meili.defs.metadata import result_metadata
 from oracle_meili.defs.metadata_sets import SourceObservation
 from oracle_meili.defs.names import index_asset_key
 from oracle_meili.defs.resources import MeilisearchResource, SqlAlchemySourceResource
 from oracle_meili.defs.sensors import build_change_sensors
+from oracle_meili.engine.result import SyncResult
+from oracle_meili.engine.watermark import encode_watermark
 
 
 def products_index(**overrides: object) -> IndexConfig:
@@ -39,7 +43,7 @@ def tick(
 ) -> dg.SensorResult:
     context = dg.build_sensor_context(
         cursor=cursor,
-        instance=instance or synced_instance(),
+        instance=instance or synced_instance(db),
         resources={
             "source": SqlAlchemySourceResource(url=f"sqlite:///{db}"),
             # Not called by the probe; the sensor's runner knows the server all the same.
@@ -51,13 +55,43 @@ def tick(
     return result
 
 
-def synced_instance(index: str = "products") -> dg.DagsterInstance:
-    """An instance in which the index was synced once."""
-    instance = dg.DagsterInstance.ephemeral()
-    instance.report_runless_asset_event(
-        dg.AssetMaterialization(asset_key=index_asset_key(index), partition="full")
-    )
+def synced_instance(
+    db: Path,
+    *indexes: IndexConfig,
+    late_commits_until: dt.datetime | None = None,
+    instance: dg.DagsterInstance | None = None,
+) -> dg.DagsterInstance:
+    """An instance in which each index was synced up to its table's highest cursor now,
+    with this late-commits deadline (None: no late commit pending)."""
+    instance = instance or dg.DagsterInstance.ephemeral()
+    engine = sa.create_engine(f"sqlite:///{db}")
+    for index in indexes or (products_index(),):
+        highest = TableSource(engine, index).max_cursor()
+        record(instance, index.name, encode_watermark(highest.value if highest else None),
+               late_commits_until)  # fmt: skip
+    engine.dispose()
     return instance
+
+
+def record(
+    instance: dg.DagsterInstance,
+    name: str,
+    watermark: str | None,
+    late_commits_until: dt.datetime | None = None,
+) -> None:
+    """A sync of ``name`` recorded as a sync run records it."""
+    result = SyncResult(
+        index=name, mode="incremental", started_at=dt.datetime.now(dt.UTC),
+        finished_at=dt.datetime.now(dt.UTC), rows_read=0, documents_upserted=0,
+        documents_deleted=0, index_document_count=0, watermark=watermark,
+        previous_watermark=None, late_commits_until=late_commits_until,
+    )  # fmt: skip
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key=index_asset_key(name), partition="incremental",
+            metadata=result_metadata(result, meilisearch_url="http://127.0.0.1:7700"),
+        )
+    )  # fmt: skip
 
 
 def test_sensor_requests_one_incremental_run_per_change(demo_db: Path) -> None:
@@ -65,10 +99,10 @@ def test_sensor_requests_one_incremental_run_per_change(demo_db: Path) -> None:
     sensor = change_sensor(index, interval_seconds=5)
     assert sensor is not None
     assert sensor.minimum_interval_seconds == 5
-    instance = synced_instance()
+    instance = synced_instance(demo_db)
 
     first = tick(sensor, demo_db, None, instance)
-    assert first.run_requests == []  # the first tick only learns the highest cursor
+    assert first.run_requests == []  # the index is synced up to the highest cursor
     assert first.cursor is not None
     (observation,) = first.asset_events
     assert isinstance(observation, dg.AssetObservation)
@@ -89,7 +123,7 @@ def test_sensor_requests_one_incremental_run_per_change(demo_db: Path) -> None:
     changed = tick(sensor, demo_db, first.cursor, instance)
     (request,) = changed.run_requests or []
     assert request.partition_key == "incremental"
-    assert request.run_key == "products:datetime:2026-08-01T00:00:00"
+    assert request.run_key is not None and "datetime:2026-08-01T00:00:00" in request.run_key
     assert changed.asset_events[0].metadata[SourceObservation.key("max_cursor")].value == (
         "datetime:2026-08-01T00:00:00"
     )
@@ -134,14 +168,15 @@ def test_ticks_reuse_the_reflected_table(demo_db: Path, monkeypatch: pytest.Monk
         sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
         return engine
 
-    monkeypatch.setattr(sa, "create_engine", recording_engine)
     index = products_index(name="reflect_once")
+    instance = synced_instance(demo_db, index)
+    monkeypatch.setattr(sa, "create_engine", recording_engine)
     sensor = change_sensor(index, interval_seconds=5)
     assert sensor is not None
-    cursor = tick(sensor, demo_db, None).cursor
+    cursor = tick(sensor, demo_db, None, instance).cursor
     first = len(statements)
-    tick(sensor, demo_db, cursor)
-    tick(sensor, demo_db, cursor)
+    tick(sensor, demo_db, cursor, instance)
+    tick(sensor, demo_db, cursor, instance)
     later = statements[first:]
     assert first > 2  # the first tick reflected (PRAGMA table_info, ...)
     assert len(later) == 2 and all(
@@ -171,10 +206,7 @@ def test_one_sensor_and_one_query_per_tick_for_every_index(
     settings = ChangeSensorConfig(interval_seconds=2)
     (sensor,) = build_change_sensors([(i, settings, build_sync_job(i)) for i in (products, stores)])
     assert sensor.name == "source_changes" and sensor.minimum_interval_seconds == 2
-    instance = synced_instance("products")
-    instance.report_runless_asset_event(
-        dg.AssetMaterialization(asset_key=index_asset_key("stores"), partition="full")
-    )
+    instance = synced_instance(demo_db, products, stores)
     statements: list[str] = []
 
     def record(*event: Any) -> None:
@@ -193,7 +225,7 @@ def test_one_sensor_and_one_query_per_tick_for_every_index(
         changed = tick(sensor, demo_db, first.cursor, instance)
     finally:
         sa.event.remove(sa.Engine, "before_cursor_execute", record)
-    probes = [s for s in statements if "MAX" in s.upper()]
+    probes = [s for s in statements if s.lstrip().upper().startswith("SELECT (SELECT MAX")]
     assert len(probes) == 1 and "FROM products" in probes[0] and "FROM stores" in probes[0]
     (request,) = changed.run_requests or []
     assert (request.job_name, request.partition_key) == ("sync_stores", "incremental")
@@ -207,7 +239,7 @@ def test_no_second_run_while_one_is_waiting(demo_db: Path) -> None:
     index = products_index()
     sensor = change_sensor(index, interval_seconds=1)
     assert sensor is not None
-    instance = synced_instance()
+    instance = synced_instance(demo_db)
     cursor = tick(sensor, demo_db, None, instance).cursor
     held = instance.add_run(
         dg.DagsterRun(job_name="sync_products", run_id=make_new_run_id(),
@@ -219,7 +251,7 @@ def test_no_second_run_while_one_is_waiting(demo_db: Path) -> None:
     assert not coalesced.run_requests
     assert coalesced.skip_reason is not None
     assert coalesced.skip_reason.skip_message == (
-        "a sync of products is waiting to start; it will read the change"
+        "products: a sync is waiting to start; it will read the change"
     )
     # The held run starts (it reads from here on); a later change needs a run of its own.
     instance.handle_run_event(
@@ -231,7 +263,7 @@ def test_no_second_run_while_one_is_waiting(demo_db: Path) -> None:
     change(demo_db, "PRODUCTS", "PRODUCT_ID", 2, dt.datetime(2026, 8, 2))
     after = tick(sensor, demo_db, coalesced.cursor, instance)
     (request,) = after.run_requests or []
-    assert request.run_key == "products:datetime:2026-08-02T00:00:00"
+    assert request.run_key is not None and "datetime:2026-08-02T00:00:00" in request.run_key
 
 
 def test_indexes_that_move_together_are_synced_in_one_run(demo_db: Path) -> None:
@@ -244,10 +276,7 @@ def test_indexes_that_move_together_are_synced_in_one_run(demo_db: Path) -> None
     (sensor,) = build_change_sensors(
         [(i, ChangeSensorConfig(), build_sync_job(i)) for i in indexes]
     )
-    instance = synced_instance("products")
-    instance.report_runless_asset_event(
-        dg.AssetMaterialization(asset_key=index_asset_key("stores"), partition="full")
-    )
+    instance = synced_instance(demo_db, *indexes)
     cursor = tick(sensor, demo_db, None, instance).cursor
     change(demo_db, "STORES", "STORE_ID", 3, dt.datetime(2026, 9, 1))
     change(demo_db, "PRODUCTS", "PRODUCT_ID", 1, dt.datetime(2026, 9, 1))

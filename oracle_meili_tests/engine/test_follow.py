@@ -163,7 +163,7 @@ def test_follow_outlives_a_failing_sync(
         stop=stop,
     )
     assert syncs == 0
-    failures = [r for r in caplog.records if "sync failed, retrying" in r.getMessage()]
+    failures = [r for r in caplog.records if "retrying at the next poll" in r.getMessage()]
     assert len(failures) >= 2
     assert latest_watermark(instance, index_asset_key(config.indexes[0])) is None
 
@@ -191,7 +191,7 @@ def test_follow_outlives_a_failing_change_probe(
         holder.rollback()
         holder.close()
         locked.dispose()
-    failures = [r for r in caplog.records if "sync failed, retrying" in r.getMessage()]
+    failures = [r for r in caplog.records if "retrying at the next poll" in r.getMessage()]
     assert failures and "locked" in failures[0].getMessage()
 
 
