@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 from dagster._core.utils import make_new_run_id
 
-from oracle_meili.config import ChangeSensorConfig, IndexConfig
 from oracle_meili.adapters.source import TableSource
+from oracle_meili.config import ChangeSensorConfig, IndexConfig
 from oracle_meili.defs.jobs import build_sync_job
 from oracle_meili.defs.metadata import result_metadata
 from oracle_meili.defs.metadata_sets import SourceObservation
