@@ -59,7 +59,7 @@ class Runner:
         *,
         state: StateStore | None = None,
         keep_source_open: bool = False,
-        clock: Clock = now,
+        clock: Clock | None = None,
     ) -> None:
         """``state`` is needed by :meth:`Session.sync` only. With ``keep_source_open`` the
         source engine stays open between sessions (the change sensor's ticks), one per
@@ -69,7 +69,7 @@ class Runner:
         self.meilisearch = meilisearch
         self.state = state
         self.keep_source_open = keep_source_open
-        self.clock = clock
+        self.clock = clock or now
 
     def open_source(self) -> AbstractContextManager[sa.Engine]:
         """The source engine, for the duration of a ``with`` block."""

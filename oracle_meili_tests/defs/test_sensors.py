@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -10,17 +13,30 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 from dagster._core.utils import make_new_run_id
+from hypothesis import HealthCheck, given, settings
 
+from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.server import RunningMeilisearch
 from oracle_meili.adapters.source import TableSource
-from oracle_meili.config import ChangeSensorConfig, IndexConfig
+from oracle_meili.config import ChangeSensorConfig, IndexConfig, parse_config
+from oracle_meili.defs.assets import build_index_asset
 from oracle_meili.defs.jobs import build_sync_job
 from oracle_meili.defs.metadata import result_metadata
 from oracle_meili.defs.metadata_sets import SourceObservation
 from oracle_meili.defs.names import index_asset_key
-from oracle_meili.defs.resources import MeilisearchResource, SqlAlchemySourceResource
+from oracle_meili.defs.resources import (
+    MeilisearchResource,
+    SqlAlchemySourceResource,
+    build_resources,
+)
 from oracle_meili.defs.sensors import build_change_sensors
 from oracle_meili.engine.result import SyncResult
 from oracle_meili.engine.watermark import encode_watermark
+from oracle_meili_tests.commit_schedules import Clock as CommitClock
+from oracle_meili_tests.commit_schedules import EventsTable, Step, assert_searchable
+from oracle_meili_tests.commit_schedules import index_config as commit_index
+from oracle_meili_tests.commit_schedules import run as run_schedule
+from oracle_meili_tests.commit_schedules import steps as commit_steps
 
 
 def products_index(**overrides: object) -> IndexConfig:
@@ -294,3 +310,127 @@ def test_indexes_that_move_together_are_synced_in_one_run(demo_db: Path) -> None
     change(demo_db, "STORES", "STORE_ID", 4, dt.datetime(2026, 9, 2))
     held = tick(sensor, demo_db, both.cursor, instance)
     assert not held.run_requests
+
+
+def test_a_change_made_while_the_sensor_was_off_is_synced_at_its_first_tick(
+    demo_db: Path,
+) -> None:
+    """The first tick compares the table with the index's watermark, not with nothing: a
+    change made while the sensor was stopped (or before it existed) gets its run."""
+    sensor = change_sensor(products_index(), interval_seconds=5)
+    assert sensor is not None
+    instance = synced_instance(demo_db)
+    change(demo_db, "PRODUCTS", "PRODUCT_ID", 4, dt.datetime(2026, 10, 1))
+    first = tick(sensor, demo_db, None, instance)
+    (request,) = first.run_requests or []
+    assert request.partition_key == "incremental"
+
+
+def test_the_late_commits_deadline_requests_one_more_sync_once_passed(demo_db: Path) -> None:
+    """Synced up to the highest cursor with late commits still possible: nothing until the
+    deadline, then one re-read of the window (one run key however often seen), and nothing
+    once a sync has recorded that none is pending."""
+    at = dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC)
+    index = products_index()
+    (sensor,) = build_change_sensors(
+        [(index, ChangeSensorConfig(), build_sync_job(index))], clock=lambda: at
+    )
+    deadline = at + dt.timedelta(seconds=5)
+    instance = synced_instance(demo_db, late_commits_until=deadline)
+    before = tick(sensor, demo_db, None, instance)
+    assert not before.run_requests
+
+    at = deadline
+    (request,) = tick(sensor, demo_db, before.cursor, instance).run_requests or []
+    assert request.partition_key == "incremental"
+    assert request.run_key is not None and deadline.isoformat() in request.run_key
+    assert [r.run_key for r in tick(sensor, demo_db, None, instance).run_requests or []] == [
+        request.run_key
+    ]
+    synced_instance(demo_db, instance=instance)  # the re-read: no late commit pending now
+    assert not tick(sensor, demo_db, None, instance).run_requests
+
+
+def test_a_failed_sync_is_requested_again_after_a_pause(demo_db: Path) -> None:
+    """A sync run that failed (its retries spent) leaves the index due: the sensor waits a
+    minute, then requests it again under a new run key, rather than never."""
+    at = dt.datetime.now(dt.UTC)
+    index = products_index()
+    (sensor,) = build_change_sensors(
+        [(index, ChangeSensorConfig(), build_sync_job(index))], clock=lambda: at
+    )
+    instance = synced_instance(demo_db)
+    change(demo_db, "PRODUCTS", "PRODUCT_ID", 4, dt.datetime(2026, 10, 1))
+    (first,) = tick(sensor, demo_db, None, instance).run_requests or []
+    failed = instance.add_run(
+        dg.DagsterRun(job_name="sync_products", run_id=make_new_run_id(),
+                      status=dg.DagsterRunStatus.FAILURE)
+    )  # fmt: skip
+    held = tick(sensor, demo_db, None, instance)
+    assert not held.run_requests
+    assert held.skip_reason is not None and "its last sync failed" in str(held.skip_reason)
+
+    at += dt.timedelta(seconds=61)
+    (retry,) = tick(sensor, demo_db, None, instance).run_requests or []
+    assert retry.run_key != first.run_key and failed.run_id in (retry.run_key or "")
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(schedule=commit_steps)
+def test_the_sensor_makes_every_commit_searchable_without_a_later_change(
+    schedule: list[Step],
+    meili_server: RunningMeilisearch,
+    meili_client: MeiliClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The change sensor's path on property-based schedules of commits: each tick's run
+    requests are materialized (one run per run key, as Dagster launches them); once the
+    table has been quiet for the look-back window and one tick, every row is searchable."""
+    monkeypatch.setenv("MEILI_API_KEY", meili_server.master_key)
+    with tempfile.TemporaryDirectory() as folder:
+        clock = CommitClock()
+        monkeypatch.setattr("oracle_meili.engine.runner.now", clock)  # the syncs' clock
+        table = EventsTable.create(Path(folder) / "events.db", clock)
+        index = commit_index(f"t_{uuid.uuid4().hex[:12]}")
+        config = parse_config(
+            {"source": {"url": str(table.engine.url)}, "meilisearch": {"url": meili_server.url},
+             "indexes": [index.model_dump(exclude_unset=True)]},
+            environ=os.environ,
+        )  # fmt: skip
+        resources = build_resources(config, os.environ)
+        (sensor,) = build_change_sensors(
+            [(index, ChangeSensorConfig(), build_sync_job(index))], clock=clock
+        )
+        instance = dg.DagsterInstance.ephemeral()
+        cursor: str | None = None
+        launched: set[str | None] = set()
+
+        def evaluate() -> None:
+            nonlocal cursor
+            context = dg.build_sensor_context(cursor=cursor, instance=instance, resources=resources)
+            result = sensor(context)
+            assert isinstance(result, dg.SensorResult)
+            cursor = result.cursor
+            for request in result.run_requests or []:
+                if request.run_key in launched:
+                    continue
+                launched.add(request.run_key)
+                run = dg.materialize(
+                    [build_index_asset(index)],
+                    partition_key=request.partition_key,
+                    instance=instance,
+                    resources=resources,
+                )
+                assert run.success
+
+        try:
+            run_schedule(schedule, table, evaluate)
+            assert_searchable(meili_client, index.name, table.rows)
+        finally:
+            table.engine.dispose()
+            if meili_client.index_exists(index.name):
+                meili_client.delete_index(index.name)
