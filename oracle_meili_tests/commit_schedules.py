@@ -95,12 +95,12 @@ class EventsTable:
     holds now, to compare with the index."""
 
     engine: sa.Engine
-    clock: Clock
+    clock: Callable[[], dt.datetime]
     rows: dict[int, str] = field(default_factory=dict)
     changes: int = 0
 
     @classmethod
-    def create(cls, path: Path, clock: Clock) -> EventsTable:
+    def create(cls, path: Path, clock: Callable[[], dt.datetime]) -> EventsTable:
         engine = sa.create_engine(f"sqlite:///{path}")
         with engine.begin() as c:
             # Text stamps with one-second resolution, as a DATE column holds them.
@@ -111,10 +111,12 @@ class EventsTable:
             c.exec_driver_sql("CREATE INDEX EVENTS_UPDATED_AT ON EVENTS (UPDATED_AT)")
         return cls(engine, clock)
 
-    def commit(self, step: Commit) -> None:
+    def commit(self, step: Commit, *, stamp: dt.datetime | None = None) -> dt.datetime:
+        """Commit the step; its cursor value is ``stamp`` when given (returned)."""
         self.changes += 1
-        stamp = self.clock().replace(tzinfo=None, microsecond=0)
-        stamp -= dt.timedelta(seconds=step.lateness)
+        if stamp is None:
+            stamp = self.clock().replace(tzinfo=None, microsecond=0)
+            stamp -= dt.timedelta(seconds=step.lateness)
         name = f"change{self.changes}x"
         ids = sorted(self.rows)
         row = ids[step.row % len(ids)] if step.row is not None and ids else len(ids) + 1
@@ -127,6 +129,7 @@ class EventsTable:
                 {"i": row, "n": name, "t": stamp.strftime("%Y-%m-%d %H:%M:%S")},
             )
         self.rows[row] = name
+        return stamp
 
 
 def run(schedule: list[Step], table: EventsTable, poll: Callable[[], Any]) -> None:
@@ -134,7 +137,7 @@ def run(schedule: list[Step], table: EventsTable, poll: Callable[[], Any]) -> No
     polling as the automation would: nothing after the last commit may help it."""
     for step in schedule:
         if isinstance(step, Commit):
-            table.commit(step)
+            _ = table.commit(step)
         elif isinstance(step, Wait):
             table.clock.advance(step.seconds)
         else:
