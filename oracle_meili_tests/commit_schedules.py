@@ -135,15 +135,17 @@ class EventsTable:
 def run(schedule: list[Step], table: EventsTable, poll: Callable[[], Any]) -> None:
     """Play the schedule, then stay quiet for the look-back window and one probe interval,
     polling as the automation would: nothing after the last commit may help it."""
+    clock = table.clock
+    assert isinstance(clock, Clock), "a schedule runs on a clock the test moves"
     for step in schedule:
         if isinstance(step, Commit):
             _ = table.commit(step)
         elif isinstance(step, Wait):
-            table.clock.advance(step.seconds)
+            clock.advance(step.seconds)
         else:
             poll()
     for _ in range(math.ceil((LOOKBACK_SECONDS + INTERVAL_SECONDS) / INTERVAL_SECONDS) + 1):
-        table.clock.advance(INTERVAL_SECONDS)
+        clock.advance(INTERVAL_SECONDS)
         poll()
 
 

@@ -20,8 +20,9 @@ class ChangeMarkers:
 
     NOTE: no row count: ``COUNT(*)`` is a full scan (of an index at best) and grows with
     the table, while ``MAX(cursor)`` is an index min/max scan given an index on the cursor.
-    What it cannot see: hard deletes (covered by reconcile), and a late commit whose cursor
-    is not above the highest one (covered by the look-back at the next change).
+    What it cannot see: hard deletes (covered by reconcile), and a row committed with a
+    cursor not above the highest one (covered by the change rule's late-commits deadline,
+    :mod:`~oracle_meili.engine.freshness`).
     """
 
     max_cursor: Any
