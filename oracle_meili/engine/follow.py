@@ -1,18 +1,18 @@
-"""Low-latency mode: probe the source every second or so and sync at once.
+"""Low-latency mode: probe the source every second or so and sync what is due at once.
 
-Each poll reads every followed index's highest cursor in one statement per database, and
-the last sync of each from the state store, and syncs the indexes that the change rule
-(:mod:`~oracle_meili.engine.freshness`) says are due: their highest cursor is above their
-watermark, or their late-commits deadline has passed. The state is read at every poll, not
+One loop for every front end: the CLI's ``oracle-meili follow`` and the Dagster follow run.
+Each poll reads every followed index's highest cursor in one statement, and the last sync
+of each from the state store, and starts an incremental sync of each index that the change
+rule (:mod:`~oracle_meili.engine.freshness`) says is due: its highest cursor is above its
+watermark, or its late-commits deadline has passed. The state is read at every poll, not
 remembered, so a sync recorded by someone else (a full sync that published an older
-watermark, a sync from the CLI) is seen at once.
+watermark, a sync run) is seen at once.
 
-Each sync is an incremental sync through the :class:`~oracle_meili.engine.runner.Runner`,
-recorded in whichever state store the caller chose: ``sync_state.json``, or the Dagster
-instance (a materialization of the index asset, partition ``incremental``), where a sync
-from the CLI or a Dagster run continues from the same watermark. NOTE: these syncs run
-outside Dagster runs, so the per-index pool does not cover them: do not schedule syncs of
-an index that ``follow`` is keeping up to date.
+Syncs of several indexes run at once, in threads, at most ``max_concurrent_syncs``; an
+index is never synced twice at once by one follower, and ``exclusive`` (the Dagster
+index pool, claimed per sync) keeps it from overlapping anyone else's sync: an index whose
+slot is taken is tried again at the next poll. Each sync is an incremental sync through the
+:class:`~oracle_meili.engine.runner.Runner`, recorded in the runner's state store.
 """
 
 from __future__ import annotations
@@ -20,7 +20,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 
+from oracle_meili.adapters.shards import meili_client
 from oracle_meili.config import IndexConfig
 from oracle_meili.engine.freshness import sync_due
 from oracle_meili.engine.result import SyncResult
@@ -29,62 +32,132 @@ from oracle_meili.errors import OracleMeiliError
 
 log = logging.getLogger(__name__)
 
+# Holds the index's exclusive right to sync for a ``with`` block; yields whether it got it.
+Exclusive = Callable[[IndexConfig], AbstractContextManager[bool]]
+
+
+def always(index: IndexConfig) -> AbstractContextManager[bool]:
+    """No exclusion beyond the follower's own (an index is never synced twice at once)."""
+    return nullcontext(True)
+
 
 class Follower:
-    """One poll at a time of the indexes ``follow`` keeps in sync, in an open session."""
+    """The indexes ``follow`` keeps in sync: one probe at a time, syncs in threads.
+
+    Use it as a context manager: it opens the source once (shared by every sync; a SQLAlchemy
+    engine is thread-safe) and one Meilisearch client per thread."""
 
     def __init__(
         self,
-        session: Session,
+        runner: Runner,
         indexes: Sequence[IndexConfig],
         *,
+        max_concurrent_syncs: int = 1,
+        exclusive: Exclusive = always,
         on_sync: Callable[[SyncResult], None] | None = None,
+        on_failure: Callable[[IndexConfig, OracleMeiliError], None] | None = None,
     ) -> None:
-        state = session.runner.state
-        if state is None:
+        if runner.state is None:
             raise OracleMeiliError("follow needs a state store (Runner(state=...))")
-        self.session = session
-        self.state = state
+        self.runner = runner
+        self.state = runner.state
         self.indexes = list(indexes)
+        self.exclusive = exclusive
         self.on_sync = on_sync
+        self.on_failure = on_failure
         self.syncs = 0
+        self.in_flight: dict[str, Future[SyncResult | None]] = {}
+        self._pool = ThreadPoolExecutor(max_concurrent_syncs, thread_name_prefix="follow")
+        self._stack = ExitStack()
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self.session: Session
 
-    def poll(self) -> list[SyncResult]:
-        """Probe once and sync every index that is due. A failed probe or sync is logged,
-        and tried again at the next poll (nothing was recorded, so the index is still due):
-        a long-running process must outlive a Meilisearch or database restart."""
+    def __enter__(self) -> Follower:
+        engine = self._stack.enter_context(self.runner.open_source())
+        self._engine = engine
+        self.session = self._new_session()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # A sync in progress finishes first, so that its watermark is recorded.
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._collect()
+        self._stack.close()
+
+    def poll(self) -> None:
+        """Probe once and start a sync of every index that is due and not syncing already.
+        A failed probe is logged and tried again at the next poll: a long-running process
+        must outlive a Meilisearch or database restart."""
+        self._collect()
+        idle = [index for index in self.indexes if index.name not in self.in_flight]
         probed = []
-        for index in self.indexes:
+        for index in idle:
             try:
                 self.session.source(index)  # reflected once; an index that fails is left out
                 probed.append(index)
             except OracleMeiliError as e:
-                log.error(
-                    "%s: reading its source failed, retrying at the next poll: %s", index.name, e
-                )
+                log.error("%s: reading its source failed, retrying at the next poll: %s",
+                          index.name, e)  # fmt: skip
         try:
             highest = self.session.change_markers_of(probed)
             last = self.state.last_syncs([index.name for index in probed])
         except OracleMeiliError as e:
             log.error("probing the source failed, retrying at the next poll: %s", e)
-            return []
-        at = self.session.runner.clock()
-        results = []
+            return
+        at = self.runner.clock()
         for index in probed:
             reason = sync_due(highest[index.name].max_cursor, last[index.name], at=at)
-            if reason is None:
-                continue
-            log.debug("%s: syncing (%s)", index.name, reason)
+            if reason is not None:
+                log.debug("%s: syncing (%s)", index.name, reason)
+                self.in_flight[index.name] = self._pool.submit(self._sync, index)
+
+    def wait(self, seconds: float, stop: threading.Event | None = None) -> None:
+        """Until ``seconds`` have passed, a sync has finished, or ``stop`` is set."""
+        if self.in_flight:
+            wait(list(self.in_flight.values()), timeout=seconds, return_when=FIRST_COMPLETED)
+        else:
+            (stop or threading.Event()).wait(seconds)
+
+    def finish_syncs(self) -> None:
+        """Until every sync started so far has finished (and been counted)."""
+        wait(list(self.in_flight.values()))
+        self._collect()
+
+    def _sync(self, index: IndexConfig) -> SyncResult | None:
+        with self.exclusive(index) as held:
+            if not held:
+                log.debug("%s: another sync holds the index; trying at the next poll", index.name)
+                return None
             try:
-                result = self.session.sync(index, "incremental")
+                result = self._thread_session().sync(index, "incremental")
             except OracleMeiliError as e:
+                # Nothing was recorded, so the index is still due at the next poll.
                 log.error("%s: sync failed, retrying at the next poll: %s", index.name, e)
-                continue
-            self.syncs += 1
-            results.append(result)
-            if self.on_sync is not None:
-                self.on_sync(result)
-        return results
+                if self.on_failure is not None:
+                    self.on_failure(index, e)
+                return None
+        if self.on_sync is not None:
+            self.on_sync(result)
+        return result
+
+    def _collect(self) -> None:
+        for name, future in list(self.in_flight.items()):
+            if future.done():
+                del self.in_flight[name]
+                if not future.cancelled() and future.result() is not None:
+                    self.syncs += 1
+
+    def _thread_session(self) -> Session:
+        session: Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = self._new_session()
+        return session
+
+    def _new_session(self) -> Session:
+        with self._lock:
+            client = self._stack.enter_context(meili_client(self.runner.meilisearch))
+        return Session(engine=self._engine, client=client, runner=self.runner, cached=True)
 
 
 def follow(
@@ -93,17 +166,19 @@ def follow(
     *,
     interval_seconds: float,
     stop: threading.Event,
+    max_concurrent_syncs: int = 1,
     on_sync: Callable[[SyncResult], None] | None = None,
 ) -> int:
     """Keep ``indexes`` in sync until ``stop`` is set. Returns the number of syncs.
 
     Every index that was never synced, or changed while nothing followed it, is synced at
-    the first poll (an incremental sync from its last watermark). A sync in progress always
-    finishes before ``stop`` is honoured, so its watermark is recorded.
+    the first poll (an incremental sync from its last watermark). The syncs in progress
+    finish before ``stop`` is honoured, so their watermarks are recorded.
     """
-    with runner.session() as session:
-        follower = Follower(session, indexes, on_sync=on_sync)
+    with Follower(
+        runner, indexes, max_concurrent_syncs=max_concurrent_syncs, on_sync=on_sync
+    ) as follower:
         while not stop.is_set():
             follower.poll()
-            stop.wait(interval_seconds)
-        return follower.syncs
+            follower.wait(interval_seconds, stop)
+    return follower.syncs

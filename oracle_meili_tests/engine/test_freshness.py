@@ -87,9 +87,13 @@ def test_follow_makes_every_commit_searchable_without_a_later_change(
             clock=clock,
         )
         try:
-            with runner.session() as session:
-                follower = Follower(session, [index])
-                run(schedule, table, follower.poll)
+            with Follower(runner, [index]) as follower:
+
+                def poll() -> None:
+                    follower.poll()
+                    follower.finish_syncs()
+
+                run(schedule, table, poll)
             assert_searchable(meili_client, index.name, table.rows)
         finally:
             table.engine.dispose()
