@@ -20,6 +20,7 @@ from oracle_meili.config.meilisearch import (
 )
 from oracle_meili.config.orchestration import (
     ChangeSensorConfig,
+    FollowConfig,
     FreshnessConfig,
     Orchestration,
     ScheduleConfig,
@@ -48,6 +49,7 @@ __all__ = [
     "BadRowPolicy",
     "BinaryPolicy",
     "ChangeSensorConfig",
+    "FollowConfig",
     "FreshnessConfig",
     "FullStrategy",
     "IndexConfig",

@@ -109,6 +109,8 @@ def parse_index(item: Mapping[str, Any], *, label: str) -> tuple[IndexConfig, Or
         orchestration = Orchestration.model_validate(dagster)
     except ValidationError as e:
         raise ConfigError(f"{label}: {_describe(e)}") from None
+    if orchestration.follow is not None and index.cursor is None:
+        raise ConfigError(f"{label}: follow needs `cursor` (the column the probe reads)")
     if index.read_path == "columnar":
         log.warning(
             "%s: read_path: columnar is read as rows (the only read path); "

@@ -63,6 +63,24 @@ class ChangeSensorConfig(Record):
     running: bool = False
 
 
+class FollowConfig(Record):
+    """A long-running Dagster run that keeps the index fresh: it probes the source every
+    ``interval_seconds`` and syncs what changed at once (docs/dagster.md)."""
+
+    interval_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="Seconds between change probes (one MAX(cursor) per followed index).",
+    )
+    running: bool = Field(
+        default=False, description="Whether the sensor that keeps the follow run going is on."
+    )
+    max_concurrent_syncs: int = Field(
+        default=4, ge=1, description="Indexes one follow run syncs at once."
+    )
+
+
 class Orchestration(Record):
     """How Dagster runs and shows one index."""
 
@@ -83,6 +101,25 @@ class Orchestration(Record):
     freshness: FreshnessConfig | None = Field(
         default=None, description="Dagster freshness policy of the index asset."
     )
+    follow: FollowConfig | None = Field(
+        default=None,
+        description="Keep the index fresh with a long-running follow run (it needs `cursor`).",
+    )
+
+    @model_validator(mode="after")
+    def _one_automation(self) -> Orchestration:
+        sensor = self.change_sensor
+        if (
+            self.follow is not None
+            and self.follow.running
+            and sensor is not None
+            and sensor.running
+        ):
+            raise ValueError(
+                "follow.running and change_sensor.running are both true: choose one (the "
+                "follow run syncs every change already)"
+            )
+        return self
 
 
 # The keys of an index entry that are the Dagster layer's.

@@ -20,6 +20,7 @@ from pydantic import Field
 
 from oracle_meili.config import (
     ChangeSensorConfig,
+    FollowConfig,
     FreshnessConfig,
     IndexConfig,
     MeilisearchSettings,
@@ -106,6 +107,10 @@ class ChangeSensorAttributes(ChangeSensorConfig, dg.Resolvable):
     """The change sensor's settings."""
 
 
+class FollowAttributes(FollowConfig, dg.Resolvable):
+    """The follow run's settings."""
+
+
 class IndexAttributes(IndexConfig, Orchestration, dg.Resolvable):
     """One index: the keys of an entry of the configuration file's ``indexes:``."""
 
@@ -116,6 +121,10 @@ class IndexAttributes(IndexConfig, Orchestration, dg.Resolvable):
         default_factory=ChangeSensorAttributes,
         description="Set to null to have no change sensor (it needs `cursor`).",
     )
+    follow: FollowAttributes | None = Field(
+        default=None,
+        description="Keep the index fresh with a long-running follow run (it needs `cursor`).",
+    )
 
 
 @dg.scaffold_with(OracleMeiliScaffolder)
@@ -124,7 +133,8 @@ class OracleMeiliComponent(dg.Component, dg.Model, dg.Resolvable):
 
     Each index becomes an asset ``meilisearch/<index>`` (partitions ``full`` and
     ``incremental``) downstream of its source table ``oracle/<table>``, with its sync,
-    check, reconcile and observe jobs, schedules, change sensor and consistency checks.
+    check, reconcile and observe jobs, schedules, change sensor or follow run, and
+    consistency checks.
     The attributes are those of the oracle-meili configuration file (docs/configuration.md).
     """
 

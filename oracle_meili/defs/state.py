@@ -11,6 +11,8 @@ protocol over the event log.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -121,3 +123,36 @@ class DagsterRunState(DagsterInstanceState):
 
     def record_success(self, result: SyncResult) -> None:
         """Nothing: the asset returns the result as its MaterializeResult."""
+
+
+class FollowRunState(DagsterInstanceState):
+    """State for a follow run: its syncs finish in worker threads, and only the op itself
+    can report their materializations (by yielding them), so each result waits in
+    :attr:`recorded` until the op has. Meanwhile :meth:`last_syncs` answers with it: the run
+    never takes an index for behind what it has just synced."""
+
+    def __init__(self, instance: dg.DagsterInstance, *, meilisearch_url: str) -> None:
+        super().__init__(instance, meilisearch_url=meilisearch_url)
+        self.recorded: queue.SimpleQueue[SyncResult] = queue.SimpleQueue()
+        self._pending: dict[str, SyncResult] = {}
+        self._lock = threading.Lock()
+
+    def last_syncs(self, indexes: Sequence[str]) -> dict[str, LastSync | None]:
+        found = super().last_syncs(indexes)
+        with self._lock:
+            pending = dict(self._pending)
+        for name, result in pending.items():
+            if name in found:
+                found[name] = LastSync(result.watermark, result.late_commits_until)
+        return found
+
+    def record_success(self, result: SyncResult) -> None:
+        with self._lock:
+            self._pending[result.index] = result
+        self.recorded.put(result)
+
+    def reported(self, result: SyncResult) -> None:
+        """The op has reported ``result``: the instance answers for it from now on."""
+        with self._lock:
+            if self._pending.get(result.index) is result:
+                del self._pending[result.index]

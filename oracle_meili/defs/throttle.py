@@ -72,3 +72,30 @@ def source_slot(
         yield
     finally:
         storage.free_concurrency_slot_for_step(context.run_id, label)
+
+
+@contextmanager
+def slot_if_free(
+    instance: dg.DagsterInstance, pool: str, *, run_id: str, holder: str
+) -> Iterator[bool]:
+    """Hold a slot of ``pool`` for the block if one is free now; yields whether it was.
+
+    For a run that syncs many indexes one after another (the follow run): it tries again at
+    its next poll rather than wait here. A claim that fails leaves nothing queued, so it
+    never stands before a sync run waiting for the same slot."""
+    storage = instance.event_log_storage
+    if pool not in storage.get_concurrency_keys():
+        # As Dagster does for a step's pool: the instance's default limit, if it has one.
+        storage.initialize_concurrency_limit_to_default(pool)
+        if pool not in storage.get_concurrency_keys():
+            yield True  # no limit on this pool: nothing to hold
+            return
+    claimed = storage.claim_concurrency_slot(pool, run_id, holder).is_claimed
+    if not claimed:
+        storage.free_concurrency_slot_for_step(run_id, holder)  # off the queue
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        storage.free_concurrency_slot_for_step(run_id, holder)

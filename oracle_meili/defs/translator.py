@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from oracle_meili.config import AppConfig, IndexConfig, Orchestration
 from oracle_meili.defs.assets import build_index_asset
 from oracle_meili.defs.checks import build_consistency_checks
+from oracle_meili.defs.follow import build_follow_job, build_follow_sensor, follow_groups
 from oracle_meili.defs.jobs import SyncJob, build_checks_job, build_sync_job
 from oracle_meili.defs.reconcile import build_reconcile_job
 from oracle_meili.defs.reshard import build_reshard_job
@@ -114,17 +115,25 @@ def build_definitions(
                 *(d.asset for d in per_index),
             ]
         )
+    groups = follow_groups([(i, config.orchestration_of(i).follow) for i in config.indexes])
+    follow_jobs = [build_follow_job(group, slots) for group in groups]
     return dg.Definitions(
         assets=assets,
         asset_checks=[d.checks for d in per_index],
-        jobs=[job for d in per_index for job in d.jobs],
+        jobs=[*(job for d in per_index for job in d.jobs), *follow_jobs],
         schedules=[schedule for d in per_index for schedule in d.schedules],
-        sensors=build_change_sensors(
-            [
-                (index, config.orchestration_of(index).change_sensor, d.sync)
-                for index, d in zip(config.indexes, per_index, strict=True)
-            ]
-        ),
+        sensors=[
+            *build_change_sensors(
+                [
+                    (index, config.orchestration_of(index).change_sensor, d.sync)
+                    for index, d in zip(config.indexes, per_index, strict=True)
+                ]
+            ),
+            *(
+                build_follow_sensor(group, job, slots)
+                for group, job in zip(groups, follow_jobs, strict=True)
+            ),
+        ],
         resources=build_resources(config, environ),
         executor=executor if executor is not None else default_executor(config),
     )

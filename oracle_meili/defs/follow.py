@@ -1,0 +1,231 @@
+"""The follow run: a long-running Dagster run that keeps indexes fresh, and the sensor that
+keeps one going.
+
+The run is one op running the engine's :class:`~oracle_meili.engine.follow.Follower`: it
+probes the followed indexes every ``follow.interval_seconds`` and syncs each one that is
+due at once, several at a time. Each sync claims the index's pool (``oracle_meili/<index>``)
+and, with ``source.max_concurrent_syncs``, a slot of the source's pool, so it never overlaps
+a sync run, a full sync or another follower; an index whose slot is taken is tried again at
+the next poll. Each sync is reported as a materialization of the index asset, partition
+``incremental``, with the metadata a sync run records, linked to the follow run.
+
+The sensor ``keep_<job>_running`` requests a follow run whenever none is in progress (so a
+run that was killed is replaced at its next tick), and stops one that follows older
+settings (after the code location was reloaded with a changed configuration).
+
+No ``from __future__ import annotations``: Dagster reads the op's and sensor's annotations.
+"""
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+
+import dagster as dg
+import orjson
+
+from oracle_meili.config import FollowConfig, IndexConfig
+from oracle_meili.defs.assets import synced
+from oracle_meili.defs.metadata_sets import OracleMeiliMetadata
+from oracle_meili.defs.names import index_asset_key, pool_name
+from oracle_meili.defs.resources import MeilisearchResource, SourceResource, runner
+from oracle_meili.defs.state import FollowRunState
+from oracle_meili.defs.throttle import SourceSlots, slot_if_free
+from oracle_meili.engine.follow import Follower
+from oracle_meili.errors import OracleMeiliError
+
+# The settings a follow run follows, as a fingerprint on its run: the sensor replaces a run
+# whose settings are not the code location's any more.
+SETTINGS_TAG = "oracle_meili/follow_settings"
+# A run of the follow job in one of these states is following, or about to.
+IN_PROGRESS = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+class SyncFailure(OracleMeiliMetadata):
+    """A follow run's sync that failed, observed on the index asset."""
+
+    sync_error: str | None = None
+
+
+@dataclass(frozen=True)
+class FollowGroup:
+    """Indexes followed by one run: those whose ``follow:`` settings are the same."""
+
+    job_name: str
+    indexes: tuple[IndexConfig, ...]
+    settings: FollowConfig
+
+    @property
+    def sensor_name(self) -> str:
+        return f"keep_{self.job_name}_running"
+
+    def fingerprint(self, source_slots: SourceSlots | None) -> str:
+        """What the run follows and how: changes when the configuration does."""
+        parts = [self.settings.model_dump_json(), repr(source_slots)]
+        parts.extend(index.model_dump_json() for index in self.indexes)
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def follow_groups(
+    entries: Sequence[tuple[IndexConfig, FollowConfig | None]],
+) -> list[FollowGroup]:
+    """One group per distinct ``follow:`` setting (indexes without one are not followed)."""
+    groups: dict[FollowConfig, list[IndexConfig]] = {}
+    for index, settings in entries:
+        if settings is not None:
+            groups.setdefault(settings, []).append(index)
+    ordered = sorted(groups.items(), key=lambda item: item[0].model_dump_json())
+    if len(ordered) == 1:
+        return [FollowGroup("follow_changes", tuple(ordered[0][1]), ordered[0][0])]
+    return [
+        FollowGroup(f"follow_changes_{number}", tuple(indexes), settings)
+        for number, (settings, indexes) in enumerate(ordered, start=1)
+    ]
+
+
+def build_follow_job(group: FollowGroup, source_slots: SourceSlots | None) -> dg.JobDefinition:
+    """The follow run's job: one op that follows the group's indexes until terminated."""
+    names = ", ".join(f"`{index.name}`" for index in group.indexes)
+    interval = group.settings.interval_seconds
+
+    @dg.op(
+        name=f"{group.job_name}_op",
+        description=(
+            f"Follows {names}: every {interval:g} s, one probe of their highest cursors, and "
+            "an incremental sync of each index that changed, reported as a materialization "
+            "of its asset. Runs until terminated."
+        ),
+    )
+    def _follow(
+        context: dg.OpExecutionContext, source: SourceResource, meilisearch: MeilisearchResource
+    ) -> Iterator[dg.AssetMaterialization | dg.AssetObservation]:
+        url = meilisearch.settings().url
+        state = FollowRunState(context.instance, meilisearch_url=url)
+        failures: list[tuple[IndexConfig, OracleMeiliError]] = []
+        # Each index's failure last reported on its asset, until it syncs again.
+        failing: dict[str, str] = {}
+
+        @contextmanager
+        def exclusive(index: IndexConfig) -> Iterator[bool]:
+            with ExitStack() as held:
+                pools = [pool_name(index)] + ([source_slots.pool] if source_slots else [])
+                for pool in pools:
+                    holder = f"{group.job_name}/{index.name}/{pool}"
+                    if not held.enter_context(
+                        slot_if_free(context.instance, pool, run_id=context.run_id, holder=holder)
+                    ):
+                        yield False
+                        return
+                yield True
+
+        follower = Follower(
+            runner(source, meilisearch, state=state),
+            group.indexes,
+            max_concurrent_syncs=group.settings.max_concurrent_syncs,
+            exclusive=exclusive,
+            on_failure=lambda index, error: failures.append((index, error)),
+        )
+        by_name = {index.name: index for index in group.indexes}
+        context.log.info(f"following {names} every {interval:g} s")
+        with follower:
+            while True:
+                follower.poll()
+                while not state.recorded.empty():
+                    result = state.recorded.get()
+                    index = by_name[result.index]
+                    fields = follower.session.document_fields(index)
+                    yield dg.AssetMaterialization(
+                        asset_key=index_asset_key(index),
+                        partition="incremental",
+                        metadata=synced(context, index, result, fields, meilisearch_url=url),
+                    )
+                    state.reported(result)
+                    failing.pop(result.index, None)
+                while failures:
+                    index, error = failures.pop(0)
+                    if failing.get(index.name) == str(error):
+                        continue  # the same failure again: in the log, not the asset's events
+                    failing[index.name] = str(error)
+                    yield dg.AssetObservation(
+                        asset_key=index_asset_key(index),
+                        partition="incremental",
+                        description=f"An incremental sync of the follow run failed: {error}",
+                        metadata=dict(SyncFailure(sync_error=str(error))),
+                    )
+                follower.wait(interval)
+
+    @dg.job(
+        name=group.job_name,
+        executor_def=dg.in_process_executor,
+        description=(
+            f"The follow run of {names}: a long-running run that syncs each change within "
+            "about a second. The sensor "
+            f"`{group.sensor_name}` keeps one going; terminate it here to stop following."
+        ),
+    )
+    def _job() -> None:
+        _follow()
+
+    return _job
+
+
+def build_follow_sensor(
+    group: FollowGroup, job: dg.JobDefinition, source_slots: SourceSlots | None
+) -> dg.SensorDefinition:
+    """Requests a follow run whenever none is in progress; stops one with older settings."""
+    fingerprint = group.fingerprint(source_slots)
+
+    @dg.sensor(
+        name=group.sensor_name,
+        job=job,
+        minimum_interval_seconds=5,
+        description=(
+            f"Keeps a run of `{group.job_name}` going: requests one whenever none is in "
+            "progress (a run that was killed is replaced at the next tick), and stops one "
+            "that follows settings the code location no longer has."
+        ),
+        default_status=dg.DefaultSensorStatus.RUNNING
+        if group.settings.running
+        else dg.DefaultSensorStatus.STOPPED,
+    )
+    def _keeper(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        instance = context.instance
+        replaced = set(orjson.loads(context.cursor)) if context.cursor else set()
+        runs = instance.get_run_records(
+            filters=dg.RunsFilter(job_name=group.job_name, statuses=IN_PROGRESS)
+        )
+        older = [r.dagster_run for r in runs if r.dagster_run.tags.get(SETTINGS_TAG) != fingerprint]
+        for run in older:
+            if run.status != dg.DagsterRunStatus.CANCELING:
+                context.log.info(f"stopping follow run {run.run_id}: it follows older settings")
+                instance.run_coordinator.cancel_run(run.run_id)
+                replaced.add(run.run_id)
+        cursor = orjson.dumps(sorted(replaced)[-20:]).decode()
+        if runs:
+            following = runs[0].dagster_run.run_id
+            return dg.SensorResult(skip_reason=f"run {following} is following", cursor=cursor)
+        last = instance.get_run_records(filters=dg.RunsFilter(job_name=group.job_name), limit=1)
+        if (
+            last
+            and last[0].dagster_run.status == dg.DagsterRunStatus.CANCELED
+            and last[0].dagster_run.run_id not in replaced
+        ):
+            # Terminated by someone: following stays stopped until a run of the job is
+            # launched by hand (this sensor then keeps it going).
+            return dg.SensorResult(
+                skip_reason=(
+                    f"the last follow run was terminated; launch `{group.job_name}` to follow again"
+                ),
+                cursor=cursor,
+            )
+        return dg.SensorResult(
+            run_requests=[dg.RunRequest(tags={SETTINGS_TAG: fingerprint})], cursor=cursor
+        )
+
+    return _keeper
