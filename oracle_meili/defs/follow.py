@@ -17,6 +17,7 @@ No ``from __future__ import annotations``: Dagster reads the op's and sensor's a
 """
 
 import hashlib
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -133,8 +134,13 @@ def build_follow_job(group: FollowGroup, source_slots: SourceSlots | None) -> dg
         )
         by_name = {index.name: index for index in group.indexes}
         context.log.info(f"following {names} every {interval:g} s")
+        # The code server that started this run: if it dies (kill -9), this run stops too
+        # rather than follow on unseen; the sensor starts another from the new server.
+        parent = os.getppid()
         with follower:
             while True:
+                if os.getppid() != parent:
+                    raise dg.Failure("the code server that started this follow run is gone")
                 follower.poll()
                 while not state.recorded.empty():
                     result = state.recorded.get()
