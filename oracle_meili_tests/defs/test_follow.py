@@ -1,0 +1,131 @@
+"""The follow run's definitions and its keeper sensor, evaluated with build_sensor_context."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from dagster._core.utils import make_new_run_id
+
+from oracle_meili.config import FollowConfig, IndexConfig, parse_config
+from oracle_meili.definitions import build_definitions
+from oracle_meili.defs.follow import (
+    SETTINGS_TAG,
+    build_follow_job,
+    build_follow_sensor,
+    follow_groups,
+)
+from oracle_meili.errors import ConfigError
+
+
+def index(name: str, **follow: Any) -> tuple[IndexConfig, FollowConfig]:
+    config = IndexConfig.model_validate(
+        {"name": name, "table": "PRODUCTS", "primary_key": "PRODUCT_ID", "cursor": "UPDATED_AT"}
+    )
+    return config, FollowConfig.model_validate(follow)
+
+
+def test_indexes_with_the_same_settings_share_one_follow_run() -> None:
+    (group,) = follow_groups([index("a"), index("b"), (index("c")[0], None)])
+    assert group.job_name == "follow_changes"
+    assert [i.name for i in group.indexes] == ["a", "b"]
+    groups = follow_groups([index("a"), index("b", interval_seconds=2.0)])
+    assert [g.job_name for g in groups] == ["follow_changes_1", "follow_changes_2"]
+
+
+def test_the_definitions_hold_the_follow_job_and_its_sensor() -> None:
+    raw = {
+        "source": {"url": "sqlite:///demo/demo.db"},
+        "indexes": [{"name": "products", "table": "PRODUCTS", "primary_key": "PRODUCT_ID",
+                     "cursor": "UPDATED_AT", "follow": {"running": True}}],
+    }  # fmt: skip
+    definitions = build_definitions(parse_config(raw, environ={}), {})
+    job = definitions.resolve_job_def("follow_changes")
+    assert job.executor_def is dg.in_process_executor
+    sensor = definitions.resolve_sensor_def("keep_follow_changes_running")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"follow": {}}, "follow needs `cursor`"),
+        ({"cursor": "UPDATED_AT", "follow": {"running": True},
+          "change_sensor": {"running": True}}, "both true"),
+        ({"cursor": "UPDATED_AT", "follow": {"interval_seconds": 0}}, "follow.interval_seconds"),
+    ],
+)  # fmt: skip
+def test_bad_follow_settings_are_errors_naming_the_index(
+    entry: dict[str, Any], message: str
+) -> None:
+    raw = {
+        "source": {"url": "sqlite:///demo/demo.db"},
+        "indexes": [{"name": "products", "table": "PRODUCTS", "primary_key": "PRODUCT_ID",
+                     **entry}],
+    }  # fmt: skip
+    with pytest.raises(ConfigError, match=message) as error:
+        parse_config(raw, environ={})
+    assert "products" in str(error.value)
+
+
+def keeper(**follow: Any) -> tuple[dg.SensorDefinition, str]:
+    (group,) = follow_groups([index("products", **follow)])
+    sensor = build_follow_sensor(group, build_follow_job(group, None), None)
+    return sensor, group.fingerprint(None)
+
+
+def evaluate(
+    sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str | None = None
+) -> dg.SensorResult:
+    result = sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+    assert isinstance(result, dg.SensorResult)
+    return result
+
+
+def add_run(
+    instance: dg.DagsterInstance, status: dg.DagsterRunStatus, fingerprint: str
+) -> dg.DagsterRun:
+    return instance.add_run(
+        dg.DagsterRun(job_name="follow_changes", run_id=make_new_run_id(), status=status,
+                      tags={SETTINGS_TAG: fingerprint})
+    )  # fmt: skip
+
+
+def test_the_keeper_requests_a_follow_run_when_none_is_in_progress() -> None:
+    sensor, fingerprint = keeper()
+    instance = dg.DagsterInstance.ephemeral()
+    (request,) = evaluate(sensor, instance).run_requests or []
+    assert request.tags == {SETTINGS_TAG: fingerprint}
+    add_run(instance, dg.DagsterRunStatus.STARTED, fingerprint)
+    assert not evaluate(sensor, instance).run_requests
+
+
+def test_a_killed_follow_run_is_replaced_but_a_terminated_one_is_not() -> None:
+    sensor, fingerprint = keeper()
+    instance = dg.DagsterInstance.ephemeral()
+    add_run(instance, dg.DagsterRunStatus.FAILURE, fingerprint)  # its worker was killed
+    assert evaluate(sensor, instance).run_requests
+    add_run(instance, dg.DagsterRunStatus.CANCELED, fingerprint)  # terminated from the UI
+    stopped = evaluate(sensor, instance)
+    assert not stopped.run_requests
+    assert "terminated" in str(stopped.skip_reason)
+
+
+def test_a_run_with_older_settings_is_stopped_then_replaced(tmp_path: Path) -> None:
+    sensor, fingerprint = keeper(interval_seconds=0.25)
+    # An instance on disk, with Dagster's default run launcher (the one that terminates).
+    instance = dg.DagsterInstance.local_temp(str(tmp_path))
+    older = add_run(instance, dg.DagsterRunStatus.STARTED, "older settings")
+    first = evaluate(sensor, instance)
+    assert not first.run_requests
+    stopping = instance.get_run_by_id(older.run_id)
+    assert stopping is not None and stopping.status == dg.DagsterRunStatus.CANCELING
+    # Until it has stopped, nothing more; then a run with the new settings (it was the
+    # sensor that stopped it, not someone who wants following to stop).
+    second = evaluate(sensor, instance, first.cursor)
+    assert not second.run_requests
+    instance.report_run_canceled(stopping)
+    (request,) = evaluate(sensor, instance, second.cursor).run_requests or []
+    assert request.tags == {SETTINGS_TAG: fingerprint}
