@@ -2,11 +2,14 @@
 
     python -m bench.latency --seconds 30 --rate 2
     python -m bench.latency --paths sensor --topology embedded,postgres --rates 1,5,20 --seconds 60
+    python -m bench.latency --paths run --topology embedded,postgres --rates 1,5,20 --seconds 60
 
 Builds a 10,000-row demo source, starts the pinned Meilisearch and runs a full sync, then,
 for each path, writes rows at a steady rate (each with a unique token in its name) and
 measures per row the time from its commit until a search finds it:
 - ``follow``: ``oracle-meili follow --dagster`` with its shipped default interval;
+- ``run``: the follow run (``follow: {running: true}``, its default interval), started by its
+  sensor under the Dagster daemon, on one or both topologies (below);
 - ``sensor``: the Dagster daemon with the index's change sensor and the configuration's
   default sensor interval (another with ``--sensor-interval``), on one or both topologies:
   ``embedded`` (the shipped ``deploy/dagster.yaml``, SQLite storage; another with
@@ -14,14 +17,15 @@ measures per row the time from its commit until a search finds it:
   ``deploy/production`` files: Postgres storage on a cluster of the benchmark's own, a code
   server and the daemon in processes of their own).
 Prints p50, p95 and max per path and rate, and for the sensor how many runs were launched
-for how many changes. Targets (PERF-001): sensor p50 <= 2.5 s and p95 <= 5 s; follow p95
-<= 1 s.
+for how many changes. Targets (PERF-001): follow run p95 <= 1.5 s (goal 1 s); ``follow``
+p95 <= 1 s; sensor p95 <= 5 s plus a run (the daemon's 5 s loop bounds it).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -70,7 +74,7 @@ def main() -> None:
         work = Path(scratch)
         db = create_demo(work / "demo.db", rows=10_000)
         config_path = work / "config.yaml"
-        config = {
+        config: dict[str, Any] = {
             "source": {"url": f"sqlite:///{db}"},
             "indexes": [
                 {
@@ -109,11 +113,22 @@ def main() -> None:
             for path in args.paths.split(","):
                 if path == "follow":
                     follow_path(work, env, config_path, db, meili, rates, args.seconds)
+                    continue
+                if path == "run":
+                    # The same index, kept fresh by the follow run instead of the sensor.
+                    entry = config["indexes"][0]
+                    entry["change_sensor"] = None
+                    entry["follow"] = {"running": True}
+                    run_config = work / "config-follow-run.yaml"
+                    run_config.write_text(yaml.safe_dump(config))
+                    path_env = {**env, "ORACLE_MEILI_CONFIG": str(run_config)}
                 else:
-                    for topology in args.topology.split(","):
-                        sensor_path(
-                            work, env, db, meili, rates, args.seconds, topology, args.instance
-                        )
+                    path_env = env
+                for topology in args.topology.split(","):
+                    sensor_path(
+                        work, path_env, db, meili, rates, args.seconds, topology, args.instance,
+                        path=path,
+                    )  # fmt: skip
 
 
 def follow_path(
@@ -137,9 +152,10 @@ def follow_path(
 
 def sensor_path(
     work: Path, env: dict[str, str], db: Path, meili: Any, rates: list[float],
-    seconds: float, topology: str, instance: Path,
+    seconds: float, topology: str, instance: Path, *, path: str,
 ) -> None:  # fmt: skip
-    home = work / f"dagster_{topology}"
+    """Through the Dagster daemon: the change sensor's runs, or the follow run."""
+    home = work / f"dagster_{path}_{topology}"
     home.mkdir()
     with ExitStack() as stack:
         run_env = {**env, "DAGSTER_HOME": str(home)}
@@ -161,7 +177,7 @@ def sensor_path(
         else:
             (home / "dagster.yaml").write_text(instance.read_text())
             commands = [[daemon, "run", "-m", "oracle_meili.definitions"]]
-        log = stack.enter_context(running(commands, run_env, work, f"sensor-{topology}"))
+        log = stack.enter_context(running(commands, run_env, work, f"{path}-{topology}"))
         # The sensor's first tick only learns the change markers.
         wait_for_text(log, "Checking for new runs", timeout=120)
         time.sleep(2)
@@ -171,7 +187,8 @@ def sensor_path(
                 before = runs_launched(home)
                 latencies = measure(db, client, seconds=seconds, rate=rate)
                 runs = runs_launched(home) - before
-                report(f"sensor ({topology}) at {rate:g}/s", latencies, runs=runs)
+                label = "follow run" if path == "run" else "sensor"
+                report(f"{label} ({topology}) at {rate:g}/s", latencies, runs=runs)
 
 
 @contextmanager
@@ -181,10 +198,12 @@ def running(
     """The commands as processes (output to one log), stopped afterwards; yields the log."""
     log = work / f"{name}.log"
     out = log.open("wb")
+    # Each in a session of its own: stopping one stops what it started (a run's worker too).
     processes = [
-        subprocess.Popen(command, env=env, cwd=work, stdout=out, stderr=subprocess.STDOUT)
+        subprocess.Popen(command, env=env, cwd=work, stdout=out, stderr=subprocess.STDOUT,
+                         start_new_session=True)
         for command in commands
-    ]
+    ]  # fmt: skip
     try:
         yield log
     except BaseException:
@@ -192,8 +211,12 @@ def running(
         raise
     finally:
         for process in reversed(processes):
-            process.terminate()
-            process.wait(timeout=60)
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
         out.close()
 
 
