@@ -1,12 +1,14 @@
-"""Benchmark: many indexes on one source, with all their change sensors running.
+"""Benchmark: many indexes on one source, kept fresh by the follow run or the change sensor.
 
     python -m bench.many_indexes --indexes 1 50 200
+    python -m bench.many_indexes --indexes 50 200 --automation sensor
 
-For each count N: N small tables (50 rows each) on one SQLite source, one index each, every
-change sensor running with the shipped settings (``deploy/dagster.yaml``). Measures:
+For each count N: N small tables (50 rows each) on one SQLite source, one index each, all
+followed by one follow run (``follow: {running: true}``), or with every change sensor running
+(``--automation sensor``), with the shipped settings (``deploy/dagster.yaml``). Measures:
 - the time to load the definitions (a process that builds and validates them);
-- the Dagster daemon's CPU per minute while nothing changes (the daemon and the code
-  server it starts, after the first syncs);
+- the CPU per minute while nothing changes, after the first syncs: the Dagster daemon with
+  the code server and run workers it starts, and the follow run's worker alone;
 - the latency from commit to searchable while 10 of the indexes (or all, when fewer) each
   change once a second, and how many runs that took.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -54,21 +57,24 @@ def main() -> None:
     parser.add_argument("--indexes", type=int, nargs="+", default=[1, 50, 200])
     parser.add_argument("--idle-seconds", type=float, default=60)
     parser.add_argument("--seconds", type=float, default=60, help="time the changes go on")
+    parser.add_argument("--automation", choices=["follow", "sensor"], default="follow")
     args = parser.parse_args()
     for count in args.indexes:
         # (A run worker may still be writing its logs when the daemon stops.)
         with tempfile.TemporaryDirectory(
             prefix="oracle-meili-many-", ignore_cleanup_errors=True
         ) as scratch:
-            measure_count(Path(scratch), count, args.idle_seconds, args.seconds)
+            measure_count(Path(scratch), count, args.idle_seconds, args.seconds, args.automation)
 
 
-def measure_count(work: Path, count: int, idle_seconds: float, seconds: float) -> None:
+def measure_count(
+    work: Path, count: int, idle_seconds: float, seconds: float, automation: str
+) -> None:
     db = work / "source.db"
     engine = sa.create_engine(f"sqlite:///{db}")
     make_tables(engine, count)
     config_path = work / "config.yaml"
-    config_path.write_text(yaml.safe_dump(configuration(db, count)))
+    config_path.write_text(yaml.safe_dump(configuration(db, count, automation)))
     home = work / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text(SHIPPED_INSTANCE.read_text())
@@ -88,20 +94,35 @@ def measure_count(work: Path, count: int, idle_seconds: float, seconds: float) -
             [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-m",
              "oracle_meili.definitions"],
             env=env, cwd=work, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+            start_new_session=True,
         )  # fmt: skip
+        worker: int | None = None
         try:
             wait_for_text(log, "Checking for new runs", timeout=300)
-            time.sleep(10)  # the sensors' first ticks, which learn the markers
-            cpu = idle_cpu_per_minute(daemon.pid, idle_seconds)
+            if automation == "follow":
+                worker = follow_run_worker(home)
+            time.sleep(10)  # the first ticks and polls, after which nothing is due
+            cpu, worker_cpu = idle_cpu_per_minute(daemon.pid, worker, idle_seconds)
             meili = load_config(config_path, environ=env).meilisearch
             with MeiliClient(meili) as client:
                 latencies, runs = changing(engine, client, home, min(CHANGING, count), seconds)
+            rss = psutil.Process(worker).memory_info().rss / 2**20 if worker else None
         finally:
-            daemon.terminate()
-            daemon.wait(timeout=120)
+            os.killpg(daemon.pid, signal.SIGTERM)
+            try:
+                daemon.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(daemon.pid, signal.SIGKILL)
+                daemon.wait()
     engine.dispose()
+    follow_run = (
+        f"; the follow run alone {worker_cpu:.1f} CPU-s a minute idle, {rss:.0f} MB RSS"
+        if worker
+        else ""
+    )
     print(
-        f"{count} indexes: definitions load {load:.2f} s; idle daemon CPU {cpu:.1f} CPU-s a minute",
+        f"{count} indexes ({automation}): definitions load {load:.2f} s; idle daemon CPU "
+        f"{cpu:.1f} CPU-s a minute{follow_run}",
         flush=True,
     )
     report(f"{count} indexes, {min(CHANGING, count)} changing once a second", latencies, runs=runs)
@@ -121,16 +142,38 @@ def make_tables(engine: sa.Engine, count: int) -> None:
             )
 
 
-def configuration(db: Path, count: int) -> dict[str, Any]:
+def configuration(db: Path, count: int, automation: str) -> dict[str, Any]:
+    keep_fresh = (
+        {"follow": {"running": True}}
+        if automation == "follow"
+        else {"change_sensor": {"running": True}}
+    )
     return {
         "source": {"url": f"sqlite:///{db}"},
         "indexes": [
             {"name": f"t{n}", "table": f"T{n}", "primary_key": "ID", "cursor": "UPDATED_AT",
-             "settings": {"filterableAttributes": ["sku"]},
-             "change_sensor": {"running": True}}
+             "settings": {"filterableAttributes": ["sku"]}, **keep_fresh}
             for n in range(count)
         ],
     }  # fmt: skip
+
+
+def follow_run_worker(home: Path, timeout: float = 300) -> int:
+    """The pid of the follow run's worker, once it is following (from the executor's log)."""
+    import re
+
+    import dagster as dg
+
+    deadline = time.monotonic() + timeout
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        while time.monotonic() < deadline:
+            for run in instance.get_runs(filters=dg.RunsFilter(job_name="follow_changes")):
+                messages = [e.user_message for e in instance.all_logs(run.run_id)]
+                pids = [re.search(r"in process \(pid: (\d+)\)", m) for m in messages]
+                if any("following" in m for m in messages) and any(pids):
+                    return int(next(p for p in pids if p).group(1))
+            time.sleep(1)
+    raise SystemExit("no follow run started")
 
 
 def definitions_load_seconds(env: dict[str, str], work: Path) -> float:
@@ -149,23 +192,27 @@ def definitions_load_seconds(env: dict[str, str], work: Path) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def idle_cpu_per_minute(pid: int, seconds: float) -> float:
-    """CPU seconds (user + system) the daemon and its children spend per minute."""
+def idle_cpu_per_minute(pid: int, worker: int | None, seconds: float) -> tuple[float, float]:
+    """CPU seconds (user + system) a minute: the daemon and its children, and ``worker``."""
+
+    def cpu(process: psutil.Process) -> float:
+        try:
+            times = process.cpu_times()
+            return float(times.user + times.system)
+        except psutil.NoSuchProcess:
+            return 0.0
 
     def tree_cpu() -> float:
         root = psutil.Process(pid)
-        total = 0.0
-        for process in [root, *root.children(recursive=True)]:
-            try:
-                times = process.cpu_times()
-                total += times.user + times.system
-            except psutil.NoSuchProcess:
-                pass
-        return total
+        return sum(cpu(p) for p in [root, *root.children(recursive=True)])
 
-    before = tree_cpu()
+    def worker_cpu() -> float:
+        return cpu(psutil.Process(worker)) if worker else 0.0
+
+    before, worker_before = tree_cpu(), worker_cpu()
     time.sleep(seconds)
-    return (tree_cpu() - before) * 60 / seconds
+    scale = 60 / seconds
+    return (tree_cpu() - before) * scale, (worker_cpu() - worker_before) * scale
 
 
 def changing(
