@@ -1,7 +1,9 @@
-"""Soak: `oracle-meili follow` under writes and faults, ending quiet; how many rows missed.
+"""Soak: `oracle-meili follow`, or the follow run, under writes and faults, ending quiet; how
+many rows missed.
 
     python -m bench.soak --minutes 30 --rate 10
     python -m bench.soak --minutes 5 --dagster
+    python -m bench.soak --minutes 60 --through run     # the follow run, under the daemon
 
 Writes rows to a table whose cursor has one-second resolution (SQLite text stamps): inserts
 and updates, most stamped in the current second (ties with the newest synced row), the rest
@@ -13,8 +15,8 @@ with SIGKILL and started again on the same data 3 s later, and the source locked
 (every read and write waits or fails). After the writes stop, the table stays quiet for the
 look-back window and one poll interval plus the time one sync takes; then every row's latest
 version must be in the index and be what a search for it finds first. Prints the counts and
-the misses.
-Target: 0 rows missed.
+the misses, and for the follow run its worker's RSS a minute in and at the end.
+Target: 0 rows missed; the follow run's RSS flat.
 """
 
 from __future__ import annotations
@@ -32,9 +34,12 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
 import sqlalchemy as sa
 import yaml
 
+from bench.latency import SHIPPED_INSTANCE
+from bench.many_indexes import follow_run_worker
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import MeilisearchProcess, free_port
 from oracle_meili.config import MeilisearchConfig
@@ -52,9 +57,15 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10, help="commits per second")
     parser.add_argument("--fault-every", type=float, default=120, help="seconds between faults")
     parser.add_argument("--dagster", action="store_true", help="state in a Dagster instance")
+    parser.add_argument("--through", choices=["cli", "run"], default="cli")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="oracle-meili-soak-") as scratch:
-        soak(Path(scratch), args)
+        try:
+            soak(Path(scratch), args)
+        except BaseException:
+            log = Path(scratch) / "follower.log"
+            print("\n".join(log.read_text(errors="replace").splitlines()[-30:]), file=sys.stderr)
+            raise
 
 
 def soak(work: Path, args: argparse.Namespace) -> None:
@@ -72,7 +83,9 @@ def soak(work: Path, args: argparse.Namespace) -> None:
         "indexes": [
             {"name": index, "table": "EVENTS", "primary_key": "ID", "cursor": "UPDATED_AT",
              "lookback_seconds": LOOKBACK_SECONDS,
-             "settings": {"searchableAttributes": ["name"]}},
+             "settings": {"searchableAttributes": ["name"]},
+             **({"follow": {"running": True, "interval_seconds": INTERVAL_SECONDS}}
+                if args.through == "run" else {})},
         ],
     }  # fmt: skip
     (work / "config.yaml").write_text(yaml.safe_dump(config))
@@ -85,22 +98,37 @@ def soak(work: Path, args: argparse.Namespace) -> None:
     server.start()
     env = {**os.environ, "MEILI_URL": server.url, "MEILI_API_KEY": server.master_key}
     store = ["--state", str(work / "state.json")]
-    if args.dagster:
-        (work / "dagster_home").mkdir()
-        env["DAGSTER_HOME"] = str(work / "dagster_home")
+    if args.dagster or args.through == "run":
+        home = work / "dagster_home"
+        home.mkdir()
+        (home / "dagster.yaml").write_text(SHIPPED_INSTANCE.read_text())
+        env["DAGSTER_HOME"] = str(home)
+        env["ORACLE_MEILI_CONFIG"] = str(work / "config.yaml")
         store = ["--dagster"]
+    if args.through == "run":
+        command = [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-m",
+                   "oracle_meili.definitions"]  # fmt: skip
+    else:
+        command = [sys.executable, "-m", "oracle_meili.cli", "--log-level", "WARNING", "follow",
+                   "--config", str(work / "config.yaml"), "--interval", str(INTERVAL_SECONDS),
+                   *store]  # fmt: skip
     follower = subprocess.Popen(
-        [sys.executable, "-m", "oracle_meili.cli", "--log-level", "WARNING", "follow",
-         "--config", str(work / "config.yaml"), "--interval", str(INTERVAL_SECONDS), *store],
-        env=env, start_new_session=True,
+        command, env=env, start_new_session=True, stdout=(work / "follower.log").open("wb"),
+        stderr=subprocess.STDOUT,
     )  # fmt: skip
+    rss: list[float] = []
     rows: dict[int, str] = {}
     counts = {"commits": 0, "ties": 0, "late": 0, "meilisearch killed": 0, "source locked": 0}
     stop = threading.Event()
     writer = threading.Thread(target=write, args=(engine, rows, counts, args.rate, stop))
     try:
         writer.start()
+        if args.through == "run":
+            worker = follow_run_worker(work / "dagster_home")
+            threading.Timer(60, lambda: rss.append(rss_mb(worker))).start()
         faults(server, db, counts, args, stop)
+        if args.through == "run":
+            rss.append(rss_mb(worker))
         stop.set()
         writer.join()
         quiet = LOOKBACK_SECONDS + INTERVAL_SECONDS + 5
@@ -117,6 +145,8 @@ def soak(work: Path, args: argparse.Namespace) -> None:
         engine.dispose()
     print(", ".join(f"{name}: {n}" for name, n in counts.items()))
     print(f"rows: {len(rows)}, missed or stale: {len(missed)}")
+    if rss:
+        print("follow run worker RSS: " + " MB, then ".join(f"{mb:.0f}" for mb in rss) + " MB")
     for row, problem in sorted(missed.items())[:20]:
         print(f"  row {row}: {problem}")
 
@@ -179,6 +209,10 @@ def faults(
         turn += 1
         print(f"{time.strftime('%H:%M:%S')} faults so far: {turn}", flush=True)
     time.sleep(max(0.0, deadline - time.monotonic()))
+
+
+def rss_mb(pid: int) -> float:
+    return float(psutil.Process(pid).memory_info().rss) / 2**20
 
 
 def misses(client: MeiliClient, index: str, rows: dict[int, str]) -> dict[int, str]:
