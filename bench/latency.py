@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from bench.latency_measure import measure, probe, report, wait_for_text
+from bench.latency_measure import measure, probe, report, stop_group, wait_for_text
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import free_port, meilisearch_server
 from oracle_meili.config import load_config
@@ -211,12 +210,7 @@ def running(
         raise
     finally:
         for process in reversed(processes):
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_group(process)
         out.close()
 
 

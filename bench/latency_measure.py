@@ -3,8 +3,12 @@ commit until a search finds it (one search for all the rows still pending)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+import signal
 import statistics
+import subprocess
 import threading
 import time
 import uuid
@@ -123,3 +127,15 @@ def report(path: str, latencies: list[float], *, runs: int | None = None) -> Non
         f"p95 {p95:.2f} s, max {ordered[-1]:.2f} s{launched}",
         flush=True,
     )
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the process's group, then SIGKILL to whatever of it is left: a code
+    server that a daemon started can outlive the daemon, waiting for its runs."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

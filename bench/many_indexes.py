@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ import sqlalchemy as sa
 import yaml
 
 from bench.latency import SHIPPED_INSTANCE
-from bench.latency_measure import report, wait_for_text
+from bench.latency_measure import report, stop_group, wait_for_text
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import meilisearch_server
 from oracle_meili.config import load_config
@@ -108,12 +107,7 @@ def measure_count(
                 latencies, runs = changing(engine, client, home, min(CHANGING, count), seconds)
             rss = psutil.Process(worker).memory_info().rss / 2**20 if worker else None
         finally:
-            os.killpg(daemon.pid, signal.SIGTERM)
-            try:
-                daemon.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(daemon.pid, signal.SIGKILL)
-                daemon.wait()
+            stop_group(daemon)
     engine.dispose()
     follow_run = (
         f"; the follow run alone {worker_cpu:.1f} CPU-s a minute idle, {rss:.0f} MB RSS"

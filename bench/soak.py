@@ -26,7 +26,6 @@ import datetime as dt
 import os
 import random
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ import sqlalchemy as sa
 import yaml
 
 from bench.latency import SHIPPED_INSTANCE
+from bench.latency_measure import stop_group
 from bench.many_indexes import follow_run_worker
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import MeilisearchProcess, free_port
@@ -139,8 +139,7 @@ def soak(work: Path, args: argparse.Namespace) -> None:
             missed = misses(client, index, rows)
     finally:
         stop.set()
-        os.killpg(follower.pid, signal.SIGTERM)
-        follower.wait(timeout=60)
+        stop_group(follower)
         server.stop()
         engine.dispose()
     print(", ".join(f"{name}: {n}" for name, n in counts.items()))

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import dagster as dg
@@ -63,8 +63,14 @@ def daemon(env: dict[str, str], cwd: Path) -> Iterator[None]:
     try:
         yield
     finally:
+        # SIGTERM, then SIGKILL to whatever is left of the group: a code server the daemon
+        # started can outlive it, waiting for its runs.
         os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
+        try:
+            process.wait(timeout=60)
+        finally:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 def test_changes_below_the_highest_cursor_and_while_stopped_reach_the_index(
