@@ -218,7 +218,7 @@ def runs_launched(home: Path) -> int:
     import dagster as dg  # only here: the follow path never needs Dagster in this process
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        return instance.get_runs_count(dg.RunsFilter(job_name="sync_products"))
+        return instance.get_runs_count(dg.RunsFilter(job_name="sync_indexes"))
 
 
 if __name__ == "__main__":

@@ -4,15 +4,15 @@
     python -m bench.scaling --rows 10000 100000
     python -m bench.scaling --rows 100000 1000000 --steps probe
 
-For each size it builds the demo source, then measures, each in a process of its own: a
-full sync through the job ``sync_products``; the change probe (median of 25); an
-incremental sync of 10 changed rows through the same job (in the steady state, after a
-catch-up run: see the note in ``measure``); ``oracle-meili check``; and
-``oracle-meili reconcile`` after 10 hard deletes. Prints wall and CPU seconds and peak RSS
-per step, and the growth factor per 10x rows (``--steps`` measures some of them; the full
-sync always runs, since the others start from it). Uses the settings the project ships.
-Targets: probe and 10-change incremental within 1.5x from 10k to 1M rows; full sync, check
-and reconcile at most 12x per 10x rows; peak RSS at 1M rows at most 200 MB per process.
+For each size it builds the demo source, then measures, each in a process of its own: a full
+sync through the job ``sync_indexes`` (``meilisearch/products``); the change probe (median
+of 25); an incremental sync of 10 changed rows through the same job (in the steady state,
+after a catch-up run: see the note in ``measure``); ``oracle-meili check``; and
+``oracle-meili reconcile`` after 10 hard deletes. Prints wall and CPU seconds and peak RSS per step,
+and the growth factor per 10x rows (``--steps`` measures some of them; the full sync always
+runs, since the others start from it). Uses the settings the project ships. Targets: probe
+and 10-change incremental within 1.5x from 10k to 1M rows; full sync, check and reconcile at
+most 12x per 10x rows; peak RSS at 1M rows at most 200 MB per process.
 """
 
 from __future__ import annotations

@@ -114,12 +114,13 @@ def test_scaffold_check_list_and_launch_with_dg(
         "oracle/PRODUCTS",
     }
     assert {j["name"] for j in definitions["jobs"]} >= {
-        f"sync_{index_name}",
-        f"check_{index_name}",
-        f"reconcile_{index_name}",
+        "sync_indexes",
+        "check_indexes",
+        "reconcile_index",
     }
 
-    launched = dg(project, env, "launch", "--job", f"sync_{index_name}", "--partition", "full")
+    launched = dg(project, env, "launch", "--assets", f"meilisearch/{index_name}",
+                  "--partition", "full")  # fmt: skip
     assert launched.returncode == 0, launched.stdout[-3000:] + launched.stderr[-3000:]
     with MeiliClient(meili_config) as client:
         assert client.document_count(index_name) == sync.live_count()

@@ -21,26 +21,23 @@ def test_defs_load_with_demo_config(monkeypatch: pytest.MonkeyPatch) -> None:
     index_key = dg.AssetKey(["meilisearch", "products"])
     assert graph.get(index_key).parent_keys == {dg.AssetKey(["oracle", "PRODUCTS"])}
     assert set(defs.resources or {}) >= {"source", "meilisearch"}
-    # The UI's Materialize button runs the implicit job in process, like sync_products.
+    # The UI's Materialize button runs the implicit job in process, like sync_indexes.
     assert defs.resolve_implicit_global_asset_job_def().executor_def is dg.in_process_executor
     # The source's kind is the real one: the demo is SQLite.
     source = graph.get(dg.AssetKey(["oracle", "PRODUCTS"]))
     assert source.kinds == {"sqlite"}
     assert source.metadata["dagster/table_name"] == "PRODUCTS"
-    assert defs.resolve_job_def("check_products").name == "check_products"
-    assert defs.resolve_job_def("sync_products").name == "sync_products"
+    # A fixed few jobs, whatever the number of indexes.
+    assert {job.name for job in defs.jobs or []} == {
+        "sync_indexes", "check_indexes", "observe_sources", "reconcile_index", "follow_changes"
+    }  # fmt: skip
     assert defs.resolve_schedule_def("sync_products_incremental").cron_schedule == "*/5 * * * *"
     assert defs.resolve_schedule_def("sync_products_full").cron_schedule == "0 3 * * *"
     # The demo's two indexes share one change sensor (the same settings): one probe a tick.
     sensor = defs.resolve_sensor_def("source_changes")
     assert sensor.minimum_interval_seconds == 1
-    assert {job.name for job in sensor.jobs} == {
-        "sync_products",
-        "sync_stores",
-        "source_changes_sync",
-    }
-    assert defs.resolve_job_def("reconcile_products").name == "reconcile_products"
-    assert defs.resolve_schedule_def("reconcile_products_schedule").cron_schedule == "30 3 * * *"
+    assert {job.name for job in sensor.jobs} == {"sync_indexes"}
+    assert defs.resolve_schedule_def("reconcile_products").cron_schedule == "30 3 * * *"
     dg.Definitions.validate_loadable(defs)
 
 

@@ -105,7 +105,7 @@ def second_terminal(copy: Path, *args: str, timeout: float = 120) -> str:
 
 def test_dev_demo_and_a_second_terminal(tmp_path: Path) -> None:
     """README's first command, ``./dev demo``, from a copy of the project: it syncs the demo
-    as runs of ``sync_products`` (full, then a catch-up incremental), prints a Korean and an
+    as runs of ``sync_indexes`` (full, then a catch-up incremental), prints a Korean and an
     English search with hits and serves the UI; its follow run makes a row edited in
     ``demo/demo.db`` searchable and records the sync; meanwhile the CLI in a second terminal
     reaches the demo's Meilisearch, instance and configuration with nothing set by hand.
@@ -157,15 +157,14 @@ def test_dev_demo_and_a_second_terminal(tmp_path: Path) -> None:
         follow_runs = [r for r in runs if r.job_name == "follow_changes"]
     # The first sync and its catch-up, both runs of the job the schedules and sensor launch,
     # beside the follow run its sensor started.
-    assert [(r.job_name, r.tags.get("dagster/partition")) for r in reversed(runs)
-            if r.job_name != "follow_changes"] == [
-        (job, partition)
-        for index in ("products", "stores")
-        for job, partition in (
-            (f"sync_{index}", "full"),
-            (f"sync_{index}", "incremental"),
-            (f"check_{index}", None),
-        )
+    assert [
+        (r.job_name, sorted(k.to_user_string() for k in r.asset_selection or []),
+         r.tags.get("dagster/partition"))
+        for r in reversed(runs) if r.job_name != "follow_changes"
+    ] == [
+        *(("sync_indexes", [f"meilisearch/{index}"], partition)
+          for index in ("products", "stores") for partition in ("full", "incremental")),
+        ("check_indexes", [], None),
     ]  # fmt: skip
     # Launched through the webserver: runs of the code location's jobs, which the UI's
     # Overview lists and can re-execute.

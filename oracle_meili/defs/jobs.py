@@ -1,6 +1,14 @@
-"""One job per index: what its schedules and sensor launch."""
+"""The jobs: a fixed few, whatever the number of indexes.
+
+A run picks its index by asset selection (and its partition), as the UI's Materialize button,
+``dg launch --assets meilisearch/<index> --partition full`` and the schedules and sensors
+do. Dagster resolves every asset job against the whole asset graph when it loads the code
+location, so jobs per index would make loading grow with the square of the indexes.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import dagster as dg
 
@@ -10,7 +18,13 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 )
 
 from oracle_meili.config import IndexConfig
-from oracle_meili.defs.names import checks_job_name, index_asset_key, job_name
+from oracle_meili.defs.names import (
+    CHECKS_JOB,
+    SLICED_SYNC_JOB,
+    SYNC_JOB,
+    index_asset_key,
+    sync_job_name,
+)
 
 SyncJob = UnresolvedAssetJobDefinition
 # A whole run tried again when what failed may pass later (Meilisearch or the database down
@@ -21,46 +35,45 @@ SYNC_RETRY_POLICY = dg.RetryPolicy(
 )
 
 
-def build_sync_job(index: IndexConfig) -> SyncJob:
-    """Materializes the index asset; the partition (full or incremental) comes per run.
+def build_sync_jobs(indexes: Sequence[IndexConfig]) -> dict[str, SyncJob]:
+    """``sync_indexes``, and ``sync_sliced_indexes`` when an index has ``parallel`` above 1.
 
-    Runs in process: a sync is one step, and skipping the per-step subprocess saves seconds
-    of latency per run. An index with ``parallel`` above 1 has a step per key range: its job
-    takes the code location's executor (multiprocess unless the deployment chooses another).
+    ``sync_indexes`` runs in process: a sync is one step, and skipping the per-step
+    subprocess saves seconds of latency per run. A sliced index has a step per key range:
+    its job takes the code location's executor (multiprocess unless the deployment chooses
+    another), so that the slices read at once. Neither carries the consistency checks: they
+    read the whole index and table, so an incremental run would cost what the table costs.
     """
-    return dg.define_asset_job(
-        name=job_name(index),
-        # NOTE: without the checks: they read the whole index and table, so an incremental
-        # run would cost what the table costs. They have their own job (below).
-        selection=dg.AssetSelection.assets(index_asset_key(index)).without_checks(),
-        executor_def=dg.in_process_executor if index.parallel == 1 else None,
-        description=f"Sync the Meilisearch index `{index.name}`.",
-    )
+    jobs = {}
+    for name, members in ((SYNC_JOB, False), (SLICED_SYNC_JOB, True)):
+        keys = [index_asset_key(i) for i in indexes if (i.parallel > 1) == members]
+        if keys:
+            jobs[name] = dg.define_asset_job(
+                name=name,
+                selection=dg.AssetSelection.assets(*keys).without_checks(),
+                executor_def=None if members else dg.in_process_executor,
+                description=(
+                    "Sync Meilisearch indexes: select the index (its asset) and the "
+                    "partition, `full` or `incremental`."
+                ),
+            )
+    return jobs
 
 
-def build_checks_job(index: IndexConfig) -> SyncJob:
-    """``check_<index>``: the consistency checks alone, on demand or on ``schedule.checks``.
+def sync_job_of(index: IndexConfig, jobs: dict[str, SyncJob]) -> SyncJob:
+    """The sync job that holds ``index``."""
+    return jobs[sync_job_name(index)]
+
+
+def build_checks_job(indexes: Sequence[IndexConfig]) -> SyncJob:
+    """``check_indexes``: the consistency checks alone, on demand or on ``schedule.checks``.
 
     They stream the whole index and the whole live table once (about what a full sync reads),
     in bounded memory; the checks run in the index's pool, so never beside one of its syncs.
     """
     return dg.define_asset_job(
-        name=checks_job_name(index),
-        selection=dg.AssetSelection.checks_for_assets(index_asset_key(index)),
+        name=CHECKS_JOB,
+        selection=dg.AssetSelection.checks_for_assets(*(index_asset_key(i) for i in indexes)),
         executor_def=dg.in_process_executor,
-        description=f"Compare the Meilisearch index `{index.name}` with its source.",
-    )
-
-
-def build_changes_job(name: str, indexes: list[IndexConfig]) -> SyncJob:
-    """One job over several indexes, for a change sensor that sees several of them move in
-    one tick: it asks for one run holding just those indexes' incremental syncs, so that
-    many indexes changing at once cost one run's start-up, not one each."""
-    return dg.define_asset_job(
-        name=name,
-        selection=dg.AssetSelection.assets(*(index_asset_key(i) for i in indexes)).without_checks(),
-        executor_def=dg.in_process_executor,
-        description="Incremental syncs of the indexes a change sensor saw move at once: "
-        + ", ".join(f"`{i.name}`" for i in indexes)
-        + ".",
+        description="Compare Meilisearch indexes with their sources: select the checks of one.",
     )

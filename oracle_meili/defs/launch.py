@@ -6,7 +6,7 @@ process instead; its runs have no code location.) ``./dev demo`` and the browser
 for the first syncs::
 
     python -m oracle_meili.defs.launch --url http://127.0.0.1:3000 \\
-        --job sync_products --partition full
+        --job sync_indexes --asset meilisearch/products --partition full
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -57,24 +59,81 @@ def _alive(pid: int) -> bool:
     return True
 
 
+_JOBS = (
+    "{ repositoriesOrError { ... on RepositoryConnection { nodes { name location { name } "
+    "pipelines { name } } } } }"
+)
+_LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchPipelineExecution(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}
+"""
+
+
 def launch_run(
-    url: str, job: str, partition: str | None = None, *, timeout: float = 600
+    url: str,
+    job: str,
+    partition: str | None = None,
+    *,
+    assets: Sequence[str] = (),
+    timeout: float = 600,
 ) -> tuple[str, DagsterRunStatus]:
-    """Submit ``job`` (for ``partition``) to the webserver at ``url``; wait until it finishes.
+    """Submit ``job`` (for ``partition``; its ``assets`` alone when given, each spelled
+    ``a/b``, without their checks) to the webserver at ``url``; wait until it finishes.
 
     Returns the run's id and final status."""
+    run_id = submit(url, job, partition, assets=assets)
     parts = urlsplit(url)
     client = DagsterGraphQLClient(
         parts.hostname or "127.0.0.1", port_number=parts.port, use_https=parts.scheme == "https"
     )
-    tags = {"dagster/partition": partition} if partition else None
-    run_id = client.submit_job_execution(job, tags=tags)
     deadline = time.monotonic() + timeout
     while (status := client.get_run_status(run_id)) not in _FINISHED:
         if time.monotonic() > deadline:
             raise TimeoutError(f"run {run_id} of {job} still {status.value} after {timeout:.0f} s")
         time.sleep(0.5)
     return run_id, status
+
+
+def submit(url: str, job: str, partition: str | None, *, assets: Sequence[str]) -> str:
+    """The GraphQL launch the UI's Launchpad sends: the job, the assets selected (and no
+    checks: Dagster would add every check of a selected asset), the partition's tag."""
+    repositories = _graphql(url, _JOBS)["repositoriesOrError"]["nodes"]
+    homes = [r for r in repositories if job in {p["name"] for p in r["pipelines"]}]
+    if len(homes) != 1:
+        raise RuntimeError(f"job {job!r} is in {len(homes)} code locations at {url}")
+    selector: dict[str, Any] = {
+        "repositoryLocationName": homes[0]["location"]["name"],
+        "repositoryName": homes[0]["name"],
+        "pipelineName": job,
+    }
+    if assets:
+        selector["assetSelection"] = [{"path": a.split("/")} for a in assets]
+        selector["assetCheckSelection"] = []
+    tags = [{"key": "dagster/partition", "value": partition}] if partition else []
+    params = {"selector": selector, "runConfigData": {}, "executionMetadata": {"tags": tags}}
+    answer = _graphql(url, _LAUNCH, {"params": params})["launchPipelineExecution"]
+    if answer["__typename"] != "LaunchRunSuccess":
+        raise RuntimeError(f"launching {job} failed: {answer}")
+    return str(answer["run"]["runId"])
+
+
+def _graphql(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    response = requests.post(
+        f"{url}/graphql", json={"query": query, "variables": variables or {}}, timeout=30
+    )
+    response.raise_for_status()
+    body = response.json()
+    if body.get("errors"):
+        raise RuntimeError(f"GraphQL errors from {url}: {body['errors']}")
+    data: dict[str, Any] = body["data"]
+    return data
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--job", required=True)
     parser.add_argument("--partition")
+    parser.add_argument(
+        "--asset", action="append", default=[], help="an asset of the job to run (repeatable)"
+    )
     parser.add_argument("--pid", type=int, help="the webserver's process: fail once it exits")
     args = parser.parse_args(argv)
     try:
@@ -91,8 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     except (RuntimeError, TimeoutError) as error:
         print(f"{error}", file=sys.stderr)
         return 1
-    run_id, status = launch_run(args.url, args.job, args.partition)
-    print(f"{args.job} ({args.partition or 'no partition'}): run {run_id} {status.value.lower()}")
+    run_id, status = launch_run(args.url, args.job, args.partition, assets=args.asset)
+    what = " ".join([args.job, *args.asset])
+    print(f"{what} ({args.partition or 'no partition'}): run {run_id} {status.value.lower()}")
     return 0 if status == DagsterRunStatus.SUCCESS else 1
 
 

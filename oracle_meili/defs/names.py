@@ -3,6 +3,8 @@ sensor, check and pool names (metadata keys are the typed sets of ``metadata_set
 
 from __future__ import annotations
 
+import hashlib
+
 import dagster as dg
 
 from oracle_meili.config import IndexConfig, SyncMode
@@ -36,13 +38,33 @@ def pool_name(index: IndexConfig) -> str:
 
 
 def _safe(index: IndexConfig) -> str:
-    # Job names allow [A-Za-z0-9_]; index names cannot contain "__", so "-" -> "__" is unique.
+    # Names allow [A-Za-z0-9_]; index names cannot contain "__", so "-" -> "__" is unique.
     return index.name.replace("-", "__")
 
 
-def job_name(index: IndexConfig) -> str:
-    """``sync_<index>``: what the schedules and the change sensor launch."""
-    return f"sync_{_safe(index)}"
+# The jobs: a fixed few, whatever the number of indexes (a run selects its index).
+SYNC_JOB = "sync_indexes"
+SLICED_SYNC_JOB = "sync_sliced_indexes"
+CHECKS_JOB = "check_indexes"
+OBSERVE_JOB = "observe_sources"
+RECONCILE_JOB = "reconcile_index"
+RESHARD_JOB = "reshard_index"
+
+
+def index_tag(index: IndexConfig) -> dict[str, str]:
+    """The tag of a run that syncs ``index`` (one per index it syncs), ``oracle_meili/index.
+    <index>``: the sensors and schedules set it, so that the runs of one index are found
+    among the shared job's. (A tag key's part is at most 63 characters: a longer name is
+    shortened, with a digest of the whole.)"""
+    name = index.name
+    if len(name) > 57:
+        name = f"{name[:40]}.{hashlib.sha256(name.encode()).hexdigest()[:16]}"
+    return {f"oracle_meili/index.{name}": "true"}
+
+
+def sync_job_name(index: IndexConfig) -> str:
+    """The job that syncs ``index``: the sliced indexes' own, or everyone else's."""
+    return SLICED_SYNC_JOB if index.parallel > 1 else SYNC_JOB
 
 
 def sliced_step_name(index: IndexConfig, part: str) -> str:
@@ -51,48 +73,29 @@ def sliced_step_name(index: IndexConfig, part: str) -> str:
     return f"{_safe(index)}_{part}"
 
 
-def checks_job_name(index: IndexConfig) -> str:
-    return f"check_{_safe(index)}"
+def sync_schedule_name(index: IndexConfig, mode: SyncMode) -> str:
+    """``sync_<index>_incremental``, ``sync_<index>_full``."""
+    return f"sync_{_safe(index)}_{mode}"
 
 
 def checks_schedule_name(index: IndexConfig) -> str:
-    return f"check_{_safe(index)}_schedule"
-
-
-def observe_job_name(index: IndexConfig) -> str:
-    return f"observe_{_safe(index)}"
+    return f"check_{_safe(index)}"
 
 
 def observe_schedule_name(index: IndexConfig) -> str:
-    return f"observe_{_safe(index)}_schedule"
-
-
-def reconcile_job_name(index: IndexConfig) -> str:
-    return f"reconcile_{_safe(index)}"
-
-
-def reshard_job_name(index: IndexConfig) -> str:
-    return f"reshard_{_safe(index)}"
-
-
-def reconcile_op_name(index: IndexConfig) -> str:
-    return f"reconcile_{_safe(index)}_op"
+    return f"observe_{_safe(index)}"
 
 
 def reconcile_schedule_name(index: IndexConfig) -> str:
-    return f"reconcile_{_safe(index)}_schedule"
-
-
-def sync_schedule_name(index: IndexConfig, mode: SyncMode) -> str:
-    return f"{job_name(index)}_{mode}"
+    return f"reconcile_{_safe(index)}"
 
 
 def change_sensor_name(index: IndexConfig) -> str:
-    return f"{job_name(index)}_on_change"
+    return f"sync_{_safe(index)}_on_change"
 
 
 def consistency_checks_name(index: IndexConfig) -> str:
-    return f"{job_name(index)}_consistency"
+    return f"sync_{_safe(index)}_consistency"
 
 
 # Asset check names.

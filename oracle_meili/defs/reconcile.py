@@ -1,45 +1,66 @@
-"""Reconciliation (hard deletes) as a Dagster job per index, optionally scheduled.
+"""Reconciliation (hard deletes): one Dagster job for every index, optionally scheduled.
+
+The run's configuration names the index; the op holds that index's pool while it works, so
+it never runs beside a sync of the same index.
 
 No ``from __future__ import annotations``: Dagster reads the op function's annotations.
 """
+
+from collections.abc import Sequence
 
 import dagster as dg
 from pydantic import Field
 
 from oracle_meili.config import IndexConfig
 from oracle_meili.defs.metadata_sets import ReconcileMetadata
-from oracle_meili.defs.names import (
-    index_asset_key,
-    pool_name,
-    reconcile_job_name,
-    reconcile_op_name,
-)
+from oracle_meili.defs.names import RECONCILE_JOB, index_asset_key, pool_name
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource, runner
+from oracle_meili.defs.throttle import pool_slot
 from oracle_meili.progress import ProgressReporter
+
+RECONCILE_OP = f"{RECONCILE_JOB}_op"
 
 
 class ReconcileConfig(dg.Config):
-    """Run configuration of ``reconcile_<index>``."""
+    """Run configuration of ``reconcile_index``."""
 
+    index: str = Field(description="The index to reconcile (its name).")
     force: bool = Field(
         default=False,
         description="Delete even more than the index's max_delete_share of its documents.",
     )
 
 
-def build_reconcile_job(index: IndexConfig) -> dg.JobDefinition:
-    """``reconcile_<index>``: delete documents whose rows are gone; in the index's pool, so it
-    never runs beside a sync of the same index."""
-    key = index_asset_key(index)
+def reconcile_run_config(index: IndexConfig, *, force: bool = False) -> dict[str, object]:
+    """The run configuration that reconciles ``index``."""
+    return {"ops": {RECONCILE_OP: {"config": {"index": index.name, "force": force}}}}
 
-    @dg.op(name=reconcile_op_name(index), pool=pool_name(index))
+
+def index_named(indexes: Sequence[IndexConfig], name: str) -> IndexConfig:
+    """The configured index ``name``; a run for another fails, naming the ones there are."""
+    for index in indexes:
+        if index.name == name:
+            return index
+    known = ", ".join(index.name for index in indexes)
+    raise dg.Failure(f"no index {name!r} in this code location (indexes: {known})")
+
+
+def build_reconcile_job(indexes: Sequence[IndexConfig]) -> dg.JobDefinition:
+    """``reconcile_index``: delete the documents of one index whose rows are gone."""
+
+    @dg.op(name=RECONCILE_OP)
     def _reconcile(
         context: dg.OpExecutionContext,
         config: ReconcileConfig,
         source: SourceResource,
         meilisearch: MeilisearchResource,
     ) -> None:
-        with runner(source, meilisearch).session() as session:
+        index = index_named(indexes, config.index)
+        why = "a sync or check of the index holds it"
+        with (
+            pool_slot(context, pool_name(index), holder=RECONCILE_OP, why=why),
+            runner(source, meilisearch).session() as session,
+        ):
             result = session.reconcile(
                 index,
                 force=config.force,
@@ -48,7 +69,7 @@ def build_reconcile_job(index: IndexConfig) -> dg.JobDefinition:
         context.log.info(f"{index.name}: {result.orphans} orphans deleted")
         context.log_event(
             dg.AssetObservation(
-                asset_key=key,
+                asset_key=index_asset_key(index),
                 metadata=dict(
                     ReconcileMetadata(
                         documents_checked=result.documents_checked,
@@ -60,8 +81,9 @@ def build_reconcile_job(index: IndexConfig) -> dg.JobDefinition:
         )
 
     @dg.job(
-        name=reconcile_job_name(index),
-        description=f"Delete documents of `{index.name}` whose source rows are gone.",
+        name=RECONCILE_JOB,
+        description="Delete the documents of an index whose source rows are gone (run "
+        "configuration: the index's name).",
         executor_def=dg.in_process_executor,
     )
     def _job() -> None:

@@ -1,20 +1,28 @@
-"""Resharding as a Dagster job per index, when ``meilisearch.shards`` lists several servers.
+"""Resharding: one Dagster job for every index, when ``meilisearch.shards`` lists several
+servers. The run's configuration names the index; the op holds that index's pool.
 
 No ``from __future__ import annotations``: Dagster reads the op function's annotations.
 """
+
+from collections.abc import Sequence
 
 import dagster as dg
 from pydantic import Field
 
 from oracle_meili.config import IndexConfig, environment, leaving_servers
 from oracle_meili.defs.metadata_sets import ReshardMetadata
-from oracle_meili.defs.names import index_asset_key, pool_name, reshard_job_name
+from oracle_meili.defs.names import RESHARD_JOB, index_asset_key, pool_name
+from oracle_meili.defs.reconcile import index_named
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource, runner
+from oracle_meili.defs.throttle import pool_slot
+
+RESHARD_OP = f"{RESHARD_JOB}_op"
 
 
 class ReshardConfig(dg.Config):
-    """Run configuration of ``reshard_<index>``."""
+    """Run configuration of ``reshard_index``."""
 
+    index: str = Field(description="The index to reshard (its name).")
     leaving: dict[str, str] = Field(
         default_factory=dict,
         description="Servers removed from meilisearch.shards, {name: url}, whose documents "
@@ -22,19 +30,24 @@ class ReshardConfig(dg.Config):
     )
 
 
-def build_reshard_job(index: IndexConfig) -> dg.JobDefinition:
-    """``reshard_<index>``: move documents to their shard after the shards changed; in the
-    index's pool, so it never runs beside a sync of the same index."""
+def build_reshard_job(indexes: Sequence[IndexConfig]) -> dg.JobDefinition:
+    """``reshard_index``: move an index's documents to their shard after the shards
+    changed."""
 
-    @dg.op(name=f"{reshard_job_name(index)}_op", pool=pool_name(index))
+    @dg.op(name=RESHARD_OP)
     def _reshard(
         context: dg.OpExecutionContext,
         config: ReshardConfig,
         source: SourceResource,
         meilisearch: MeilisearchResource,
     ) -> None:
+        index = index_named(indexes, config.index)
         leaving = leaving_servers(meilisearch.settings(), config.leaving, environment())
-        with runner(source, meilisearch).session() as session:
+        why = "a sync or check of the index holds it"
+        with (
+            pool_slot(context, pool_name(index), holder=RESHARD_OP, why=why),
+            runner(source, meilisearch).session() as session,
+        ):
             result = session.reshard(
                 index,
                 leaving=leaving,
@@ -56,9 +69,10 @@ def build_reshard_job(index: IndexConfig) -> dg.JobDefinition:
         )
 
     @dg.job(
-        name=reshard_job_name(index),
-        description=f"Move the documents of `{index.name}` to their shards after "
-        "`meilisearch.shards` changed.",
+        name=RESHARD_JOB,
+        description="Move the documents of an index to their shards after "
+        "`meilisearch.shards` changed (run configuration: the index's name, the servers "
+        "leaving).",
         executor_def=dg.in_process_executor,
     )
     def _job() -> None:

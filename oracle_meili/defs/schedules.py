@@ -1,4 +1,6 @@
-"""Schedules from each index's ``schedule:`` block.
+"""Schedules from each index's ``schedule:`` block: each requests a run of one of the
+shared jobs, for the index's asset (and partition), its checks, its table, or (reconcile)
+with the index in the run's configuration.
 
 No ``from __future__ import annotations``: Dagster reads the schedule function's annotations.
 """
@@ -10,11 +12,18 @@ import dagster as dg
 from oracle_meili.config import IndexConfig, ScheduleConfig, SyncMode
 from oracle_meili.defs.jobs import SyncJob
 from oracle_meili.defs.names import (
+    CONTENT_PARITY,
+    COUNT_PARITY,
+    NO_ORPHANS,
     checks_schedule_name,
+    index_asset_key,
+    index_tag,
     observe_schedule_name,
     reconcile_schedule_name,
+    source_table_key,
     sync_schedule_name,
 )
+from oracle_meili.defs.reconcile import reconcile_run_config
 from oracle_meili.errors import ConfigError
 
 
@@ -57,7 +66,12 @@ def _schedule(
         else dg.DefaultScheduleStatus.STOPPED,
     )
     def _sync_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        return dg.RunRequest(partition_key=mode)
+        return dg.RunRequest(
+            partition_key=mode,
+            asset_selection=[index_asset_key(index)],
+            asset_check_keys=[],  # else Dagster adds the index's checks
+            tags=index_tag(index),
+        )
 
     return _sync_schedule
 
@@ -69,7 +83,7 @@ def build_job_schedule(
     *,
     what: Literal["reconcile", "checks", "observe"],
 ) -> dg.ScheduleDefinition | None:
-    """The schedule of the index's reconcile, checks or observe job (``schedule.reconcile``,
+    """The schedule of the index's reconcile, checks or observe run (``schedule.reconcile``,
     ``schedule.checks``, ``schedule.observe``), if one is configured.
 
     Raises:
@@ -83,17 +97,34 @@ def build_job_schedule(
         "checks": checks_schedule_name,
         "observe": observe_schedule_name,
     }[what](index)
+    key = index_asset_key(index)
+    if what == "reconcile":
+        request = dg.RunRequest(run_config=reconcile_run_config(index))
+    elif what == "checks":
+        checks = [
+            dg.AssetCheckKey(key, name) for name in (COUNT_PARITY, CONTENT_PARITY, NO_ORPHANS)
+        ]
+        request = dg.RunRequest(asset_selection=[], asset_check_keys=checks)
+    else:
+        assert index.table is not None, "a query's index has no table to observe"
+        request = dg.RunRequest(asset_selection=[source_table_key(index.table)])
     try:
-        return dg.ScheduleDefinition(
+
+        @dg.schedule(
             name=name,
             cron_schedule=cron,
             job=job,
             execution_timezone=schedule.timezone,
+            description=f"{what.capitalize()} `{index.name}` ({cron}).",
             default_status=dg.DefaultScheduleStatus.RUNNING
             if schedule.running
             else dg.DefaultScheduleStatus.STOPPED,
         )
+        def _job_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+            return request
+
     except dg.DagsterInvalidDefinitionError as e:
         raise ConfigError(
             f"index {index.name!r}: schedule.{what} {cron!r} is not valid: {e}"
         ) from None
+    return _job_schedule

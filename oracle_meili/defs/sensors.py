@@ -23,9 +23,14 @@ import dagster as dg
 import orjson
 
 from oracle_meili.config import ChangeSensorConfig, IndexConfig
-from oracle_meili.defs.jobs import SyncJob, build_changes_job
+from oracle_meili.defs.jobs import SyncJob
 from oracle_meili.defs.metadata import last_syncs
-from oracle_meili.defs.names import change_sensor_name, index_asset_key, source_table_key
+from oracle_meili.defs.names import (
+    change_sensor_name,
+    index_asset_key,
+    index_tag,
+    source_table_key,
+)
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource, runner
 from oracle_meili.defs.sources import newest_change_metadata, source_tables
 from oracle_meili.engine.freshness import LastSync, sync_due
@@ -73,21 +78,13 @@ def build_change_sensors(
             name = "source_changes"
         else:
             name = f"source_changes_every_{interval}s" + ("_running" if running else "")
-        changes = (
-            build_changes_job(f"{name}_sync", [w.index for w in watched])
-            if len(watched) > 1
-            else None
-        )
-        sensors.append(
-            _sensor(name, watched, changes, interval=interval, running=running, clock=clock)
-        )
+        sensors.append(_sensor(name, watched, interval=interval, running=running, clock=clock))
     return sensors
 
 
 def _sensor(
     name: str,
     watched: list[Watched],
-    changes: SyncJob | None,
     *,
     interval: int,
     running: bool,
@@ -97,7 +94,7 @@ def _sensor(
 
     @dg.sensor(
         name=name,
-        jobs=[w.job for w in watched] + ([changes] if changes is not None else []),
+        jobs=list({w.job.name: w.job for w in watched}.values()),
         minimum_interval_seconds=interval,
         description=(
             f"Reads the highest cursor of {described} in one query, and requests an "
@@ -134,21 +131,28 @@ def _sensor(
             previous = last[index_asset_key(w.index)]
             if sync_due(highest, previous, at=at) is None:
                 continue
-            hold = _hold(context.instance, w, changes, at=at)
+            hold = _hold(context.instance, w, at=at)
             if hold is not None:
                 held.append(f"{name}: {hold}")
                 continue
-            retry = _failed_run_id(context.instance, w, changes)
+            retry = _failed_run_id(context.instance, w)
             if previous is None:
                 # Never synced: its first (full) sync, rather than an empty index until a
                 # row changes. The run key makes Dagster launch it once (per failure).
                 key = f"{name}:first" + (f":after:{retry}" if retry else "")
                 requests.append(
-                    dg.RunRequest(job_name=w.job.name, run_key=key, partition_key="full")
+                    dg.RunRequest(
+                        job_name=w.job.name,
+                        run_key=key,
+                        partition_key="full",
+                        asset_selection=[index_asset_key(w.index)],
+                        asset_check_keys=[],  # else Dagster adds the index's checks
+                        tags=index_tag(w.index),
+                    )
                 )
                 continue
             due.append((w, _due_key(name, highest, previous, retry)))
-        requests.extend(_incremental_requests(due, changes))
+        requests.extend(_incremental_requests(due))
         skip = None
         if not requests:
             skip = "; ".join(held) if held else "no change in the source"
@@ -188,63 +192,50 @@ def _observations(index: IndexConfig, max_cursor: Any) -> list[dg.AssetObservati
     ]
 
 
-def _incremental_requests(
-    due: list[tuple[Watched, str]], changes: SyncJob | None
-) -> list[dg.RunRequest]:
-    """One run per due index, or one run for all of them (the sensor's changes job)."""
-    if len(due) > 1 and changes is not None:
-        key = ";".join(run_key for _, run_key in due)
-        return [
+def _incremental_requests(due: list[tuple[Watched, str]]) -> list[dg.RunRequest]:
+    """One run for every due index of a sync job: many indexes changing at once cost one
+    run's start-up. The run key makes one set of due syncs launch one run, however often
+    a tick sees it."""
+    by_job: dict[str, list[tuple[Watched, str]]] = {}
+    for w, run_key in due:
+        by_job.setdefault(w.job.name, []).append((w, run_key))
+    requests = []
+    for job, members in by_job.items():
+        key = ";".join(run_key for _, run_key in members)
+        if len(members) > 1:
+            key = hashlib.sha256(key.encode()).hexdigest()[:32]
+        requests.append(
             dg.RunRequest(
-                job_name=changes.name,
-                # The run key makes one set of changes launch one run, however often seen.
-                run_key=hashlib.sha256(key.encode()).hexdigest()[:32],
+                job_name=job,
+                run_key=key,
                 partition_key="incremental",
-                asset_selection=[index_asset_key(w.index) for w, _ in due],
+                asset_selection=[index_asset_key(w.index) for w, _ in members],
+                asset_check_keys=[],  # else Dagster adds the indexes' checks
+                tags={k: v for w, _ in members for k, v in index_tag(w.index).items()},
             )
-        ]
-    # The run key makes one due sync launch one run, however often it is seen.
-    return [
-        dg.RunRequest(job_name=w.job.name, run_key=run_key, partition_key="incremental")
-        for w, run_key in due
-    ]
+        )
+    return requests
 
 
 def _runs_of(
     instance: dg.DagsterInstance,
     w: Watched,
-    changes: SyncJob | None,
     statuses: Sequence[dg.DagsterRunStatus] | None = None,
-    *,
-    limit: int = 20,
 ) -> list[dg.RunRecord]:
-    """The newest runs that sync the index, newest first: runs of its own job, and runs of
-    the sensor's changes job that hold it."""
-    records = list(
-        instance.get_run_records(
-            filters=dg.RunsFilter(job_name=w.job.name, statuses=list(statuses or [])),
-            limit=limit,
-        )
+    """The newest runs of the shared sync job that sync the index (by its tag), newest
+    first."""
+    filters = dg.RunsFilter(
+        job_name=w.job.name, statuses=list(statuses or []), tags=index_tag(w.index)
     )
-    if changes is not None:
-        key = index_asset_key(w.index)
-        filters = dg.RunsFilter(job_name=changes.name, statuses=list(statuses or []))
-        records.extend(
-            record
-            for record in instance.get_run_records(filters=filters, limit=limit)
-            if key in (record.dagster_run.asset_selection or ())
-        )
-    return sorted(records, key=lambda record: record.create_timestamp, reverse=True)
+    return list(instance.get_run_records(filters=filters, limit=1))
 
 
-def _hold(
-    instance: dg.DagsterInstance, w: Watched, changes: SyncJob | None, *, at: dt.datetime
-) -> str | None:
+def _hold(instance: dg.DagsterInstance, w: Watched, *, at: dt.datetime) -> str | None:
     """Why no run of the index is requested now, or None: a sync of it is waiting to start
     (it will read the change), or its last sync failed a moment ago."""
-    if _runs_of(instance, w, changes, WAITING, limit=1):
+    if _runs_of(instance, w, WAITING):
         return "a sync is waiting to start; it will read the change"
-    newest = _runs_of(instance, w, changes, limit=1)
+    newest = _runs_of(instance, w)
     if newest and newest[0].dagster_run.status == dg.DagsterRunStatus.FAILURE:
         ended = newest[0].end_time or newest[0].update_timestamp.timestamp()
         retry_at = ended + RETRY_AFTER_FAILURE_SECONDS
@@ -254,10 +245,10 @@ def _hold(
     return None
 
 
-def _failed_run_id(instance: dg.DagsterInstance, w: Watched, changes: SyncJob | None) -> str | None:
+def _failed_run_id(instance: dg.DagsterInstance, w: Watched) -> str | None:
     """The newest run of the index when it failed: the retry's run key names it, so that a
     failed sync is requested again rather than taken for one already launched."""
-    newest = _runs_of(instance, w, changes, limit=1)
+    newest = _runs_of(instance, w)
     if newest and newest[0].dagster_run.status == dg.DagsterRunStatus.FAILURE:
         return newest[0].dagster_run.run_id
     return None

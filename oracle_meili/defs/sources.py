@@ -21,7 +21,7 @@ from oracle_meili.defs.metadata import utc_timestamp
 from oracle_meili.defs.metadata_sets import SourceObservation, TableMetadataSet
 from oracle_meili.defs.names import (
     DEFAULT_GROUP,
-    observe_job_name,
+    OBSERVE_JOB,
     source_table_key,
 )
 from oracle_meili.defs.resources import MeilisearchResource, SourceResource, runner
@@ -157,13 +157,14 @@ def table_schema(columns: Sequence[tuple[str, str, str]]) -> dg.TableSchema:
     )
 
 
-def build_observe_job(index: IndexConfig) -> SyncJob | None:
-    """``observe_<index>``: observes the index's source table (for ``schedule.observe``)."""
-    if index.table is None:
+def build_observe_job(indexes: Sequence[IndexConfig]) -> SyncJob | None:
+    """``observe_sources``: observes source tables (select them; ``schedule.observe``)."""
+    keys = sorted({source_table_key(i.table) for i in indexes if i.table is not None})
+    if not keys:
         return None
     return dg.define_asset_job(
-        name=observe_job_name(index),
-        selection=dg.AssetSelection.assets(source_table_key(index.table)),
+        name=OBSERVE_JOB,
+        selection=dg.AssetSelection.assets(*keys),
         executor_def=dg.in_process_executor,
-        description=f"Observe {index.table}: live rows, newest change, columns.",
+        description="Observe source tables: live rows, newest change, columns.",
     )

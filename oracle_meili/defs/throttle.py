@@ -17,6 +17,9 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+# NOTE: the instance's concurrency storage is not exported by dagster; this is its type.
+from dagster._core.storage.event_log.base import EventLogStorage
+
 from oracle_meili.adapters.database import source_identity
 from oracle_meili.config import SourceConfig
 
@@ -55,23 +58,47 @@ def source_slot(
         # The configuration is the limit's one source of truth.
         storage.set_concurrency_slots(slots.pool, slots.limit)
     # A label of its own: freeing this slot must not free the index pool's slot of the step.
-    label = f"{holder}/source_slot"
+    why = f"{slots.limit} sync(s) read the source at once (source.max_concurrent_syncs)"
+    with pool_slot(context, slots.pool, holder=f"{holder}/source_slot", why=why):
+        yield
+
+
+@contextmanager
+def pool_slot(
+    context: dg.AssetExecutionContext | dg.OpExecutionContext,
+    pool: str,
+    *,
+    holder: str,
+    why: str,
+) -> Iterator[None]:
+    """Hold a slot of ``pool`` (waiting for one, and saying ``why`` once) for the block: for
+    an op whose pool depends on its run's configuration (one job for every index)."""
+    storage = context.instance.event_log_storage
+    if not _limited(storage, pool):
+        yield
+        return
     waited = False
     while True:
-        claim = storage.claim_concurrency_slot(slots.pool, context.run_id, label)
+        claim = storage.claim_concurrency_slot(pool, context.run_id, holder)
         if claim.is_claimed:
             break
         if not waited:
-            context.log.info(
-                f"waiting for a slot of {slots.pool}: {slots.limit} sync(s) read the source "
-                "at once (source.max_concurrent_syncs)"
-            )
+            context.log.info(f"waiting for a slot of {pool}: {why}")
             waited = True
         time.sleep(claim.sleep_interval or CLAIM_INTERVAL_SECONDS)
     try:
         yield
     finally:
-        storage.free_concurrency_slot_for_step(context.run_id, label)
+        storage.free_concurrency_slot_for_step(context.run_id, holder)
+
+
+def _limited(storage: EventLogStorage, pool: str) -> bool:
+    """Whether ``pool`` has a limit: its own, or (as Dagster gives a step's pool) the
+    instance's default one, set on first use."""
+    if pool in storage.get_concurrency_keys():
+        return True
+    storage.initialize_concurrency_limit_to_default(pool)
+    return pool in storage.get_concurrency_keys()
 
 
 @contextmanager
@@ -84,12 +111,9 @@ def slot_if_free(
     its next poll rather than wait here. A claim that fails leaves nothing queued, so it
     never stands before a sync run waiting for the same slot."""
     storage = instance.event_log_storage
-    if pool not in storage.get_concurrency_keys():
-        # As Dagster does for a step's pool: the instance's default limit, if it has one.
-        storage.initialize_concurrency_limit_to_default(pool)
-        if pool not in storage.get_concurrency_keys():
-            yield True  # no limit on this pool: nothing to hold
-            return
+    if not _limited(storage, pool):
+        yield True  # no limit on this pool: nothing to hold
+        return
     claimed = storage.claim_concurrency_slot(pool, run_id, holder).is_claimed
     if not claimed:
         storage.free_concurrency_slot_for_step(run_id, holder)  # off the queue

@@ -1,13 +1,14 @@
 """The configuration, translated into Dagster: one function per index, one for the whole.
 
-:func:`index_definitions` turns one index's settings into everything Dagster shows and runs
-for it; :func:`build_definitions` adds the source tables and the resources.
+:func:`index_definitions` turns one index's settings into its asset, checks and schedules;
+:func:`build_definitions` adds the shared jobs, the sensors, the source tables and the
+resources.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
@@ -17,7 +18,7 @@ from oracle_meili.config import AppConfig, IndexConfig, Orchestration
 from oracle_meili.defs.assets import build_index_asset
 from oracle_meili.defs.checks import build_consistency_checks
 from oracle_meili.defs.follow import build_follow_job, build_follow_sensor, follow_groups
-from oracle_meili.defs.jobs import SyncJob, build_checks_job, build_sync_job
+from oracle_meili.defs.jobs import SyncJob, build_checks_job, build_sync_jobs, sync_job_of
 from oracle_meili.defs.reconcile import build_reconcile_job
 from oracle_meili.defs.reshard import build_reshard_job
 from oracle_meili.defs.resources import build_resources
@@ -29,40 +30,61 @@ from oracle_meili.defs.throttle import SourceSlots
 
 
 @dataclass(frozen=True)
+class SharedJobs:
+    """The jobs of a code location: a fixed few, whatever the number of indexes."""
+
+    sync: dict[str, SyncJob]
+    checks: SyncJob
+    observe: SyncJob | None
+    reconcile: dg.JobDefinition
+    reshard: dg.JobDefinition | None
+
+    @classmethod
+    def of(cls, indexes: Sequence[IndexConfig], *, sharded: bool) -> SharedJobs:
+        return cls(
+            sync=build_sync_jobs(indexes),
+            checks=build_checks_job(indexes),
+            observe=build_observe_job(indexes),
+            reconcile=build_reconcile_job(indexes),
+            reshard=build_reshard_job(indexes) if sharded else None,
+        )
+
+    def all(self) -> list[SyncJob | dg.JobDefinition]:
+        jobs = [*self.sync.values(), self.checks, self.observe, self.reconcile, self.reshard]
+        return [job for job in jobs if job is not None]
+
+
+@dataclass(frozen=True)
 class IndexDefinitions:
     """What Dagster holds for one index."""
 
     asset: dg.AssetsDefinition
     checks: dg.AssetChecksDefinition
     sync: SyncJob
-    jobs: tuple[SyncJob | dg.JobDefinition, ...]
     schedules: tuple[dg.ScheduleDefinition, ...]
 
 
 def index_definitions(
     index: IndexConfig,
     orchestration: Orchestration,
+    jobs: SharedJobs,
     source_slots: SourceSlots | None = None,
-    *,
-    sharded: bool = False,
 ) -> IndexDefinitions:
-    """The index's asset and checks; its sync, check, reconcile and observe jobs (and, on
-    shards, its reshard job); the schedules its ``schedule:`` asks for. (Change sensors watch
-    several indexes at once: :func:`build_definitions` makes them.)
+    """The index's asset and checks, and the schedules its ``schedule:`` asks for (each a
+    run of a shared job for this index). (Change sensors watch several indexes at once:
+    :func:`build_definitions` makes them.)
 
     Raises:
         ConfigError: a schedule's cron expression or time zone is invalid.
     """
     schedule = orchestration.schedule
-    sync = build_sync_job(index)
-    checks = build_checks_job(index)
-    reconcile = build_reconcile_job(index)
-    observe = build_observe_job(index)
-    reshard = build_reshard_job(index) if sharded else None
+    sync = sync_job_of(index, jobs.sync)
     maintenance = (
-        build_job_schedule(index, schedule, reconcile, what="reconcile"),
-        build_job_schedule(index, schedule, checks, what="checks"),
-        build_job_schedule(index, schedule, observe, what="observe") if observe else None,
+        build_job_schedule(index, schedule, jobs.reconcile, what="reconcile"),
+        build_job_schedule(index, schedule, jobs.checks, what="checks"),
+        build_job_schedule(index, schedule, jobs.observe, what="observe")
+        if jobs.observe is not None and index.table is not None
+        else None,
     )
     return IndexDefinitions(
         asset=(
@@ -72,7 +94,6 @@ def index_definitions(
         ),
         checks=build_consistency_checks(index),
         sync=sync,
-        jobs=tuple(job for job in (sync, checks, reconcile, observe, reshard) if job is not None),
         schedules=(
             *build_schedules(index, schedule, sync),
             *(s for s in maintenance if s is not None),
@@ -95,10 +116,9 @@ def build_definitions(
         ConfigError: a schedule's cron expression or time zone is invalid.
     """
     slots = SourceSlots.of(config.source)
-    sharded = bool(config.meilisearch.shards)
+    jobs = SharedJobs.of(config.indexes, sharded=bool(config.meilisearch.shards))
     per_index = [
-        index_definitions(i, config.orchestration_of(i), slots, sharded=sharded)
-        for i in config.indexes
+        index_definitions(i, config.orchestration_of(i), jobs, slots) for i in config.indexes
     ]
     with warnings.catch_warnings():
         # Code references are beta in Dagster 1.13; used knowingly (pinned below 1.14), so
@@ -120,7 +140,7 @@ def build_definitions(
     return dg.Definitions(
         assets=assets,
         asset_checks=[d.checks for d in per_index],
-        jobs=[*(job for d in per_index for job in d.jobs), *follow_jobs],
+        jobs=[*jobs.all(), *follow_jobs],
         schedules=[schedule for d in per_index for schedule in d.schedules],
         sensors=[
             *build_change_sensors(

@@ -43,16 +43,19 @@ CHROMIUM_ARGS = [
 class DagsterUi:
     url: str
     index: str
+    # The sync job and the checks job (shared by every index: a run selects the index).
     job: str
+    checks: str
     database: Path
     meilisearch: MeilisearchConfig
     # The environment `dg` runs in for this UI (its Dagster home, configuration, server).
     env: dict[str, str]
 
     def launch(self, job: str, partition: str | None = None) -> tuple[str, dg.DagsterRunStatus]:
-        """Launch ``job`` through this UI's webserver, as its Materialize button does; wait.
-        Returns the run's id and final status."""
-        return launch_run(self.url, job, partition, timeout=300)
+        """Launch ``job`` through this UI's webserver, as its Materialize button does (the
+        sync job for this index's asset); wait. Returns the run's id and final status."""
+        assets = [f"meilisearch/{self.index}"] if job == self.job else []
+        return launch_run(self.url, job, partition, assets=assets, timeout=300)
 
 
 # The UI loads its data after the page: wait for it longer than Playwright's 5 s default.
@@ -97,7 +100,7 @@ def dagster_ui(
         "VIRTUAL_ENV": str(venv_bin.parent),
         "PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}",
     }
-    job, checks = f"sync_{index}", f"check_{index}"
+    job, checks = "sync_indexes", "check_indexes"
     port = free_port()
     log = tmp / "dg-dev.log"
     with log.open("wb") as out:
@@ -113,6 +116,7 @@ def dagster_ui(
         url=f"http://127.0.0.1:{port}",
         index=index,
         job=job,
+        checks=checks,
         database=database,
         meilisearch=MeilisearchConfig(url=meili_server.url, api_key=meili_server.master_key),
         env=env,

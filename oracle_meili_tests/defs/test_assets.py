@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.config import AppConfig, parse_index
 from oracle_meili.defs.assets import build_index_asset
-from oracle_meili.defs.jobs import SYNC_RETRY_POLICY, build_sync_job
+from oracle_meili.defs.jobs import SYNC_RETRY_POLICY, build_sync_jobs
 from oracle_meili.defs.metadata import latest_checkpoint, latest_watermark
 from oracle_meili.defs.metadata_sets import CheckpointMetadata, SyncMetadata
 from oracle_meili.defs.names import index_asset_key, source_table_key
@@ -207,7 +207,7 @@ def test_the_asset_itself_retries_so_ui_materializations_do_too() -> None:
         "search",
     )
     assert asset.op.retry_policy == SYNC_RETRY_POLICY
-    assert build_sync_job(index).executor_def is dg.in_process_executor
+    assert build_sync_jobs([index])["sync_indexes"].executor_def is dg.in_process_executor
     assert spec.freshness_policy is None
 
 

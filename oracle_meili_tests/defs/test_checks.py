@@ -17,7 +17,7 @@ from oracle_meili.definitions import build_definitions
 from oracle_meili.defs.assets import build_index_asset
 from oracle_meili.defs.checks import build_consistency_checks
 from oracle_meili.defs.jobs import build_checks_job
-from oracle_meili.defs.reconcile import build_reconcile_job
+from oracle_meili.defs.reconcile import build_reconcile_job, reconcile_run_config
 from oracle_meili.defs.resources import build_resources
 from oracle_meili.defs.schedules import build_job_schedule
 from oracle_meili.errors import ConfigError
@@ -96,9 +96,11 @@ def test_reconcile_job_deletes_hard_deleted_rows(
         c.execute(sa.text("DELETE FROM PRODUCTS WHERE IS_DELETED = 'N' AND PRODUCT_ID <= 20"))
         live = c.execute(sa.text("SELECT COUNT(*) FROM PRODUCTS WHERE IS_DELETED = 'N'")).scalar()
     engine.dispose()
-    job = build_reconcile_job(index)
+    job = build_reconcile_job([index])
     result = job.execute_in_process(
-        instance=instance, resources=build_resources(app_config, os.environ)
+        instance=instance,
+        resources=build_resources(app_config, os.environ),
+        run_config=reconcile_run_config(index),
     )
     assert result.success
     assert meili_client.document_count(index.name) == live
@@ -113,7 +115,7 @@ def test_invalid_reconcile_cron_names_the_index() -> None:
     )
     with pytest.raises(ConfigError, match=r"index 'p': schedule.reconcile 'soon'"):
         build_job_schedule(
-            index, orchestration.schedule, build_reconcile_job(index), what="reconcile"
+            index, orchestration.schedule, build_reconcile_job([index]), what="reconcile"
         )
 
 
@@ -123,26 +125,29 @@ def test_checks_schedule_from_the_configuration() -> None:
         label="index 'p'",
     )
     schedule = build_job_schedule(
-        index, orchestration.schedule, build_checks_job(index), what="checks"
+        index, orchestration.schedule, build_checks_job([index]), what="checks"
     )
     assert schedule is not None
-    assert (schedule.name, schedule.cron_schedule) == ("check_p_schedule", "0 4 * * *")
-    assert schedule.job_name == "check_p"
+    assert (schedule.name, schedule.cron_schedule) == ("check_p", "0 4 * * *")
+    assert schedule.job_name == "check_indexes"
+    (request,) = schedule.evaluate_tick(dg.build_schedule_context()).run_requests or []
+    assert {key.name for key in request.asset_check_keys or []} == {
+        "document_count_parity", "content_parity", "no_orphans"
+    }  # fmt: skip
 
 
 def test_sync_runs_no_longer_carry_the_checks(
     app_config: AppConfig, instance: dg.DagsterInstance, meili_client: MeiliClient
 ) -> None:
-    """A run of `sync_<index>` (what sensors launch) carries no checks, which read the whole
-    index and table; `check_<index>` runs them."""
-    index = app_config.indexes[0]
+    """A run of `sync_indexes` (what sensors launch) carries no checks, which read the whole
+    index and table; `check_indexes` runs them."""
     defs = build_definitions(app_config, os.environ)
-    sync = defs.resolve_job_def(f"sync_{index.name}")
+    sync = defs.resolve_job_def("sync_indexes")  # holding this one index
     result = sync.execute_in_process(instance=instance, partition_key="full")
     assert result.success
     checked = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert checked == []
-    checks = defs.resolve_job_def(f"check_{index.name}")
+    checks = defs.resolve_job_def("check_indexes")
     result = checks.execute_in_process(instance=instance)
     evaluations = [
         e.event_specific_data

@@ -103,7 +103,7 @@ def test_the_follow_run_keeps_the_index_fresh_through_faults(
             writing = threading.Event()
             writer = threading.Thread(target=keep_writing, args=(table, writing))
             writer.start()
-            full = ["-j", f"sync_{index_name}", "--tags", '{"dagster/partition": "full"}']
+            full = ["-j", "sync_indexes", "--tags", '{"dagster/partition": "full"}']
             try:
                 subprocess.run([*launch, *full], env=env, cwd=tmp_path, check=True,
                                capture_output=True)  # fmt: skip
@@ -115,7 +115,9 @@ def test_the_follow_run_keeps_the_index_fresh_through_faults(
             wait_for(found, timeout=30, what="the rows written during the full sync")
 
             # A sync run killed (kill -9) while it holds the index's pool: the slot is freed,
-            # and the follow run syncs the index again within 60 s.
+            # and the follow run syncs the index again within 60 s. (Rows enough for the
+            # full sync to take seconds; searched for as a count, not one by one.)
+            bulk_rows(table, 30_000)
             subprocess.run([*launch, *full], env=env, cwd=tmp_path, check=True,
                            capture_output=True)  # fmt: skip
             killed = wait_for(lambda: step_started(instance, index_name), timeout=60,
@@ -156,6 +158,17 @@ def test_the_follow_run_keeps_the_index_fresh_through_faults(
         table.engine.dispose()
 
 
+def bulk_rows(table: EventsTable, count: int) -> None:
+    """``count`` rows in one statement, with ids above the tracked ones (not tracked)."""
+    with table.engine.begin() as c:
+        c.exec_driver_sql(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
+            "INSERT INTO EVENTS (ID, NAME, UPDATED_AT) "
+            "SELECT 1000000 + i, 'bulk' || i, strftime('%Y-%m-%d %H:%M:%S', 'now') FROM n",
+            (count,),
+        )
+
+
 def keep_writing(table: EventsTable, stop: threading.Event) -> None:
     while not stop.is_set():
         table.commit(Commit(row=None, lateness=0))
@@ -164,7 +177,7 @@ def keep_writing(table: EventsTable, stop: threading.Event) -> None:
 
 def step_started(instance: dg.DagsterInstance, index: str) -> str | None:
     """The newest sync run of the index, once its step has started (its pool slot held)."""
-    runs = instance.get_runs(filters=dg.RunsFilter(job_name=f"sync_{index}"), limit=1)
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name="sync_indexes"), limit=1)
     if runs and any(
         e.dagster_event_type == dg.DagsterEventType.STEP_START
         for e in instance.all_logs(runs[0].run_id)
@@ -174,5 +187,5 @@ def step_started(instance: dg.DagsterInstance, index: str) -> str | None:
 
 
 def full_sync_ended(instance: dg.DagsterInstance, index: str) -> bool:
-    runs = instance.get_runs(filters=dg.RunsFilter(job_name=f"sync_{index}"))
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name="sync_indexes"))
     return bool(runs) and runs[0].status == dg.DagsterRunStatus.SUCCESS

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from oracle_meili.config import IndexConfig
-from oracle_meili.defs.names import job_name
+from oracle_meili.defs.names import sync_job_name
 from oracle_meili_tests.test_docs import PROJECT, blocks
 
 K8S_DEFINITIONS = PROJECT / "deploy" / "k8s" / "definitions.py"
@@ -52,10 +52,10 @@ def test_sliced_jobs_run_on_the_k8s_executor(
     definitions = module.defs()
     assert isinstance(definitions, dg.Definitions)
     products, stores = (IndexConfig.model_validate(i) for i in config["indexes"])
-    sliced = definitions.resolve_job_def(job_name(products))
+    sliced = definitions.resolve_job_def(sync_job_name(products))
     assert sliced.executor_def.name == "k8s"
     assert sliced.executor_def.config_schema  # configured: max_concurrent 8
     ops = {node.name for node in sliced.all_node_defs if isinstance(node, dg.OpDefinition)}
     assert ops == {"products_plan", "products_slice", "products_publish"}
-    plain = definitions.resolve_job_def(job_name(stores))
+    plain = definitions.resolve_job_def(sync_job_name(stores))
     assert plain.executor_def.name == "in_process"

@@ -117,26 +117,28 @@ def test_runs_launched_with_the_shipped_settings_never_overlap(
     with dg.DagsterInstance.from_config(str(home)) as instance:
         # As docs/deploying.md says: the pool's limit set up front.
         instance.event_log_storage.set_concurrency_slots(f"oracle_meili/{index_name}", 1)
-    statuses, windows = launch_and_run([f"sync_{index_name}"] * 2, env=env, cwd=tmp_path, home=home)
+    statuses, windows = launch_and_run([index_name] * 2, env=env, cwd=tmp_path, home=home)
     (a_start, a_end), (b_start, b_end) = windows
     assert b_start >= a_end, (statuses, a_start, a_end, b_start, b_end)
     assert statuses == [dg.DagsterRunStatus.SUCCESS] * 2
 
 
 def launch_and_run(
-    jobs: list[str], *, env: dict[str, str], cwd: Path, home: Path
+    indexes: list[str], *, env: dict[str, str], cwd: Path, home: Path
 ) -> tuple[list[dg.DagsterRunStatus], list[tuple[float, float]]]:
-    """Submit a full sync of each job with `dagster job launch` (queued, as the sensor's
-    runs are), then let a daemon launch them; their statuses and step windows."""
-    launch = [sys.executable, "-m", "dagster", "job", "launch", "-m", "oracle_meili.definitions"]
+    """Submit a full sync of each index with `dagster job launch` (queued, as the sensor's
+    runs are: the job `sync_indexes`, the index's step selected), then let a daemon launch
+    them; their statuses and step windows."""
+    launch = [sys.executable, "-m", "dagster", "job", "launch", "-m", "oracle_meili.definitions",
+              "-j", "sync_indexes"]  # fmt: skip
     launchers = [
         subprocess.Popen(
-            [*launch, "-j", job, "--tags", '{"dagster/partition": "full"}'],
+            [*launch, "-o", f"meilisearch__{index}", "--tags", '{"dagster/partition": "full"}'],
             env=env,
             cwd=cwd,
             stderr=subprocess.PIPE,
         )
-        for job in jobs
+        for index in indexes
     ]
     for launcher in launchers:
         _, stderr = launcher.communicate(timeout=120)
@@ -179,9 +181,7 @@ def test_the_source_limit_holds_across_indexes(
         tmp_path, meili_server, index_name, shipped_instance(), indexes=2,
         source={"max_concurrent_syncs": 1},
     )  # fmt: skip
-    statuses, _ = launch_and_run(
-        [f"sync_{index_name}", f"sync_{index_name}_2"], env=env, cwd=tmp_path, home=home
-    )
+    statuses, _ = launch_and_run([index_name, f"{index_name}_2"], env=env, cwd=tmp_path, home=home)
     assert statuses == [dg.DagsterRunStatus.SUCCESS] * 2
     with dg.DagsterInstance.from_config(str(home)) as instance:
         windows = sorted(sync_window(instance, r.run_id) for r in instance.get_runs(limit=2))

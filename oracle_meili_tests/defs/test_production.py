@@ -127,7 +127,7 @@ def test_sensor_run_and_index_with_postgres_storage_and_three_processes(
             process.wait(timeout=60)
         engine.dispose()
     # The runs, their events and the sensor's ticks are in PostgreSQL.
-    assert finished_runs(postgres) == [(f"sync_{index_name}", "SUCCESS")] * 2
+    assert finished_runs(postgres) == [("sync_indexes", "SUCCESS")] * 2
     (ticks,) = query(postgres, "SELECT COUNT(*) FROM job_ticks")
     assert isinstance(ticks[0], int) and ticks[0] > 0
 

@@ -8,7 +8,8 @@ import dagster as dg
 import pytest
 
 from oracle_meili.config import IndexConfig, ScheduleConfig, parse_index
-from oracle_meili.defs.jobs import build_sync_job
+from oracle_meili.defs.jobs import build_sync_jobs
+from oracle_meili.defs.names import index_asset_key
 from oracle_meili.defs.schedules import build_schedules
 from oracle_meili.errors import ConfigError
 
@@ -22,7 +23,7 @@ def index(**schedule: object) -> tuple[IndexConfig, ScheduleConfig]:
 
 def schedules_of(entry: tuple[IndexConfig, ScheduleConfig]) -> list[dg.ScheduleDefinition]:
     config, schedule = entry
-    return build_schedules(config, schedule, build_sync_job(config))
+    return build_schedules(config, schedule, build_sync_jobs([config])["sync_indexes"])
 
 
 def test_schedules_request_their_partition_TEST_120() -> None:
@@ -37,6 +38,7 @@ def test_schedules_request_their_partition_TEST_120() -> None:
         request = schedules[f"sync_my__products_{mode}"](context)
         assert isinstance(request, dg.RunRequest)
         assert request.partition_key == mode
+        assert request.asset_selection == [index_asset_key(config[0])]
 
 
 def test_running_schedules() -> None:

@@ -20,10 +20,10 @@ from oracle_meili.adapters.server import RunningMeilisearch
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import ChangeSensorConfig, IndexConfig, parse_config
 from oracle_meili.defs.assets import build_index_asset
-from oracle_meili.defs.jobs import build_sync_job
+from oracle_meili.defs.jobs import build_sync_jobs
 from oracle_meili.defs.metadata import result_metadata
 from oracle_meili.defs.metadata_sets import SourceObservation
-from oracle_meili.defs.names import index_asset_key
+from oracle_meili.defs.names import index_asset_key, index_tag
 from oracle_meili.defs.resources import (
     MeilisearchResource,
     SqlAlchemySourceResource,
@@ -44,10 +44,15 @@ def products_index(**overrides: object) -> IndexConfig:
     return IndexConfig.model_validate({**raw, "cursor": "UPDATED_AT", **overrides})
 
 
+def sync_job(index: IndexConfig) -> Any:
+    """The shared sync job (its name is what the sensor's requests carry)."""
+    return build_sync_jobs([index])["sync_indexes"]
+
+
 def change_sensor(index: IndexConfig, **settings: Any) -> dg.SensorDefinition | None:
     """The index's change sensor with these ``change_sensor:`` settings."""
     sensor_settings = ChangeSensorConfig.model_validate(settings)
-    sensors = build_change_sensors([(index, sensor_settings, build_sync_job(index))])
+    sensors = build_change_sensors([(index, sensor_settings, sync_job(index))])
     return sensors[0] if sensors else None
 
 
@@ -168,7 +173,7 @@ def test_no_sensor_without_cursor_or_when_disabled() -> None:
     no_cursor = products_index(cursor=None)
     assert change_sensor(no_cursor) is None
     disabled = products_index()
-    assert build_change_sensors([(disabled, None, build_sync_job(disabled))]) == []
+    assert build_change_sensors([(disabled, None, sync_job(disabled))]) == []
 
 
 def test_ticks_reuse_the_reflected_table(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -220,7 +225,7 @@ def test_one_sensor_and_one_query_per_tick_for_every_index(
         {"name": "stores", "table": "STORES", "primary_key": "STORE_ID", "cursor": "UPDATED_AT"}
     )
     settings = ChangeSensorConfig(interval_seconds=2)
-    (sensor,) = build_change_sensors([(i, settings, build_sync_job(i)) for i in (products, stores)])
+    (sensor,) = build_change_sensors([(i, settings, sync_job(i)) for i in (products, stores)])
     assert sensor.name == "source_changes" and sensor.minimum_interval_seconds == 2
     instance = synced_instance(demo_db, products, stores)
     statements: list[str] = []
@@ -244,7 +249,8 @@ def test_one_sensor_and_one_query_per_tick_for_every_index(
     probes = [s for s in statements if s.lstrip().upper().startswith("SELECT (SELECT MAX")]
     assert len(probes) == 1 and "FROM products" in probes[0] and "FROM stores" in probes[0]
     (request,) = changed.run_requests or []
-    assert (request.job_name, request.partition_key) == ("sync_stores", "incremental")
+    assert (request.job_name, request.partition_key) == ("sync_indexes", "incremental")
+    assert request.asset_selection == [index_asset_key("stores")]
     assert [e.asset_key for e in changed.asset_events] == [dg.AssetKey(["oracle", "STORES"])]
 
 
@@ -258,9 +264,9 @@ def test_no_second_run_while_one_is_waiting(demo_db: Path) -> None:
     instance = synced_instance(demo_db)
     cursor = tick(sensor, demo_db, None, instance).cursor
     held = instance.add_run(
-        dg.DagsterRun(job_name="sync_products", run_id=make_new_run_id(),
+        dg.DagsterRun(job_name="sync_indexes", run_id=make_new_run_id(),
                       status=dg.DagsterRunStatus.NOT_STARTED,
-                      tags={"dagster/partition": "incremental"})
+                      tags={"dagster/partition": "incremental", **index_tag(index)})
     )  # fmt: skip
     change(demo_db, "PRODUCTS", "PRODUCT_ID", 1, dt.datetime(2026, 8, 1))
     coalesced = tick(sensor, demo_db, cursor, instance)
@@ -273,7 +279,7 @@ def test_no_second_run_while_one_is_waiting(demo_db: Path) -> None:
     instance.handle_run_event(
         held.run_id,
         dg.DagsterEvent(
-            event_type_value=dg.DagsterEventType.RUN_START.value, job_name="sync_products"
+            event_type_value=dg.DagsterEventType.RUN_START.value, job_name="sync_indexes"
         ),
     )
     change(demo_db, "PRODUCTS", "PRODUCT_ID", 2, dt.datetime(2026, 8, 2))
@@ -289,23 +295,22 @@ def test_indexes_that_move_together_are_synced_in_one_run(demo_db: Path) -> None
         {"name": "stores", "table": "STORES", "primary_key": "STORE_ID", "cursor": "UPDATED_AT"}
     )
     indexes = (products_index(), stores)
-    (sensor,) = build_change_sensors(
-        [(i, ChangeSensorConfig(), build_sync_job(i)) for i in indexes]
-    )
+    (sensor,) = build_change_sensors([(i, ChangeSensorConfig(), sync_job(i)) for i in indexes])
     instance = synced_instance(demo_db, *indexes)
     cursor = tick(sensor, demo_db, None, instance).cursor
     change(demo_db, "STORES", "STORE_ID", 3, dt.datetime(2026, 9, 1))
     change(demo_db, "PRODUCTS", "PRODUCT_ID", 1, dt.datetime(2026, 9, 1))
     both = tick(sensor, demo_db, cursor, instance)
     (request,) = both.run_requests or []
-    assert (request.job_name, request.partition_key) == ("source_changes_sync", "incremental")
+    assert (request.job_name, request.partition_key) == ("sync_indexes", "incremental")
     assert set(request.asset_selection or []) == {
         index_asset_key("products"), index_asset_key("stores")
     }  # fmt: skip
     instance.add_run(
-        dg.DagsterRun(job_name="source_changes_sync", run_id=make_new_run_id(),
+        dg.DagsterRun(job_name="sync_indexes", run_id=make_new_run_id(),
                       status=dg.DagsterRunStatus.NOT_STARTED,
-                      asset_selection=frozenset(request.asset_selection or []))
+                      asset_selection=frozenset(request.asset_selection or []),
+                      tags=dict(request.tags))
     )  # fmt: skip
     change(demo_db, "STORES", "STORE_ID", 4, dt.datetime(2026, 9, 2))
     held = tick(sensor, demo_db, both.cursor, instance)
@@ -333,7 +338,7 @@ def test_the_late_commits_deadline_requests_one_more_sync_once_passed(demo_db: P
     at = dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC)
     index = products_index()
     (sensor,) = build_change_sensors(
-        [(index, ChangeSensorConfig(), build_sync_job(index))], clock=lambda: at
+        [(index, ChangeSensorConfig(), sync_job(index))], clock=lambda: at
     )
     deadline = at + dt.timedelta(seconds=5)
     instance = synced_instance(demo_db, late_commits_until=deadline)
@@ -357,14 +362,14 @@ def test_a_failed_sync_is_requested_again_after_a_pause(demo_db: Path) -> None:
     at = dt.datetime.now(dt.UTC)
     index = products_index()
     (sensor,) = build_change_sensors(
-        [(index, ChangeSensorConfig(), build_sync_job(index))], clock=lambda: at
+        [(index, ChangeSensorConfig(), sync_job(index))], clock=lambda: at
     )
     instance = synced_instance(demo_db)
     change(demo_db, "PRODUCTS", "PRODUCT_ID", 4, dt.datetime(2026, 10, 1))
     (first,) = tick(sensor, demo_db, None, instance).run_requests or []
     failed = instance.add_run(
-        dg.DagsterRun(job_name="sync_products", run_id=make_new_run_id(),
-                      status=dg.DagsterRunStatus.FAILURE)
+        dg.DagsterRun(job_name="sync_indexes", run_id=make_new_run_id(),
+                      status=dg.DagsterRunStatus.FAILURE, tags=index_tag(index))
     )  # fmt: skip
     held = tick(sensor, demo_db, None, instance)
     assert not held.run_requests
@@ -403,7 +408,7 @@ def test_the_sensor_makes_every_commit_searchable_without_a_later_change(
         )  # fmt: skip
         resources = build_resources(config, os.environ)
         (sensor,) = build_change_sensors(
-            [(index, ChangeSensorConfig(), build_sync_job(index))], clock=clock
+            [(index, ChangeSensorConfig(), sync_job(index))], clock=clock
         )
         instance = dg.DagsterInstance.ephemeral()
         cursor: str | None = None

@@ -18,7 +18,7 @@ from oracle_meili.adapters.server import RunningMeilisearch
 from oracle_meili.config import AppConfig, load_config
 from oracle_meili.defs.metadata import latest_plan, slice_checkpoints
 from oracle_meili.defs.metadata_sets import CheckpointMetadata, SyncMetadata
-from oracle_meili.defs.names import index_asset_key, job_name
+from oracle_meili.defs.names import index_asset_key, sync_job_name
 from oracle_meili.defs.resources import build_resources
 from oracle_meili.defs.sliced import build_sliced_index_asset
 from oracle_meili.defs.translator import build_definitions
@@ -75,7 +75,7 @@ def sliced_job() -> dg.JobDefinition:
     process by the multiprocess executor)."""
     config = load_config(os.environ["ORACLE_MEILI_CONFIG"], environ=os.environ)
     definitions = build_definitions(config, os.environ)
-    return definitions.resolve_job_def(job_name(config.indexes[0]))
+    return definitions.resolve_job_def(sync_job_name(config.indexes[0]))
 
 
 @pytest.fixture

@@ -135,10 +135,12 @@ def test_observe_schedule_and_job_come_from_the_configuration(app_config: AppCon
     config = parse_config(raw, environ={})
     defs = build_definitions(config, environ={})
     name = config.indexes[0].name.replace("-", "__")
-    job = defs.resolve_job_def(f"observe_{name}")
+    job = defs.resolve_job_def("observe_sources")
     assert job.asset_layer.executable_asset_keys == {source_table_key("PRODUCTS")}
-    schedule = defs.resolve_schedule_def(f"observe_{name}_schedule")
+    schedule = defs.resolve_schedule_def(f"observe_{name}")
     assert schedule.cron_schedule == "*/15 * * * *"
+    (request,) = schedule.evaluate_tick(dg.build_schedule_context()).run_requests or []
+    assert request.asset_selection == [source_table_key("PRODUCTS")]
 
 
 def test_a_sync_observes_its_source_table(

@@ -59,9 +59,7 @@ def test_the_first_syncs_are_runs_of_the_sync_job(dagster_ui: DagsterUi, page: P
     shot(page, "0-timeline")
     page.goto(f"{dagster_ui.url}/runs")
     expect(page.get_by_text(dagster_ui.job, exact=True)).to_have_count(2)
-    expect(
-        page.get_by_text(dagster_ui.job.replace("sync_", "check_", 1), exact=True)
-    ).to_be_visible()
+    expect(page.get_by_text(dagster_ui.checks, exact=True)).to_be_visible()
     expect(page.get_by_text("incremental", exact=True).first).to_be_visible()
     expect(page.get_by_text("full", exact=True).first).to_be_visible()
 
@@ -181,7 +179,7 @@ def test_a_failed_sync_job_leaves_the_checks_as_they_were(
 ) -> None:
     """A sync run that fails (the table is gone) carries no checks, so the Checks tab still
     shows their last real result, not "Execution failed"."""
-    _, checked = dagster_ui.launch(dagster_ui.job.replace("sync_", "check_", 1))
+    _, checked = dagster_ui.launch(dagster_ui.checks)
     assert checked == dg.DagsterRunStatus.SUCCESS
     engine = sa.create_engine(f"sqlite:///{dagster_ui.database}")
     with engine.begin() as connection:

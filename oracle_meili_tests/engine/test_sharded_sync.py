@@ -386,11 +386,10 @@ def test_a_dagster_run_syncs_the_shards(
     # s2 leaves: the reshard job of the two-shard configuration moves its documents.
     two = sharded_config(nodes, demo, NAMES[:2], index)
     definitions = build_definitions(two, os.environ)
-    job = definitions.resolve_job_def(f"reshard_{index}")
+    job = definitions.resolve_job_def("reshard_index")
+    leaving = {"index": index, "leaving": {"s2": nodes["s2"].url}}
     run = job.execute_in_process(
-        run_config={
-            "ops": {f"reshard_{index}_op": {"config": {"leaving": {"s2": nodes["s2"].url}}}}
-        },
+        run_config={"ops": {"reshard_index_op": {"config": leaving}}},
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert run.success
@@ -411,7 +410,7 @@ def test_a_dagster_run_syncs_the_shards(
         },
         environ={},
     )
-    assert f"reshard_{index}" not in {
+    assert "reshard_index" not in {
         j.name for j in build_definitions(single, {}).resolve_all_job_defs()
     }
 

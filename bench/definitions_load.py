@@ -1,0 +1,109 @@
+"""Benchmark: what the Dagster layer costs as the indexes grow.
+
+    python -m bench.definitions_load --indexes 1 50 200 1000
+
+For each count N: a configuration of N indexes (one SQLite table each, with a cursor, a
+schedule and a change sensor, the shipped settings otherwise). Measures, each in a fresh
+process:
+- loading the definitions: importing the code location, building and validating them (what
+  a code server does at each start and reload), and that process's peak RSS;
+- launch to first step: from starting ``dagster asset materialize --select
+  meilisearch/t0 --partition incremental`` until its run's step starts (the run loads the
+  code location and resolves the job, as a run worker does).
+Targets: load at most 3 s at 200 indexes and 10 s at 1,000, growing linearly; launch to first
+step within 20 % from 1 to 1,000 indexes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+import yaml
+
+from bench.latency import SHIPPED_INSTANCE
+from oracle_meili.adapters.server import free_port
+
+LOAD = """
+import resource, time
+started = time.monotonic()
+import dagster as dg
+from oracle_meili.definitions import defs
+dg.Definitions.validate_loadable(defs())
+print(time.monotonic() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+FIRST_STEP = """
+import sys
+import dagster as dg
+with dg.DagsterInstance.get() as instance:
+    (run,) = instance.get_runs(limit=1)
+    starts = [e.timestamp for e in instance.all_logs(run.run_id)
+              if e.dagster_event_type == dg.DagsterEventType.STEP_START]
+print(starts[0] - float(sys.argv[1]))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--indexes", type=int, nargs="+", default=[1, 50, 200, 1000])
+    args = parser.parse_args()
+    print("| indexes | load | load peak RSS | launch to first step |")
+    print("|---|---|---|---|")
+    for count in args.indexes:
+        with tempfile.TemporaryDirectory(prefix="oracle-meili-load-") as scratch:
+            load, rss, first_step = measure(Path(scratch), count)
+        print(f"| {count:,} | {load:.2f} s | {rss:.0f} MB | {first_step:.2f} s |", flush=True)
+
+
+def measure(work: Path, count: int) -> tuple[float, float, float]:
+    db = work / "source.db"
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.begin() as c:
+        for n in range(count):
+            c.exec_driver_sql(f"CREATE TABLE T{n} (ID INTEGER PRIMARY KEY, UPDATED_AT DATETIME)")
+    engine.dispose()
+    config = {
+        "source": {"url": f"sqlite:///{db}"},
+        "indexes": [
+            {"name": f"t{n}", "table": f"T{n}", "primary_key": "ID", "cursor": "UPDATED_AT",
+             "schedule": {"incremental": "*/5 * * * *", "reconcile": "0 3 * * *"}}
+            for n in range(count)
+        ],
+    }  # fmt: skip
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    home = work / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(SHIPPED_INSTANCE.read_text())
+    env = {
+        **os.environ,
+        "ORACLE_MEILI_CONFIG": str(work / "config.yaml"),
+        "DAGSTER_HOME": str(home),
+        # Nothing listens there: the step starts, then fails at once, which is enough here.
+        "MEILI_URL": f"http://127.0.0.1:{free_port()}",
+    }
+    loaded = subprocess.run(
+        [sys.executable, "-c", LOAD], env=env, cwd=work, check=True, capture_output=True,
+        text=True,
+    ).stdout.split()  # fmt: skip
+    started = time.time()
+    subprocess.run(
+        [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "oracle_meili.definitions",
+         "--select", "meilisearch/t0", "--partition", "incremental"],
+        env=env, cwd=work, check=False, capture_output=True,
+    )  # fmt: skip
+    first_step = subprocess.run(
+        [sys.executable, "-c", FIRST_STEP, str(started)], env=env, cwd=work, check=True,
+        capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    return float(loaded[0]), float(loaded[1]), float(first_step)
+
+
+if __name__ == "__main__":
+    main()
