@@ -129,13 +129,14 @@ def report(path: str, latencies: list[float], *, runs: int | None = None) -> Non
     )
 
 
-def stop_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the process's group, then SIGKILL to whatever of it is left: a code
-    server that a daemon started can outlive the daemon, waiting for its runs."""
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+def stop_group(process: subprocess.Popen[bytes], *, grace_seconds: float = 30) -> None:
+    """SIGTERM to the process's group, then SIGKILL to whatever of it is left after
+    ``grace_seconds``: a code server that a daemon started can outlive the daemon, waiting
+    for its runs."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace_seconds)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
