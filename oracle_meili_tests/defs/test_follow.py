@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,11 @@ from oracle_meili.defs.follow import (
     build_follow_sensor,
     follow_groups,
 )
+from oracle_meili.defs.metadata import result_metadata
+from oracle_meili.defs.names import index_asset_key
+from oracle_meili.defs.state import FollowRunState
+from oracle_meili.engine.freshness import LastSync
+from oracle_meili.engine.result import SyncResult
 from oracle_meili.errors import ConfigError
 
 
@@ -129,3 +135,36 @@ def test_a_run_with_older_settings_is_stopped_then_replaced(tmp_path: Path) -> N
     instance.report_run_canceled(stopping)
     (request,) = evaluate(sensor, instance, second.cursor).run_requests or []
     assert request.tags == {SETTINGS_TAG: fingerprint}
+
+
+def test_a_follow_run_knows_its_own_syncs_at_once_and_others_within_the_refresh(
+    tmp_path: Path,
+) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    state = FollowRunState(instance, meilisearch_url="http://127.0.0.1:7700", refresh_seconds=60)
+    assert state.last_syncs(["products"]) == {"products": None}
+    own = result("products", "int:5")
+    state.record_success(own)
+    assert state.last_syncs(["products"])["products"] == LastSync("int:5", None)
+    state.reported(own)
+    # A sync by someone else (a full sync publishing an older watermark): not yet read...
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key=index_asset_key("products"),
+            partition="full",
+            metadata=result_metadata(result("products", "int:2"), meilisearch_url="u"),
+        )
+    )
+    assert state.last_syncs(["products"])["products"] == LastSync("int:5", None)
+    # ... and read once the refresh is due.
+    state.refresh_seconds = 0
+    assert state.last_syncs(["products"])["products"] == LastSync("int:2", None)
+
+
+def result(index: str, watermark: str) -> SyncResult:
+    at = dt.datetime.now(dt.UTC)
+    return SyncResult(
+        index=index, mode="incremental", started_at=at, finished_at=at, rows_read=0,
+        documents_upserted=0, documents_deleted=0, index_document_count=0,
+        watermark=watermark, previous_watermark=None,
+    )  # fmt: skip
