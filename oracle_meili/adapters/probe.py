@@ -29,13 +29,18 @@ def probe_statement(sources: Sequence[TableSource]) -> sa.Select[Any]:
     )
 
 
-def change_markers_of(sources: Sequence[TableSource]) -> list[ChangeMarkers]:
-    """Each source's change markers, read in one statement on their (shared) engine."""
+def change_markers_of(
+    sources: Sequence[TableSource], statement: sa.Select[Any] | None = None
+) -> list[ChangeMarkers]:
+    """Each source's change markers, read in one statement on their (shared) engine:
+    ``statement`` when the caller kept the sources' :func:`probe_statement` (building it
+    is most of a probe's CPU when many indexes are probed every half second)."""
     if not sources:
         return []
     engines = {id(source.engine) for source in sources}
     if len(engines) != 1:
         raise ValueError("one probe reads one database: the sources have different engines")
     names = ", ".join(source.index.name for source in sources)
-    (row,) = read(sources[0].engine, probe_statement(sources), what=f"probing {names}")
+    probe = statement if statement is not None else probe_statement(sources)
+    (row,) = read(sources[0].engine, probe, what=f"probing {names}")
     return [ChangeMarkers(max_cursor=value) for value in row]

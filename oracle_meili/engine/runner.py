@@ -21,7 +21,7 @@ from oracle_meili.adapters.columns import DocumentField as DocumentField
 from oracle_meili.adapters.database import PROBE_ENGINES, source_engine, source_identity
 from oracle_meili.adapters.markers import ChangeMarkers
 from oracle_meili.adapters.meili import MeiliClient
-from oracle_meili.adapters.probe import change_markers_of
+from oracle_meili.adapters.probe import change_markers_of, probe_statement
 from oracle_meili.adapters.shards import meili_client
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig, MeilisearchConfig, SourceConfig, SyncMode
@@ -46,6 +46,11 @@ class Observation:
     newest_change: Any
     # (document field, source column, SQL type) of each column.
     columns: tuple[tuple[str, str, str], ...]
+
+
+# Probe statements a session keeps: the sets of indexes probed (``follow`` leaves out the
+# ones syncing), each built once.
+KEPT_PROBES = 8
 
 
 class Runner:
@@ -106,6 +111,7 @@ class Session:
         self.runner = runner
         self._cached = cached
         self._sources: dict[str, TableSource] = {}
+        self._probes: dict[tuple[str, ...], sa.Select[Any]] = {}
 
     def source(self, index: IndexConfig) -> TableSource:
         """The index's source, reflected on first use."""
@@ -119,8 +125,15 @@ class Session:
         return self.source(index).change_markers()
 
     def change_markers_of(self, indexes: Sequence[IndexConfig]) -> dict[str, ChangeMarkers]:
-        """Every index's highest cursor, in one round trip to the database."""
-        markers = change_markers_of([self.source(index) for index in indexes])
+        """Every index's highest cursor, in one round trip to the database (its statement
+        built once per set of indexes in this session)."""
+        sources = [self.source(index) for index in indexes]
+        names = tuple(index.name for index in indexes)
+        if names not in self._probes:
+            if len(self._probes) >= KEPT_PROBES:
+                del self._probes[next(iter(self._probes))]  # the oldest set
+            self._probes[names] = probe_statement(sources)
+        markers = change_markers_of(sources, self._probes[names])
         return {index.name: marker for index, marker in zip(indexes, markers, strict=True)}
 
     def observe(self, index: IndexConfig) -> Observation:
