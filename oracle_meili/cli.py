@@ -30,7 +30,7 @@ from oracle_meili.engine.result import SyncResult
 from oracle_meili.engine.runner import Runner
 from oracle_meili.errors import ConfigError, OracleMeiliError
 from oracle_meili.progress import ProgressReporter, terminal_progress
-from oracle_meili.state_stores import DEFAULT_STATE, describe_store, state_store
+from oracle_meili.state_stores import DEFAULT_STATE, describe_store, exclusion_of, state_store
 
 log = logging.getLogger("oracle_meili")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -101,7 +101,14 @@ def _follow(args: argparse.Namespace) -> int:
             ", ".join(i.name for i in indexes),
             args.interval,
         )
-        syncs = follow(runner, indexes, interval_seconds=args.interval, stop=stop, on_sync=report)
+        syncs = follow(
+            runner,
+            indexes,
+            interval_seconds=args.interval,
+            stop=stop,
+            exclusive=exclusion_of(state),
+            on_sync=report,
+        )
     log.info("stopped after %d syncs", syncs)
     return 0
 

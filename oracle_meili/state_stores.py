@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from oracle_meili.config import AppConfig, environment
+from oracle_meili.engine.follow import Exclusive, always
 from oracle_meili.engine.state import StateFile, StateStore
 
 DEFAULT_STATE = "sync_state.json"
@@ -38,3 +39,16 @@ def describe_store(state: StateStore) -> str:
     if isinstance(state, StateFile):
         return f"state file {state.path}"
     return "the Dagster instance in $DAGSTER_HOME"
+
+
+def exclusion_of(state: StateStore) -> Exclusive:
+    """How ``follow`` keeps its syncs from overlapping others: with the Dagster instance,
+    each sync holds the index's pool, as a sync run does; with a state file, nothing does
+    (only one process should sync an index)."""
+    if isinstance(state, StateFile):
+        return always
+    from oracle_meili.defs.state import DagsterInstanceState
+    from oracle_meili.defs.throttle import follower_exclusion
+
+    assert isinstance(state, DagsterInstanceState)
+    return follower_exclusion(state.instance)

@@ -10,9 +10,11 @@ however it ends.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 import dagster as dg
@@ -21,7 +23,8 @@ import dagster as dg
 from dagster._core.storage.event_log.base import EventLogStorage
 
 from oracle_meili.adapters.database import source_identity
-from oracle_meili.config import SourceConfig
+from oracle_meili.config import IndexConfig, SourceConfig
+from oracle_meili.defs.names import pool_name
 
 # How long to wait between claims when Dagster's storage does not say.
 CLAIM_INTERVAL_SECONDS = 1.0
@@ -123,3 +126,41 @@ def slot_if_free(
         yield True
     finally:
         storage.free_concurrency_slot_for_step(run_id, holder)
+
+
+# The claims of `oracle-meili follow` processes (no Dagster run): host and pid name them.
+FOLLOWER_PREFIX = "oracle-meili-follow:"
+
+
+def follower_exclusion(
+    instance: dg.DagsterInstance,
+) -> Callable[[IndexConfig], AbstractContextManager[bool]]:
+    """For ``oracle-meili follow`` with Dagster state: each sync holds the index's pool,
+    as a sync run does, so neither overlaps the other. The claims are this process's (host
+    and pid); those of a follower on this host that died (kill -9) are freed first, since no
+    run ends for them and Dagster's run monitoring never frees them."""
+    host = socket.gethostname()
+    storage = instance.event_log_storage
+    for run_id in storage.get_concurrency_run_ids():
+        if run_id.startswith(f"{FOLLOWER_PREFIX}{host}:"):
+            pid = int(run_id.rsplit(":", 1)[1])
+            if not _alive(pid):
+                storage.free_concurrency_slots_for_run(run_id)
+    me = f"{FOLLOWER_PREFIX}{host}:{os.getpid()}"
+
+    @contextmanager
+    def exclusive(index: IndexConfig) -> Iterator[bool]:
+        with slot_if_free(instance, pool_name(index), run_id=me, holder=index.name) as held:
+            yield held
+
+    return exclusive
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

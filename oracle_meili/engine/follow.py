@@ -167,6 +167,7 @@ def follow(
     interval_seconds: float,
     stop: threading.Event,
     max_concurrent_syncs: int = 1,
+    exclusive: Exclusive = always,
     on_sync: Callable[[SyncResult], None] | None = None,
 ) -> int:
     """Keep ``indexes`` in sync until ``stop`` is set. Returns the number of syncs.
@@ -176,7 +177,11 @@ def follow(
     finish before ``stop`` is honoured, so their watermarks are recorded.
     """
     with Follower(
-        runner, indexes, max_concurrent_syncs=max_concurrent_syncs, on_sync=on_sync
+        runner,
+        indexes,
+        max_concurrent_syncs=max_concurrent_syncs,
+        exclusive=exclusive,
+        on_sync=on_sync,
     ) as follower:
         while not stop.is_set():
             follower.poll()

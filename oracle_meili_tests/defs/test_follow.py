@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +13,7 @@ import dagster as dg
 import pytest
 from dagster._core.utils import make_new_run_id
 
-from oracle_meili.config import FollowConfig, IndexConfig, parse_config
+from oracle_meili.config import AppConfig, FollowConfig, IndexConfig, parse_config
 from oracle_meili.definitions import build_definitions
 from oracle_meili.defs.follow import (
     SETTINGS_TAG,
@@ -19,10 +22,13 @@ from oracle_meili.defs.follow import (
     follow_groups,
 )
 from oracle_meili.defs.metadata import result_metadata
-from oracle_meili.defs.names import index_asset_key
-from oracle_meili.defs.state import FollowRunState
+from oracle_meili.defs.names import index_asset_key, pool_name
+from oracle_meili.defs.state import DagsterInstanceState, FollowRunState
+from oracle_meili.defs.throttle import FOLLOWER_PREFIX, follower_exclusion
+from oracle_meili.engine.follow import Follower
 from oracle_meili.engine.freshness import LastSync
 from oracle_meili.engine.result import SyncResult
+from oracle_meili.engine.runner import Runner
 from oracle_meili.errors import ConfigError
 
 
@@ -168,3 +174,36 @@ def result(index: str, watermark: str) -> SyncResult:
         documents_upserted=0, documents_deleted=0, index_document_count=0,
         watermark=watermark, previous_watermark=None,
     )  # fmt: skip
+
+
+def test_the_cli_follower_holds_the_index_pool_and_frees_a_dead_ones(
+    app_config: AppConfig, tmp_path: Path
+) -> None:
+    """`oracle-meili follow` with Dagster state claims the index's pool for each sync, as a
+    sync run does: an index whose slot a run holds is left for the next poll; the claims of
+    a follower on this host that was killed are freed when the next one starts."""
+    instance = dg.DagsterInstance.local_temp(str(tmp_path))
+    index = app_config.indexes[0]
+    pool = pool_name(index)
+    storage = instance.event_log_storage
+    storage.set_concurrency_slots(pool, 1)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    ghost = f"{FOLLOWER_PREFIX}{socket.gethostname()}:{dead.pid}"
+    assert storage.claim_concurrency_slot(pool, ghost, index.name).is_claimed
+
+    exclusive = follower_exclusion(instance)  # frees the dead follower's slot
+    assert storage.get_concurrency_info(pool).active_slot_count == 0
+    state = DagsterInstanceState(instance, meilisearch_url=app_config.meilisearch.url)
+    runner = Runner(app_config.source, app_config.meilisearch, state=state)
+    with Follower(runner, [index], exclusive=exclusive) as follower:
+        assert storage.claim_concurrency_slot(pool, "a-sync-run", "step").is_claimed
+        follower.poll()
+        follower.finish_syncs()
+        assert follower.syncs == 0  # the run holds the index
+        assert storage.get_concurrency_info(pool).pending_step_count == 0  # nothing queued
+        storage.free_concurrency_slot_for_step("a-sync-run", "step")
+        follower.poll()
+        follower.finish_syncs()
+        assert follower.syncs == 1
+    assert storage.get_concurrency_info(pool).active_slot_count == 0
