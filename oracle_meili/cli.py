@@ -12,6 +12,7 @@ import argparse
 import datetime as dt
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -240,7 +241,9 @@ def _meilisearch(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="oracle-meili", description=__doc__)
+    # The module's docstring, without its reStructuredText quotes (a terminal shows them).
+    description = re.sub(r"``([^`]+)``", r"\1", __doc__ or "")
+    parser = argparse.ArgumentParser(prog="oracle-meili", description=description)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("--log-level", choices=LOG_LEVELS, help="default: $LOG_LEVEL or INFO")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
@@ -267,8 +270,14 @@ def _parser() -> argparse.ArgumentParser:
 
     sync = command("sync", _sync, "sync one index from its source")
     with_config(sync)
-    sync.add_argument("--index", required=True)
-    sync.add_argument("--mode", choices=["full", "incremental"], required=True)
+    sync.add_argument("--index", required=True, help="the index to sync (its name)")
+    sync.add_argument(
+        "--mode",
+        choices=["full", "incremental"],
+        required=True,
+        help="full: rebuild the index with zero downtime; incremental: what changed since "
+        "the watermark",
+    )
 
     reconcile_cmd = command(
         "reconcile", _reconcile, "delete documents whose rows are gone from the source"
@@ -276,7 +285,7 @@ def _parser() -> argparse.ArgumentParser:
     reconcile_cmd.add_argument(
         "--config", help="YAML configuration (default: $ORACLE_MEILI_CONFIG)"
     )
-    reconcile_cmd.add_argument("--index", required=True)
+    reconcile_cmd.add_argument("--index", required=True, help="the index to reconcile")
     reconcile_cmd.add_argument("--dry-run", action="store_true", help="count orphans only")
     reconcile_cmd.add_argument(
         "--force",
@@ -288,7 +297,7 @@ def _parser() -> argparse.ArgumentParser:
         "reshard", _reshard, "move documents to their shard after meilisearch.shards changed"
     )
     reshard_cmd.add_argument("--config", help="YAML configuration (default: $ORACLE_MEILI_CONFIG)")
-    reshard_cmd.add_argument("--index", required=True)
+    reshard_cmd.add_argument("--index", required=True, help="the index to reshard")
     reshard_cmd.add_argument(
         "--from",
         dest="leaving",
@@ -301,21 +310,28 @@ def _parser() -> argparse.ArgumentParser:
 
     check = command("check", _check, "compare an index with its source, document by document")
     check.add_argument("--config", help="YAML configuration (default: $ORACLE_MEILI_CONFIG)")
-    check.add_argument("--index", required=True)
+    check.add_argument("--index", required=True, help="the index to check")
     check.add_argument("--json", action="store_true", help="print the report as one JSON line")
 
     status = command("status", _status, "last successful sync per index")
     with_config(status)
-    status.add_argument("--index")
+    status.add_argument("--index", help="one index (default: all)")
 
     history = command("history", _history, "recent syncs of an index, newest first")
     with_config(history)
-    history.add_argument("--index", required=True)
-    history.add_argument("--limit", type=int, default=20)
+    history.add_argument("--index", required=True, help="the index whose syncs to list")
+    history.add_argument("--limit", type=int, default=20, help="how many syncs (default: 20)")
 
     demo_cmd = command("demo", _demo, "create the embedded demo source (SQLite)")
-    demo_cmd.add_argument("--rows", type=int, default=demo.DEFAULT_ROWS)
-    demo_cmd.add_argument("--path", default=str(demo.DEFAULT_PATH))
+    demo_cmd.add_argument(
+        "--rows",
+        type=int,
+        default=demo.DEFAULT_ROWS,
+        help="products to create (default: %(default)s)",
+    )
+    demo_cmd.add_argument(
+        "--path", default=str(demo.DEFAULT_PATH), help="the SQLite file (default: %(default)s)"
+    )
 
     follow_cmd = command("follow", _follow, "keep indexes in sync continuously")
     with_config(follow_cmd)
@@ -328,8 +344,12 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     server = command("meilisearch", _meilisearch, "run the pinned Meilisearch locally")
-    server.add_argument("--data-dir", default=".state/meilisearch")
-    server.add_argument("--port", type=int, default=7700)
+    server.add_argument(
+        "--data-dir", default=".state/meilisearch", help="its data (default: %(default)s)"
+    )
+    server.add_argument(
+        "--port", type=int, default=7700, help="on 127.0.0.1 (default: %(default)s)"
+    )
     server.add_argument("--log", type=Path, help="server log file (default: in the data dir)")
     return parser
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import signal
@@ -17,7 +18,7 @@ from pydantic import SecretStr
 
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import RunningMeilisearch, free_port
-from oracle_meili.cli import main
+from oracle_meili.cli import _parser, main
 from oracle_meili.config import MeilisearchConfig
 
 
@@ -228,3 +229,15 @@ def test_meilisearch_command_serves_until_sigterm(tmp_path: Path) -> None:
         child.send_signal(signal.SIGTERM)
         child.communicate(timeout=60)
     assert child.returncode == 0
+
+
+def test_help_reads_as_text_and_says_what_every_option_is() -> None:
+    """`--help` shows no reStructuredText quotes, and every option of every command has
+    its own help text."""
+    parser = _parser()
+    assert "``" not in parser.format_help()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name, command in commands.items():
+        for action in command._actions:
+            if action.option_strings and action.dest != "help":
+                assert action.help, f"oracle-meili {name} {action.option_strings[0]}: no help"
