@@ -12,7 +12,6 @@ for the first syncs::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -22,6 +21,8 @@ from urllib.parse import urlsplit
 import requests
 from dagster import DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient
+
+from oracle_meili.defs.throttle import process_alive
 
 _LOADED = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
 _FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
@@ -33,7 +34,7 @@ def wait_for_code_location(url: str, *, timeout: float = 180, pid: int | None = 
     deadline = time.monotonic() + timeout
     last_error = "no answer"
     while time.monotonic() < deadline:
-        if pid is not None and not _alive(pid):
+        if pid is not None and not process_alive(pid):
             raise RuntimeError(f"the Dagster process {pid} serving {url} has exited")
         try:
             answer = requests.post(f"{url}/graphql", json={"query": _LOADED}, timeout=5).json()
@@ -47,16 +48,6 @@ def wait_for_code_location(url: str, *, timeout: float = 180, pid: int | None = 
     raise TimeoutError(
         f"Dagster at {url} did not load its code location in {timeout:.0f} s: {last_error}"
     )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 _JOBS = (

@@ -144,7 +144,7 @@ def follower_exclusion(
     for run_id in storage.get_concurrency_run_ids():
         if run_id.startswith(f"{FOLLOWER_PREFIX}{host}:"):
             pid = int(run_id.rsplit(":", 1)[1])
-            if not _alive(pid):
+            if not process_alive(pid):
                 storage.free_concurrency_slots_for_run(run_id)
     me = f"{FOLLOWER_PREFIX}{host}:{os.getpid()}"
 
@@ -156,7 +156,8 @@ def follower_exclusion(
     return exclusive
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this host (signal 0: nothing is sent)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

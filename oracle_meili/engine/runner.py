@@ -120,10 +120,6 @@ class Session:
             self._sources[index.name] = make(self.engine, index)
         return self._sources[index.name]
 
-    def change_markers(self, index: IndexConfig) -> ChangeMarkers:
-        """The cheap sign of a change: the highest cursor value (one query)."""
-        return self.source(index).change_markers()
-
     def change_markers_of(self, indexes: Sequence[IndexConfig]) -> dict[str, ChangeMarkers]:
         """Every index's highest cursor, in one round trip to the database (its statement
         built once per set of indexes in this session)."""

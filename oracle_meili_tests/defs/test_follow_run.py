@@ -16,15 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
-import yaml
 
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import RunningMeilisearch
 from oracle_meili.defs.metadata_sets import SyncMetadata
 from oracle_meili.defs.names import index_asset_key
 from oracle_meili_tests.commit_schedules import Commit, EventsTable
-from oracle_meili_tests.defs.test_pools import shipped_instance
-from oracle_meili_tests.defs.test_sensor_daemon import daemon, searchable, utc_now
+from oracle_meili_tests.defs.test_pools import daemon
+from oracle_meili_tests.defs.test_sensor_daemon import events_scenario, searchable
 
 FOLLOW_JOB = "follow_changes"
 IN_PROGRESS = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
@@ -59,28 +58,10 @@ def worker_pid(instance: dg.DagsterInstance, run_id: str) -> int:
 def test_the_follow_run_keeps_the_index_fresh_through_faults(
     tmp_path: Path, meili_server: RunningMeilisearch, meili_client: MeiliClient, index_name: str
 ) -> None:
-    table = EventsTable.create(tmp_path / "events.db", utc_now)
-    for _ in range(3):
-        table.commit(Commit(row=None, lateness=0))
-    config = {
-        "source": {"url": str(table.engine.url)},
-        "indexes": [
-            {"name": index_name, "table": "EVENTS", "primary_key": "ID", "cursor": "UPDATED_AT",
-             "lookback_seconds": 5, "batch_size": 500,
-             "follow": {"running": True, "interval_seconds": 0.5}},
-        ],
-    }  # fmt: skip
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(yaml.safe_dump(shipped_instance()))
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "ORACLE_MEILI_CONFIG": str(tmp_path / "config.yaml"),
-        "MEILI_URL": meili_server.url,
-        "MEILI_API_KEY": meili_server.master_key,
-    }
+    table, home, env = events_scenario(
+        tmp_path, meili_server, index_name, lookback_seconds=5, batch_size=500,
+        follow={"running": True, "interval_seconds": 0.5},
+    )  # fmt: skip
     found = searchable(meili_client, index_name, table)
     launch = [sys.executable, "-m", "dagster", "job", "launch", "-m", "oracle_meili.definitions"]
     try:

@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +125,28 @@ def test_runs_launched_with_the_shipped_settings_never_overlap(
     assert statuses == [dg.DagsterRunStatus.SUCCESS] * 2
 
 
+@contextmanager
+def daemon(env: dict[str, str], cwd: Path) -> Iterator[None]:
+    """A Dagster daemon loading the code location, for the block."""
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "dagster-daemon"), "run",
+         "-m", "oracle_meili.definitions"],
+        env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        # SIGTERM, then SIGKILL to whatever is left of the group: a code server the daemon
+        # started can outlive it, waiting for its runs.
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        finally:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+
 def launch_and_run(
     indexes: list[str], *, env: dict[str, str], cwd: Path, home: Path
 ) -> tuple[list[dg.DagsterRunStatus], list[tuple[float, float]]]:
@@ -143,17 +167,8 @@ def launch_and_run(
     for launcher in launchers:
         _, stderr = launcher.communicate(timeout=120)
         assert launcher.returncode == 0, stderr.decode()[-2000:]
-    daemon = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster-daemon"), "run",
-         "-m", "oracle_meili.definitions"],
-        env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
+    with daemon(env, cwd):
         return finished_runs(home)
-    finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        daemon.wait(timeout=60)
 
 
 def finished_runs(

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import yaml
@@ -20,7 +17,7 @@ import yaml
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import RunningMeilisearch
 from oracle_meili_tests.commit_schedules import Commit, EventsTable
-from oracle_meili_tests.defs.test_pools import shipped_instance
+from oracle_meili_tests.defs.test_pools import daemon, shipped_instance
 
 LOOKBACK_SECONDS = 20
 # A change is read within the look-back window and one tick (the daemon's loop: 5 s) of its
@@ -52,40 +49,19 @@ def wait_for(condition: Callable[[], bool], *, timeout: float, what: str) -> Non
         time.sleep(0.5)
 
 
-@contextmanager
-def daemon(env: dict[str, str], cwd: Path) -> Iterator[None]:
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster-daemon"), "run",
-         "-m", "oracle_meili.definitions"],
-        env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        yield
-    finally:
-        # SIGTERM, then SIGKILL to whatever is left of the group: a code server the daemon
-        # started can outlive it, waiting for its runs.
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        finally:
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-
-
-def test_changes_below_the_highest_cursor_and_while_stopped_reach_the_index(
-    tmp_path: Path, meili_server: RunningMeilisearch, meili_client: MeiliClient, index_name: str
-) -> None:
+def events_scenario(
+    tmp_path: Path, meili_server: RunningMeilisearch, index_name: str, **entry: Any
+) -> tuple[EventsTable, Path, dict[str, str]]:
+    """An ``EVENTS`` table of three rows stamped now, one index of it with ``entry``'s keys,
+    and a Dagster home with the shipped settings (the index's pool limit set up front);
+    returns the table, the home, and the environment of the processes that sync."""
     table = EventsTable.create(tmp_path / "events.db", utc_now)
     for _ in range(3):
         table.commit(Commit(row=None, lateness=0))
     config = {
         "source": {"url": str(table.engine.url)},
-        "indexes": [
-            {"name": index_name, "table": "EVENTS", "primary_key": "ID", "cursor": "UPDATED_AT",
-             "lookback_seconds": LOOKBACK_SECONDS,
-             "change_sensor": {"running": True, "interval_seconds": 1}},
-        ],
+        "indexes": [{"name": index_name, "table": "EVENTS", "primary_key": "ID",
+                     "cursor": "UPDATED_AT", **entry}],
     }  # fmt: skip
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     home = tmp_path / "dagster_home"
@@ -100,6 +76,16 @@ def test_changes_below_the_highest_cursor_and_while_stopped_reach_the_index(
         "MEILI_URL": meili_server.url,
         "MEILI_API_KEY": meili_server.master_key,
     }
+    return table, home, env
+
+
+def test_changes_below_the_highest_cursor_and_while_stopped_reach_the_index(
+    tmp_path: Path, meili_server: RunningMeilisearch, meili_client: MeiliClient, index_name: str
+) -> None:
+    table, _, env = events_scenario(
+        tmp_path, meili_server, index_name, lookback_seconds=LOOKBACK_SECONDS,
+        change_sensor={"running": True, "interval_seconds": 1},
+    )  # fmt: skip
     found = searchable(meili_client, index_name, table)
     try:
         with daemon(env, tmp_path):
