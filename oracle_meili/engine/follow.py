@@ -13,10 +13,16 @@ index is never synced twice at once by one follower, and ``exclusive`` (the Dags
 index pool, claimed per sync) keeps it from overlapping anyone else's sync: an index whose
 slot is taken is tried again at the next poll. Each sync is an incremental sync through the
 :class:`~oracle_meili.engine.runner.Runner`, recorded in the runner's state store.
+
+A sync that failed for a reason that may pass (an outage) is tried again at the next poll;
+one that failed for good (a row Meilisearch cannot take, bad settings) waits
+``RETRY_AFTER_FAILURE_SECONDS`` first, so that it neither floods the log nor hammers the
+source twice a second, while the other indexes are followed on.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -31,6 +37,10 @@ from oracle_meili.engine.runner import Runner, Session
 from oracle_meili.errors import OracleMeiliError
 
 log = logging.getLogger(__name__)
+
+# How long an index whose sync failed for good waits before it is tried again (the change
+# sensor waits as long after a failed run).
+RETRY_AFTER_FAILURE_SECONDS = 60
 
 # Holds the index's exclusive right to sync for a ``with`` block; yields whether it got it.
 Exclusive = Callable[[IndexConfig], AbstractContextManager[bool]]
@@ -67,6 +77,8 @@ class Follower:
         self.on_failure = on_failure
         self.syncs = 0
         self.in_flight: dict[str, Future[SyncResult | None]] = {}
+        # Indexes whose last sync failed for good, and when they may be tried again.
+        self.retry_after: dict[str, dt.datetime] = {}
         self._pool = ThreadPoolExecutor(max_concurrent_syncs, thread_name_prefix="follow")
         self._stack = ExitStack()
         self._local = threading.local()
@@ -107,6 +119,8 @@ class Follower:
             return
         at = self.runner.clock()
         for index in probed:
+            if index.name in self.retry_after and at < self.retry_after[index.name]:
+                continue
             reason = sync_due(highest[index.name].max_cursor, last[index.name], at=at)
             if reason is not None:
                 log.debug("%s: syncing (%s)", index.name, reason)
@@ -132,11 +146,18 @@ class Follower:
             try:
                 result = self._thread_session().sync(index, "incremental")
             except OracleMeiliError as e:
-                # Nothing was recorded, so the index is still due at the next poll.
-                log.error("%s: sync failed, retrying at the next poll: %s", index.name, e)
+                # Nothing was recorded, so the index is still due.
+                if e.retryable:
+                    log.error("%s: sync failed, retrying at the next poll: %s", index.name, e)
+                else:
+                    wait = dt.timedelta(seconds=RETRY_AFTER_FAILURE_SECONDS)
+                    self.retry_after[index.name] = self.runner.clock() + wait
+                    log.error("%s: sync failed, retrying in %d s: %s", index.name,
+                              RETRY_AFTER_FAILURE_SECONDS, e)  # fmt: skip
                 if self.on_failure is not None:
                     self.on_failure(index, e)
                 return None
+        self.retry_after.pop(index.name, None)
         if self.on_sync is not None:
             self.on_sync(result)
         return result

@@ -1,7 +1,9 @@
-"""The follow run through the Dagster daemon with the shipped ``deploy/dagster.yaml``: its
-sensor starts it, its syncs are materializations linked to it, a full sync run while it
-follows loses nothing, a run killed mid-sync (the follow run, or a full sync run holding the
-index's pool) is replaced and frees what it held, and terminating it stops it."""
+"""The follow run through the Dagster daemon with the shipped ``deploy/dagster.yaml``, and
+with ``deploy/production/dagster.yaml`` on a PostgreSQL cluster of the test's own: its
+sensor starts it, its syncs are materializations linked to it, an index whose sync fails
+for good is shown failed while the others are followed on, a full sync run while it follows
+loses nothing, a run killed mid-sync (the follow run, or a full sync run holding the index's
+pool) is replaced and frees what it held, and terminating it stops it."""
 
 from __future__ import annotations
 
@@ -12,18 +14,23 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
+import pytest
+import yaml
 
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import RunningMeilisearch
+from oracle_meili.defs.follow import SyncFailure
 from oracle_meili.defs.metadata_sets import SyncMetadata
 from oracle_meili.defs.names import index_asset_key
 from oracle_meili_tests.commit_schedules import Commit, EventsTable
-from oracle_meili_tests.defs.test_pools import daemon
+from oracle_meili_tests.defs.test_pools import PROJECT, daemon
 from oracle_meili_tests.defs.test_sensor_daemon import events_scenario, searchable
+from oracle_meili_tests.postgres import postgres_bin, postgres_cluster
 
 FOLLOW_JOB = "follow_changes"
 IN_PROGRESS = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
@@ -55,13 +62,37 @@ def worker_pid(instance: dg.DagsterInstance, run_id: str) -> int:
     raise AssertionError(f"no worker pid logged for run {run_id}")
 
 
+@pytest.fixture(params=["shipped", "production"])
+def instance_settings(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, Any]]:
+    """The instance file as shipped: ``deploy/dagster.yaml``, or the production one on a
+    PostgreSQL cluster of the test's own (its variables set for the processes)."""
+    if request.param == "shipped":
+        yield yaml.safe_load((PROJECT / "deploy" / "dagster.yaml").read_text())
+        return
+    if postgres_bin() is None:
+        pytest.skip("no PostgreSQL under /usr/lib/postgresql/*/bin: the production file's storage")
+    with postgres_cluster() as postgres:
+        for name, value in postgres.environment().items():
+            monkeypatch.setenv(name, value)
+        yield yaml.safe_load((PROJECT / "deploy" / "production" / "dagster.yaml").read_text())
+
+
 def test_the_follow_run_keeps_the_index_fresh_through_faults(
-    tmp_path: Path, meili_server: RunningMeilisearch, meili_client: MeiliClient, index_name: str
+    tmp_path: Path,
+    meili_server: RunningMeilisearch,
+    meili_client: MeiliClient,
+    index_name: str,
+    instance_settings: dict[str, Any],
 ) -> None:
+    follow = {"running": True, "interval_seconds": 0.5}
     table, home, env = events_scenario(
-        tmp_path, meili_server, index_name, lookback_seconds=5, batch_size=500,
-        follow={"running": True, "interval_seconds": 0.5},
+        tmp_path, meili_server, index_name, instance=instance_settings, lookback_seconds=5,
+        batch_size=500, follow=follow,
     )  # fmt: skip
+    broken = f"{index_name}_broken"
+    add_index_with_a_bad_id(tmp_path, table, broken, follow)
     found = searchable(meili_client, index_name, table)
     launch = [sys.executable, "-m", "dagster", "job", "launch", "-m", "oracle_meili.definitions"]
     try:
@@ -80,11 +111,22 @@ def test_the_follow_run_keeps_the_index_fresh_through_faults(
             assert SyncMetadata.key("watermark") in materialization.metadata
             assert "dagster/column_schema" in materialization.metadata
 
+            # The other index's sync fails for good (a key Meilisearch cannot take): shown as
+            # a failed sync on its asset, naming the row, and recorded once, not every poll.
+            failure = wait_for(lambda: failed_sync(instance, broken), timeout=30,
+                               what="the broken index's failure on its asset")  # fmt: skip
+            assert isinstance(failure, dg.EventLogRecord) and failure.run_id == run.run_id
+            shown = failure.asset_observation
+            assert shown is not None and shown.partition == "incremental"
+            assert "bad id!" in shown.metadata[SyncFailure.key("sync_error")].value  # type: ignore[operator]
+            assert not instance.fetch_materializations(index_asset_key(broken), limit=1).records
+
             # A full sync run while rows are written: nothing lost once the writes stop.
             writing = threading.Event()
             writer = threading.Thread(target=keep_writing, args=(table, writing))
             writer.start()
-            full = ["-j", "sync_indexes", "--tags", '{"dagster/partition": "full"}']
+            full = ["-j", "sync_indexes", "-o", f"meilisearch__{index_name}",
+                    "--tags", '{"dagster/partition": "full"}']  # fmt: skip
             try:
                 subprocess.run([*launch, *full], env=env, cwd=tmp_path, check=True,
                                capture_output=True)  # fmt: skip
@@ -94,6 +136,7 @@ def test_the_follow_run_keeps_the_index_fresh_through_faults(
                 writing.set()
                 writer.join()
             wait_for(found, timeout=30, what="the rows written during the full sync")
+            assert failed_sync(instance, broken, count=True) == 1
 
             # A sync run killed (kill -9) while it holds the index's pool: the slot is freed,
             # and the follow run syncs the index again within 60 s. (Rows enough for the
@@ -137,6 +180,36 @@ def test_the_follow_run_keeps_the_index_fresh_through_faults(
             assert following(instance) is None
     finally:
         table.engine.dispose()
+
+
+def add_index_with_a_bad_id(
+    folder: Path, table: EventsTable, name: str, follow: dict[str, Any]
+) -> None:
+    """A second followed index, of a table whose one row has a key Meilisearch refuses."""
+    with table.engine.begin() as c:
+        c.exec_driver_sql(
+            "CREATE TABLE BROKEN (ID TEXT PRIMARY KEY, NAME TEXT, UPDATED_AT DATETIME NOT NULL)"
+        )
+        c.exec_driver_sql(
+            "INSERT INTO BROKEN VALUES ('bad id!', 'x', strftime('%Y-%m-%d %H:%M:%S', 'now'))"
+        )
+    config = yaml.safe_load((folder / "config.yaml").read_text())
+    config["indexes"].append(
+        {"name": name, "table": "BROKEN", "primary_key": "ID", "cursor": "UPDATED_AT",
+         "follow": follow}
+    )  # fmt: skip
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def failed_sync(
+    instance: dg.DagsterInstance, index: str, *, count: bool = False
+) -> dg.EventLogRecord | int | None:
+    """The newest failed sync observed on ``index``'s asset (or how many there are)."""
+    records = instance.fetch_observations(index_asset_key(index), limit=100).records
+    failures = [r for r in records if SyncFailure.key("sync_error") in r.asset_observation.metadata]  # type: ignore[union-attr]
+    if count:
+        return len(failures)
+    return failures[0] if failures else None
 
 
 def bulk_rows(table: EventsTable, count: int) -> None:

@@ -50,11 +50,17 @@ def wait_for(condition: Callable[[], bool], *, timeout: float, what: str) -> Non
 
 
 def events_scenario(
-    tmp_path: Path, meili_server: RunningMeilisearch, index_name: str, **entry: Any
+    tmp_path: Path,
+    meili_server: RunningMeilisearch,
+    index_name: str,
+    *,
+    instance: dict[str, Any] | None = None,
+    **entry: Any,
 ) -> tuple[EventsTable, Path, dict[str, str]]:
     """An ``EVENTS`` table of three rows stamped now, one index of it with ``entry``'s keys,
-    and a Dagster home with the shipped settings (the index's pool limit set up front);
-    returns the table, the home, and the environment of the processes that sync."""
+    and a Dagster home with ``instance``'s settings (the shipped ``deploy/dagster.yaml`` by
+    default; the index's pool limit set up front); returns the table, the home, and the
+    environment of the processes that sync."""
     table = EventsTable.create(tmp_path / "events.db", utc_now)
     for _ in range(3):
         table.commit(Commit(row=None, lateness=0))
@@ -66,9 +72,10 @@ def events_scenario(
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(yaml.safe_dump(shipped_instance()))
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        instance.event_log_storage.set_concurrency_slots(f"oracle_meili/{index_name}", 1)
+    settings = instance if instance is not None else shipped_instance()
+    (home / "dagster.yaml").write_text(yaml.safe_dump(settings))
+    with dg.DagsterInstance.from_config(str(home)) as created:
+        created.event_log_storage.set_concurrency_slots(f"oracle_meili/{index_name}", 1)
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),

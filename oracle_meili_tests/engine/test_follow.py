@@ -21,14 +21,15 @@ import yaml
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import RunningMeilisearch, free_port
 from oracle_meili.cli import main
-from oracle_meili.config import AppConfig
+from oracle_meili.config import AppConfig, IndexConfig
 from oracle_meili.defs.metadata import latest_watermark
 from oracle_meili.defs.names import index_asset_key
 from oracle_meili.defs.state import DagsterInstanceState
-from oracle_meili.engine.follow import follow
+from oracle_meili.engine.follow import RETRY_AFTER_FAILURE_SECONDS, Follower, follow
 from oracle_meili.engine.result import SyncResult
 from oracle_meili.engine.runner import Runner
 from oracle_meili.engine.state import StateFile, StateStore
+from oracle_meili_tests.commit_schedules import Clock
 
 
 def wait_for(condition: Callable[[], bool], *, timeout: float = 30) -> None:
@@ -246,3 +247,48 @@ def test_follow_after_a_cli_sync_continues_from_its_watermark(
                on_sync=first_sync)  # fmt: skip
         assert results[0].rows_read == 1  # the one changed row, not the whole table
         assert state.watermark(index.name) == "datetime:2026-11-01T00:00:00"
+
+
+def test_an_index_that_fails_for_good_waits_while_the_others_are_followed(
+    app_config: AppConfig, demo_db: Path, meili_client: MeiliClient, tmp_path: Path
+) -> None:
+    """A sync that fails for good (a key Meilisearch cannot take) is not tried again at
+    every poll, only after ``RETRY_AFTER_FAILURE_SECONDS``; the other index is synced at
+    every change meanwhile."""
+    engine = sa.create_engine(f"sqlite:///{demo_db}")
+    with engine.begin() as c:
+        c.exec_driver_sql("CREATE TABLE BROKEN (ID TEXT PRIMARY KEY, UPDATED_AT DATETIME)")
+        c.exec_driver_sql("INSERT INTO BROKEN VALUES ('bad id!', '2026-01-01 00:00:00')")
+    engine.dispose()
+    good = app_config.indexes[0]
+    broken = IndexConfig.model_validate(
+        {"name": f"{good.name}_broken", "table": "BROKEN", "primary_key": "ID",
+         "cursor": "UPDATED_AT"}
+    )  # fmt: skip
+    clock = Clock()
+    runner = Runner(
+        app_config.source, app_config.meilisearch, state=StateFile(tmp_path / "s.json"), clock=clock
+    )
+    failed: list[str] = []
+    with Follower(
+        runner,
+        [good, broken],
+        max_concurrent_syncs=2,
+        on_failure=lambda index, error: failed.append(f"{index.name}: {error}"),
+    ) as follower:
+
+        def poll() -> None:
+            follower.poll()
+            follower.finish_syncs()
+
+        poll()
+        assert follower.syncs == 1 and len(failed) == 1 and "bad id!" in failed[0]
+        for n in range(3):
+            rename(demo_db, 7, f"renamed {n}", dt.datetime(2030, 1, 1, 0, 0, n))
+            clock.advance(1)
+            poll()
+            assert found(meili_client, good.name, f"renamed {n}")
+        assert len(failed) == 1  # not tried again at every poll
+        clock.advance(RETRY_AFTER_FAILURE_SECONDS)
+        poll()
+        assert len(failed) == 2
