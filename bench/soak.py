@@ -15,8 +15,9 @@ with SIGKILL and started again on the same data 3 s later, and the source locked
 (every read and write waits or fails). After the writes stop, the table stays quiet for the
 look-back window and one poll interval plus the time one sync takes; then every row's latest
 version must be in the index and be what a search for it finds first. Prints the counts and
-the misses, and for the follow run its worker's RSS a minute in and at the end.
-Target: 0 rows missed; the follow run's RSS flat.
+the misses, and for the follow run the RSS of the worker following, sampled every minute
+(a follow run hands over to a new one every ``follow.handover_after_minutes``, 60, so the
+samples span the workers in turn). Target: 0 rows missed; the follow run's RSS flat.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def soak(work: Path, args: argparse.Namespace) -> None:
         command, env=env, start_new_session=True, stdout=(work / "follower.log").open("wb"),
         stderr=subprocess.STDOUT,
     )  # fmt: skip
-    rss: list[float] = []
+    rss: list[tuple[int, float]] = []
     rows: dict[int, str] = {}
     counts = {"commits": 0, "ties": 0, "late": 0, "meilisearch killed": 0, "source locked": 0}
     stop = threading.Event()
@@ -124,11 +125,12 @@ def soak(work: Path, args: argparse.Namespace) -> None:
     try:
         writer.start()
         if args.through == "run":
-            worker = follow_run_worker(work / "dagster_home")
-            threading.Timer(60, lambda: rss.append(rss_mb(worker))).start()
+            follow_run_worker(work / "dagster_home")
+            sampler = threading.Thread(
+                target=sample_rss, args=(work / "dagster_home", rss, stop), daemon=True
+            )
+            sampler.start()
         faults(server, db, counts, args, stop)
-        if args.through == "run":
-            rss.append(rss_mb(worker))
         stop.set()
         writer.join()
         quiet = LOOKBACK_SECONDS + INTERVAL_SECONDS + 5
@@ -145,7 +147,12 @@ def soak(work: Path, args: argparse.Namespace) -> None:
     print(", ".join(f"{name}: {n}" for name, n in counts.items()))
     print(f"rows: {len(rows)}, missed or stale: {len(missed)}")
     if rss:
-        print("follow run worker RSS: " + " MB, then ".join(f"{mb:.0f}" for mb in rss) + " MB")
+        workers = list(dict.fromkeys(pid for pid, _ in rss))
+        for pid in workers:
+            mine = [mb for p, mb in rss if p == pid]
+            print(f"follow run worker {pid}: RSS {mine[0]:.0f} MB, then up to {max(mine):.0f} "
+                  f"MB, {mine[-1]:.0f} MB last, over {len(mine)} minute(s)")  # fmt: skip
+        print(f"follow run workers: {len(workers)}, RSS at most {max(mb for _, mb in rss):.0f} MB")
     for row, problem in sorted(missed.items())[:20]:
         print(f"  row {row}: {problem}")
 
@@ -208,6 +215,16 @@ def faults(
         turn += 1
         print(f"{time.strftime('%H:%M:%S')} faults so far: {turn}", flush=True)
     time.sleep(max(0.0, deadline - time.monotonic()))
+
+
+def sample_rss(home: Path, samples: list[tuple[int, float]], stop: threading.Event) -> None:
+    """Every minute, the RSS of the worker of the follow run that follows now."""
+    while not stop.wait(60):
+        try:
+            pid = follow_run_worker(home, timeout=30)
+            samples.append((pid, rss_mb(pid)))
+        except (SystemExit, psutil.NoSuchProcess):
+            continue  # between two runs: the next minute's sample
 
 
 def rss_mb(pid: int) -> float:

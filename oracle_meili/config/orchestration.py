@@ -79,6 +79,13 @@ class FollowConfig(Record):
     max_concurrent_syncs: int = Field(
         default=4, ge=1, description="Indexes one follow run syncs at once."
     )
+    handover_after_minutes: float = Field(
+        default=60,
+        gt=0,
+        description="Minutes after which a follow run hands over to a new one and ends: "
+        "Dagster keeps every event of a running step in memory, so a run that never ended "
+        "would grow without bound. The two overlap, so following never pauses.",
+    )
 
 
 class Orchestration(Record):

@@ -13,11 +13,21 @@ The sensor ``keep_<job>_running`` requests a follow run whenever none is in prog
 run that was killed is replaced at its next tick), and stops one that follows older
 settings (after the code location was reloaded with a changed configuration).
 
+A follow run hands over to a new one after ``follow.handover_after_minutes`` or
+``HANDOVER_AFTER_EVENTS`` events, whichever comes first: Dagster's executor keeps every
+event of a running step in a list until the step ends (``step_event_list`` in
+``dagster/_core/execution/plan/execute_plan.py``), so a step that never ended would grow by
+a few kilobytes a sync for ever. The run tags itself ``HANDOVER_TAG``, the sensor requests
+its successor at its next tick, and the run follows on until the successor has started,
+then ends: the two overlap (each sync claims the index's pool, so they never sync one index
+at once), and following never pauses.
+
 No ``from __future__ import annotations``: Dagster reads the op's and sensor's annotations.
 """
 
 import hashlib
 import os
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -38,6 +48,11 @@ from oracle_meili.errors import OracleMeiliError
 # The settings a follow run follows, as a fingerprint on its run: the sensor replaces a run
 # whose settings are not the code location's any more.
 SETTINGS_TAG = "oracle_meili/follow_settings"
+# Set by a follow run that is due to hand over: the sensor then requests its successor.
+HANDOVER_TAG = "oracle_meili/handover"
+# Events (materializations and observations) after which a follow run hands over, whatever
+# its age: a few kilobytes each stay in the run worker's memory until its step ends.
+HANDOVER_AFTER_EVENTS = 10_000
 # A run of the follow job in one of these states is following, or about to.
 IN_PROGRESS = [
     dg.DagsterRunStatus.QUEUED,
@@ -97,6 +112,7 @@ def build_follow_job(group: FollowGroup, source_slots: SourceSlots | None) -> dg
 
     @dg.op(
         name=f"{group.job_name}_op",
+        out={},  # events only: a run that hands over ends with no output
         description=(
             f"Follows {names}: every {interval:g} s, one probe of their highest cursors, and "
             "an incremental sync of each index that changed, reported as a materialization "
@@ -137,8 +153,9 @@ def build_follow_job(group: FollowGroup, source_slots: SourceSlots | None) -> dg
         # The code server that started this run: if it dies (kill -9), this run stops too
         # rather than follow on unseen; the sensor starts another from the new server.
         parent = os.getppid()
+        handover = Handover(context, group)
         with follower:
-            while True:
+            while not handover.done():
                 if os.getppid() != parent:
                     raise dg.Failure("the code server that started this follow run is gone")
                 follower.poll()
@@ -152,6 +169,7 @@ def build_follow_job(group: FollowGroup, source_slots: SourceSlots | None) -> dg
                         metadata=synced(context, index, result, fields, meilisearch_url=url),
                     )
                     state.reported(result)
+                    handover.events += 1
                     failing.pop(result.index, None)
                 while failures:
                     index, error = failures.pop(0)
@@ -164,7 +182,9 @@ def build_follow_job(group: FollowGroup, source_slots: SourceSlots | None) -> dg
                         description=f"An incremental sync of the follow run failed: {error}",
                         metadata=dict(SyncFailure(sync_error=str(error))),
                     )
+                    handover.events += 1
                 follower.wait(interval)
+        context.log.info("handed over to the next follow run")
 
     @dg.job(
         name=group.job_name,
@@ -179,6 +199,37 @@ def build_follow_job(group: FollowGroup, source_slots: SourceSlots | None) -> dg
         _follow()
 
     return _job
+
+
+class Handover:
+    """When a follow run hands over to its successor, and whether it has (see the module)."""
+
+    def __init__(self, context: dg.OpExecutionContext, group: FollowGroup) -> None:
+        self.context = context
+        self.group = group
+        self.events = 0
+        self.due_at = time.monotonic() + group.settings.handover_after_minutes * 60
+        self.asked = False
+        self.checked_at = 0.0
+
+    def done(self) -> bool:
+        """Whether the run may end: it is due to hand over, and a successor has started.
+        (Asked at every poll; the instance is read at most once a second.)"""
+        if not self.asked:
+            if time.monotonic() < self.due_at and self.events < HANDOVER_AFTER_EVENTS:
+                return False
+            self.context.instance.add_run_tags(self.context.run_id, {HANDOVER_TAG: "due"})
+            self.context.log.info("handing over to a new follow run once it has started")
+            self.asked = True
+        if time.monotonic() - self.checked_at < 1:
+            return False
+        self.checked_at = time.monotonic()
+        started = self.context.instance.get_run_records(
+            filters=dg.RunsFilter(
+                job_name=self.group.job_name, statuses=[dg.DagsterRunStatus.STARTED]
+            )
+        )
+        return any(r.dagster_run.run_id != self.context.run_id for r in started)
 
 
 def build_follow_sensor(
@@ -213,9 +264,15 @@ def build_follow_sensor(
                 instance.run_coordinator.cancel_run(run.run_id)
                 replaced.add(run.run_id)
         cursor = orjson.dumps(sorted(replaced)[-20:]).decode()
-        if runs:
-            following = runs[0].dagster_run.run_id
+        staying = [r for r in runs if HANDOVER_TAG not in r.dagster_run.tags]
+        if staying:
+            following = staying[0].dagster_run.run_id
             return dg.SensorResult(skip_reason=f"run {following} is following", cursor=cursor)
+        if runs:
+            # Every run in progress is handing over: its successor (it follows on until then).
+            return dg.SensorResult(
+                run_requests=[dg.RunRequest(tags={SETTINGS_TAG: fingerprint})], cursor=cursor
+            )
         last = instance.get_run_records(filters=dg.RunsFilter(job_name=group.job_name), limit=1)
         if (
             last

@@ -16,6 +16,7 @@ from dagster._core.utils import make_new_run_id
 from oracle_meili.config import AppConfig, FollowConfig, IndexConfig, parse_config
 from oracle_meili.definitions import build_definitions
 from oracle_meili.defs.follow import (
+    HANDOVER_TAG,
     SETTINGS_TAG,
     build_follow_job,
     build_follow_sensor,
@@ -111,6 +112,17 @@ def test_the_keeper_requests_a_follow_run_when_none_is_in_progress() -> None:
     (request,) = evaluate(sensor, instance).run_requests or []
     assert request.tags == {SETTINGS_TAG: fingerprint}
     add_run(instance, dg.DagsterRunStatus.STARTED, fingerprint)
+    assert not evaluate(sensor, instance).run_requests
+
+
+def test_a_run_handing_over_gets_one_successor() -> None:
+    sensor, fingerprint = keeper()
+    instance = dg.DagsterInstance.ephemeral()
+    old = add_run(instance, dg.DagsterRunStatus.STARTED, fingerprint)
+    instance.add_run_tags(old.run_id, {HANDOVER_TAG: "due"})
+    (request,) = evaluate(sensor, instance).run_requests or []
+    assert request.tags == {SETTINGS_TAG: fingerprint}
+    add_run(instance, dg.DagsterRunStatus.NOT_STARTED, fingerprint)  # the successor
     assert not evaluate(sensor, instance).run_requests
 
 

@@ -243,3 +243,46 @@ def step_started(instance: dg.DagsterInstance, index: str) -> str | None:
 def full_sync_ended(instance: dg.DagsterInstance, index: str) -> bool:
     runs = instance.get_runs(filters=dg.RunsFilter(job_name="sync_indexes"))
     return bool(runs) and runs[0].status == dg.DagsterRunStatus.SUCCESS
+
+
+def test_a_follow_run_hands_over_without_a_pause(
+    tmp_path: Path, meili_server: RunningMeilisearch, meili_client: MeiliClient, index_name: str
+) -> None:
+    """After ``handover_after_minutes`` the run asks for a successor and ends once it has
+    started; rows written all along, then none, are all searchable."""
+    table, home, env = events_scenario(
+        tmp_path, meili_server, index_name, lookback_seconds=2,
+        follow={"running": True, "interval_seconds": 0.5, "handover_after_minutes": 0.25},
+    )  # fmt: skip
+    found = searchable(meili_client, index_name, table)
+    writing = threading.Event()
+    writer = threading.Thread(target=keep_writing, args=(table, writing))
+    try:
+        with daemon(env, tmp_path), dg.DagsterInstance.from_config(str(home)) as instance:
+            first = wait_for(lambda: following(instance), timeout=90, what="a follow run")
+            assert isinstance(first, dg.DagsterRun)
+            writer.start()
+            ended = wait_for(
+                lambda: (
+                    instance.get_run_by_id(first.run_id).status  # type: ignore[union-attr]
+                    == dg.DagsterRunStatus.SUCCESS
+                ),
+                timeout=90,
+                what="the first follow run to hand over and end",
+            )
+            assert ended
+            successor = following(instance)
+            assert successor is not None and successor.run_id != first.run_id
+            # They overlapped: the successor had started before the first one ended.
+            before, after = (instance.get_run_record_by_id(r.run_id) for r in (first, successor))
+            assert before is not None and after is not None
+            assert after.start_time is not None and before.end_time is not None
+            assert after.start_time < before.end_time
+            writing.set()
+            writer.join()
+            wait_for(found, timeout=30, what="every row written across the handover")
+    finally:
+        writing.set()
+        if writer.is_alive():
+            writer.join()
+        table.engine.dispose()
