@@ -11,7 +11,15 @@ __version__ = "0.1.0"
 
 # `oracle_meili.OracleMeiliComponent` for `dg` (the `dagster_dg_cli.registry_modules` entry
 # point), imported on first use only: the engine and the CLI never import Dagster.
-_LAZY = {"OracleMeiliComponent": "oracle_meili.defs.component"}
+# The translator and the builder, for a code location of one's own, likewise.
+_LAZY = {
+    "OracleMeiliComponent": "oracle_meili.defs.component",
+    "OracleMeiliTranslator": "oracle_meili.defs.translator",
+    "IndexAsset": "oracle_meili.defs.translator",
+    "TableAsset": "oracle_meili.defs.translator",
+    "build_definitions": "oracle_meili.defs.build",
+    "load_config": "oracle_meili.config",
+}
 
 
 def __getattr__(name: str) -> Any:

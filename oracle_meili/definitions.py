@@ -1,4 +1,4 @@
-"""The Dagster code location: the configuration file, translated (``defs/translator.py``).
+"""The Dagster code location: the configuration file, translated (``defs/build.py``).
 
 The configuration file comes from ``$ORACLE_MEILI_CONFIG`` (default ``demo/config.yaml``,
 the embedded demo). Nothing connects at load time.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import dagster as dg
 
 from oracle_meili.config import CONFIG_ENV_VAR, environment, load_config
-from oracle_meili.defs.translator import build_definitions
+from oracle_meili.defs.build import build_definitions
 
 DEFAULT_CONFIG = "demo/config.yaml"
 

@@ -8,16 +8,19 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import yaml
 
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import RunningMeilisearch
 from oracle_meili.config import MeilisearchConfig
 from oracle_meili.defs.component import SCAFFOLD_ATTRIBUTES
+from oracle_meili.demo import create_demo
 from oracle_meili_tests.harness import SyncHarness
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -141,3 +144,79 @@ def test_a_misspelled_key_is_named_by_dg_check(
     checked = dg(project, env, "check", "defs")
     assert checked.returncode != 0
     assert "primary_keys" in checked.stdout + checked.stderr
+
+
+def test_two_components_with_their_own_sources_load_and_sync_apart(
+    shop: tuple[Path, dict[str, str]], tmp_path: Path, meili_config: MeilisearchConfig
+) -> None:
+    """Two sources, one component each, in one project: their own resources, names and
+    (with `translation.key_prefix`) asset keys; `translation` and `post_processing` shape
+    the assets; each syncs its own index from its own source."""
+    project, env = shop
+    indexes: dict[str, tuple[str, int]] = {}
+    for team, rows in (("crm", 40), ("erp", 70)):
+        database = create_demo(tmp_path / f"{team}.db", rows=rows)
+        index = f"{team}_{uuid.uuid4().hex[:10]}"
+        indexes[team] = (index, live_rows(database))
+        folder = project / "src" / "shop" / "defs" / team
+        folder.mkdir()
+        attributes = {
+            "name": team,
+            "translation": {
+                "key_prefix": team,
+                "group_name": f"{team}_search",
+                "owners": [f"team:{team}"],
+                "tags": {"kind_of_asset": "{{ data.kind }}"},
+            },
+            "source": {"url": f"sqlite:///{database}"},
+            "meilisearch": {"url": "{{ env.MEILI_URL }}"},
+            "indexes": [{**SCAFFOLD_ATTRIBUTES["indexes"][0], "name": index}],
+        }
+        document: dict[str, Any] = {
+            "type": "oracle_meili.OracleMeiliComponent",
+            "attributes": attributes,
+        }
+        if team == "erp":
+            document["post_processing"] = {
+                "assets": [{"target": "*", "attributes": {"tags": {"post_processed": "yes"}}}]
+            }
+        (folder / "defs.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+
+    checked = dg(project, env, "check", "defs")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    listed = dg(project, env, "list", "defs", "--json")
+    assert listed.returncode == 0, listed.stderr
+    definitions = json.loads(listed.stdout)
+    assets = {a["asset_key"]: a for a in definitions["assets"]}
+    for team, (index, _) in indexes.items():
+        shown = assets[f"{team}/meilisearch/{index}"]
+        assert shown["group_name"] == f"{team}_search"
+        assert shown["owners"] == [{"team": team}]
+        assert {"key": "kind_of_asset", "value": "index"} in shown["tags"]
+        assert shown["dependency_keys"] == [f"{team}/oracle/PRODUCTS"]
+        table = assets[f"{team}/oracle/PRODUCTS"]
+        assert {"key": "kind_of_asset", "value": "table"} in table["tags"]
+        assert {f"{team}__sync_indexes", f"{team}__check_indexes"} <= {
+            j["name"] for j in definitions["jobs"]
+        }
+    assert "post_processed" in str(assets[f"erp/meilisearch/{indexes['erp'][0]}"])
+    assert "post_processed" not in str(assets[f"crm/meilisearch/{indexes['crm'][0]}"])
+
+    for team, (index, _) in indexes.items():
+        launched = dg(project, env, "launch", "--assets", f"{team}/meilisearch/{index}",
+                      "--partition", "full")  # fmt: skip
+        assert launched.returncode == 0, launched.stdout[-3000:] + launched.stderr[-3000:]
+    with MeiliClient(meili_config) as client:
+        for index, rows in indexes.values():
+            assert client.document_count(index) == rows
+
+
+def live_rows(database: Path) -> int:
+    engine = sa.create_engine(f"sqlite:///{database}")
+    try:
+        with engine.connect() as c:
+            return int(c.exec_driver_sql(
+                "SELECT COUNT(*) FROM PRODUCTS WHERE IS_DELETED = 'N'"
+            ).scalar_one())  # fmt: skip
+    finally:
+        engine.dispose()

@@ -12,12 +12,13 @@ import dagster as dg
 from oracle_meili.config import FreshnessConfig, IndexConfig, Orchestration
 from oracle_meili.defs.jobs import SYNC_RETRY_POLICY
 from oracle_meili.defs.metadata import result_metadata, schema_metadata
-from oracle_meili.defs.metadata_sets import IndexDescription, TableMetadataSet
-from oracle_meili.defs.names import index_asset_key, pool_name, source_table_key
-from oracle_meili.defs.resources import MeilisearchResource, SourceResource, runner
-from oracle_meili.defs.sources import newest_change_metadata, source_tables
+from oracle_meili.defs.metadata_sets import TableMetadataSet
+from oracle_meili.defs.names import DEFAULT_NAMES, Names, pool_name
+from oracle_meili.defs.resources import bound_runner, meilisearch_of, resource_keys
+from oracle_meili.defs.sources import newest_change_metadata
 from oracle_meili.defs.state import DagsterRunState
 from oracle_meili.defs.throttle import SourceSlots, source_slot
+from oracle_meili.defs.translator import default_index_spec
 from oracle_meili.engine.result import SyncResult
 from oracle_meili.engine.runner import DocumentField
 from oracle_meili.engine.watermark import decode_watermark
@@ -34,13 +35,13 @@ def run_failure(error: Exception) -> dg.Failure:
     return dg.Failure(description=str(error), allow_retries=is_retryable(error))
 
 
-def source_observation(table: str, result: SyncResult) -> dg.AssetObservation:
+def source_observation(table: dg.AssetKey, result: SyncResult) -> dg.AssetObservation:
     """The source table as a sync saw it: its live rows (a full sync) and newest change."""
     metadata: dict[str, Any] = dict(newest_change_metadata(decode_watermark(result.watermark)))
     if result.mode == "full":
         metadata.update(TableMetadataSet(row_count=result.rows_read))
     return dg.AssetObservation(
-        asset_key=source_table_key(table),
+        asset_key=table,
         description=f"As the {result.mode} sync of {result.index} saw it.",
         metadata=metadata,
     )
@@ -61,38 +62,43 @@ def build_index_asset(
     index: IndexConfig,
     orchestration: Orchestration | None = None,
     source_slots: SourceSlots | None = None,
+    *,
+    spec: dg.AssetSpec | None = None,
+    names: Names = DEFAULT_NAMES,
 ) -> dg.AssetsDefinition:
-    """The asset for one index: partition ``full`` rebuilds it, ``incremental`` updates it."""
+    """The asset for one index, as the translator's ``spec`` describes it: partition
+    ``full`` rebuilds it, ``incremental`` updates it."""
     shown = orchestration or Orchestration()
+    spec = spec or default_index_spec(index, shown)
 
     @dg.asset(
-        key=index_asset_key(index),
-        deps=[source_table_key(t) for t in source_tables(index)],
+        key=spec.key,
+        deps=list(spec.deps),
+        group_name=spec.group_name,
+        kinds=set(spec.kinds),
+        owners=list(spec.owners),
+        tags=dict(spec.tags),
+        description=spec.description,
+        metadata=dict(spec.metadata),
+        code_version=spec.code_version,
         partitions_def=SYNC_PARTITIONS,
         pool=pool_name(index),
-        group_name=shown.group,
-        kinds={"meilisearch"},
-        owners=list(shown.owners),
-        tags=dict(shown.tags),
+        required_resource_keys=resource_keys(names),
         # On the asset, not only on the job: a materialization launched from the UI retries
         # like one launched by a schedule or the sensor.
         retry_policy=SYNC_RETRY_POLICY,
         freshness_policy=freshness_policy(shown.freshness),
-        description=index_description(index),
-        metadata=dict(IndexDescription(source=index.source_label)),
     )
-    def _index_asset(
-        context: dg.AssetExecutionContext, source: SourceResource, meilisearch: MeilisearchResource
-    ) -> dg.MaterializeResult:  # type: ignore[type-arg]
+    def _index_asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:  # type: ignore[type-arg]
         mode = context.partition_key
         if mode not in ("full", "incremental"):
             raise dg.Failure(f"unknown partition {mode!r}", allow_retries=False)
-        settings = meilisearch.settings()
-        state = DagsterRunState(context, meilisearch_url=settings.url)
+        settings = meilisearch_of(context, names).settings()
+        state = DagsterRunState(context, meilisearch_url=settings.url, names=names)
         try:
             with (
                 source_slot(context, source_slots, holder=index.name),
-                runner(source, meilisearch, state=state).session() as session,
+                bound_runner(context, names, state=state).session() as session,
             ):
                 context.log.info(f"{index.name}: {mode} sync started")
                 result = session.sync(
@@ -102,26 +108,12 @@ def build_index_asset(
         except Exception as e:
             raise run_failure(e) from e
         return dg.MaterializeResult(
-            metadata=synced(context, index, result, fields, meilisearch_url=settings.url)
+            metadata=synced(
+                context, index, result, fields, meilisearch_url=settings.url, names=names
+            )
         )
 
     return _index_asset
-
-
-def index_description(index: IndexConfig) -> str:
-    """The index asset's description in the UI."""
-    text = (
-        f"Meilisearch index `{index.name}` synced from {index.source_label}. "
-        "Partition `full` rebuilds it with zero downtime; `incremental` applies the rows "
-        "changed since the last watermark. The two partitions are two ways of syncing "
-        "the one index, not halves of it: after either, the index is complete."
-    )
-    if index.parallel > 1:
-        text += (
-            f" A full sync reads {index.parallel} key ranges at once, each a step of its own, "
-            "and publishes the index once they have all finished."
-        )
-    return text
 
 
 def synced(
@@ -131,6 +123,7 @@ def synced(
     fields: tuple[DocumentField, ...],
     *,
     meilisearch_url: str,
+    names: Names = DEFAULT_NAMES,
 ) -> dict[str, Any]:
     """Log a finished sync and observe its table; the materialization's metadata."""
     context.log.info(
@@ -141,8 +134,8 @@ def synced(
     if index.table is not None:
         # What the sync saw of its table, so the source asset is observed from the first
         # sync on (a full sync read every live row; an incremental knows the newest change).
-        context.log_event(source_observation(index.table, result))
+        context.log_event(source_observation(names.table_key(index.table), result))
     return {
         **result_metadata(result, meilisearch_url=meilisearch_url),
-        **schema_metadata(index, fields),
+        **schema_metadata(index, fields, names.table_key),
     }

@@ -11,22 +11,26 @@ from oracle_meili.config import IndexConfig
 from oracle_meili.defs.names import (
     CONTENT_PARITY,
     COUNT_PARITY,
+    DEFAULT_NAMES,
     NO_ORPHANS,
+    Names,
     consistency_checks_name,
-    index_asset_key,
     pool_name,
 )
-from oracle_meili.defs.resources import MeilisearchResource, SourceResource, runner
+from oracle_meili.defs.resources import bound_runner, resource_keys
 from oracle_meili.engine.consistency import REQUIRED_PERCENT, ConsistencyReport
 from oracle_meili.progress import ProgressReporter
 
 
-def build_consistency_checks(index: IndexConfig) -> dg.AssetChecksDefinition:
-    """Three checks on ``meilisearch/<index>``, computed by one pass over the index."""
-    key = index_asset_key(index)
+def build_consistency_checks(
+    index: IndexConfig, names: Names = DEFAULT_NAMES
+) -> dg.AssetChecksDefinition:
+    """Three checks on the index's asset, computed by one pass over the index."""
+    key = names.index_key(index)
 
     @dg.multi_asset_check(
-        name=consistency_checks_name(index),
+        name=names(consistency_checks_name(index)),
+        required_resource_keys=resource_keys(names),
         # In the index's pool: never beside a sync of it (a swap mid-check would compare
         # the wrong index).
         pool=pool_name(index),
@@ -43,12 +47,8 @@ def build_consistency_checks(index: IndexConfig) -> dg.AssetChecksDefinition:
             dg.AssetCheckSpec(NO_ORPHANS, asset=key, description="No document without a row."),
         ],
     )
-    def _consistency(
-        context: dg.AssetCheckExecutionContext,
-        source: SourceResource,
-        meilisearch: MeilisearchResource,
-    ) -> Iterator[dg.AssetCheckResult]:
-        with runner(source, meilisearch).session() as session:
+    def _consistency(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
+        with bound_runner(context, names).session() as session:
             report = session.check(
                 index, on_progress=ProgressReporter.per_side(index.name, context.log.info)
             )

@@ -13,7 +13,7 @@ every setting, default and error message is the same. Secrets stay in the enviro
 No ``from __future__ import annotations``: Dagster resolves the model's annotations.
 """
 
-from typing import Any
+from typing import Annotated, Any
 
 import dagster as dg
 from pydantic import Field
@@ -30,7 +30,11 @@ from oracle_meili.config import (
     parse_config,
 )
 from oracle_meili.config.base import Record
-from oracle_meili.defs.translator import build_definitions
+from oracle_meili.defs.build import build_definitions
+from oracle_meili.defs.dagster_private import TranslationFn, TranslationFnResolver
+from oracle_meili.defs.translator import IndexAsset, OracleMeiliTranslator, TableAsset
+
+TranslatorData = IndexAsset | TableAsset
 
 # What `dg scaffold defs` writes: the embedded demo's shape, pointed at a SQLite file, so the
 # scaffold loads as it is and shows every part a user edits.
@@ -135,8 +139,29 @@ class OracleMeiliComponent(dg.Component, dg.Model, dg.Resolvable):
     ``incremental``) downstream of its source table ``oracle/<table>``, with its sync,
     check, reconcile and observe jobs, schedules, change sensor or follow run, and
     consistency checks.
-    The attributes are those of the oracle-meili configuration file (docs/configuration.md).
+    The attributes are those of the oracle-meili configuration file (docs/configuration.md),
+    and ``name`` and ``translation``. Override :meth:`get_asset_spec` in a subclass to
+    change how an index or a table appears.
     """
+
+    name: str | None = Field(
+        default=None,
+        description="Needed when a project has several of these components (two sources): "
+        "prefixes the names of this one's jobs, schedules, sensors and resources with "
+        "`<name>__`. Give `translation.key_prefix` too, so that asset keys differ.",
+    )
+    translation: (
+        Annotated[
+            TranslationFn[TranslatorData],
+            TranslationFnResolver[TranslatorData](lambda data: {"data": data}),
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description="Asset attributes for every index and table (key_prefix, group_name, "
+        "tags, owners, ...); `{{ data.kind }}` is `index` or `table`, `{{ data.index.name }}` "
+        "and `{{ data.table }}` name them.",
+    )
 
     source: SourceAttributes = Field(description="The source database.")
     meilisearch: MeilisearchAttributes = Field(
@@ -156,4 +181,27 @@ class OracleMeiliComponent(dg.Component, dg.Model, dg.Resolvable):
             "meilisearch": self.meilisearch.model_dump(exclude_unset=True),
             "indexes": [index.model_dump(exclude_unset=True) for index in self.indexes],
         }
-        return build_definitions(parse_config(raw, environ=environment()), environment())
+        return build_definitions(
+            parse_config(raw, environ=environment()),
+            environment(),
+            translator=ComponentTranslator(self),
+            scope=self.name or "",
+        )
+
+    def get_asset_spec(self, data: TranslatorData) -> dg.AssetSpec:
+        """The spec of an index's or a table's asset: the default translator's, with
+        ``translation`` applied."""
+        spec = OracleMeiliTranslator().get_asset_spec(data)
+        if self.translation is None:
+            return spec
+        return self.translation(spec, data)
+
+
+class ComponentTranslator(OracleMeiliTranslator):
+    """The component's :meth:`~OracleMeiliComponent.get_asset_spec`, as a translator."""
+
+    def __init__(self, component: OracleMeiliComponent) -> None:
+        self.component = component
+
+    def get_asset_spec(self, data: IndexAsset | TableAsset) -> dg.AssetSpec:
+        return self.component.get_asset_spec(data)

@@ -38,8 +38,8 @@ import orjson
 from oracle_meili.config import FollowConfig, IndexConfig
 from oracle_meili.defs.assets import synced
 from oracle_meili.defs.metadata_sets import OracleMeiliMetadata
-from oracle_meili.defs.names import index_asset_key, pool_name
-from oracle_meili.defs.resources import MeilisearchResource, SourceResource, runner
+from oracle_meili.defs.names import DEFAULT_NAMES, Names, pool_name
+from oracle_meili.defs.resources import bound_runner, meilisearch_of, resource_keys
 from oracle_meili.defs.state import FollowRunState
 from oracle_meili.defs.throttle import SourceSlots, slot_if_free
 from oracle_meili.engine.follow import Follower
@@ -89,7 +89,7 @@ class FollowGroup:
 
 
 def follow_groups(
-    entries: Sequence[tuple[IndexConfig, FollowConfig | None]],
+    entries: Sequence[tuple[IndexConfig, FollowConfig | None]], names: Names = DEFAULT_NAMES
 ) -> list[FollowGroup]:
     """One group per distinct ``follow:`` setting (indexes without one are not followed)."""
     groups: dict[FollowConfig, list[IndexConfig]] = {}
@@ -98,32 +98,35 @@ def follow_groups(
             groups.setdefault(settings, []).append(index)
     ordered = sorted(groups.items(), key=lambda item: item[0].model_dump_json())
     if len(ordered) == 1:
-        return [FollowGroup("follow_changes", tuple(ordered[0][1]), ordered[0][0])]
+        return [FollowGroup(names("follow_changes"), tuple(ordered[0][1]), ordered[0][0])]
     return [
-        FollowGroup(f"follow_changes_{number}", tuple(indexes), settings)
+        FollowGroup(names(f"follow_changes_{number}"), tuple(indexes), settings)
         for number, (settings, indexes) in enumerate(ordered, start=1)
     ]
 
 
-def build_follow_job(group: FollowGroup, source_slots: SourceSlots | None) -> dg.JobDefinition:
+def build_follow_job(
+    group: FollowGroup, source_slots: SourceSlots | None, names: Names = DEFAULT_NAMES
+) -> dg.JobDefinition:
     """The follow run's job: one op that follows the group's indexes until terminated."""
-    names = ", ".join(f"`{index.name}`" for index in group.indexes)
+    followed = ", ".join(f"`{index.name}`" for index in group.indexes)
     interval = group.settings.interval_seconds
 
     @dg.op(
         name=f"{group.job_name}_op",
         out={},  # events only: a run that hands over ends with no output
+        required_resource_keys=resource_keys(names),
         description=(
-            f"Follows {names}: every {interval:g} s, one probe of their highest cursors, and "
+            f"Follows {followed}: every {interval:g} s, one probe of their highest cursors, and "
             "an incremental sync of each index that changed, reported as a materialization "
             "of its asset. Runs until terminated."
         ),
     )
     def _follow(
-        context: dg.OpExecutionContext, source: SourceResource, meilisearch: MeilisearchResource
+        context: dg.OpExecutionContext,
     ) -> Iterator[dg.AssetMaterialization | dg.AssetObservation]:
-        url = meilisearch.settings().url
-        state = FollowRunState(context.instance, meilisearch_url=url)
+        url = meilisearch_of(context, names).settings().url
+        state = FollowRunState(context.instance, meilisearch_url=url, names=names)
         failures: list[tuple[IndexConfig, OracleMeiliError]] = []
         # Each index's failure last reported on its asset, until it syncs again.
         failing: dict[str, str] = {}
@@ -142,14 +145,14 @@ def build_follow_job(group: FollowGroup, source_slots: SourceSlots | None) -> dg
                 yield True
 
         follower = Follower(
-            runner(source, meilisearch, state=state),
+            bound_runner(context, names, state=state),
             group.indexes,
             max_concurrent_syncs=group.settings.max_concurrent_syncs,
             exclusive=exclusive,
             on_failure=lambda index, error: failures.append((index, error)),
         )
         by_name = {index.name: index for index in group.indexes}
-        context.log.info(f"following {names} every {interval:g} s")
+        context.log.info(f"following {followed} every {interval:g} s")
         # The code server that started this run: if it dies (kill -9), this run stops too
         # rather than follow on unseen; the sensor starts another from the new server.
         parent = os.getppid()
@@ -164,9 +167,11 @@ def build_follow_job(group: FollowGroup, source_slots: SourceSlots | None) -> dg
                     index = by_name[result.index]
                     fields = follower.session.document_fields(index)
                     yield dg.AssetMaterialization(
-                        asset_key=index_asset_key(index),
+                        asset_key=names.index_key(index),
                         partition="incremental",
-                        metadata=synced(context, index, result, fields, meilisearch_url=url),
+                        metadata=synced(
+                            context, index, result, fields, meilisearch_url=url, names=names
+                        ),
                     )
                     state.reported(result)
                     handover.events += 1
@@ -177,7 +182,7 @@ def build_follow_job(group: FollowGroup, source_slots: SourceSlots | None) -> dg
                         continue  # the same failure again: in the log, not the asset's events
                     failing[index.name] = str(error)
                     yield dg.AssetObservation(
-                        asset_key=index_asset_key(index),
+                        asset_key=names.index_key(index),
                         partition="incremental",
                         description=f"An incremental sync of the follow run failed: {error}",
                         metadata=dict(SyncFailure(sync_error=str(error))),
@@ -190,7 +195,7 @@ def build_follow_job(group: FollowGroup, source_slots: SourceSlots | None) -> dg
         name=group.job_name,
         executor_def=dg.in_process_executor,
         description=(
-            f"The follow run of {names}: a long-running run that syncs each change within "
+            f"The follow run of {followed}: a long-running run that syncs each change within "
             "about a second. The sensor "
             f"`{group.sensor_name}` keeps one going; terminate it here to stop following."
         ),

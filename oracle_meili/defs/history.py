@@ -8,7 +8,6 @@ from typing import Any
 import dagster as dg
 
 from oracle_meili.defs.metadata_sets import SyncMetadata
-from oracle_meili.defs.names import index_asset_key
 
 # The figures of a sync that its history lists (the CLI state file's names).
 _FIELDS = (
@@ -22,10 +21,11 @@ _FIELDS = (
 
 
 def materialization_history(
-    instance: dg.DagsterInstance, index: str, *, limit: int = 20
+    instance: dg.DagsterInstance, index: str, key: dg.AssetKey, *, limit: int = 20
 ) -> list[dict[str, Any]]:
-    """The index's recent successful syncs, newest first, in the CLI state file's shape."""
-    records = instance.fetch_materializations(index_asset_key(index), limit=limit).records
+    """The recent successful syncs of ``index`` (its asset ``key``), newest first, in the
+    CLI state file's shape."""
+    records = instance.fetch_materializations(key, limit=limit).records
     history: list[dict[str, Any]] = []
     for record in records:
         materialization = record.asset_materialization

@@ -12,17 +12,14 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-# NOTE: dagster does not export the type define_asset_job returns; this is its home.
-from dagster._core.definitions.unresolved_asset_job_definition import (
-    UnresolvedAssetJobDefinition,
-)
-
 from oracle_meili.config import IndexConfig
+from oracle_meili.defs.dagster_private import UnresolvedAssetJobDefinition
 from oracle_meili.defs.names import (
     CHECKS_JOB,
+    DEFAULT_NAMES,
     SLICED_SYNC_JOB,
     SYNC_JOB,
-    index_asset_key,
+    Names,
     sync_job_name,
 )
 
@@ -35,7 +32,9 @@ SYNC_RETRY_POLICY = dg.RetryPolicy(
 )
 
 
-def build_sync_jobs(indexes: Sequence[IndexConfig]) -> dict[str, SyncJob]:
+def build_sync_jobs(
+    indexes: Sequence[IndexConfig], names: Names = DEFAULT_NAMES
+) -> dict[str, SyncJob]:
     """``sync_indexes``, and ``sync_sliced_indexes`` when an index has ``parallel`` above 1.
 
     ``sync_indexes`` runs in process: a sync is one step, and skipping the per-step
@@ -46,10 +45,10 @@ def build_sync_jobs(indexes: Sequence[IndexConfig]) -> dict[str, SyncJob]:
     """
     jobs = {}
     for name, members in ((SYNC_JOB, False), (SLICED_SYNC_JOB, True)):
-        keys = [index_asset_key(i) for i in indexes if (i.parallel > 1) == members]
+        keys = [names.index_key(i) for i in indexes if (i.parallel > 1) == members]
         if keys:
             jobs[name] = dg.define_asset_job(
-                name=name,
+                name=names(name),
                 selection=dg.AssetSelection.assets(*keys).without_checks(),
                 executor_def=None if members else dg.in_process_executor,
                 description=(
@@ -65,15 +64,15 @@ def sync_job_of(index: IndexConfig, jobs: dict[str, SyncJob]) -> SyncJob:
     return jobs[sync_job_name(index)]
 
 
-def build_checks_job(indexes: Sequence[IndexConfig]) -> SyncJob:
+def build_checks_job(indexes: Sequence[IndexConfig], names: Names = DEFAULT_NAMES) -> SyncJob:
     """``check_indexes``: the consistency checks alone, on demand or on ``schedule.checks``.
 
     They stream the whole index and the whole live table once (about what a full sync reads),
     in bounded memory; the checks run in the index's pool, so never beside one of its syncs.
     """
     return dg.define_asset_job(
-        name=CHECKS_JOB,
-        selection=dg.AssetSelection.checks_for_assets(*(index_asset_key(i) for i in indexes)),
+        name=names(CHECKS_JOB),
+        selection=dg.AssetSelection.checks_for_assets(*(names.index_key(i) for i in indexes)),
         executor_def=dg.in_process_executor,
         description="Compare Meilisearch indexes with their sources: select the checks of one.",
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -68,9 +68,13 @@ def utc_timestamp(value: dt.datetime) -> dg.TimestampMetadataValue:
     return dg.MetadataValue.timestamp(aware)
 
 
-def schema_metadata(index: IndexConfig, fields: tuple[DocumentField, ...]) -> TableMetadataSet:
+def schema_metadata(
+    index: IndexConfig,
+    fields: tuple[DocumentField, ...],
+    table_key: Callable[[str], dg.AssetKey] = source_table_key,
+) -> TableMetadataSet:
     """The index's document fields with their source columns' types, and, for a table
-    source, the column lineage (document field <- source column)."""
+    source, the column lineage (document field <- source column of ``table_key``'s asset)."""
     schema = dg.TableSchema(
         columns=[
             dg.TableColumn(
@@ -81,7 +85,7 @@ def schema_metadata(index: IndexConfig, fields: tuple[DocumentField, ...]) -> Ta
     )
     lineage = None
     if index.table is not None:
-        source = source_table_key(index.table)
+        source = table_key(index.table)
         lineage = dg.TableColumnLineage(
             {
                 field.name: [

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-# NOTE: dagster 1.13 does not export its metadata sets at the top level; this is their home
-# (dagster's own integration libraries import them from there too).
-from dagster._core.definitions.metadata.metadata_set import (
+from oracle_meili.defs.dagster_private import (
     NamespacedMetadataSet,
     TableMetadataSet,
     UriMetadataSet,

@@ -4,10 +4,14 @@ sensor, check and pool names (metadata keys are the typed sets of ``metadata_set
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import dagster as dg
 
 from oracle_meili.config import IndexConfig, SyncMode
+from oracle_meili.errors import ConfigError
 
 # Asset keys and groups.
 INDEX_KEY_PREFIX = "meilisearch"
@@ -102,3 +106,64 @@ def consistency_checks_name(index: IndexConfig) -> str:
 COUNT_PARITY = "document_count_parity"
 CONTENT_PARITY = "content_parity"
 NO_ORPHANS = "no_orphans"
+
+
+# Resource keys (scoped like the job names).
+SOURCE_RESOURCE = "source"
+MEILISEARCH_RESOURCE = "meilisearch"
+STEP_IO_MANAGER = "oracle_meili_steps"
+
+_SCOPE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
+
+
+@dataclass(frozen=True, eq=False)
+class Names:
+    """The Dagster names of one oracle-meili configuration in a code location.
+
+    Asset keys come from the translator (``index_keys``, ``table_keys``; the defaults above
+    for what they leave out). ``scope`` prefixes every other name, of jobs, ops, schedules,
+    sensors, checks and resources, with ``<scope>__``, so that several configurations (two
+    Components with two sources) fit in one code location; without it the names are the
+    documented ones. Pools are not scoped: a pool is the index's, whoever syncs it.
+    """
+
+    scope: str = ""
+    index_keys: Mapping[str, dg.AssetKey] = field(default_factory=dict)
+    table_keys: Mapping[str, dg.AssetKey] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.scope and not _SCOPE.match(self.scope):
+            raise ConfigError(
+                f"name {self.scope!r}: a letter, then up to 39 letters, digits or _ "
+                "(it prefixes the Dagster names of this configuration's jobs and sensors)"
+            )
+
+    def __call__(self, name: str) -> str:
+        """``name`` in this scope."""
+        return f"{self.scope}__{name}" if self.scope else name
+
+    def index_key(self, index: IndexConfig | str) -> dg.AssetKey:
+        name = index if isinstance(index, str) else index.name
+        return self.index_keys.get(name) or index_asset_key(name)
+
+    def table_key(self, table: str) -> dg.AssetKey:
+        return self.table_keys.get(table) or source_table_key(table)
+
+    @property
+    def source(self) -> str:
+        """The source resource's key."""
+        return self(SOURCE_RESOURCE)
+
+    @property
+    def meilisearch(self) -> str:
+        """The Meilisearch resource's key."""
+        return self(MEILISEARCH_RESOURCE)
+
+    @property
+    def step_io(self) -> str:
+        """The IO manager of a sliced sync's steps."""
+        return self(STEP_IO_MANAGER)
+
+
+# The names of a code location with one configuration and the default translator.
+DEFAULT_NAMES = Names()

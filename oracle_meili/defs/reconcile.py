@@ -13,8 +13,8 @@ from pydantic import Field
 
 from oracle_meili.config import IndexConfig
 from oracle_meili.defs.metadata_sets import ReconcileMetadata
-from oracle_meili.defs.names import RECONCILE_JOB, index_asset_key, pool_name
-from oracle_meili.defs.resources import MeilisearchResource, SourceResource, runner
+from oracle_meili.defs.names import DEFAULT_NAMES, RECONCILE_JOB, Names, pool_name
+from oracle_meili.defs.resources import bound_runner, resource_keys
 from oracle_meili.defs.throttle import pool_slot
 from oracle_meili.progress import ProgressReporter
 
@@ -31,9 +31,11 @@ class ReconcileConfig(dg.Config):
     )
 
 
-def reconcile_run_config(index: IndexConfig, *, force: bool = False) -> dict[str, object]:
+def reconcile_run_config(
+    index: IndexConfig, *, force: bool = False, names: Names = DEFAULT_NAMES
+) -> dict[str, object]:
     """The run configuration that reconciles ``index``."""
-    return {"ops": {RECONCILE_OP: {"config": {"index": index.name, "force": force}}}}
+    return {"ops": {names(RECONCILE_OP): {"config": {"index": index.name, "force": force}}}}
 
 
 def index_named(indexes: Sequence[IndexConfig], name: str) -> IndexConfig:
@@ -45,21 +47,18 @@ def index_named(indexes: Sequence[IndexConfig], name: str) -> IndexConfig:
     raise dg.Failure(f"no index {name!r} in this code location (indexes: {known})")
 
 
-def build_reconcile_job(indexes: Sequence[IndexConfig]) -> dg.JobDefinition:
+def build_reconcile_job(
+    indexes: Sequence[IndexConfig], names: Names = DEFAULT_NAMES
+) -> dg.JobDefinition:
     """``reconcile_index``: delete the documents of one index whose rows are gone."""
 
-    @dg.op(name=RECONCILE_OP)
-    def _reconcile(
-        context: dg.OpExecutionContext,
-        config: ReconcileConfig,
-        source: SourceResource,
-        meilisearch: MeilisearchResource,
-    ) -> None:
+    @dg.op(name=names(RECONCILE_OP), required_resource_keys=resource_keys(names))
+    def _reconcile(context: dg.OpExecutionContext, config: ReconcileConfig) -> None:
         index = index_named(indexes, config.index)
         why = "a sync or check of the index holds it"
         with (
             pool_slot(context, pool_name(index), holder=RECONCILE_OP, why=why),
-            runner(source, meilisearch).session() as session,
+            bound_runner(context, names).session() as session,
         ):
             result = session.reconcile(
                 index,
@@ -69,7 +68,7 @@ def build_reconcile_job(indexes: Sequence[IndexConfig]) -> dg.JobDefinition:
         context.log.info(f"{index.name}: {result.orphans} orphans deleted")
         context.log_event(
             dg.AssetObservation(
-                asset_key=index_asset_key(index),
+                asset_key=names.index_key(index),
                 metadata=dict(
                     ReconcileMetadata(
                         documents_checked=result.documents_checked,
@@ -81,7 +80,7 @@ def build_reconcile_job(indexes: Sequence[IndexConfig]) -> dg.JobDefinition:
         )
 
     @dg.job(
-        name=RECONCILE_JOB,
+        name=names(RECONCILE_JOB),
         description="Delete the documents of an index whose source rows are gone (run "
         "configuration: the index's name).",
         executor_def=dg.in_process_executor,

@@ -11,9 +11,9 @@ from pydantic import Field
 
 from oracle_meili.config import IndexConfig, environment, leaving_servers
 from oracle_meili.defs.metadata_sets import ReshardMetadata
-from oracle_meili.defs.names import RESHARD_JOB, index_asset_key, pool_name
+from oracle_meili.defs.names import DEFAULT_NAMES, RESHARD_JOB, Names, pool_name
 from oracle_meili.defs.reconcile import index_named
-from oracle_meili.defs.resources import MeilisearchResource, SourceResource, runner
+from oracle_meili.defs.resources import bound_runner, meilisearch_of, resource_keys
 from oracle_meili.defs.throttle import pool_slot
 
 RESHARD_OP = f"{RESHARD_JOB}_op"
@@ -30,23 +30,21 @@ class ReshardConfig(dg.Config):
     )
 
 
-def build_reshard_job(indexes: Sequence[IndexConfig]) -> dg.JobDefinition:
+def build_reshard_job(
+    indexes: Sequence[IndexConfig], names: Names = DEFAULT_NAMES
+) -> dg.JobDefinition:
     """``reshard_index``: move an index's documents to their shard after the shards
     changed."""
 
-    @dg.op(name=RESHARD_OP)
-    def _reshard(
-        context: dg.OpExecutionContext,
-        config: ReshardConfig,
-        source: SourceResource,
-        meilisearch: MeilisearchResource,
-    ) -> None:
+    @dg.op(name=names(RESHARD_OP), required_resource_keys=resource_keys(names))
+    def _reshard(context: dg.OpExecutionContext, config: ReshardConfig) -> None:
         index = index_named(indexes, config.index)
-        leaving = leaving_servers(meilisearch.settings(), config.leaving, environment())
+        settings = meilisearch_of(context, names).settings()
+        leaving = leaving_servers(settings, config.leaving, environment())
         why = "a sync or check of the index holds it"
         with (
             pool_slot(context, pool_name(index), holder=RESHARD_OP, why=why),
-            runner(source, meilisearch).session() as session,
+            bound_runner(context, names).session() as session,
         ):
             result = session.reshard(
                 index,
@@ -58,7 +56,7 @@ def build_reshard_job(indexes: Sequence[IndexConfig]) -> dg.JobDefinition:
         context.log.info(f"{index.name}: {result.moved} documents moved {result.moved_from}")
         context.log_event(
             dg.AssetObservation(
-                asset_key=index_asset_key(index),
+                asset_key=names.index_key(index),
                 metadata=dict(
                     ReshardMetadata(
                         documents_moved=result.moved,
@@ -69,7 +67,7 @@ def build_reshard_job(indexes: Sequence[IndexConfig]) -> dg.JobDefinition:
         )
 
     @dg.job(
-        name=RESHARD_JOB,
+        name=names(RESHARD_JOB),
         description="Move the documents of an index to their shards after "
         "`meilisearch.shards` changed (run configuration: the index's name, the servers "
         "leaving).",

@@ -7,7 +7,7 @@ end. Secrets (passwords, API keys) are given as ``EnvVar`` so they never show in
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import dagster as dg
 from pydantic import BaseModel, Field, SecretStr
@@ -23,8 +23,16 @@ from oracle_meili.config import (
     environment,
     shard_keys,
 )
+from oracle_meili.defs.names import DEFAULT_NAMES, Names
 from oracle_meili.engine.runner import Runner
 from oracle_meili.engine.state import StateStore
+
+
+class HasResources(Protocol):
+    """An op's, asset's, check's or sensor's context."""
+
+    @property
+    def resources(self) -> Any: ...
 
 
 class SourceResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -117,10 +125,6 @@ class MeilisearchResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         )
 
 
-# The IO manager of a sliced sync's step outputs, which carry no value (defs/sliced.py).
-STEP_IO_MANAGER = "oracle_meili_steps"
-
-
 class NoValueIOManager(dg.ConfigurableIOManager):
     """Stores nothing and loads None: the sliced sync's steps pass their state through the
     instance, so no output needs a disk that every step can see."""
@@ -145,9 +149,36 @@ def runner(
     return Runner(source.settings(), meilisearch.settings(), state=state, keep_source_open=probe)
 
 
-def build_resources(config: AppConfig, environ: Mapping[str, str]) -> dict[str, object]:
-    """The ``source`` and ``meilisearch`` resources, secrets behind ``EnvVar``; and the IO
-    manager of a sliced sync's steps."""
+def bound_runner(
+    context: HasResources, names: Names, *, state: StateStore | None = None, probe: bool = False
+) -> Runner:
+    """:func:`runner` over the resources an op, asset, check or sensor was given under the
+    keys of ``names``."""
+    return runner(
+        source_of(context, names), meilisearch_of(context, names), state=state, probe=probe
+    )
+
+
+def source_of(context: HasResources, names: Names) -> SourceResource:
+    found: SourceResource = getattr(context.resources, names.source)
+    return found
+
+
+def meilisearch_of(context: HasResources, names: Names) -> MeilisearchResource:
+    found: MeilisearchResource = getattr(context.resources, names.meilisearch)
+    return found
+
+
+def resource_keys(names: Names) -> set[str]:
+    """The resources an op, asset, check or sensor of oracle-meili requires."""
+    return {names.source, names.meilisearch}
+
+
+def build_resources(
+    config: AppConfig, environ: Mapping[str, str], names: Names = DEFAULT_NAMES
+) -> dict[str, object]:
+    """The source and Meilisearch resources, secrets behind ``EnvVar``, and the IO manager
+    of a sliced sync's steps, under the keys of ``names``."""
     source: SourceResource
     if config.source.url is not None:
         source = SqlAlchemySourceResource(url=config.source.url)
@@ -167,8 +198,8 @@ def build_resources(config: AppConfig, environ: Mapping[str, str]) -> dict[str, 
     meili = config.meilisearch
     api_key = dg.EnvVar("MEILI_API_KEY") if environ.get("MEILI_API_KEY") else None
     return {
-        "source": source,
-        "meilisearch": MeilisearchResource(
+        names.source: source,
+        names.meilisearch: MeilisearchResource(
             **{
                 name: getattr(meili, name)
                 for name in MeilisearchResource.model_fields
@@ -178,7 +209,7 @@ def build_resources(config: AppConfig, environ: Mapping[str, str]) -> dict[str, 
             shards=[ShardResource(name=s.name, url=s.url) for s in meili.shards],
         ),
         # The outputs between a sliced sync's steps: no value, no file (defs/sliced.py).
-        STEP_IO_MANAGER: NoValueIOManager(),
+        names.step_io: NoValueIOManager(),
     }
 
 

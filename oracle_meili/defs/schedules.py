@@ -14,13 +14,13 @@ from oracle_meili.defs.jobs import SyncJob
 from oracle_meili.defs.names import (
     CONTENT_PARITY,
     COUNT_PARITY,
+    DEFAULT_NAMES,
     NO_ORPHANS,
+    Names,
     checks_schedule_name,
-    index_asset_key,
     index_tag,
     observe_schedule_name,
     reconcile_schedule_name,
-    source_table_key,
     sync_schedule_name,
 )
 from oracle_meili.defs.reconcile import reconcile_run_config
@@ -28,7 +28,7 @@ from oracle_meili.errors import ConfigError
 
 
 def build_schedules(
-    index: IndexConfig, schedule: ScheduleConfig, job: SyncJob
+    index: IndexConfig, schedule: ScheduleConfig, job: SyncJob, names: Names = DEFAULT_NAMES
 ) -> list[dg.ScheduleDefinition]:
     """A schedule per configured cron expression, each requesting one partition.
 
@@ -42,7 +42,7 @@ def build_schedules(
         if cron is None:
             continue
         try:
-            schedules.append(_schedule(index, schedule, job, mode, cron))
+            schedules.append(_schedule(index, schedule, job, mode, cron, names))
         except dg.DagsterInvalidDefinitionError as e:
             raise ConfigError(
                 f"index {index.name!r}: schedule.{mode} {cron!r}"
@@ -53,10 +53,15 @@ def build_schedules(
 
 
 def _schedule(
-    index: IndexConfig, schedule: ScheduleConfig, job: SyncJob, mode: SyncMode, cron: str
+    index: IndexConfig,
+    schedule: ScheduleConfig,
+    job: SyncJob,
+    mode: SyncMode,
+    cron: str,
+    names: Names,
 ) -> dg.ScheduleDefinition:
     @dg.schedule(
-        name=sync_schedule_name(index, mode),
+        name=names(sync_schedule_name(index, mode)),
         cron_schedule=cron,
         job=job,
         execution_timezone=schedule.timezone,
@@ -68,7 +73,7 @@ def _schedule(
     def _sync_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         return dg.RunRequest(
             partition_key=mode,
-            asset_selection=[index_asset_key(index)],
+            asset_selection=[names.index_key(index)],
             asset_check_keys=[],  # else Dagster adds the index's checks
             tags=index_tag(index),
         )
@@ -82,6 +87,7 @@ def build_job_schedule(
     job: SyncJob | dg.JobDefinition,
     *,
     what: Literal["reconcile", "checks", "observe"],
+    names: Names = DEFAULT_NAMES,
 ) -> dg.ScheduleDefinition | None:
     """The schedule of the index's reconcile, checks or observe run (``schedule.reconcile``,
     ``schedule.checks``, ``schedule.observe``), if one is configured.
@@ -97,9 +103,9 @@ def build_job_schedule(
         "checks": checks_schedule_name,
         "observe": observe_schedule_name,
     }[what](index)
-    key = index_asset_key(index)
+    key = names.index_key(index)
     if what == "reconcile":
-        request = dg.RunRequest(run_config=reconcile_run_config(index))
+        request = dg.RunRequest(run_config=reconcile_run_config(index, names=names))
     elif what == "checks":
         checks = [
             dg.AssetCheckKey(key, name) for name in (COUNT_PARITY, CONTENT_PARITY, NO_ORPHANS)
@@ -107,11 +113,11 @@ def build_job_schedule(
         request = dg.RunRequest(asset_selection=[], asset_check_keys=checks)
     else:
         assert index.table is not None, "a query's index has no table to observe"
-        request = dg.RunRequest(asset_selection=[source_table_key(index.table)])
+        request = dg.RunRequest(asset_selection=[names.table_key(index.table)])
     try:
 
         @dg.schedule(
-            name=name,
+            name=names(name),
             cron_schedule=cron,
             job=job,
             execution_timezone=schedule.timezone,

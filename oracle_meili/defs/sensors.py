@@ -25,14 +25,10 @@ import orjson
 from oracle_meili.config import ChangeSensorConfig, IndexConfig
 from oracle_meili.defs.jobs import SyncJob
 from oracle_meili.defs.metadata import last_syncs
-from oracle_meili.defs.names import (
-    change_sensor_name,
-    index_asset_key,
-    index_tag,
-    source_table_key,
-)
-from oracle_meili.defs.resources import MeilisearchResource, SourceResource, runner
-from oracle_meili.defs.sources import newest_change_metadata, source_tables
+from oracle_meili.defs.names import DEFAULT_NAMES, Names, change_sensor_name, index_tag
+from oracle_meili.defs.resources import bound_runner, resource_keys
+from oracle_meili.defs.sources import newest_change_metadata
+from oracle_meili.defs.translator import source_tables
 from oracle_meili.engine.freshness import LastSync, sync_due
 from oracle_meili.engine.result import Clock, now
 from oracle_meili.engine.watermark import encode_watermark
@@ -55,12 +51,16 @@ class Watched:
 
     index: IndexConfig
     job: SyncJob
+    # The index's asset, and its tables' (observed at each change the sensor sees).
+    key: dg.AssetKey
+    table_keys: tuple[dg.AssetKey, ...]
 
 
 def build_change_sensors(
     entries: Sequence[tuple[IndexConfig, ChangeSensorConfig | None, SyncJob]],
     *,
     clock: Clock = now,
+    names: Names = DEFAULT_NAMES,
 ) -> list[dg.SensorDefinition]:
     """The change sensors of these indexes: one per distinct ``change_sensor`` setting
     (indexes without a cursor or with ``change_sensor: null`` are not watched). ``clock``
@@ -69,7 +69,8 @@ def build_change_sensors(
     for index, settings, job in entries:
         if settings is not None and index.cursor is not None:
             key = (settings.interval_seconds, settings.running)
-            groups.setdefault(key, []).append(Watched(index, job))
+            tables = tuple(names.table_key(t) for t in source_tables(index))
+            groups.setdefault(key, []).append(Watched(index, job, names.index_key(index), tables))
     sensors = []
     for (interval, running), watched in sorted(groups.items()):
         if len(watched) == 1:
@@ -78,7 +79,10 @@ def build_change_sensors(
             name = "source_changes"
         else:
             name = f"source_changes_every_{interval}s" + ("_running" if running else "")
-        sensors.append(_sensor(name, watched, interval=interval, running=running, clock=clock))
+        sensors.append(
+            _sensor(names(name), watched, interval=interval, running=running, clock=clock,
+                    names=names)
+        )  # fmt: skip
     return sensors
 
 
@@ -89,6 +93,7 @@ def _sensor(
     interval: int,
     running: bool,
     clock: Clock,
+    names: Names,
 ) -> dg.SensorDefinition:
     described = ", ".join(f"`{w.index.name}` ({w.index.cursor})" for w in watched)
 
@@ -96,6 +101,7 @@ def _sensor(
         name=name,
         jobs=list({w.job.name: w.job for w in watched}.values()),
         minimum_interval_seconds=interval,
+        required_resource_keys=resource_keys(names),
         description=(
             f"Reads the highest cursor of {described} in one query, and requests an "
             "incremental sync of each index whose highest cursor is above its watermark, "
@@ -108,15 +114,13 @@ def _sensor(
         if running
         else dg.DefaultSensorStatus.STOPPED,
     )
-    def _change_sensor(
-        context: dg.SensorEvaluationContext,
-        source: SourceResource,
-        meilisearch: MeilisearchResource,
-    ) -> dg.SensorResult:
+    def _change_sensor(context: dg.SensorEvaluationContext, **_: object) -> dg.SensorResult:
+        # (`**_`: a sensor called directly, as in a user's test, gets its required resources
+        # as keyword arguments too; they are read from the context under scoped keys.)
         # A session kept open across ticks, and the tables reflected every few minutes.
-        with runner(source, meilisearch, probe=True).session(cached_reflection=True) as session:
+        with bound_runner(context, names, probe=True).session(cached_reflection=True) as session:
             markers = session.change_markers_of([w.index for w in watched])
-        last = last_syncs(context.instance, [index_asset_key(w.index) for w in watched])
+        last = last_syncs(context.instance, [w.key for w in watched])
         at = clock()
         state = _SensorState.load(context.cursor, watched)
         requests: list[dg.RunRequest] = []
@@ -126,9 +130,9 @@ def _sensor(
         for w in watched:
             name, highest = w.index.name, markers[w.index.name].max_cursor
             if state.markers.get(name) != encode_watermark(highest):
-                observations.extend(_observations(w.index, highest))
+                observations.extend(_observations(w, highest))
             state.markers[name] = encode_watermark(highest)
-            previous = last[index_asset_key(w.index)]
+            previous = last[w.key]
             if sync_due(highest, previous, at=at) is None:
                 continue
             hold = _hold(context.instance, w, at=at)
@@ -145,7 +149,7 @@ def _sensor(
                         job_name=w.job.name,
                         run_key=key,
                         partition_key="full",
-                        asset_selection=[index_asset_key(w.index)],
+                        asset_selection=[w.key],
                         asset_check_keys=[],  # else Dagster adds the index's checks
                         tags=index_tag(w.index),
                     )
@@ -181,14 +185,12 @@ def _due_key(name: str, highest: Any, previous: LastSync, retry: str | None) -> 
     return ":".join(parts)
 
 
-def _observations(index: IndexConfig, max_cursor: Any) -> list[dg.AssetObservation]:
-    if index.table is None:
+def _observations(w: Watched, max_cursor: Any) -> list[dg.AssetObservation]:
+    if w.index.table is None:
         return []  # a query's highest cursor says nothing about one table
     return [
-        dg.AssetObservation(
-            asset_key=source_table_key(table), metadata=dict(newest_change_metadata(max_cursor))
-        )
-        for table in source_tables(index)
+        dg.AssetObservation(asset_key=key, metadata=dict(newest_change_metadata(max_cursor)))
+        for key in w.table_keys
     ]
 
 
@@ -209,7 +211,7 @@ def _incremental_requests(due: list[tuple[Watched, str]]) -> list[dg.RunRequest]
                 job_name=job,
                 run_key=key,
                 partition_key="incremental",
-                asset_selection=[index_asset_key(w.index) for w, _ in members],
+                asset_selection=[w.key for w, _ in members],
                 asset_check_keys=[],  # else Dagster adds the indexes' checks
                 tags={k: v for w, _ in members for k, v in index_tag(w.index).items()},
             )

@@ -26,30 +26,13 @@ from typing import Any
 import dagster as dg
 
 from oracle_meili.config import IndexConfig, Orchestration
-from oracle_meili.defs.assets import (
-    SYNC_PARTITIONS,
-    freshness_policy,
-    index_description,
-    run_failure,
-    synced,
-)
+from oracle_meili.defs.assets import SYNC_PARTITIONS, freshness_policy, run_failure, synced
 from oracle_meili.defs.jobs import SYNC_RETRY_POLICY
-from oracle_meili.defs.metadata_sets import IndexDescription
-from oracle_meili.defs.names import (
-    index_asset_key,
-    pool_name,
-    sliced_step_name,
-    source_table_key,
-)
-from oracle_meili.defs.resources import (
-    STEP_IO_MANAGER,
-    MeilisearchResource,
-    SourceResource,
-    runner,
-)
-from oracle_meili.defs.sources import source_tables
+from oracle_meili.defs.names import DEFAULT_NAMES, Names, pool_name, sliced_step_name
+from oracle_meili.defs.resources import bound_runner, meilisearch_of, resource_keys
 from oracle_meili.defs.state import DagsterRunState
 from oracle_meili.defs.throttle import SourceSlots, source_slot
+from oracle_meili.defs.translator import default_index_spec
 from oracle_meili.engine.slice_plan import SlicedPlan
 from oracle_meili.engine.slices import begin_slices, complete_slices, load_slice, unfinished
 from oracle_meili.errors import SyncError
@@ -62,34 +45,43 @@ def build_sliced_index_asset(
     index: IndexConfig,
     orchestration: Orchestration | None = None,
     source_slots: SourceSlots | None = None,
+    *,
+    spec: dg.AssetSpec | None = None,
+    names: Names = DEFAULT_NAMES,
 ) -> dg.AssetsDefinition:
-    """The asset of an index with ``parallel`` above 1 (see the module docstring)."""
+    """The asset of an index with ``parallel`` above 1 (see the module docstring), as the
+    translator's ``spec`` describes it."""
     shown = orchestration or Orchestration()
-    name = index_asset_key(index).to_python_identifier()
-    tables = {f"table_{n}": source_table_key(t) for n, t in enumerate(source_tables(index))}
+    spec = spec or default_index_spec(index, shown)
+    name = spec.key.to_python_identifier()
+    tables = {f"table_{n}": dep.asset_key for n, dep in enumerate(spec.deps)}
+    needs = resource_keys(names)
+    step_io = names.step_io
 
     @dg.op(
-        name=sliced_step_name(index, "plan"),
+        name=names(sliced_step_name(index, "plan")),
+        required_resource_keys=needs,
         ins={"tables": dg.In(dg.Nothing)},
         out={
-            "plan": dg.Out(io_manager_key=STEP_IO_MANAGER),
-            "slices": dg.DynamicOut(io_manager_key=STEP_IO_MANAGER),
+            "plan": dg.Out(io_manager_key=step_io),
+            "slices": dg.DynamicOut(io_manager_key=step_io),
         },
         pool=pool_name(index),
         retry_policy=SYNC_RETRY_POLICY,
         description=f"Plan the key ranges of a full sync of `{index.name}`.",
     )
     def plan_op(
-        context: dg.OpExecutionContext, source: SourceResource, meilisearch: MeilisearchResource
+        context: dg.OpExecutionContext,
     ) -> Iterator[dg.Output[None] | dg.DynamicOutput[None]]:
         yield dg.Output(None, "plan")
         if context.partition_key != "full":
             return
-        state = DagsterRunState(context, meilisearch_url=meilisearch.settings().url)
+        url = meilisearch_of(context, names).settings().url
+        state = DagsterRunState(context, meilisearch_url=url, names=names)
         try:
             kept = state.plan(index.name)
             refuse_running_plan(context, kept)
-            with runner(source, meilisearch).session() as session:
+            with bound_runner(context, names).session() as session:
                 plan, done = begin_slices(
                     session.source(index), session.client, state, kept=kept, owner=context.run_id
                 )
@@ -104,19 +96,16 @@ def build_sliced_index_asset(
             yield dg.DynamicOutput(None, mapping_key=SLICE_KEY.format(number), output_name="slices")
 
     @dg.op(
-        name=sliced_step_name(index, "slice"),
-        out=dg.Out(io_manager_key=STEP_IO_MANAGER),
+        name=names(sliced_step_name(index, "slice")),
+        required_resource_keys=needs,
+        out=dg.Out(io_manager_key=step_io),
         retry_policy=SYNC_RETRY_POLICY,
         description=f"Read one key range of `{index.name}` into the build index.",
     )
-    def slice_op(
-        context: dg.OpExecutionContext,
-        planned: Any,
-        source: SourceResource,
-        meilisearch: MeilisearchResource,
-    ) -> None:
+    def slice_op(context: dg.OpExecutionContext, planned: Any) -> None:
         number = slice_number(context.get_mapping_key())
-        state = DagsterRunState(context, meilisearch_url=meilisearch.settings().url)
+        url = meilisearch_of(context, names).settings().url
+        state = DagsterRunState(context, meilisearch_url=url, names=names)
         try:
             plan = current_plan(state, index)
             resume = state.slice_checkpoints(index.name, plan.build_index).get(number)
@@ -124,7 +113,7 @@ def build_sliced_index_asset(
                 source_slot(
                     context, source_slots, holder=f"{index.name}/{SLICE_KEY.format(number)}"
                 ),
-                runner(source, meilisearch).session() as session,
+                bound_runner(context, names).session() as session,
             ):
                 done = load_slice(
                     session.source(index),
@@ -142,24 +131,21 @@ def build_sliced_index_asset(
         )
 
     @dg.op(
-        name=sliced_step_name(index, "publish"),
-        out=dg.Out(io_manager_key=STEP_IO_MANAGER),
+        name=names(sliced_step_name(index, "publish")),
+        required_resource_keys=needs,
+        out=dg.Out(io_manager_key=step_io),
         pool=pool_name(index),
         retry_policy=SYNC_RETRY_POLICY,
         description=f"Check every slice of `{index.name}` and publish the build "
         "(or, in partition incremental, run the incremental sync).",
     )
     def publish_op(
-        context: dg.OpExecutionContext,
-        planned: Any,
-        slices: list[Any],
-        source: SourceResource,
-        meilisearch: MeilisearchResource,
+        context: dg.OpExecutionContext, planned: Any, slices: list[Any]
     ) -> Iterator[dg.Output[None]]:
-        url = meilisearch.settings().url
-        state = DagsterRunState(context, meilisearch_url=url)
+        url = meilisearch_of(context, names).settings().url
+        state = DagsterRunState(context, meilisearch_url=url, names=names)
         try:
-            with runner(source, meilisearch, state=state).session() as session:
+            with bound_runner(context, names, state=state).session() as session:
                 if context.partition_key == "full":
                     plan = current_plan(state, index)
                     result = complete_slices(
@@ -177,7 +163,8 @@ def build_sliced_index_asset(
                 fields = session.document_fields(index)
         except Exception as e:
             raise run_failure(e) from e
-        yield dg.Output(None, metadata=synced(context, index, result, fields, meilisearch_url=url))
+        metadata = synced(context, index, result, fields, meilisearch_url=url, names=names)
+        yield dg.Output(None, metadata=metadata)
 
     def compose(**_tables: Any) -> Any:
         planned, slices = plan_op(tables=list(_tables.values()))
@@ -191,16 +178,12 @@ def build_sliced_index_asset(
     return dg.graph_multi_asset(
         name=name,
         outs={
-            "index": dg.AssetOut(
-                key=index_asset_key(index),
-                io_manager_key=STEP_IO_MANAGER,
-                group_name=shown.group,
-                kinds={"meilisearch"},
-                owners=list(shown.owners),
-                tags=dict(shown.tags),
-                freshness_policy=freshness_policy(shown.freshness),
-                description=index_description(index),
-                metadata=dict(IndexDescription(source=index.source_label)),
+            "index": dg.AssetOut.from_spec(
+                # Its dependencies are the graph's inputs (`ins`), not the spec's.
+                spec.replace_attributes(
+                    deps=[], freshness_policy=freshness_policy(shown.freshness)
+                ),
+                io_manager_key=step_io,
             )
         },
         ins={n: dg.AssetIn(key=key, dagster_type=dg.Nothing) for n, key in tables.items()},

@@ -32,7 +32,7 @@ from oracle_meili.defs.metadata import (
     result_metadata,
     slice_checkpoints,
 )
-from oracle_meili.defs.names import index_asset_key
+from oracle_meili.defs.names import DEFAULT_NAMES, Names
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint
 from oracle_meili.engine.freshness import LastSync
 from oracle_meili.engine.result import SyncResult
@@ -45,41 +45,47 @@ FOLLOW_STATE_REFRESH_SECONDS = 5.0
 
 
 class DagsterInstanceState:
-    """State in a Dagster instance, for syncs that run outside Dagster runs."""
+    """State in a Dagster instance, for syncs that run outside Dagster runs; each index's
+    on its asset, whose key ``names`` gives (the default keys outside a code location)."""
 
-    def __init__(self, instance: dg.DagsterInstance, *, meilisearch_url: str) -> None:
+    def __init__(
+        self,
+        instance: dg.DagsterInstance,
+        *,
+        meilisearch_url: str,
+        names: Names = DEFAULT_NAMES,
+    ) -> None:
         self.instance = instance
         self.meilisearch_url = meilisearch_url
+        self.key = names.index_key
 
     def watermark(self, index: str) -> str | None:
-        return latest_watermark(self.instance, index_asset_key(index))
+        return latest_watermark(self.instance, self.key(index))
 
     def last_syncs(self, indexes: Sequence[str]) -> dict[str, LastSync | None]:
-        found = last_syncs(self.instance, [index_asset_key(index) for index in indexes])
-        return {index: found[index_asset_key(index)] for index in indexes}
+        found = last_syncs(self.instance, [self.key(index) for index in indexes])
+        return {index: found[self.key(index)] for index in indexes}
 
     def checkpoint(self, index: str) -> FullSyncCheckpoint | None:
-        return latest_checkpoint(self.instance, index_asset_key(index))
+        return latest_checkpoint(self.instance, self.key(index))
 
     def save_checkpoint(self, checkpoint: FullSyncCheckpoint) -> None:
-        observation = checkpoint_observation(index_asset_key(checkpoint.index), checkpoint)
+        observation = checkpoint_observation(self.key(checkpoint.index), checkpoint)
         self.instance.report_runless_asset_event(observation)
 
     def plan(self, index: str) -> SlicedPlan | None:
-        return latest_plan(self.instance, index_asset_key(index))
+        return latest_plan(self.instance, self.key(index))
 
     def save_plan(self, plan: SlicedPlan) -> None:
-        self.instance.report_runless_asset_event(
-            plan_observation(index_asset_key(plan.index), plan)
-        )
+        self.instance.report_runless_asset_event(plan_observation(self.key(plan.index), plan))
 
     def slice_checkpoints(self, index: str, build_index: str) -> dict[int, FullSyncCheckpoint]:
-        return slice_checkpoints(self.instance, index_asset_key(index), build_index)
+        return slice_checkpoints(self.instance, self.key(index), build_index)
 
     def record_success(self, result: SyncResult) -> None:
         self.instance.report_runless_asset_event(
             dg.AssetMaterialization(
-                asset_key=index_asset_key(result.index),
+                asset_key=self.key(result.index),
                 partition=result.mode,
                 metadata=result_metadata(result, meilisearch_url=self.meilisearch_url),
                 description="oracle-meili (outside a Dagster run)",
@@ -94,7 +100,7 @@ class DagsterInstanceState:
         log.debug("%s: %s sync failed (not recorded in the instance): %s", index, mode, error)
 
     def history(self, index: str, limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
-        return materialization_history(self.instance, index, limit=limit)
+        return materialization_history(self.instance, index, self.key(index), limit=limit)
 
 
 @contextmanager
@@ -114,16 +120,17 @@ class DagsterRunState(DagsterInstanceState):
         context: dg.AssetExecutionContext | dg.OpExecutionContext,
         *,
         meilisearch_url: str,
+        names: Names = DEFAULT_NAMES,
     ) -> None:
-        super().__init__(context.instance, meilisearch_url=meilisearch_url)
+        super().__init__(context.instance, meilisearch_url=meilisearch_url, names=names)
         self.context = context
 
     def save_checkpoint(self, checkpoint: FullSyncCheckpoint) -> None:
-        key = index_asset_key(checkpoint.index)
+        key = self.key(checkpoint.index)
         self.context.log_event(checkpoint_observation(key, checkpoint))
 
     def save_plan(self, plan: SlicedPlan) -> None:
-        self.context.log_event(plan_observation(index_asset_key(plan.index), plan))
+        self.context.log_event(plan_observation(self.key(plan.index), plan))
 
     def record_success(self, result: SyncResult) -> None:
         """Nothing: the asset returns the result as its MaterializeResult."""
@@ -146,8 +153,9 @@ class FollowRunState(DagsterInstanceState):
         *,
         meilisearch_url: str,
         refresh_seconds: float = FOLLOW_STATE_REFRESH_SECONDS,
+        names: Names = DEFAULT_NAMES,
     ) -> None:
-        super().__init__(instance, meilisearch_url=meilisearch_url)
+        super().__init__(instance, meilisearch_url=meilisearch_url, names=names)
         self.recorded: queue.SimpleQueue[SyncResult] = queue.SimpleQueue()
         self.refresh_seconds = refresh_seconds
         self._pending: dict[str, SyncResult] = {}

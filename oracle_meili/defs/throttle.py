@@ -19,15 +19,18 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-# NOTE: the instance's concurrency storage is not exported by dagster; this is its type.
-from dagster._core.storage.event_log.base import EventLogStorage
-
 from oracle_meili.adapters.database import source_identity
 from oracle_meili.config import IndexConfig, SourceConfig
+from oracle_meili.defs.dagster_private import (
+    claim_slot,
+    free_run_slots,
+    free_slot,
+    pool_is_limited,
+    pool_limit,
+    pool_run_ids,
+    set_pool_limit,
+)
 from oracle_meili.defs.names import pool_name
-
-# How long to wait between claims when Dagster's storage does not say.
-CLAIM_INTERVAL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -56,10 +59,9 @@ def source_slot(
     if slots is None:
         yield
         return
-    storage = context.instance.event_log_storage
-    if storage.get_concurrency_info(slots.pool).slot_count != slots.limit:
+    if pool_limit(context.instance, slots.pool) != slots.limit:
         # The configuration is the limit's one source of truth.
-        storage.set_concurrency_slots(slots.pool, slots.limit)
+        set_pool_limit(context.instance, slots.pool, slots.limit)
     # A label of its own: freeing this slot must not free the index pool's slot of the step.
     why = f"{slots.limit} sync(s) read the source at once (source.max_concurrent_syncs)"
     with pool_slot(context, slots.pool, holder=f"{holder}/source_slot", why=why):
@@ -76,32 +78,20 @@ def pool_slot(
 ) -> Iterator[None]:
     """Hold a slot of ``pool`` (waiting for one, and saying ``why`` once) for the block: for
     an op whose pool depends on its run's configuration (one job for every index)."""
-    storage = context.instance.event_log_storage
-    if not _limited(storage, pool):
+    instance = context.instance
+    if not pool_is_limited(instance, pool):
         yield
         return
     waited = False
-    while True:
-        claim = storage.claim_concurrency_slot(pool, context.run_id, holder)
-        if claim.is_claimed:
-            break
+    while (wait := claim_slot(instance, pool, context.run_id, holder)) is not None:
         if not waited:
             context.log.info(f"waiting for a slot of {pool}: {why}")
             waited = True
-        time.sleep(claim.sleep_interval or CLAIM_INTERVAL_SECONDS)
+        time.sleep(wait)
     try:
         yield
     finally:
-        storage.free_concurrency_slot_for_step(context.run_id, holder)
-
-
-def _limited(storage: EventLogStorage, pool: str) -> bool:
-    """Whether ``pool`` has a limit: its own, or (as Dagster gives a step's pool) the
-    instance's default one, set on first use."""
-    if pool in storage.get_concurrency_keys():
-        return True
-    storage.initialize_concurrency_limit_to_default(pool)
-    return pool in storage.get_concurrency_keys()
+        free_slot(instance, context.run_id, holder)
 
 
 @contextmanager
@@ -113,19 +103,17 @@ def slot_if_free(
     For a run that syncs many indexes one after another (the follow run): it tries again at
     its next poll rather than wait here. A claim that fails leaves nothing queued, so it
     never stands before a sync run waiting for the same slot."""
-    storage = instance.event_log_storage
-    if not _limited(storage, pool):
+    if not pool_is_limited(instance, pool):
         yield True  # no limit on this pool: nothing to hold
         return
-    claimed = storage.claim_concurrency_slot(pool, run_id, holder).is_claimed
-    if not claimed:
-        storage.free_concurrency_slot_for_step(run_id, holder)  # off the queue
+    if claim_slot(instance, pool, run_id, holder) is not None:
+        free_slot(instance, run_id, holder)  # off the queue
         yield False
         return
     try:
         yield True
     finally:
-        storage.free_concurrency_slot_for_step(run_id, holder)
+        free_slot(instance, run_id, holder)
 
 
 # The claims of `oracle-meili follow` processes (no Dagster run): host and pid name them.
@@ -140,12 +128,11 @@ def follower_exclusion(
     and pid); those of a follower on this host that died (kill -9) are freed first, since no
     run ends for them and Dagster's run monitoring never frees them."""
     host = socket.gethostname()
-    storage = instance.event_log_storage
-    for run_id in storage.get_concurrency_run_ids():
+    for run_id in pool_run_ids(instance):
         if run_id.startswith(f"{FOLLOWER_PREFIX}{host}:"):
             pid = int(run_id.rsplit(":", 1)[1])
             if not process_alive(pid):
-                storage.free_concurrency_slots_for_run(run_id)
+                free_run_slots(instance, run_id)
     me = f"{FOLLOWER_PREFIX}{host}:{os.getpid()}"
 
     @contextmanager

@@ -1,177 +1,206 @@
-"""The configuration, translated into Dagster: one function per index, one for the whole.
+"""How each index and each source table appears in Dagster: :class:`OracleMeiliTranslator`.
 
-:func:`index_definitions` turns one index's settings into its asset, checks and schedules;
-:func:`build_definitions` adds the shared jobs, the sensors, the source tables and the
-resources.
+As in dagster-dlt and dagster-sling, one overridable method turns what is synced into an
+``AssetSpec``: key, group, description, kinds, tags, owners, metadata and (for an index)
+its dependencies on its tables. Subclass it in Python and pass it to
+:func:`~oracle_meili.defs.build.build_definitions`; a Component's ``translation`` applies on
+top of it. Every part of oracle-meili (sensors, schedules, the follow run, the state kept
+in asset metadata) then uses the keys it gives.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import dagster as dg
-import sqlalchemy as sa
 
 from oracle_meili.config import AppConfig, IndexConfig, Orchestration
-from oracle_meili.defs.assets import build_index_asset
-from oracle_meili.defs.checks import build_consistency_checks
-from oracle_meili.defs.follow import build_follow_job, build_follow_sensor, follow_groups
-from oracle_meili.defs.jobs import SyncJob, build_checks_job, build_sync_jobs, sync_job_of
-from oracle_meili.defs.reconcile import build_reconcile_job
-from oracle_meili.defs.reshard import build_reshard_job
-from oracle_meili.defs.resources import build_resources
-from oracle_meili.defs.schedules import build_job_schedule, build_schedules
-from oracle_meili.defs.sensors import build_change_sensors
-from oracle_meili.defs.sliced import build_sliced_index_asset
-from oracle_meili.defs.sources import build_observe_job, build_source_assets
-from oracle_meili.defs.throttle import SourceSlots
+from oracle_meili.defs.metadata_sets import IndexDescription, TableMetadataSet
+from oracle_meili.defs.names import DEFAULT_GROUP, Names, index_asset_key, source_table_key
+from oracle_meili.errors import ConfigError
 
 
 @dataclass(frozen=True)
-class SharedJobs:
-    """The jobs of a code location: a fixed few, whatever the number of indexes."""
+class IndexAsset:
+    """An index, as the translator sees it."""
 
-    sync: dict[str, SyncJob]
-    checks: SyncJob
-    observe: SyncJob | None
-    reconcile: dg.JobDefinition
-    reshard: dg.JobDefinition | None
+    index: IndexConfig
+    orchestration: Orchestration
+    # The source tables it reads (its own, or a query's ``upstream``), and their assets'
+    # keys as the translator gave them.
+    tables: tuple[str, ...]
+    table_keys: tuple[dg.AssetKey, ...]
 
-    @classmethod
-    def of(cls, indexes: Sequence[IndexConfig], *, sharded: bool) -> SharedJobs:
-        return cls(
-            sync=build_sync_jobs(indexes),
-            checks=build_checks_job(indexes),
-            observe=build_observe_job(indexes),
-            reconcile=build_reconcile_job(indexes),
-            reshard=build_reshard_job(indexes) if sharded else None,
+    kind = "index"
+
+
+@dataclass(frozen=True)
+class TableAsset:
+    """A source table, as the translator sees it."""
+
+    table: str
+    # The source's database: oracle, or the SQLAlchemy URL's backend (sqlite, postgresql).
+    source_kind: str
+    # The group of the indexes reading it, when they share one.
+    group: str
+    # The first index reading it whole (its soft-delete rule says which rows are live);
+    # None when only queries read it (it is then not observed).
+    observed_by: IndexConfig | None
+
+    kind = "table"
+
+
+class OracleMeiliTranslator:
+    """The Dagster asset of each index and of each source table. Override
+    :meth:`get_asset_spec` (and call ``super()``) to change any attribute."""
+
+    def get_asset_spec(self, data: IndexAsset | TableAsset) -> dg.AssetSpec:
+        """The asset's spec: ``meilisearch/<index>`` for an index, downstream of its
+        tables; ``oracle/<SCHEMA>/<TABLE>`` for a table."""
+        if isinstance(data, IndexAsset):
+            return self.index_spec(data)
+        return self.table_spec(data)
+
+    def index_spec(self, data: IndexAsset) -> dg.AssetSpec:
+        shown = data.orchestration
+        return dg.AssetSpec(
+            key=index_asset_key(data.index),
+            deps=list(data.table_keys),
+            group_name=shown.group,
+            kinds={"meilisearch"},
+            owners=list(shown.owners),
+            tags=dict(shown.tags),
+            description=index_description(data.index),
+            metadata=dict(IndexDescription(source=data.index.source_label)),
         )
 
-    def all(self) -> list[SyncJob | dg.JobDefinition]:
-        jobs = [*self.sync.values(), self.checks, self.observe, self.reconcile, self.reshard]
-        return [job for job in jobs if job is not None]
+    def table_spec(self, data: TableAsset) -> dg.AssetSpec:
+        return dg.AssetSpec(
+            key=source_table_key(data.table),
+            description=table_description(data),
+            group_name=data.group,
+            kinds={data.source_kind},
+            metadata=dict(TableMetadataSet(table_name=data.table)),
+        )
 
 
 @dataclass(frozen=True)
-class IndexDefinitions:
-    """What Dagster holds for one index."""
+class Translated:
+    """What the translator made of a configuration: every spec, and the names to use."""
 
-    asset: dg.AssetsDefinition
-    checks: dg.AssetChecksDefinition
-    sync: SyncJob
-    schedules: tuple[dg.ScheduleDefinition, ...]
+    indexes: Mapping[str, dg.AssetSpec]
+    tables: Mapping[str, dg.AssetSpec]
+    observed: Mapping[str, IndexConfig]
+    names: Names
 
 
-def index_definitions(
-    index: IndexConfig,
-    orchestration: Orchestration,
-    jobs: SharedJobs,
-    source_slots: SourceSlots | None = None,
-) -> IndexDefinitions:
-    """The index's asset and checks, and the schedules its ``schedule:`` asks for (each a
-    run of a shared job for this index). (Change sensors watch several indexes at once:
-    :func:`build_definitions` makes them.)
+def translate(
+    config: AppConfig, translator: OracleMeiliTranslator, *, source_kind: str, scope: str = ""
+) -> Translated:
+    """The specs of ``config``'s indexes and tables, and the names that go with them.
 
     Raises:
-        ConfigError: a schedule's cron expression or time zone is invalid.
+        ConfigError: two assets got the same key, or ``scope`` is not a valid name.
     """
-    schedule = orchestration.schedule
-    sync = sync_job_of(index, jobs.sync)
-    maintenance = (
-        build_job_schedule(index, schedule, jobs.reconcile, what="reconcile"),
-        build_job_schedule(index, schedule, jobs.checks, what="checks"),
-        build_job_schedule(index, schedule, jobs.observe, what="observe")
-        if jobs.observe is not None and index.table is not None
-        else None,
+    tables = table_assets(config, source_kind=source_kind)
+    table_specs = {t.table: translator.get_asset_spec(t) for t in tables}
+    index_specs: dict[str, dg.AssetSpec] = {}
+    for index in config.indexes:
+        read = source_tables(index)
+        data = IndexAsset(
+            index,
+            config.orchestration_of(index),
+            tables=read,
+            table_keys=tuple(table_specs[table].key for table in read),
+        )
+        index_specs[index.name] = translator.get_asset_spec(data)
+    owners: dict[dg.AssetKey, str] = {}
+    for what, spec in [
+        *((f"table {t!r}", spec) for t, spec in table_specs.items()),
+        *((f"index {i!r}", spec) for i, spec in index_specs.items()),
+    ]:
+        if spec.key in owners:
+            raise ConfigError(
+                f"{what} and {owners[spec.key]} have the same asset key "
+                f"{spec.key.to_user_string()!r}: give the translator a key prefix"
+            )
+        owners[spec.key] = what
+    names = Names(
+        scope=scope,
+        index_keys={name: spec.key for name, spec in index_specs.items()},
+        table_keys={table: spec.key for table, spec in table_specs.items()},
     )
-    return IndexDefinitions(
-        asset=(
-            build_sliced_index_asset(index, orchestration, source_slots)
-            if index.parallel > 1
-            else build_index_asset(index, orchestration, source_slots)
-        ),
-        checks=build_consistency_checks(index),
-        sync=sync,
-        schedules=(
-            *build_schedules(index, schedule, sync),
-            *(s for s in maintenance if s is not None),
-        ),
+    return Translated(
+        indexes=index_specs,
+        tables=table_specs,
+        observed={t.table: t.observed_by for t in tables if t.observed_by is not None},
+        names=names,
     )
 
 
-def build_definitions(
-    config: AppConfig,
-    environ: Mapping[str, str],
-    *,
-    executor: dg.ExecutorDefinition | None = None,
-) -> dg.Definitions:
-    """Definitions for a loaded configuration (tests build their own with this).
-
-    ``executor`` runs the sliced indexes' steps (and the UI's Materialize button): the
-    multiprocess executor by default, the k8s or celery one to spread slices over machines.
-
-    Raises:
-        ConfigError: a schedule's cron expression or time zone is invalid.
-    """
-    slots = SourceSlots.of(config.source)
-    jobs = SharedJobs.of(config.indexes, sharded=bool(config.meilisearch.shards))
-    per_index = [
-        index_definitions(i, config.orchestration_of(i), jobs, slots) for i in config.indexes
+def table_assets(config: AppConfig, *, source_kind: str) -> list[TableAsset]:
+    """Each table an index reads, once. A table joins the group of the indexes reading it
+    when they all share one, and is in ``oracle_meili`` otherwise."""
+    readers: dict[str, set[str]] = {}
+    observed: dict[str, IndexConfig] = {}
+    for index in config.indexes:
+        for table in source_tables(index):
+            readers.setdefault(table, set()).add(config.orchestration_of(index).group)
+        if index.table is not None:
+            observed.setdefault(index.table, index)
+    return [
+        TableAsset(
+            table,
+            source_kind=source_kind,
+            group=next(iter(groups)) if len(groups) == 1 else DEFAULT_GROUP,
+            observed_by=observed.get(table),
+        )
+        for table, groups in sorted(readers.items())
     ]
-    with warnings.catch_warnings():
-        # Code references are beta in Dagster 1.13; used knowingly (pinned below 1.14), so
-        # the demo and the code server stay quiet.
-        warnings.simplefilter("ignore", dg.BetaWarning)
-        # With code references: the UI links each asset to the factory that built it.
-        assets = dg.with_source_code_references(
-            [
-                *build_source_assets(
-                    config.indexes,
-                    kind=source_kind(config),
-                    groups={i.name: config.orchestration_of(i).group for i in config.indexes},
-                ),
-                *(d.asset for d in per_index),
-            ]
+
+
+def source_tables(index: IndexConfig) -> tuple[str, ...]:
+    """The source tables an index reads, for lineage."""
+    return (index.table,) if index.table is not None else index.upstream
+
+
+def index_description(index: IndexConfig) -> str:
+    """The index asset's description in the UI."""
+    text = (
+        f"Meilisearch index `{index.name}` synced from {index.source_label}. "
+        "Partition `full` rebuilds it with zero downtime; `incremental` applies the rows "
+        "changed since the last watermark. The two partitions are two ways of syncing "
+        "the one index, not halves of it: after either, the index is complete."
+    )
+    if index.parallel > 1:
+        text += (
+            f" A full sync reads {index.parallel} key ranges at once, each a step of its own, "
+            "and publishes the index once they have all finished."
         )
-    groups = follow_groups([(i, config.orchestration_of(i).follow) for i in config.indexes])
-    follow_jobs = [build_follow_job(group, slots) for group in groups]
-    return dg.Definitions(
-        assets=assets,
-        asset_checks=[d.checks for d in per_index],
-        jobs=[*jobs.all(), *follow_jobs],
-        schedules=[schedule for d in per_index for schedule in d.schedules],
-        sensors=[
-            *build_change_sensors(
-                [
-                    (index, config.orchestration_of(index).change_sensor, d.sync)
-                    for index, d in zip(config.indexes, per_index, strict=True)
-                ]
-            ),
-            *(
-                build_follow_sensor(group, job, slots)
-                for group, job in zip(groups, follow_jobs, strict=True)
-            ),
-        ],
-        resources=build_resources(config, environ),
-        executor=executor if executor is not None else default_executor(config),
+    return text
+
+
+def table_description(data: TableAsset) -> str:
+    """The table asset's description in the UI."""
+    observed = data.observed_by
+    if observed is None:
+        return f"Source table {data.table}, read by an oracle-meili query."
+    return (
+        f"Source table {data.table}. Observing it records its live rows"
+        + (
+            f" (rows with {observed.soft_delete.column} = "
+            f"{observed.soft_delete.deleted_value!r} left out)"
+            if observed.soft_delete is not None
+            else ""
+        )
+        + (f" and its newest {observed.cursor}" if observed.cursor is not None else "")
+        + " and its columns."
     )
 
 
-def default_executor(config: AppConfig) -> dg.ExecutorDefinition:
-    """The executor of the UI's Materialize button and of the sliced indexes' sync jobs.
-
-    In process when every sync is one step, like the named sync jobs: a subprocess per
-    step costs seconds. With an index of ``parallel`` above 1, a process per step, so that
-    its slices read at once."""
-    if any(index.parallel > 1 for index in config.indexes):
-        return dg.multiprocess_executor
-    return dg.in_process_executor
-
-
-def source_kind(config: AppConfig) -> str:
-    """The source database's kind for the UI: ``oracle``, or the URL's backend."""
-    if config.source.url is None:
-        return "oracle"
-    return sa.make_url(config.source.url).get_backend_name()
+def default_index_spec(index: IndexConfig, orchestration: Orchestration) -> dg.AssetSpec:
+    """The default translator's spec of ``index`` (its tables under their default keys)."""
+    tables = source_tables(index)
+    keys = tuple(source_table_key(table) for table in tables)
+    return OracleMeiliTranslator().get_asset_spec(IndexAsset(index, orchestration, tables, keys))

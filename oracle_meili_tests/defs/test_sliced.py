@@ -16,12 +16,12 @@ import yaml
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import RunningMeilisearch
 from oracle_meili.config import AppConfig, load_config
+from oracle_meili.defs.build import build_definitions
 from oracle_meili.defs.metadata import latest_plan, slice_checkpoints
 from oracle_meili.defs.metadata_sets import CheckpointMetadata, SyncMetadata
 from oracle_meili.defs.names import index_asset_key, sync_job_name
 from oracle_meili.defs.resources import build_resources
 from oracle_meili.defs.sliced import build_sliced_index_asset
-from oracle_meili.defs.translator import build_definitions
 from oracle_meili.demo import create_demo
 from oracle_meili_tests.defs.conftest import metadata_of
 from oracle_meili_tests.transforms import FAIL_ID_VARIABLE

@@ -14,7 +14,8 @@ from oracle_meili.definitions import build_definitions
 from oracle_meili.defs.metadata_sets import SourceObservation
 from oracle_meili.defs.names import source_table_key
 from oracle_meili.defs.resources import build_resources
-from oracle_meili.defs.sources import build_source_assets, observed_by
+from oracle_meili.defs.sources import build_source_assets
+from oracle_meili.defs.translator import OracleMeiliTranslator, translate
 from oracle_meili_tests.defs.conftest import materialize
 from oracle_meili_tests.harness import SyncHarness
 
@@ -22,7 +23,7 @@ from oracle_meili_tests.harness import SyncHarness
 def observe_products(
     config: AppConfig, instance: dg.DagsterInstance
 ) -> dict[str, dg.MetadataValue]:
-    assets = build_source_assets(config.indexes, kind="sqlite")
+    assets = build_source_assets(translate(config, OracleMeiliTranslator(), source_kind="sqlite"))
     (observable,) = [a for a in assets if isinstance(a, dg.AssetsDefinition)]
     result = dg.materialize(
         [observable],
@@ -93,8 +94,9 @@ def test_tables_of_a_query_are_plain_specs_and_the_first_index_owns_a_table(
         ],
     }
     config = parse_config(raw, environ={})
-    assert observed_by(config.indexes)["PRODUCTS"].name == "a"
-    assets = build_source_assets(config.indexes, kind="sqlite")
+    translated = translate(config, OracleMeiliTranslator(), source_kind="sqlite")
+    assert translated.observed["PRODUCTS"].name == "a"
+    assets = build_source_assets(translated)
     specs = [a for a in assets if isinstance(a, dg.AssetSpec)]
     assert [s.key for s in specs] == [source_table_key("ORDERS")]
     (observable,) = [a for a in assets if isinstance(a, dg.AssetsDefinition)]

@@ -24,9 +24,9 @@ from oracle_meili.adapters.shards import ShardedClient, shard_of
 from oracle_meili.cli import main
 from oracle_meili.config import AppConfig, parse_config, shard_key_variable
 from oracle_meili.defs.assets import build_index_asset
+from oracle_meili.defs.build import build_definitions
 from oracle_meili.defs.metadata_sets import ReshardMetadata
 from oracle_meili.defs.resources import build_resources
-from oracle_meili.defs.translator import build_definitions
 from oracle_meili.demo import create_demo
 from oracle_meili.engine.runner import Runner
 from oracle_meili.engine.state import StateFile
