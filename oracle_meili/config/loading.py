@@ -35,6 +35,9 @@ from oracle_meili.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+# libyaml's loader when PyYAML has it: ten times the pure-Python one on a large file.
+SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def load_config(
     path: str | Path | None = None, *, environ: Mapping[str, str] | None = None
@@ -56,7 +59,7 @@ def load_config(
             raise ConfigError(f"no configuration file: pass --config or set {CONFIG_ENV_VAR}")
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except OSError as e:
         raise ConfigError(f"cannot read configuration file {str(path)!r}: {e.strerror}") from e
     except yaml.YAMLError as e:

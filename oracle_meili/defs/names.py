@@ -98,11 +98,8 @@ def change_sensor_name(index: IndexConfig) -> str:
     return f"sync_{_safe(index)}_on_change"
 
 
-def consistency_checks_name(index: IndexConfig) -> str:
-    return f"sync_{_safe(index)}_consistency"
-
-
-# Asset check names.
+# The one check definition of every index (its op's name), and the checks' names.
+CONSISTENCY_CHECKS = "consistency_checks"
 COUNT_PARITY = "document_count_parity"
 CONTENT_PARITY = "content_parity"
 NO_ORPHANS = "no_orphans"

@@ -30,7 +30,7 @@ def test_consistency_checks_after_a_full_sync(
     index = app_config.indexes[0]
     resources = build_resources(app_config, os.environ)
     assert materialize(app_config, instance, "full").success
-    checks = build_consistency_checks(index)
+    checks = build_consistency_checks([index])
     asset = build_index_asset(index)
     only_checks = dg.AssetSelection.checks_for_assets(asset)
 

@@ -4,6 +4,7 @@ and every part of oracle-meili (sync state, sensors, schedules, checks) followin
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -91,3 +92,16 @@ def test_the_docs_translator_example_builds_its_code_location(
     keys = defs.resolve_asset_graph().get_all_asset_keys()
     assert keys and all(key.path[0] == "search" for key in keys)
     assert dg.AssetKey(["search", "meilisearch", "products"]) in keys
+
+
+def test_each_index_asset_links_to_the_code_that_builds_it(app_config: AppConfig) -> None:
+    defs = build_definitions(app_config, os.environ)
+    node = defs.resolve_asset_graph().get(dg.AssetKey(["meilisearch", app_config.indexes[0].name]))
+    value = node.metadata["dagster/code_references"]
+    assert isinstance(value, dg.CodeReferencesMetadataValue)
+    (reference,) = value.code_references
+    assert isinstance(reference, dg.LocalFileCodeReference)
+    assert reference.file_path.endswith("oracle_meili/defs/assets.py")
+    source = Path(reference.file_path).read_text().splitlines()
+    assert reference.line_number is not None
+    assert source[reference.line_number - 1].startswith("def build_index_asset(")
