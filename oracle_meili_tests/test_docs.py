@@ -305,3 +305,68 @@ def test_pool_limit_command_sets_the_limit(tmp_path: Path) -> None:
     with dg.DagsterInstance.from_config(str(home)) as instance:
         info = instance.event_log_storage.get_concurrency_info("oracle_meili/products")
     assert info.slot_count == 1
+
+
+def test_every_metadata_key_is_documented_and_every_documented_key_is_recorded() -> None:
+    """docs/dagster.md's Metadata table lists each key of oracle-meili's metadata sets, and
+    nothing else."""
+    import oracle_meili.defs.follow  # noqa: F401  (its SyncFailure set)
+    from oracle_meili.defs.metadata_sets import OracleMeiliMetadata
+
+    def sets(cls: type[OracleMeiliMetadata]) -> list[type[OracleMeiliMetadata]]:
+        return [cls, *(s for sub in cls.__subclasses__() for s in sets(sub))]
+
+    recorded = {cls.key(field) for cls in sets(OracleMeiliMetadata) for field in cls.model_fields}
+    table = (PROJECT / "docs" / "dagster.md").read_text().split("## Metadata\n", 1)[1]
+    table = table.split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `(oracle_meili/[a-z_]+)` \|", table, re.M))
+    assert documented == recorded
+
+
+# Backticked words of the docs that look like Dagster names but are not: the translator's
+# TableAsset fields, and the engine's function that opens a source.
+NOT_DAGSTER_NAMES = {"observed_by", "source_kind", "source_engine"}
+
+
+def test_every_documented_job_schedule_sensor_and_check_exists() -> None:
+    """Each job, schedule, sensor or check name the docs give (``<index>`` and ``<n>`` as
+    placeholders) is one that configurations of every shape define."""
+    index = {"table": "PRODUCTS", "primary_key": "PRODUCT_ID", "cursor": "UPDATED_AT"}
+    every = {"incremental": "* * * * *", "full": "0 3 * * *", "checks": "0 4 * * *",
+             "reconcile": "0 5 * * *", "observe": "0 6 * * *"}  # fmt: skip
+    shapes: list[list[dict[str, Any]]] = [
+        [{**index, "name": "products", "schedule": every}],
+        [{**index, "name": "a"}, {**index, "name": "b", "parallel": 2}],
+        [{**index, "name": "a", "change_sensor": None, "follow": {}}],
+        [{**index, "name": "a", "change_sensor": None, "follow": {}},
+         {**index, "name": "b", "change_sensor": None, "follow": {"interval_seconds": 2}}],
+    ]  # fmt: skip
+    names: set[str] = set()
+    for indexes in shapes:
+        for shards in (
+            [],
+            [{"name": "s1", "url": "http://a:7700"}, {"name": "s2", "url": "http://b:7700"}],
+        ):
+            raw = (
+                {"source": {"url": "sqlite:///x.db"}, "meilisearch": {"shards": shards}}
+                if shards
+                else {"source": {"url": "sqlite:///x.db"}}
+            )
+            defs = build_definitions(
+                parse_config({**raw, "indexes": indexes}, environ=EXAMPLE_ENV), EXAMPLE_ENV
+            )
+            names |= {j.name for j in defs.resolve_all_job_defs()}
+            names |= {s.name for s in defs.schedules or []}
+            names |= {s.name for s in defs.sensors or []}
+            names |= {c.node_def.name for c in defs.asset_checks or []}
+    pattern = re.compile(
+        r"`((?:sync|check|observe|reconcile|reshard|follow|keep|source|consistency)_[A-Za-z0-9_<>]+)`"
+    )
+    documented = {m for path in DOCS for m in pattern.findall(path.read_text())} - NOT_DAGSTER_NAMES
+    assert documented
+    missing = []
+    for name in sorted(documented):
+        shape = re.escape(name).replace("<index>", "[a-z0-9_]+").replace("<n>", r"\d+")
+        if not any(re.fullmatch(shape, n) for n in names):
+            missing.append(name)
+    assert not missing, f"documented but not defined: {missing} (defined: {sorted(names)})"

@@ -42,9 +42,14 @@ def result_metadata(result: SyncResult, *, meilisearch_url: str) -> dict[str, An
         documents_deleted=result.documents_deleted,
         duration_seconds=round(result.duration_seconds, 3),
         index_document_count=result.index_document_count,
-        meilisearch_task_uids=dg.MetadataValue.json(list(result.task_uids)),
+        meilisearch_task_uids=", ".join(str(uid) for uid in result.task_uids),
         meilisearch_url=dg.MetadataValue.url(meilisearch_url),
-        lag_seconds=round(result.lag_seconds, 3) if result.lag_seconds is not None else None,
+        behind_seconds=round(result.behind_seconds, 3)
+        if result.behind_seconds is not None
+        else None,
+        newest_change_age_seconds=round(age, 3)
+        if (age := result.newest_change_age_seconds) is not None
+        else None,
         late_commits_until=dg.MetadataValue.timestamp(result.late_commits_until)
         if result.late_commits_until is not None
         else dg.MetadataValue.text(NO_LATE_COMMITS),
@@ -63,7 +68,7 @@ def result_metadata(result: SyncResult, *, meilisearch_url: str) -> dict[str, An
 
 def utc_timestamp(value: dt.datetime) -> dg.TimestampMetadataValue:
     """A cursor value as a Dagster timestamp; naive values are taken as UTC, as for
-    lag_seconds and epoch fields."""
+    newest_change_age_seconds and epoch fields."""
     aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
     return dg.MetadataValue.timestamp(aware)
 

@@ -56,9 +56,13 @@ class SyncMetadata(OracleMeiliMetadata):
     documents_deleted: int | None = None
     duration_seconds: float | None = None
     index_document_count: int | None = None
-    meilisearch_task_uids: dg.JsonMetadataValue | None = None
+    # One line of text ("12, 13, 14"): the UI shows a JSON list a line per item.
+    meilisearch_task_uids: str | None = None
     meilisearch_url: dg.UrlMetadataValue | None = None
-    lag_seconds: float | None = None
+    # How far the index was behind its source when the sync ended (date/time cursors).
+    behind_seconds: float | None = None
+    # How long ago the newest change the index holds was made (date/time cursors).
+    newest_change_age_seconds: float | None = None
     # Until when a row may still commit at or below the watermark: the change rule runs one
     # more sync once it has passed (engine/freshness.py); NO_LATE_COMMITS when none can.
     late_commits_until: dg.TimestampMetadataValue | dg.TextMetadataValue | None = None

@@ -42,14 +42,18 @@ class SyncResult:
     # Until when a row may still commit with a cursor at or below the watermark; a sync is
     # due once it has passed (see engine/freshness.py).
     late_commits_until: dt.datetime | None = None
+    # How far the index was behind its source when the sync ended: see behind_seconds().
+    behind_seconds: float | None = None
 
     @property
     def duration_seconds(self) -> float:
         return (self.finished_at - self.started_at).total_seconds()
 
     @property
-    def lag_seconds(self) -> float | None:
-        """Seconds from the newest source change covered (the watermark) to the sync's end.
+    def newest_change_age_seconds(self) -> float | None:
+        """Seconds from the newest source change the index holds (the watermark) to the
+        sync's end: how long ago the table last changed, not how far the index is behind
+        (that is :attr:`behind_seconds`).
 
         Only for date/time cursors; naive cursor values are taken as UTC, so this is
         meaningful when the source stamps rows in UTC.
@@ -72,6 +76,18 @@ class SyncResult:
         data["skipped_sample"] = list(self.skipped_sample)
         data["duration_seconds"] = round(self.duration_seconds, 3)
         return data
+
+
+def behind_seconds(newest: Any, watermark: str | None) -> float | None:
+    """How far the index is behind its source: the source's newest change less the index's
+    watermark, in seconds (0 when the index holds the newest change). Only for date/time
+    cursors; None otherwise, or when either is unknown."""
+    held = decode_watermark(watermark)
+    if not isinstance(newest, dt.datetime) or not isinstance(held, dt.datetime):
+        return None
+    if (newest.tzinfo is None) != (held.tzinfo is None):
+        return None  # not comparable: one is stamped with a zone, the other is not
+    return max(0.0, (newest - held).total_seconds())
 
 
 def finished(

@@ -10,6 +10,7 @@ or one kept across sensor ticks) and where sync state lives
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, replace
@@ -32,10 +33,12 @@ from oracle_meili.engine.id_diff import SideProgress
 from oracle_meili.engine.incremental import incremental_sync
 from oracle_meili.engine.reconcile import ReconcileResult, reconcile
 from oracle_meili.engine.reshard import ReshardResult, reshard
-from oracle_meili.engine.result import Clock, ProgressCallback, SyncResult, now
+from oracle_meili.engine.result import Clock, ProgressCallback, SyncResult, behind_seconds, now
 from oracle_meili.engine.state import StateStore
 from oracle_meili.engine.workers import sliced_full_sync
 from oracle_meili.errors import OracleMeiliError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -243,5 +246,18 @@ class Session:
                 error=str(e),
             )
             raise
+        result = replace(result, behind_seconds=self.behind(index, result.watermark))
         state.record_success(result)
         return result
+
+    def behind(self, index: IndexConfig, watermark: str | None) -> float | None:
+        """How far the index is behind its source now (one probe of the highest cursor);
+        None when that cannot be read: the sync itself has succeeded."""
+        if index.cursor is None:
+            return None
+        try:
+            newest = self.source(index).change_markers().max_cursor
+        except OracleMeiliError as e:
+            log.warning("%s: the newest change could not be read after the sync: %s", index.name, e)
+            return None
+        return behind_seconds(newest, watermark)
