@@ -195,6 +195,8 @@ def _history(args: argparse.Namespace) -> int:
     entries = _recorded_history(args, args.index, args.limit)
     if not entries:
         print(f"{args.index}: no syncs recorded")
+        return 0
+    print(HISTORY_ROW.format("started", "finished", "mode", "outcome", "by", "what it did"))
     for e in entries:
         if e["outcome"] == "succeeded":
             detail = (
@@ -205,10 +207,17 @@ def _history(args: argparse.Namespace) -> int:
                 detail += f", skipped {e['rows_skipped']} bad rows"
         else:
             detail = e["error"]
-        print(
-            f"{e['started_at']}  {e['finished_at']}  {e['mode']:<11}  {e['outcome']:<9}  {detail}"
-        )
+        # A Dagster run (its id's first part, as the UI shows it), or this command line
+        # (`sync` or `follow`, outside any run).
+        by = f"run {e['run_id'][:8]}" if e.get("run_id") else "CLI"
+        print(HISTORY_ROW.format(
+            e.get("started_at", ""), e["finished_at"], e["mode"], e["outcome"], by, detail
+        ))  # fmt: skip
     return 0
+
+
+# One line of `history`: times in ISO 8601 (UTC), then the mode, outcome and origin.
+HISTORY_ROW = "{:<32}  {:<32}  {:<11}  {:<9}  {:<12}  {}"
 
 
 def _demo(args: argparse.Namespace) -> int:

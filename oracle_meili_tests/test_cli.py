@@ -69,8 +69,10 @@ def test_demo_sync_status_history(
     assert main(["status", "--config", "config.yaml"]) == 0
     assert f"{index_name}: last incremental sync" in capsys.readouterr().out
     assert main(["history", "--config", "config.yaml", "--index", index_name]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 2 and "incremental  succeeded" in lines[0] and "full" in lines[1]
+    header, *lines = capsys.readouterr().out.strip().splitlines()
+    assert header.split()[:6] == ["started", "finished", "mode", "outcome", "by", "what"]
+    assert len(lines) == 2 and "full" in lines[1]
+    assert lines[0].split()[2:5] == ["incremental", "succeeded", "CLI"]
 
 
 def test_failure_is_one_line_and_recorded(

@@ -137,5 +137,5 @@ def synced(
         context.log_event(source_observation(names.table_key(index.table), result))
     return {
         **result_metadata(result, meilisearch_url=meilisearch_url),
-        **schema_metadata(index, fields, names.table_key),
+        **schema_metadata(index.table, fields, names.table_key),
     }

@@ -8,7 +8,6 @@ from typing import Any
 
 import dagster as dg
 
-from oracle_meili.config import IndexConfig
 from oracle_meili.defs.metadata_sets import (
     NO_LATE_COMMITS,
     CheckpointMetadata,
@@ -74,12 +73,13 @@ def utc_timestamp(value: dt.datetime) -> dg.TimestampMetadataValue:
 
 
 def schema_metadata(
-    index: IndexConfig,
+    table: str | None,
     fields: tuple[DocumentField, ...],
     table_key: Callable[[str], dg.AssetKey] = source_table_key,
 ) -> TableMetadataSet:
     """The index's document fields with their source columns' types, and, for a table
-    source, the column lineage (document field <- source column of ``table_key``'s asset)."""
+    source (``table``; None for a query), the column lineage (document field <- source
+    column of ``table_key``'s asset)."""
     schema = dg.TableSchema(
         columns=[
             dg.TableColumn(
@@ -89,8 +89,8 @@ def schema_metadata(
         ]
     )
     lineage = None
-    if index.table is not None:
-        source = table_key(index.table)
+    if table is not None:
+        source = table_key(table)
         lineage = dg.TableColumnLineage(
             {
                 field.name: [

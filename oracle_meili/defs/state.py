@@ -30,6 +30,7 @@ from oracle_meili.defs.metadata import (
     latest_watermark,
     plan_observation,
     result_metadata,
+    schema_metadata,
     slice_checkpoints,
 )
 from oracle_meili.defs.names import DEFAULT_NAMES, Names
@@ -58,6 +59,7 @@ class DagsterInstanceState:
         self.instance = instance
         self.meilisearch_url = meilisearch_url
         self.key = names.index_key
+        self.table_key = names.table_key
 
     def watermark(self, index: str) -> str | None:
         return latest_watermark(self.instance, self.key(index))
@@ -87,7 +89,15 @@ class DagsterInstanceState:
             dg.AssetMaterialization(
                 asset_key=self.key(result.index),
                 partition=result.mode,
-                metadata=result_metadata(result, meilisearch_url=self.meilisearch_url),
+                metadata={
+                    **result_metadata(result, meilisearch_url=self.meilisearch_url),
+                    # The columns, as a sync run records them (when the sync knew them).
+                    **(
+                        schema_metadata(result.source_table, result.document_fields, self.table_key)
+                        if result.document_fields
+                        else {}
+                    ),
+                },
                 description="oracle-meili (outside a Dagster run)",
             )
         )

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from oracle_meili.adapters.columns import DocumentField
 from oracle_meili.config import SyncMode
 from oracle_meili.engine.watermark import decode_watermark
 
@@ -44,6 +45,10 @@ class SyncResult:
     late_commits_until: dt.datetime | None = None
     # How far the index was behind its source when the sync ended: see behind_seconds().
     behind_seconds: float | None = None
+    # The table read (None for a query), and each document field with its source columns:
+    # what the Dagster metadata shows as the index's columns and their lineage.
+    source_table: str | None = None
+    document_fields: tuple[DocumentField, ...] = ()
 
     @property
     def duration_seconds(self) -> float:
@@ -75,6 +80,7 @@ class SyncResult:
         data["task_uids"] = list(self.task_uids)
         data["skipped_sample"] = list(self.skipped_sample)
         data["duration_seconds"] = round(self.duration_seconds, 3)
+        del data["document_fields"]  # the schema is the configuration's, not the history's
         return data
 
 

@@ -246,7 +246,12 @@ class Session:
                 error=str(e),
             )
             raise
-        result = replace(result, behind_seconds=self.behind(index, result.watermark))
+        result = replace(
+            result,
+            behind_seconds=self.behind(index, result.watermark),
+            source_table=index.table,
+            document_fields=self.document_fields(index),
+        )
         state.record_success(result)
         return result
 

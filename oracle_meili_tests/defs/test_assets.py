@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 import pytest
 import sqlalchemy as sa
+import yaml
 
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.config import AppConfig, parse_index
@@ -253,3 +254,37 @@ def test_shaped_fields_in_the_column_schema_and_lineage(
         (table, "longitude"),
     ]
     assert [d.column_name for d in lineage.deps_by_column["store_name"]] == ["name"]
+
+
+def test_cli_history_says_which_syncs_were_dagster_runs(
+    app_config: AppConfig,
+    demo_db: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`oracle-meili history --dagster`: a sync run by Dagster names its run; one by the
+    command line says so."""
+    from oracle_meili.cli import main
+
+    index = app_config.indexes[0]
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(
+        yaml.safe_dump({"source": {"url": f"sqlite:///{demo_db}"},
+                        "indexes": [{"name": index.name, "table": "PRODUCTS",
+                                     "primary_key": "PRODUCT_ID", "cursor": "UPDATED_AT"}]})
+    )  # fmt: skip
+    monkeypatch.setenv("MEILI_URL", app_config.meilisearch.url)
+    assert app_config.meilisearch.api_key is not None
+    monkeypatch.setenv("MEILI_API_KEY", app_config.meilisearch.api_key.get_secret_value())
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    with dg.DagsterInstance.get() as instance:
+        run = materialize(app_config, instance, "full")
+        assert run.success
+    config_arg = ["--config", str(config_file), "--index", index.name, "--dagster"]
+    assert main(["sync", *config_arg, "--mode", "incremental"]) == 0
+    capsys.readouterr()
+    assert main(["history", *config_arg]) == 0
+    _, newest, oldest = capsys.readouterr().out.strip().splitlines()
+    assert newest.split()[2:5] == ["incremental", "succeeded", "CLI"]
+    assert oldest.split()[2:6] == ["full", "succeeded", "run", run.run_id[:8]]

@@ -138,9 +138,9 @@ def test_follow_command_stops_cleanly_on_sigterm(
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     config_arg = ["--config", str(tmp_path / "config.yaml")]
     assert main(["history", *config_arg, "--index", index_name, "--dagster"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+    _, *lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) >= 2
-    assert all("incremental  succeeded" in line for line in lines)
+    assert all(line.split()[2:5] == ["incremental", "succeeded", "CLI"] for line in lines)
     assert main(["status", *config_arg, "--dagster"]) == 0
     assert "watermark datetime:2026-10-01T00:00:00" in capsys.readouterr().out
 
@@ -228,6 +228,13 @@ def test_follow_after_a_cli_sync_continues_from_its_watermark(
     sync = ["sync", "--config", str(config_file), "--index", index.name, "--mode", "full"]
     assert main([*sync, *choice]) == 0
     capsys.readouterr()
+    if store == "dagster":
+        # Recorded as a sync run records it: the index's columns and their lineage too.
+        with dg.DagsterInstance.get() as instance:
+            event = instance.get_latest_materialization_event(index_asset_key(index))
+            assert event is not None and event.asset_materialization is not None
+            recorded = event.asset_materialization.metadata
+            assert {"dagster/column_schema", "dagster/column_lineage"} <= set(recorded)
     rename(demo_db, 5, "after the CLI sync", dt.datetime(2026, 11, 1))
 
     with dg.DagsterInstance.get() as instance:
