@@ -10,12 +10,13 @@ from typing import Any
 import dagster as dg
 
 from oracle_meili.config import FreshnessConfig, IndexConfig, Orchestration
+from oracle_meili.defs.dagster_private import reread_input_versions
 from oracle_meili.defs.jobs import SYNC_RETRY_POLICY
 from oracle_meili.defs.metadata import result_metadata, schema_metadata
 from oracle_meili.defs.metadata_sets import TableMetadataSet
 from oracle_meili.defs.names import DEFAULT_NAMES, Names, pool_name
 from oracle_meili.defs.resources import bound_runner, meilisearch_of, resource_keys
-from oracle_meili.defs.sources import newest_change_metadata
+from oracle_meili.defs.sources import newest_change_metadata, versioned
 from oracle_meili.defs.state import DagsterRunState
 from oracle_meili.defs.throttle import SourceSlots, source_slot
 from oracle_meili.defs.translator import default_index_spec
@@ -35,15 +36,17 @@ def run_failure(error: Exception) -> dg.Failure:
     return dg.Failure(description=str(error), allow_retries=is_retryable(error))
 
 
-def source_observation(table: dg.AssetKey, result: SyncResult) -> dg.AssetObservation:
+def source_observation(table: dg.AssetKey, result: SyncResult, run_id: str) -> dg.AssetObservation:
     """The source table as a sync saw it: its live rows (a full sync) and newest change."""
-    metadata: dict[str, Any] = dict(newest_change_metadata(decode_watermark(result.watermark)))
+    newest = decode_watermark(result.watermark)
+    metadata: dict[str, Any] = dict(newest_change_metadata(newest))
     if result.mode == "full":
         metadata.update(TableMetadataSet(row_count=result.rows_read))
     return dg.AssetObservation(
         asset_key=table,
-        description=f"As the {result.mode} sync of {result.index} saw it.",
+        description=f"As the {result.mode} sync of {result.index} saw it (run {run_id}).",
         metadata=metadata,
+        tags=versioned(newest),
     )
 
 
@@ -134,7 +137,15 @@ def synced(
     if index.table is not None:
         # What the sync saw of its table, so the source asset is observed from the first
         # sync on (a full sync read every live row; an incremental knows the newest change).
-        context.log_event(source_observation(names.table_key(index.table), result))
+        observation = source_observation(names.table_key(index.table), result, context.run.run_id)
+        if context.has_assets_def:
+            # Stored at once, not with the step's events, and the step's input versions read
+            # again: the materialization then records the table's version this sync read,
+            # so that Dagster shows the index fresh (it read them when the step started).
+            context.instance.report_runless_asset_event(observation)
+            reread_input_versions(context)
+        else:
+            context.log_event(observation)
     return {
         **result_metadata(result, meilisearch_url=meilisearch_url),
         **schema_metadata(index.table, fields, names.table_key),

@@ -11,11 +11,18 @@ so an upgrade of Dagster shows at once what to adapt (docs/development.md).
   is chosen by the run's configuration (reconcile, reshard), or per sync (the follow run).
   The instance's concurrency storage, which Dagster's own steps use, is the only way.
 - The Components' translation resolver, as dagster-dlt and dagster-sling use it.
+- Reading the data versions of an asset's inputs again within its step: Dagster reads them
+  when the step starts (``fetch_external_input_asset_version_info``,
+  ``dagster/_core/execution/plan/execute_step.py`` line 460), before a sync has observed
+  the table it read; its materialization would record an older version, and show stale.
+- The tag that carries an observation's data version: ``ObserveResult(data_version=...)``
+  sets it, but an ``AssetObservation`` logged by a sync or a sensor has no such argument.
 """
 
 from __future__ import annotations
 
 import dagster as dg
+from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from dagster._core.definitions.metadata.metadata_set import (
     NamespacedMetadataSet,
     TableMetadataSet,
@@ -27,6 +34,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 from dagster.components.utils.translation import TranslationFn, TranslationFnResolver
 
 __all__ = [
+    "DATA_VERSION_TAG",
     "NamespacedMetadataSet",
     "TableMetadataSet",
     "TranslationFn",
@@ -39,6 +47,7 @@ __all__ = [
     "pool_is_limited",
     "pool_limit",
     "pool_run_ids",
+    "reread_input_versions",
     "set_pool_limit",
 ]
 
@@ -84,3 +93,10 @@ def pool_is_limited(instance: dg.DagsterInstance, pool: str) -> bool:
         return True
     storage.initialize_concurrency_limit_to_default(pool)
     return pool in storage.get_concurrency_keys()
+
+
+def reread_input_versions(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> None:
+    """Read the data versions of the step's inputs again, from the instance."""
+    if isinstance(context, dg.AssetExecutionContext):
+        context = context.op_execution_context
+    context._step_execution_context.fetch_external_input_asset_version_info()

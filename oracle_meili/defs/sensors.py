@@ -27,7 +27,7 @@ from oracle_meili.defs.jobs import SyncJob
 from oracle_meili.defs.metadata import last_syncs
 from oracle_meili.defs.names import DEFAULT_NAMES, Names, change_sensor_name, index_tag
 from oracle_meili.defs.resources import bound_runner, resource_keys
-from oracle_meili.defs.sources import newest_change_metadata
+from oracle_meili.defs.sources import newest_change_metadata, versioned
 from oracle_meili.defs.translator import source_tables
 from oracle_meili.engine.freshness import LastSync, sync_due
 from oracle_meili.engine.result import Clock, now
@@ -189,7 +189,11 @@ def _observations(w: Watched, max_cursor: Any) -> list[dg.AssetObservation]:
     if w.index.table is None:
         return []  # a query's highest cursor says nothing about one table
     return [
-        dg.AssetObservation(asset_key=key, metadata=dict(newest_change_metadata(max_cursor)))
+        dg.AssetObservation(
+            asset_key=key,
+            metadata=dict(newest_change_metadata(max_cursor)),
+            tags=versioned(max_cursor),
+        )
         for key in w.table_keys
     ]
 

@@ -16,6 +16,7 @@ from typing import Any
 import dagster as dg
 
 from oracle_meili.config import IndexConfig
+from oracle_meili.defs.dagster_private import DATA_VERSION_TAG
 from oracle_meili.defs.jobs import SyncJob
 from oracle_meili.defs.metadata import utc_timestamp
 from oracle_meili.defs.metadata_sets import SourceObservation, TableMetadataSet
@@ -58,10 +59,7 @@ def _observable_tables(
                 }
                 context.log.info(f"{index.table}: {live_rows} live rows, newest change {newest}")
                 yield dg.ObserveResult(
-                    asset_key=key,
-                    metadata=metadata,
-                    # Dagster marks the index stale when this moves after its last sync.
-                    data_version=dg.DataVersion(f"{live_rows}:{encode_watermark(newest) or ''}"),
+                    asset_key=key, metadata=metadata, data_version=table_version(newest)
                 )
 
     with warnings.catch_warnings():
@@ -75,6 +73,19 @@ def _observable_tables(
         )(_observe)
     assert isinstance(observe, dg.AssetsDefinition)
     return observe
+
+
+def table_version(newest: Any) -> dg.DataVersion:
+    """The table's data version: its newest change. Every observation carries it, the
+    Observe button's, a sync's and the change sensor's, so that Dagster shows an index stale
+    exactly when its table changed after the index's sync (a row count would differ
+    between them: only Observe counts rows)."""
+    return dg.DataVersion(encode_watermark(newest) or "empty")
+
+
+def versioned(newest: Any) -> dict[str, str]:
+    """The tags that give an ``AssetObservation`` the table's data version."""
+    return {DATA_VERSION_TAG: table_version(newest).value}
 
 
 def newest_change_metadata(newest: Any) -> SourceObservation:

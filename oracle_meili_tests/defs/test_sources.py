@@ -12,7 +12,7 @@ from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.config import AppConfig, parse_config
 from oracle_meili.definitions import build_definitions
 from oracle_meili.defs.metadata_sets import SourceObservation
-from oracle_meili.defs.names import source_table_key
+from oracle_meili.defs.names import index_asset_key, source_table_key
 from oracle_meili.defs.resources import build_resources
 from oracle_meili.defs.sources import build_source_assets
 from oracle_meili.defs.translator import OracleMeiliTranslator, translate
@@ -156,12 +156,10 @@ def test_a_sync_observes_its_source_table(
     key = source_table_key("PRODUCTS")
     full = materialize(config, instance, "full")
     assert full.success
-    (observation,) = [
-        e.asset_observation_data.asset_observation
-        for e in full.all_events
-        if e.event_type_value == "ASSET_OBSERVATION"
-        and e.asset_observation_data.asset_observation.asset_key == key
-    ]
+    (record,) = instance.fetch_observations(key, limit=5).records
+    observation = record.asset_observation
+    # Recorded at once (so that the materialization records its version), naming its run.
+    assert observation is not None and full.run_id in (observation.description or "")
     assert observation.metadata["dagster/row_count"].value == meili_client.document_count(
         index.name
     )
@@ -176,3 +174,56 @@ def test_a_sync_observes_its_source_table(
     assert materialize(config, instance, "incremental").success
     latest = instance.fetch_observations(key, limit=1).records[0].asset_observation
     assert latest is not None and "dagster/row_count" not in latest.metadata
+
+
+def test_the_index_is_stale_exactly_when_its_table_changed_after_its_sync(
+    app_config: AppConfig, instance: dg.DagsterInstance, sync: SyncHarness
+) -> None:
+    """Dagster's staleness, as the UI shows it: every observation of the table carries its
+    newest change as the data version (Observe's, a sync's own), so an Observe without a
+    change leaves the index fresh, a change makes it stale, and the sync that reads the
+    change makes its partition fresh (`full` stays stale after an incremental sync: Dagster
+    judges each partition by its own last materialization)."""
+    # NOTE: Dagster's resolver of stale status (what its GraphQL API serves the UI) is not
+    # public; the test reads it from where it is.
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver
+    from dagster._core.loader import LoadingContextForTest
+
+    index = app_config.indexes[0]
+    defs = build_definitions(app_config, os.environ)
+    key, table = index_asset_key(index), source_table_key("PRODUCTS")
+    syncs, observe = defs.resolve_job_def("sync_indexes"), defs.resolve_job_def("observe_sources")
+
+    def status() -> dict[str, str]:
+        resolver = CachingStaleStatusResolver(
+            instance, defs.resolve_asset_graph(), LoadingContextForTest(instance)
+        )
+        return {p: resolver.get_status(key, p).value for p in ("full", "incremental")}
+
+    def run(job: dg.JobDefinition, partition: str | None = None) -> None:
+        selection = [table] if partition is None else [key]
+        assert job.execute_in_process(
+            instance=instance, partition_key=partition, asset_selection=selection
+        ).success
+
+    run(syncs, "full")
+    assert status() == {"full": "FRESH", "incremental": "MISSING"}
+    run(observe)  # nothing changed
+    assert status() == {"full": "FRESH", "incremental": "MISSING"}
+    sync.execute(
+        "UPDATE PRODUCTS SET NAME = 'changed', UPDATED_AT = :t WHERE PRODUCT_ID = 1",
+        t=dt.datetime(2030, 1, 1),
+    )
+    run(observe)
+    assert status()["full"] == "STALE"
+    run(syncs, "incremental")
+    assert status() == {"full": "STALE", "incremental": "FRESH"}
+    # A change the sync reads without an Observe before it: fresh after it too.
+    sync.execute(
+        "UPDATE PRODUCTS SET NAME = 'again', UPDATED_AT = :t WHERE PRODUCT_ID = 1",
+        t=dt.datetime(2031, 1, 1),
+    )
+    run(syncs, "incremental")
+    assert status()["incremental"] == "FRESH"
+    run(observe)
+    assert status()["incremental"] == "FRESH"
