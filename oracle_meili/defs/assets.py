@@ -14,7 +14,7 @@ from oracle_meili.defs.dagster_private import reread_input_versions
 from oracle_meili.defs.jobs import SYNC_RETRY_POLICY
 from oracle_meili.defs.metadata import result_metadata, schema_metadata
 from oracle_meili.defs.metadata_sets import TableMetadataSet
-from oracle_meili.defs.names import DEFAULT_NAMES, Names, pool_name
+from oracle_meili.defs.names import CAUGHT_UP, DEFAULT_NAMES, Names, pool_name
 from oracle_meili.defs.resources import bound_runner, meilisearch_of, resource_keys
 from oracle_meili.defs.sources import newest_change_metadata, versioned
 from oracle_meili.defs.state import DagsterRunState
@@ -85,6 +85,15 @@ def build_index_asset(
         metadata=dict(spec.metadata),
         code_version=spec.code_version,
         partitions_def=SYNC_PARTITIONS,
+        check_specs=[
+            dg.AssetCheckSpec(
+                CAUGHT_UP,
+                asset=spec.key,
+                description="Evaluated by every sync: when it ended, the index held its "
+                "source's newest change (no change committed meanwhile was left for the "
+                "next sync). Its metadata says how far behind it was.",
+            )
+        ],
         pool=pool_name(index),
         required_resource_keys=resource_keys(names),
         # On the asset, not only on the job: a materialization launched from the UI retries
@@ -113,10 +122,29 @@ def build_index_asset(
         return dg.MaterializeResult(
             metadata=synced(
                 context, index, result, fields, meilisearch_url=settings.url, names=names
-            )
+            ),
+            check_results=[caught_up(result)],
         )
 
     return _index_asset
+
+
+def caught_up(result: SyncResult) -> dg.AssetCheckResult:
+    """The ``caught_up`` check of a sync: whether the index held its source's newest change
+    when the sync ended. A warning, not an error: the change is the next sync's."""
+    return dg.AssetCheckResult(
+        check_name=CAUGHT_UP,
+        passed=result.caught_up is not False,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "behind_seconds": result.behind_seconds,
+            "watermark": result.watermark or "",
+            "known": result.caught_up is not None,
+        },
+        description=None
+        if result.caught_up is not None
+        else "The source's newest change could not be read after the sync.",
+    )
 
 
 def synced(

@@ -36,7 +36,7 @@ import dagster as dg
 import orjson
 
 from oracle_meili.config import FollowConfig, IndexConfig
-from oracle_meili.defs.assets import synced
+from oracle_meili.defs.assets import caught_up, synced
 from oracle_meili.defs.metadata_sets import OracleMeiliMetadata
 from oracle_meili.defs.names import DEFAULT_NAMES, Names, pool_name
 from oracle_meili.defs.resources import bound_runner, meilisearch_of, resource_keys
@@ -124,7 +124,7 @@ def build_follow_job(
     )
     def _follow(
         context: dg.OpExecutionContext,
-    ) -> Iterator[dg.AssetMaterialization | dg.AssetObservation]:
+    ) -> Iterator[dg.AssetMaterialization | dg.AssetObservation | dg.AssetCheckEvaluation]:
         url = meilisearch_of(context, names).settings().url
         state = FollowRunState(context.instance, meilisearch_url=url, names=names)
         failures: list[tuple[IndexConfig, OracleMeiliError]] = []
@@ -173,6 +173,14 @@ def build_follow_job(
                             context, index, result, fields, meilisearch_url=url, names=names
                         ),
                     )
+                    for check in names.sync_checks(index):
+                        yield dg.AssetCheckEvaluation(
+                            asset_key=check.asset_key,
+                            check_name=check.name,
+                            passed=result.caught_up is not False,
+                            severity=dg.AssetCheckSeverity.WARN,
+                            metadata=caught_up(result).metadata,
+                        )
                     state.reported(result)
                     handover.events += 1
                     failing.pop(result.index, None)

@@ -16,7 +16,10 @@ from oracle_meili.config import IndexConfig
 from oracle_meili.defs.dagster_private import UnresolvedAssetJobDefinition
 from oracle_meili.defs.names import (
     CHECKS_JOB,
+    CONTENT_PARITY,
+    COUNT_PARITY,
     DEFAULT_NAMES,
+    NO_ORPHANS,
     SLICED_SYNC_JOB,
     SYNC_JOB,
     Names,
@@ -45,11 +48,14 @@ def build_sync_jobs(
     """
     jobs = {}
     for name, members in ((SYNC_JOB, False), (SLICED_SYNC_JOB, True)):
-        keys = [names.index_key(i) for i in indexes if (i.parallel > 1) == members]
-        if keys:
+        chosen = [i for i in indexes if (i.parallel > 1) == members]
+        if chosen:
+            # The consistency checks stay out; each sync's own check is part of its step.
+            selection = dg.AssetSelection.assets(*(names.index_key(i) for i in chosen))
+            checks = [key for i in chosen for key in names.sync_checks(i)]
             jobs[name] = dg.define_asset_job(
                 name=names(name),
-                selection=dg.AssetSelection.assets(*keys).without_checks(),
+                selection=selection.without_checks() | dg.AssetSelection.checks(*checks),
                 executor_def=None if members else dg.in_process_executor,
                 description=(
                     "Sync Meilisearch indexes: select the index (its asset) and the "
@@ -72,7 +78,13 @@ def build_checks_job(indexes: Sequence[IndexConfig], names: Names = DEFAULT_NAME
     """
     return dg.define_asset_job(
         name=names(CHECKS_JOB),
-        selection=dg.AssetSelection.checks_for_assets(*(names.index_key(i) for i in indexes)),
+        selection=dg.AssetSelection.checks(
+            *(
+                dg.AssetCheckKey(names.index_key(i), check)
+                for i in indexes
+                for check in (COUNT_PARITY, CONTENT_PARITY, NO_ORPHANS)
+            )
+        ),
         executor_def=dg.in_process_executor,
         description="Compare Meilisearch indexes with their sources: select the checks of one.",
     )

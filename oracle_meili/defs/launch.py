@@ -22,6 +22,7 @@ import requests
 from dagster import DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient
 
+from oracle_meili.defs.names import CAUGHT_UP, SYNC_JOB
 from oracle_meili.defs.throttle import process_alive
 
 _LOADED = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
@@ -93,8 +94,9 @@ def launch_run(
 
 
 def submit(url: str, job: str, partition: str | None, *, assets: Sequence[str]) -> str:
-    """The GraphQL launch the UI's Launchpad sends: the job, the assets selected (and no
-    checks: Dagster would add every check of a selected asset), the partition's tag."""
+    """The GraphQL launch the UI's Launchpad sends: the job, the assets selected (with the
+    check each sync evaluates, not the consistency checks: Dagster would add every check of
+    a selected asset), the partition's tag."""
     repositories = _graphql(url, _JOBS)["repositoriesOrError"]["nodes"]
     homes = [r for r in repositories if job in {p["name"] for p in r["pipelines"]}]
     if len(homes) != 1:
@@ -106,7 +108,9 @@ def submit(url: str, job: str, partition: str | None, *, assets: Sequence[str]) 
     }
     if assets:
         selector["assetSelection"] = [{"path": a.split("/")} for a in assets]
-        selector["assetCheckSelection"] = []
+        # The check each sync evaluates, part of its step (the one-step indexes' job's).
+        checks = [{"assetKey": {"path": a.split("/")}, "name": CAUGHT_UP} for a in assets]
+        selector["assetCheckSelection"] = checks if job == SYNC_JOB else []
     tags = [{"key": "dagster/partition", "value": partition}] if partition else []
     params = {"selector": selector, "runConfigData": {}, "executionMetadata": {"tags": tags}}
     answer = _graphql(url, _LAUNCH, {"params": params})["launchPipelineExecution"]

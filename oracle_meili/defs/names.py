@@ -100,6 +100,8 @@ def change_sensor_name(index: IndexConfig) -> str:
 
 # The one check definition of every index (its op's name), and the checks' names.
 CONSISTENCY_CHECKS = "consistency_checks"
+# Evaluated by every sync of an index (not of a sliced one: its steps are a graph).
+CAUGHT_UP = "caught_up"
 COUNT_PARITY = "document_count_parity"
 CONTENT_PARITY = "content_parity"
 NO_ORPHANS = "no_orphans"
@@ -145,6 +147,13 @@ class Names:
 
     def table_key(self, table: str) -> dg.AssetKey:
         return self.table_keys.get(table) or source_table_key(table)
+
+    def sync_checks(self, index: IndexConfig) -> list[dg.AssetCheckKey]:
+        """The checks a sync of ``index`` evaluates, which every run selecting its asset
+        must select too (the asset's own step produces them)."""
+        if index.parallel > 1:
+            return []
+        return [dg.AssetCheckKey(self.index_key(index), CAUGHT_UP)]
 
     @property
     def source(self) -> str:

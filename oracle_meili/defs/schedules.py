@@ -74,7 +74,8 @@ def _schedule(
         return dg.RunRequest(
             partition_key=mode,
             asset_selection=[names.index_key(index)],
-            asset_check_keys=[],  # else Dagster adds the index's checks
+            # Its own check, not the consistency checks (Dagster would add every check).
+            asset_check_keys=names.sync_checks(index),
             tags=index_tag(index),
         )
 

@@ -54,6 +54,8 @@ class Watched:
     # The index's asset, and its tables' (observed at each change the sensor sees).
     key: dg.AssetKey
     table_keys: tuple[dg.AssetKey, ...]
+    # The checks each sync of it evaluates (names.sync_checks).
+    checks: tuple[dg.AssetCheckKey, ...]
 
 
 def build_change_sensors(
@@ -70,7 +72,9 @@ def build_change_sensors(
         if settings is not None and index.cursor is not None:
             key = (settings.interval_seconds, settings.running)
             tables = tuple(names.table_key(t) for t in source_tables(index))
-            groups.setdefault(key, []).append(Watched(index, job, names.index_key(index), tables))
+            groups.setdefault(key, []).append(
+                Watched(index, job, names.index_key(index), tables, tuple(names.sync_checks(index)))
+            )
     sensors = []
     for (interval, running), watched in sorted(groups.items()):
         if len(watched) == 1:
@@ -150,7 +154,8 @@ def _sensor(
                         run_key=key,
                         partition_key="full",
                         asset_selection=[w.key],
-                        asset_check_keys=[],  # else Dagster adds the index's checks
+                        # Its own check, not the consistency checks (else Dagster adds all).
+                        asset_check_keys=list(w.checks),
                         tags=index_tag(w.index),
                     )
                 )
@@ -216,7 +221,8 @@ def _incremental_requests(due: list[tuple[Watched, str]]) -> list[dg.RunRequest]
                 run_key=key,
                 partition_key="incremental",
                 asset_selection=[w.key for w, _ in members],
-                asset_check_keys=[],  # else Dagster adds the indexes' checks
+                # Their own checks, not the consistency checks (else Dagster adds all).
+                asset_check_keys=[c for w, _ in members for c in w.checks],
                 tags={k: v for w, _ in members for k, v in index_tag(w.index).items()},
             )
         )

@@ -45,6 +45,9 @@ class SyncResult:
     late_commits_until: dt.datetime | None = None
     # How far the index was behind its source when the sync ended: see behind_seconds().
     behind_seconds: float | None = None
+    # Whether, when the sync ended, the index held its source's newest change (None: the
+    # source could not be read then, or has no cursor).
+    caught_up: bool | None = None
     # The table read (None for a query), and each document field with its source columns:
     # what the Dagster metadata shows as the index's columns and their lineage.
     source_table: str | None = None
@@ -94,6 +97,15 @@ def behind_seconds(newest: Any, watermark: str | None) -> float | None:
     if (newest.tzinfo is None) != (held.tzinfo is None):
         return None  # not comparable: one is stamped with a zone, the other is not
     return max(0.0, (newest - held).total_seconds())
+
+
+def held_newest(newest: Any, watermark: str | None) -> bool:
+    """Whether an index at ``watermark`` holds the source's ``newest`` change (an empty
+    source's None included). Both come from one cursor column: of one type."""
+    if newest is None:
+        return True
+    held = decode_watermark(watermark)
+    return held is not None and bool(newest <= held)
 
 
 def finished(

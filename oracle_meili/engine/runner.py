@@ -33,7 +33,14 @@ from oracle_meili.engine.id_diff import SideProgress
 from oracle_meili.engine.incremental import incremental_sync
 from oracle_meili.engine.reconcile import ReconcileResult, reconcile
 from oracle_meili.engine.reshard import ReshardResult, reshard
-from oracle_meili.engine.result import Clock, ProgressCallback, SyncResult, behind_seconds, now
+from oracle_meili.engine.result import (
+    Clock,
+    ProgressCallback,
+    SyncResult,
+    behind_seconds,
+    held_newest,
+    now,
+)
 from oracle_meili.engine.state import StateStore
 from oracle_meili.engine.workers import sliced_full_sync
 from oracle_meili.errors import OracleMeiliError
@@ -246,23 +253,28 @@ class Session:
                 error=str(e),
             )
             raise
+        caught_up, behind = self.freshness(index, result.watermark)
         result = replace(
             result,
-            behind_seconds=self.behind(index, result.watermark),
+            caught_up=caught_up,
+            behind_seconds=behind,
             source_table=index.table,
             document_fields=self.document_fields(index),
         )
         state.record_success(result)
         return result
 
-    def behind(self, index: IndexConfig, watermark: str | None) -> float | None:
-        """How far the index is behind its source now (one probe of the highest cursor);
-        None when that cannot be read: the sync itself has succeeded."""
+    def freshness(
+        self, index: IndexConfig, watermark: str | None
+    ) -> tuple[bool | None, float | None]:
+        """Whether an index at ``watermark`` holds its source's newest change now, and how
+        many seconds behind it is (one probe of the highest cursor); None for both when that
+        cannot be read: the sync itself has succeeded."""
         if index.cursor is None:
-            return None
+            return None, None
         try:
             newest = self.source(index).change_markers().max_cursor
         except OracleMeiliError as e:
             log.warning("%s: the newest change could not be read after the sync: %s", index.name, e)
-            return None
-        return behind_seconds(newest, watermark)
+            return None, None
+        return held_newest(newest, watermark), behind_seconds(newest, watermark)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 from pathlib import Path
@@ -14,12 +15,13 @@ from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import RunningMeilisearch
 from oracle_meili.config import AppConfig, parse_index
 from oracle_meili.definitions import build_definitions
-from oracle_meili.defs.assets import build_index_asset
+from oracle_meili.defs.assets import build_index_asset, caught_up
 from oracle_meili.defs.checks import build_consistency_checks
 from oracle_meili.defs.jobs import build_checks_job
 from oracle_meili.defs.reconcile import build_reconcile_job, reconcile_run_config
 from oracle_meili.defs.resources import build_resources
 from oracle_meili.defs.schedules import build_job_schedule
+from oracle_meili.engine.result import SyncResult
 from oracle_meili.errors import ConfigError
 from oracle_meili_tests.defs.conftest import materialize
 
@@ -32,7 +34,10 @@ def test_consistency_checks_after_a_full_sync(
     assert materialize(app_config, instance, "full").success
     checks = build_consistency_checks([index])
     asset = build_index_asset(index)
-    only_checks = dg.AssetSelection.checks_for_assets(asset)
+    # The consistency checks (`caught_up` is the sync step's own, evaluated by each sync).
+    only_checks = dg.AssetSelection.checks_for_assets(asset) - dg.AssetSelection.checks(
+        dg.AssetCheckKey(asset.key, "caught_up")
+    )
 
     def run_checks() -> dg.ExecuteInJobResult:
         return dg.materialize(
@@ -139,14 +144,16 @@ def test_checks_schedule_from_the_configuration() -> None:
 def test_sync_runs_no_longer_carry_the_checks(
     app_config: AppConfig, instance: dg.DagsterInstance, meili_client: MeiliClient
 ) -> None:
-    """A run of `sync_indexes` (what sensors launch) carries no checks, which read the whole
-    index and table; `check_indexes` runs them."""
+    """A run of `sync_indexes` (what sensors launch) carries none of the consistency checks,
+    which read the whole index and table, only the sync's own `caught_up`; `check_indexes`
+    runs them."""
     defs = build_definitions(app_config, os.environ)
     sync = defs.resolve_job_def("sync_indexes")  # holding this one index
     result = sync.execute_in_process(instance=instance, partition_key="full")
     assert result.success
-    checked = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-    assert checked == []
+    (checked,) = result.get_asset_check_evaluations()
+    assert checked.check_name == "caught_up" and checked.passed
+    assert checked.metadata["behind_seconds"].value == 0
     checks = defs.resolve_job_def("check_indexes")
     result = checks.execute_in_process(instance=instance)
     evaluations = [
@@ -160,3 +167,15 @@ def test_sync_runs_no_longer_carry_the_checks(
         "no_orphans",
     ]
     assert all(getattr(e, "passed", False) for e in evaluations)
+
+
+def test_caught_up_warns_when_a_change_was_left_for_the_next_sync() -> None:
+    at = dt.datetime(2026, 12, 6, tzinfo=dt.UTC)
+    base = dict(index="i", mode="incremental", started_at=at, finished_at=at, rows_read=0,
+                documents_upserted=0, documents_deleted=0, index_document_count=0,
+                watermark="int:5", previous_watermark=None)  # fmt: skip
+    behind = caught_up(SyncResult(**base, caught_up=False, behind_seconds=None))  # type: ignore[arg-type]
+    assert not behind.passed and behind.severity == dg.AssetCheckSeverity.WARN
+    unknown = caught_up(SyncResult(**base, caught_up=None))  # type: ignore[arg-type]
+    assert unknown.passed and "could not be read" in (unknown.description or "")
+    assert caught_up(SyncResult(**base, caught_up=True, behind_seconds=0)).passed  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from oracle_meili.config import AppConfig
-from oracle_meili.engine.result import SyncResult, behind_seconds
+from oracle_meili.engine.result import SyncResult, behind_seconds, held_newest
 from oracle_meili.engine.runner import Runner
 from oracle_meili.engine.state import StateFile
 from oracle_meili.engine.watermark import encode_watermark
@@ -49,7 +49,7 @@ def test_a_sync_reports_how_far_behind_the_index_is(
     runner = Runner(app_config.source, app_config.meilisearch, state=StateFile(tmp_path / "s"))
     with runner.session() as session:
         result = session.sync(index, "full")
-        assert result.behind_seconds == 0  # it holds the newest change
+        assert result.behind_seconds == 0 and result.caught_up  # it holds the newest change
         # A change 90 s after the watermark, committed after the sync read its rows.
         engine = sa.create_engine(f"sqlite:///{demo_db}")
         held = dt.datetime.fromisoformat(str(result.watermark).split(":", 1)[1])
@@ -59,8 +59,9 @@ def test_a_sync_reports_how_far_behind_the_index_is(
                 {"t": held + dt.timedelta(seconds=90)},
             )
         engine.dispose()
-        assert session.behind(index, result.watermark) == 90
-        assert session.sync(index, "incremental").behind_seconds == 0
+        assert session.freshness(index, result.watermark) == (False, 90)
+        again = session.sync(index, "incremental")
+        assert again.behind_seconds == 0 and again.caught_up is True
 
 
 def test_the_newest_change_age_is_the_watermark_to_the_end_of_the_sync() -> None:
@@ -71,3 +72,19 @@ def test_the_newest_change_age_is_the_watermark_to_the_end_of_the_sync() -> None
         watermark=encode_watermark(dt.datetime(2026, 12, 6, 8, 58)), previous_watermark=None,
     )  # fmt: skip
     assert result.newest_change_age_seconds == 120
+
+
+@given(
+    values=st.one_of(
+        st.tuples(st.integers(), st.integers()),
+        st.tuples(times, times),
+        st.tuples(st.text(min_size=1), st.text(min_size=1)),
+    )
+)
+def test_an_index_holds_the_newest_change_when_its_watermark_is_not_below_it(
+    values: tuple[int, int] | tuple[dt.datetime, dt.datetime] | tuple[str, str],
+) -> None:
+    newest, held = values  # a pair of one type, as one cursor column gives
+    assert held_newest(newest, encode_watermark(held)) == (newest <= held)  # type: ignore[operator]
+    assert held_newest(None, encode_watermark(held))  # an empty source
+    assert not held_newest(newest, None)  # never synced
