@@ -38,7 +38,8 @@ def test_lineage_shows_the_source_table_upstream_of_a_healthy_index(
     expect(page.get_by_text(dagster_ui.index, exact=True).first).to_be_visible()
     expect(page.get_by_role("link", name="2 partitions")).to_be_visible()
     expect(page.get_by_text("100% filled")).to_be_visible()
-    expect(page.get_by_text("3 / 3 Passed")).to_be_visible()
+    # The sync's own check (caught_up) and the three consistency checks of check_indexes.
+    expect(page.get_by_text("4 / 4 Passed")).to_be_visible()
     expect(
         page.get_by_text(re.compile("never been materialized|Never materialized"))
     ).to_have_count(0)
@@ -177,8 +178,9 @@ def test_a_check_runs_on_its_own_from_the_checks_tab(dagster_ui: DagsterUi, page
 def test_a_failed_sync_job_leaves_the_checks_as_they_were(
     dagster_ui: DagsterUi, page: Page
 ) -> None:
-    """A sync run that fails (the table is gone) carries no checks, so the Checks tab still
-    shows their last real result, not "Execution failed"."""
+    """A sync run that fails (the table is gone) carries none of the consistency checks, so
+    the Checks tab still shows their last real result; only the sync's own check,
+    `caught_up`, shows that its execution failed: the sync did."""
     _, checked = dagster_ui.launch(dagster_ui.checks)
     assert checked == dg.DagsterRunStatus.SUCCESS
     engine = sa.create_engine(f"sqlite:///{dagster_ui.database}")
@@ -199,7 +201,11 @@ def test_a_failed_sync_job_leaves_the_checks_as_they_were(
         ]
     assert failures and all("PRODUCTS" in failure for failure in failures), failures
     page.goto(f"{dagster_ui.url}/assets/meilisearch/{dagster_ui.index}?view=checks")
-    listing = page.get_by_text("document_count_parity", exact=True).first.locator("xpath=../..")
-    expect(listing.get_by_text("Succeeded")).to_be_visible()
-    expect(page.get_by_text("Execution failed")).to_have_count(0)
+    for check in ("document_count_parity", "content_parity", "no_orphans"):
+        listing = page.get_by_text(check, exact=True).first.locator("xpath=../..")
+        expect(listing.get_by_text("Succeeded")).to_be_visible()
+    failed_check = page.get_by_text("caught_up", exact=True).first.locator("xpath=../..")
+    expect(failed_check.get_by_text("Failed", exact=True)).to_be_visible()
+    # The page opens on the failed one: its execution failed with the sync's step.
+    expect(page.get_by_text("Execution failed")).to_have_count(1)
     shot(page, "8-checks-after-failed-sync")
