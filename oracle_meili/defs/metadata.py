@@ -46,7 +46,7 @@ def result_metadata(result: SyncResult, *, meilisearch_url: str) -> dict[str, An
         behind_seconds=round(result.behind_seconds, 3)
         if result.behind_seconds is not None
         else None,
-        newest_change_age_seconds=round(age, 3)
+        change_age_seconds=round(age, 3)
         if (age := result.newest_change_age_seconds) is not None
         else None,
         late_commits_until=dg.MetadataValue.timestamp(result.late_commits_until)
@@ -174,8 +174,8 @@ def checkpoint_observation(
         description=description,
         metadata=dict(
             CheckpointMetadata(
-                checkpoint_rows_acknowledged=checkpoint.rows_acknowledged,
-                checkpoint_build_index=checkpoint.build_index,
+                checkpoint_rows=checkpoint.rows_acknowledged,
+                checkpoint_build=checkpoint.build_index,
                 full_sync_checkpoint=dg.MetadataValue.json(checkpoint.to_json()),
             )
         ),
@@ -193,7 +193,7 @@ def plan_observation(asset_key: dg.AssetKey, plan: SlicedPlan) -> dg.AssetObserv
         ),
         metadata=dict(
             CheckpointMetadata(
-                checkpoint_build_index=plan.build_index,
+                checkpoint_build=plan.build_index,
                 full_sync_plan=dg.MetadataValue.json(plan.to_json()),
             )
         ),

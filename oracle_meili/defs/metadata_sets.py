@@ -42,7 +42,9 @@ class OracleMeiliMetadata(NamespacedMetadataSet):
 
 
 class SyncMetadata(OracleMeiliMetadata):
-    """What one sync did, on the index asset's materialization."""
+    """What one sync did, on the index asset's materialization. (Keys of at most 34
+    characters, namespace included: the UI's metadata table overlaps a longer one with its
+    value.)"""
 
     # The typed text the next sync reads (see engine/watermark.py).
     watermark: str | None = None
@@ -62,7 +64,7 @@ class SyncMetadata(OracleMeiliMetadata):
     # How far the index was behind its source when the sync ended (date/time cursors).
     behind_seconds: float | None = None
     # How long ago the newest change the index holds was made (date/time cursors).
-    newest_change_age_seconds: float | None = None
+    change_age_seconds: float | None = None
     # Until when a row may still commit at or below the watermark: the change rule runs one
     # more sync once it has passed (engine/freshness.py); NO_LATE_COMMITS when none can.
     late_commits_until: dg.TimestampMetadataValue | dg.TextMetadataValue | None = None
@@ -85,8 +87,8 @@ class CheckpointMetadata(OracleMeiliMetadata):
     """A full sync's checkpoint, observed on the index asset: two readable figures and the
     JSON a retried run resumes from."""
 
-    checkpoint_rows_acknowledged: int | None = None
-    checkpoint_build_index: str | None = None
+    checkpoint_rows: int | None = None
+    checkpoint_build: str | None = None
     full_sync_checkpoint: dg.JsonMetadataValue | None = None
     full_sync_plan: dg.JsonMetadataValue | None = None
 

@@ -10,8 +10,10 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -67,7 +69,19 @@ def dagster_ui(
     tmp_path_factory: pytest.TempPathFactory, meili_server: RunningMeilisearch
 ) -> Iterator[DagsterUi]:
     """``dg dev`` with the shipped instance settings, after a first full sync and a catch-up."""
-    tmp = tmp_path_factory.mktemp("ui")
+    with running_ui(tmp_path_factory.mktemp("ui"), meili_server) as ui:
+        # A newcomer's first hour, as ./dev demo does it: a full sync, a catch-up incremental
+        # and the index's checks, runs of its jobs launched through the webserver.
+        for launched, partition in ((ui.job, "full"), (ui.job, "incremental"), (ui.checks, None)):
+            _, status = ui.launch(launched, partition)
+            assert status == dg.DagsterRunStatus.SUCCESS
+        yield ui
+
+
+@contextmanager
+def running_ui(tmp: Path, meili_server: RunningMeilisearch, **entry: Any) -> Iterator[DagsterUi]:
+    """``dg dev`` over a 500-row demo source with one index (``entry``'s keys added), the
+    shipped instance settings, and the code location loaded."""
     database = create_demo(tmp / "demo.db", rows=500)
     index = f"ui_{uuid.uuid4().hex[:8]}"
     config = {
@@ -83,6 +97,7 @@ def dagster_ui(
                 "soft_delete": {"column": "IS_DELETED", "deleted_value": "Y"},
                 "settings": {"searchableAttributes": ["name", "description"]},
                 "owners": ["team:search"],
+                **entry,
             }
         ],
     }
@@ -100,7 +115,6 @@ def dagster_ui(
         "VIRTUAL_ENV": str(venv_bin.parent),
         "PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}",
     }
-    job, checks = "sync_indexes", "check_indexes"
     port = free_port()
     log = tmp / "dg-dev.log"
     with log.open("wb") as out:
@@ -115,8 +129,8 @@ def dagster_ui(
     ui = DagsterUi(
         url=f"http://127.0.0.1:{port}",
         index=index,
-        job=job,
-        checks=checks,
+        job="sync_indexes",
+        checks="check_indexes",
         database=database,
         meilisearch=MeilisearchConfig(url=meili_server.url, api_key=meili_server.master_key),
         env=env,
@@ -126,11 +140,6 @@ def dagster_ui(
             wait_for_code_location(ui.url)
         except TimeoutError as error:
             raise AssertionError(f"{error}\n{log.read_text()[-3000:]}") from error
-        # A newcomer's first hour, as ./dev demo does it: a full sync, a catch-up incremental
-        # and the index's checks, runs of its jobs launched through the webserver.
-        for launched, partition in ((job, "full"), (job, "incremental"), (checks, None)):
-            _, status = ui.launch(launched, partition)
-            assert status == dg.DagsterRunStatus.SUCCESS, log.read_text()[-3000:]
         yield ui
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -139,6 +148,8 @@ def dagster_ui(
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # what outlived dg dev (a run's worker)
 
 
 @pytest.fixture(scope="module")
