@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import RunningMeilisearch
 from oracle_meili.defs.launch import launch_run
 from oracle_meili_tests.defs.browser import CHROMIUM, DagsterUi, running_ui, shot
+from oracle_meili_tests.defs.test_follow_run import wait_for
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -41,13 +41,6 @@ def followed(
         follow={"running": True, "interval_seconds": 0.5},
     ) as ui:
         yield ui
-
-
-def wait_for(condition: Callable[[], object], *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
-        time.sleep(0.3)
 
 
 def rename(ui: DagsterUi, product: int, name: str) -> None:
