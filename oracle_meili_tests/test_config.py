@@ -234,3 +234,26 @@ def test_max_concurrent_syncs_for_oracle_and_any_url() -> None:
     assert oracle.source.max_concurrent_syncs == 3
     url = parse({"source": {"url": "sqlite:///x.db"}, "indexes": [INDEX]})
     assert url.source.max_concurrent_syncs is None
+
+
+@pytest.mark.parametrize(
+    ("meilisearch", "message"),
+    [
+        ({"shards": []}, r"meilisearch.shards: empty"),
+        ({"shards": None}, r"meilisearch.shards: empty"),
+        (
+            {"url": "http://a:7700", "shards": [{"name": "s1", "url": "http://b:7700"},
+                                                 {"name": "s2", "url": "http://c:7700"}]},
+            r"`url` and `shards` both given",
+        ),
+    ],
+)  # fmt: skip
+def test_empty_or_conflicting_shards_are_errors_naming_the_key(
+    meilisearch: dict[str, Any], message: str
+) -> None:
+    """Never a fallback to MEILI_URL or the local default, which would write there."""
+    with pytest.raises(ConfigError, match=message):
+        parse(
+            {"indexes": [INDEX], "meilisearch": meilisearch},
+            {**ORACLE_ENV, "MEILI_URL": "http://d:7700"},
+        )

@@ -247,6 +247,16 @@ def _parse_meilisearch(raw: Any, env: Mapping[str, str]) -> MeilisearchConfig:
         raise ConfigError("meilisearch: must be a mapping")
     if "api_key" in raw:
         raise ConfigError("meilisearch.api_key: keep secrets out of the file; set MEILI_API_KEY")
+    if "shards" in raw and not raw["shards"]:
+        raise ConfigError(
+            "meilisearch.shards: empty; list two or more servers, or leave `shards` out and "
+            "give one server's `url`"
+        )
+    if raw.get("shards") and "url" in raw:
+        raise ConfigError(
+            "meilisearch: `url` and `shards` both given; with shards each server's url is in "
+            "its entry of `shards`: leave `url` out"
+        )
     values = dict(raw)
     values.setdefault("url", env.get("MEILI_URL") or DEFAULT_MEILI_URL)
     if env.get("MEILI_API_KEY"):
