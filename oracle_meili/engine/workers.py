@@ -6,13 +6,24 @@ Workers send their checkpoints and progress back over a queue; only this process
 the state store, so the state file needs no lock. A slice that fails does not stop the
 others: they finish and keep their checkpoints, and the next full sync reads only what is
 left.
+
+Workers die with their parent: killed with it (kill -9, out of memory), they would go on
+writing into the build index beside a rerun, then wait for ever. On Linux the kernel kills
+each worker when its parent dies (``PR_SET_PDEATHSIG``); elsewhere a thread in each worker
+ends it within ``ORPHAN_CHECK_SECONDS``.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import multiprocessing
+import os
 import queue
+import signal
+import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -33,6 +44,10 @@ from oracle_meili.errors import OracleMeiliError, SyncError
 log = logging.getLogger(__name__)
 # How often the parent reads the workers' reports while it waits for them.
 REPORT_INTERVAL_SECONDS = 0.2
+# How often a worker checks that its parent is alive, where the kernel cannot do it for it.
+ORPHAN_CHECK_SECONDS = 0.5
+# prctl(2): the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
 
 
 class SlicesFailedError(SyncError):
@@ -161,7 +176,10 @@ def run_workers(
 
     outcomes: list[SliceOutcome] = []
     with ProcessPoolExecutor(
-        max_workers=processes, mp_context=context, initializer=_listen, initargs=(reports,)
+        max_workers=processes,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(reports, os.getpid()),
     ) as pool:
         pending: set[Future[SliceOutcome]] = {pool.submit(load_in_worker, w) for w in works}
         while pending:
@@ -178,9 +196,28 @@ def run_workers(
 _reports: multiprocessing.Queue[tuple[str, Any]] | None = None
 
 
-def _listen(reports: multiprocessing.Queue[tuple[str, Any]]) -> None:
+def _start_worker(reports: multiprocessing.Queue[tuple[str, Any]], parent: int) -> None:
+    """In each worker, first: die with ``parent``; send reports to it."""
     global _reports
+    _die_with(parent)
     _reports = reports
+
+
+def _die_with(parent: int) -> None:
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    else:
+        threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:
+        os._exit(1)  # the parent died before the kernel was told: nothing done yet
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        threading.Event().wait(ORPHAN_CHECK_SECONDS)
+    os._exit(1)
 
 
 def _report(kind: str, payload: Any) -> None:

@@ -6,20 +6,29 @@ alone, from its own checkpoint; nothing live changes until every slice has finis
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
+import psutil
 import pytest
+import requests
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.server import RunningMeilisearch
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import MeilisearchConfig, SourceConfig
+from oracle_meili.demo import create_demo
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint
 from oracle_meili.engine.full import full_sync
 from oracle_meili.engine.result import SyncResult
@@ -259,3 +268,61 @@ def test_a_single_stream_full_sync_ignores_slice_checkpoints(
         on_checkpoint=lambda c: None,
     )
     assert result.rows_read == sync.live_count()
+
+
+def test_the_workers_die_with_the_command_that_started_them(
+    tmp_path: Path, meili_server: RunningMeilisearch, meili_client: MeiliClient, index_name: str
+) -> None:
+    """kill -9 of `oracle-meili sync` in the middle of a sliced full sync: none of its
+    processes is left running, and nothing more is written to the build index."""
+    database = create_demo(tmp_path / "demo.db", rows=100_000)
+    config = {
+        "source": {"url": f"sqlite:///{database}"},
+        "indexes": [{"name": index_name, "table": "PRODUCTS", "primary_key": "PRODUCT_ID",
+                     "cursor": "UPDATED_AT", "parallel": 4, "batch_size": 200}],
+    }  # fmt: skip
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    env = {**os.environ, "MEILI_URL": meili_server.url, "MEILI_API_KEY": meili_server.master_key}
+    command = [str(Path(sys.executable).parent / "oracle-meili"), "sync", "--config",
+               str(tmp_path / "config.yaml"), "--index", index_name, "--mode", "full",
+               "--state", str(tmp_path / "state.json")]  # fmt: skip
+    cli = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        # Once every worker has written to the build index.
+        deadline = time.monotonic() + 120
+        while len(psutil.Process(cli.pid).children(recursive=True)) < 4 or not any(
+            meili_client.document_count(build) > 0 for build in builds(meili_server, index_name)
+        ):
+            assert cli.poll() is None, cli.stderr.read() if cli.stderr else ""
+            assert time.monotonic() < deadline, "the sliced sync did not start writing"
+            time.sleep(0.1)
+        spawned = psutil.Process(cli.pid).children(recursive=True)
+        cli.kill()
+        cli.wait()
+        _, alive = psutil.wait_procs(spawned, timeout=10)
+        assert not alive, f"left running after their parent was killed: {alive}"
+        (build,) = builds(meili_server, index_name)
+        tasks = task_count(meili_server, build)
+        time.sleep(2)  # a quiet period: an orphan would have sent another payload by now
+        assert task_count(meili_server, build) == tasks
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+
+
+def meilisearch_get(server: RunningMeilisearch, path: str) -> Any:
+    answer = requests.get(
+        f"{server.url}{path}", headers={"Authorization": f"Bearer {server.master_key}"}, timeout=10
+    )
+    answer.raise_for_status()
+    return answer.json()
+
+
+def builds(server: RunningMeilisearch, index: str) -> list[str]:
+    """The build indexes of a full sync of ``index`` on the server."""
+    listed = meilisearch_get(server, "/indexes?limit=1000")["results"]
+    return [i["uid"] for i in listed if i["uid"].startswith(f"{index}__")]
+
+
+def task_count(server: RunningMeilisearch, index: str) -> int:
+    return int(meilisearch_get(server, f"/tasks?indexUids={index}&limit=1")["total"])
