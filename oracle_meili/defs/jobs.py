@@ -27,7 +27,7 @@ from oracle_meili.defs.names import (
 )
 
 SyncJob = UnresolvedAssetJobDefinition
-# A whole run tried again when what failed may pass later (Meilisearch or the database down
+# The sync step tried again when what failed may pass later (Meilisearch or the database down
 # longer than the engine's own retries); the asset marks final failures as not retryable.
 # A full sync retried resumes from its checkpoint.
 SYNC_RETRY_POLICY = dg.RetryPolicy(
