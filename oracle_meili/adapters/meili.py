@@ -64,6 +64,10 @@ class MeiliClient:
         if status != "available":
             raise MeilisearchUnavailableError(f"Meilisearch at {self.url} reports {status!r}")
 
+    def prepare_writes(self) -> None:
+        """What a server needs before a sync writes to it: nothing for one server (shards
+        need their network; see ``ShardedClient``)."""
+
     # -- indexes -----------------------------------------------------------------------------
 
     def index_exists(self, uid: str) -> bool:

@@ -67,13 +67,17 @@ class ShardedClient(MeiliClient):
     # -- server ------------------------------------------------------------------------------
 
     def check_health(self) -> None:
-        """Every shard answers healthy (the first that does not is named), and the nodes
-        know each other (their ``network``)."""
+        """Every shard answers healthy (the first that does not is named). Reads only."""
         for name, node in self.nodes.items():
             try:
                 node.check_health()
             except MeilisearchError as e:
                 raise type(e)(f"shard {name!r}: {e}") from e
+
+    def prepare_writes(self) -> None:
+        """The nodes know each other (their ``network``), set once per client: before a
+        sync writes, so that a search sent to any node reaches every shard. A check does not
+        call it: it reads only."""
         if not self._network_ready:
             self.configure_shard_network()
             self._network_ready = True

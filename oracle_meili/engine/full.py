@@ -62,6 +62,7 @@ def full_sync(
             (``swap``).
     """
     client.check_health()
+    client.prepare_writes()
     # Only a build index kept after a failure can be resumed: strategy swap, checkpoints kept.
     resumable = source.index.full_strategy == "swap" and on_checkpoint is not None
     checkpoints = on_checkpoint if resumable else None

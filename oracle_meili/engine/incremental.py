@@ -43,6 +43,7 @@ def incremental_sync(
     if source.cursor_column is None:
         raise SyncError(f"index {index.name!r}: an incremental sync needs `cursor` in the config")
     client.check_health()
+    client.prepare_writes()
     shape = source.document_shape()
     previous = decode_watermark(watermark)
     highest = source.max_cursor()

@@ -80,6 +80,7 @@ def reconcile(
     started = time.monotonic()
     index = source.index
     client.check_health()
+    client.prepare_writes()
     require_index(client, index.name)
     shape = source.document_shape()
     partitions = partitions_for(client.document_count(index.name))

@@ -71,6 +71,7 @@ def reshard(
     uid = index.name
     id_field = source.document_shape().id_field
     client.check_health()
+    client.prepare_writes()
     # A new shard gets the index, with its settings, before any document arrives.
     client.create_missing(uid, primary_key=id_field, settings=index.meilisearch_settings)
     readers = {**client.nodes, **(leaving or {})}

@@ -79,6 +79,7 @@ def plan_slices(
     does, and cuts the live rows into ``index.parallel`` ranges of nearly equal size."""
     index = source.index
     client.check_health()
+    client.prepare_writes()
     if resume is not None and resumable(resume, source, client):
         log.info(
             "full sync of %r resumes the plan of %d slices into %r",

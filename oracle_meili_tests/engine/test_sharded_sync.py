@@ -15,6 +15,7 @@ from typing import Any
 import dagster as dg
 import orjson
 import pytest
+import requests
 import sqlalchemy as sa
 import yaml
 
@@ -429,3 +430,27 @@ def test_a_sliced_full_sync_onto_shards(
         placed = ids_by_shard(session.client, index)
         assert all(shard_of(i, NAMES) == name for name, ids in placed.items() for i in ids)
         assert session.check(sliced).consistent
+
+
+def test_check_reads_only_and_leaves_the_network_as_it_is(
+    synced: tuple[AppConfig, Runner, str], nodes: dict[str, MeilisearchProcess]
+) -> None:
+    """`check` is read-only: the shards' `network` is a sync's to set, not a check's."""
+    config, sync, _ = synced
+
+    def network(name: str, method: str = "GET", body: dict[str, Any] | None = None) -> Any:
+        answer = requests.request(
+            method,
+            f"{nodes[name].url}/network",
+            json=body,
+            headers={"Authorization": f"Bearer {nodes[name].master_key}"},
+            timeout=10,
+        )
+        answer.raise_for_status()
+        return answer.json()
+
+    for name in NAMES:
+        network(name, "PATCH", {"self": f"{name}-as-left"})
+    with sync.session() as session:
+        assert session.check(config.indexes[0]).consistent
+    assert [network(name)["self"] for name in NAMES] == [f"{n}-as-left" for n in NAMES]
