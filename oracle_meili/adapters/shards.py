@@ -20,8 +20,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import orjson
 
@@ -31,6 +31,8 @@ from oracle_meili.errors import MeilisearchError, MeilisearchTaskError
 
 DocumentKey = int | str
 _NEWLINE = re.compile(rb"\n")
+
+T = TypeVar("T")
 
 
 def shard_of(document_id: DocumentKey, shards: Sequence[str]) -> str:
@@ -169,7 +171,10 @@ class ShardedClient(MeiliClient):
             parts.setdefault(shard_of(document_id, self.names), bytearray()).extend(line)
         return self._composite(
             {
-                name: self.nodes[name].add_documents(uid, part, primary_key=primary_key)
+                name: self._on(
+                    name,
+                    lambda: self.nodes[name].add_documents(uid, part, primary_key=primary_key),  # noqa: B023  (called at once)
+                )
                 for name, part in parts.items()
             }
         )
@@ -179,7 +184,10 @@ class ShardedClient(MeiliClient):
         for document_id in ids:
             by_shard.setdefault(shard_of(document_id, self.names), []).append(document_id)
         return self._composite(
-            {name: self.nodes[name].delete_documents(uid, part) for name, part in by_shard.items()}
+            {
+                name: self._on(name, lambda: self.nodes[name].delete_documents(uid, part))  # noqa: B023
+                for name, part in by_shard.items()
+            }
         )
 
     def documents(
@@ -234,7 +242,7 @@ class ShardedClient(MeiliClient):
         details: dict[str, Any] = {}
         for name, node_task in parts.items():
             try:
-                done = self.nodes[name].wait(node_task, index)
+                done = self._on(name, lambda: self.nodes[name].wait(node_task, index))  # noqa: B023
             except MeilisearchTaskError as e:
                 raise MeilisearchTaskError(
                     index=index,
@@ -248,6 +256,17 @@ class ShardedClient(MeiliClient):
                     details[key] = details.get(key, 0) + value
         self._tasks.pop(task_uid, None)
         return details
+
+    @staticmethod
+    def _on(name: str, call: Callable[[], T]) -> T:
+        """``call()`` on shard ``name``, at once; an error names the shard (a task's error
+        is named where it is waited for)."""
+        try:
+            return call()
+        except MeilisearchTaskError:
+            raise
+        except MeilisearchError as e:
+            raise type(e)(f"shard {name!r}: {e}") from e
 
     def _composite(self, parts: dict[str, int]) -> int:
         """One task number for the shards' tasks of one operation."""

@@ -454,3 +454,21 @@ def test_check_reads_only_and_leaves_the_network_as_it_is(
     with sync.session() as session:
         assert session.check(config.indexes[0]).consistent
     assert [network(name)["self"] for name in NAMES] == [f"{n}-as-left" for n in NAMES]
+
+
+def test_an_upload_to_a_shard_that_stopped_answering_names_the_shard(
+    nodes: dict[str, MeilisearchProcess], demo: Path
+) -> None:
+    """A shard that dies between a sync's health check and its payloads: the error names
+    the shard, not only its URL."""
+    config = sharded_config(nodes, demo, ("s0", "s1"), f"t_{uuid.uuid4().hex[:10]}")
+    gone = config.meilisearch.shards[1].model_copy(
+        update={"url": f"http://127.0.0.1:{free_port()}"}
+    )
+    meilisearch = config.meilisearch.model_copy(
+        update={"shards": (config.meilisearch.shards[0], gone), "timeout_seconds": 2}
+    )
+    payload = b"".join(orjson.dumps({"product_id": n}) + b"\n" for n in range(50))
+    with ShardedClient(meilisearch) as client, pytest.raises(MeilisearchUnavailableError) as e:
+        client.add_documents(config.indexes[0].name, payload, primary_key="product_id")
+    assert str(e.value).startswith("shard 's1': ")
