@@ -2,10 +2,13 @@
 
     python -m bench.many_indexes --indexes 1 50 200
     python -m bench.many_indexes --indexes 50 200 --automation sensor
+    python -m bench.many_indexes --indexes 50 200 --topology postgres
 
 For each count N: N small tables (50 rows each) on one SQLite source, one index each, all
 followed by one follow run (``follow: {running: true}``), or with every change sensor running
-(``--automation sensor``), with the shipped settings (``deploy/dagster.yaml``). Measures:
+(``--automation sensor``), with the shipped settings (``deploy/dagster.yaml``), or with
+``--topology postgres`` the production ones (``deploy/production/dagster.yaml``: Postgres
+storage on a cluster of the benchmark's own, a code server and a daemon). Measures:
 - the time to load the definitions (a process that builds and validates them);
 - the CPU per minute while nothing changes, after the first syncs: the Dagster daemon with
   the code server and run workers it starts, and the follow run's worker alone;
@@ -23,6 +26,8 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,17 +35,19 @@ import psutil
 import sqlalchemy as sa
 import yaml
 
-from bench.latency import SHIPPED_INSTANCE
+from bench.latency import PRODUCTION, SHIPPED_INSTANCE
 from bench.latency_measure import report, stop_group, wait_for_text
 from oracle_meili.adapters.meili import MeiliClient
-from oracle_meili.adapters.server import meilisearch_server
+from oracle_meili.adapters.server import free_port, meilisearch_server
 from oracle_meili.config import load_config
+from oracle_meili_tests.postgres import postgres_cluster
 
 ROWS = 50
 CHANGING = 10
 # A full sync of every index, recorded in the Dagster instance as the CLI's --dagster does.
 SYNC_ALL = """
 from oracle_meili.config import load_config
+from oracle_meili_tests.postgres import postgres_cluster
 from oracle_meili.defs.state import instance_state
 from oracle_meili.engine.runner import Runner
 config = load_config()
@@ -57,17 +64,61 @@ def main() -> None:
     parser.add_argument("--idle-seconds", type=float, default=60)
     parser.add_argument("--seconds", type=float, default=60, help="time the changes go on")
     parser.add_argument("--automation", choices=["follow", "sensor"], default="follow")
+    parser.add_argument("--topology", choices=["embedded", "postgres"], default="embedded")
     args = parser.parse_args()
     for count in args.indexes:
         # (A run worker may still be writing its logs when the daemon stops.)
-        with tempfile.TemporaryDirectory(
-            prefix="oracle-meili-many-", ignore_cleanup_errors=True
-        ) as scratch:
-            measure_count(Path(scratch), count, args.idle_seconds, args.seconds, args.automation)
+        with (
+            tempfile.TemporaryDirectory(
+                prefix="oracle-meili-many-", ignore_cleanup_errors=True
+            ) as scratch,
+            ExitStack() as stack,
+        ):
+            work = Path(scratch)
+            topology = Topology.start(stack, work, args.topology)
+            measure_count(work, count, args.idle_seconds, args.seconds, args.automation, topology)
+
+
+@dataclass
+class Topology:
+    """Where the instance keeps its state, and how the daemon reaches the code."""
+
+    name: str
+    # The instance's variables (Postgres), and the code server the daemon loads it from.
+    env: dict[str, str]
+    code_server: list[str] | None = None
+    workspace: Path | None = None
+
+    @classmethod
+    def start(cls, stack: ExitStack, work: Path, name: str) -> Topology:
+        if name == "embedded":
+            return cls(name, {})
+        postgres = stack.enter_context(postgres_cluster())
+        os.environ.update(postgres.environment())  # for this process's instance
+        port = free_port()
+        workspace = yaml.safe_load((PRODUCTION / "workspace.yaml").read_text())
+        workspace["load_from"][0]["grpc_server"]["port"] = port
+        (work / "workspace.yaml").write_text(yaml.safe_dump(workspace))
+        server = [str(Path(sys.executable).parent / "dagster"), "code-server", "start", "-m",
+                  "oracle_meili.definitions", "-h", "127.0.0.1", "-p", str(port)]  # fmt: skip
+        return cls(name, postgres.environment(), server, work / "workspace.yaml")
+
+    @property
+    def instance_file(self) -> Path:
+        return SHIPPED_INSTANCE if self.name == "embedded" else PRODUCTION / "dagster.yaml"
+
+    def daemon(self) -> list[str]:
+        load = ["-w", str(self.workspace)] if self.workspace else ["-m", "oracle_meili.definitions"]
+        return [str(Path(sys.executable).parent / "dagster-daemon"), "run", *load]
 
 
 def measure_count(
-    work: Path, count: int, idle_seconds: float, seconds: float, automation: str
+    work: Path,
+    count: int,
+    idle_seconds: float,
+    seconds: float,
+    automation: str,
+    topology: Topology,
 ) -> None:
     db = work / "source.db"
     engine = sa.create_engine(f"sqlite:///{db}")
@@ -76,10 +127,11 @@ def measure_count(
     config_path.write_text(yaml.safe_dump(configuration(db, count, automation)))
     home = work / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(SHIPPED_INSTANCE.read_text())
+    (home / "dagster.yaml").write_text(topology.instance_file.read_text())
     with meilisearch_server(data_dir=work / "ms") as server:
         env = {
             **os.environ,
+            **topology.env,
             "MEILI_URL": server.url,
             "MEILI_API_KEY": server.master_key,
             "ORACLE_MEILI_CONFIG": str(config_path),
@@ -89,11 +141,21 @@ def measure_count(
         # Every index synced once (into the instance), so the sensors have nothing to do.
         subprocess.run([sys.executable, "-c", SYNC_ALL], env=env, cwd=work, check=True)
         log = work / "daemon.log"
+        code_server = (
+            subprocess.Popen(
+                topology.code_server,
+                env=env,
+                cwd=work,
+                stdout=(work / "code.log").open("wb"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            if topology.code_server
+            else None
+        )
         daemon = subprocess.Popen(
-            [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-m",
-             "oracle_meili.definitions"],
-            env=env, cwd=work, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-            start_new_session=True,
+            topology.daemon(), env=env, cwd=work, stdout=log.open("wb"),
+            stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         worker: int | None = None
         try:
@@ -108,6 +170,8 @@ def measure_count(
             rss = psutil.Process(worker).memory_info().rss / 2**20 if worker else None
         finally:
             stop_group(daemon)
+            if code_server is not None:
+                stop_group(code_server)
     engine.dispose()
     follow_run = (
         f"; the follow run alone {worker_cpu:.1f} CPU-s a minute idle, {rss:.0f} MB RSS"
@@ -115,11 +179,15 @@ def measure_count(
         else ""
     )
     print(
-        f"{count} indexes ({automation}): definitions load {load:.2f} s; idle daemon CPU "
+        f"{count} indexes ({automation}, {topology.name}): definitions load {load:.2f} s; "
+        "idle daemon CPU "
         f"{cpu:.1f} CPU-s a minute{follow_run}",
         flush=True,
     )
-    report(f"{count} indexes, {min(CHANGING, count)} changing once a second", latencies, runs=runs)
+    changing_label = (
+        f"{count} indexes ({topology.name}), {min(CHANGING, count)} changing once a second"
+    )
+    report(changing_label, latencies, runs=runs)
 
 
 def make_tables(engine: sa.Engine, count: int) -> None:
