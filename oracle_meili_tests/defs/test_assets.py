@@ -18,10 +18,11 @@ from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.config import AppConfig, parse_index
 from oracle_meili.defs.assets import build_index_asset
 from oracle_meili.defs.jobs import SYNC_RETRY_POLICY, build_sync_jobs
-from oracle_meili.defs.metadata import latest_checkpoint, latest_watermark
+from oracle_meili.defs.metadata import last_syncs, latest_checkpoint, latest_watermark
 from oracle_meili.defs.metadata_sets import CheckpointMetadata, SyncMetadata
 from oracle_meili.defs.names import index_asset_key, source_table_key
 from oracle_meili.defs.resources import build_resources
+from oracle_meili.engine.freshness import LastSync
 from oracle_meili.errors import ConfigError
 from oracle_meili_tests.defs.conftest import materialize, metadata_of
 
@@ -288,3 +289,21 @@ def test_cli_history_says_which_syncs_were_dagster_runs(
     _, newest, oldest = capsys.readouterr().out.strip().splitlines()
     assert newest.split()[2:5] == ["incremental", "succeeded", "CLI"]
     assert oldest.split()[2:6] == ["full", "succeeded", "run", run.run_id[:8]]
+
+
+def test_syncs_recorded_with_earlier_value_types_are_read_back() -> None:
+    """A sync reads the latest one's metadata back: a value recorded in an earlier shape
+    (the task uids as a JSON list) must not fail it."""
+    earlier = {
+        SyncMetadata.key("watermark"): dg.MetadataValue.text("int:5"),
+        SyncMetadata.key("meilisearch_task_uids"): dg.MetadataValue.json([3, 4]),
+        SyncMetadata.key("late_commits_until"): dg.MetadataValue.text("none pending"),
+    }
+    assert SyncMetadata.extract(earlier).watermark == "int:5"
+    instance = dg.DagsterInstance.ephemeral()
+    key = index_asset_key("products")
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key=key, partition="incremental", metadata=earlier)
+    )
+    assert latest_watermark(instance, key) == "int:5"
+    assert last_syncs(instance, [key])[key] == LastSync("int:5", None)
