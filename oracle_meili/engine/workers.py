@@ -7,23 +7,17 @@ the state store, so the state file needs no lock. A slice that fails does not st
 others: they finish and keep their checkpoints, and the next full sync reads only what is
 left.
 
-Workers die with their parent: killed with it (kill -9, out of memory), they would go on
-writing into the build index beside a rerun, then wait for ever. On Linux the kernel kills
-each worker when its parent dies (``PR_SET_PDEATHSIG``); elsewhere a thread in each worker
-ends it within ``ORPHAN_CHECK_SECONDS``.
+Workers die with their parent (:mod:`oracle_meili.processes`): killed with it (kill -9, out
+of memory), they would go on writing into the build index beside a rerun, then wait for
+ever.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import multiprocessing
 import os
 import queue
-import signal
-import sys
-import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -40,14 +34,11 @@ from oracle_meili.engine.slice_plan import SlicedPlan
 from oracle_meili.engine.slices import begin_slices, complete_slices, load_slice, unfinished
 from oracle_meili.engine.state import StateStore
 from oracle_meili.errors import OracleMeiliError, SyncError
+from oracle_meili.processes import die_with
 
 log = logging.getLogger(__name__)
 # How often the parent reads the workers' reports while it waits for them.
 REPORT_INTERVAL_SECONDS = 0.2
-# How often a worker checks that its parent is alive, where the kernel cannot do it for it.
-ORPHAN_CHECK_SECONDS = 0.5
-# prctl(2): the signal a process gets when its parent dies.
-PR_SET_PDEATHSIG = 1
 
 
 class SlicesFailedError(SyncError):
@@ -199,25 +190,8 @@ _reports: multiprocessing.Queue[tuple[str, Any]] | None = None
 def _start_worker(reports: multiprocessing.Queue[tuple[str, Any]], parent: int) -> None:
     """In each worker, first: die with ``parent``; send reports to it."""
     global _reports
-    _die_with(parent)
+    die_with(parent)
     _reports = reports
-
-
-def _die_with(parent: int) -> None:
-    if sys.platform == "linux":
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-    else:
-        threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
-    if os.getppid() != parent:
-        os._exit(1)  # the parent died before the kernel was told: nothing done yet
-
-
-def _exit_when_orphaned(parent: int) -> None:
-    while os.getppid() == parent:
-        threading.Event().wait(ORPHAN_CHECK_SECONDS)
-    os._exit(1)
 
 
 def _report(kind: str, payload: Any) -> None:
