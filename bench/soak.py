@@ -4,6 +4,7 @@ many rows missed.
     python -m bench.soak --minutes 30 --rate 10
     python -m bench.soak --minutes 5 --dagster
     python -m bench.soak --minutes 60 --through run     # the follow run, under the daemon
+    python -m bench.soak --minutes 35 --through run --handover-minutes 10
 
 Writes rows to a table whose cursor has one-second resolution (SQLite text stamps): inserts
 and updates, most stamped in the current second (ties with the newest synced row), the rest
@@ -59,6 +60,10 @@ def main() -> None:
     parser.add_argument("--fault-every", type=float, default=120, help="seconds between faults")
     parser.add_argument("--dagster", action="store_true", help="state in a Dagster instance")
     parser.add_argument("--through", choices=["cli", "run"], default="cli")
+    parser.add_argument(
+        "--handover-minutes", type=float, default=None,
+        help="the follow run's follow.handover_after_minutes (default: the shipped 60)",
+    )  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="oracle-meili-soak-") as scratch:
         try:
@@ -85,8 +90,7 @@ def soak(work: Path, args: argparse.Namespace) -> None:
             {"name": index, "table": "EVENTS", "primary_key": "ID", "cursor": "UPDATED_AT",
              "lookback_seconds": LOOKBACK_SECONDS,
              "settings": {"searchableAttributes": ["name"]},
-             **({"follow": {"running": True, "interval_seconds": INTERVAL_SECONDS}}
-                if args.through == "run" else {})},
+             **({"follow": follow_settings(args)} if args.through == "run" else {})},
         ],
     }  # fmt: skip
     (work / "config.yaml").write_text(yaml.safe_dump(config))
@@ -155,6 +159,13 @@ def soak(work: Path, args: argparse.Namespace) -> None:
         print(f"follow run workers: {len(workers)}, RSS at most {max(mb for _, mb in rss):.0f} MB")
     for row, problem in sorted(missed.items())[:20]:
         print(f"  row {row}: {problem}")
+
+
+def follow_settings(args: argparse.Namespace) -> dict[str, object]:
+    settings: dict[str, object] = {"running": True, "interval_seconds": INTERVAL_SECONDS}
+    if args.handover_minutes is not None:
+        settings["handover_after_minutes"] = args.handover_minutes
+    return settings
 
 
 def write(
