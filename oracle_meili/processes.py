@@ -3,9 +3,10 @@
 A process killed outright (kill -9, out of memory) runs no clean-up: whatever it started
 would go on (a slice worker writing into a build index beside a rerun, a Meilisearch server
 holding its port and data). On Linux the kernel ends such a child when its parent dies
-(``PR_SET_PDEATHSIG``: the signal follows the *thread* that started the child, so children
-are started from the thread that outlives them); elsewhere a thread in a Python child
-checks for its parent instead.
+(``PR_SET_PDEATHSIG``: the signal follows the *thread* that started the child, so it is
+asked for only where that thread outlives the child: the main thread, or a thread that
+waits for its children); elsewhere a thread in a Python child checks for its parent
+instead.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import socket
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -123,8 +124,12 @@ class MeilisearchProcess:
                 env={**os.environ, "MEILI_MASTER_KEY": self.master_key},
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
-                # Ends with the process that started it, however that one ends.
-                preexec_fn=end_with_parent if kernel_ends_orphans() else None,
+                # Ends with the process that started it, however that one ends. The kernel
+                # follows the starting *thread*, so only a start from the main thread asks
+                # for it (a restart from a passing thread would end with that thread).
+                preexec_fn=end_with_parent
+                if kernel_ends_orphans() and threading.current_thread() is threading.main_thread()
+                else None,
             )
         _wait_healthy(self.url, self._process, timeout)
         return self.running
