@@ -199,8 +199,9 @@ def _history(args: argparse.Namespace) -> int:
     print(HISTORY_ROW.format("started", "finished", "mode", "outcome", "by", "what it did"))
     for e in entries:
         if e["outcome"] == "succeeded":
+            again = f" ({e['rows_reread']} again)" if e.get("rows_reread") else ""
             detail = (
-                f"read {e['rows_read']}, upserted {e['documents_upserted']}, "
+                f"read {e['rows_read']}{again}, upserted {e['documents_upserted']}, "
                 f"deleted {e['documents_deleted']}, {e['index_document_count']} in index"
             )
             if e.get("rows_skipped"):

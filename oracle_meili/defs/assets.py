@@ -158,8 +158,13 @@ def synced(
 ) -> dict[str, Any]:
     """Log a finished sync and observe its table; the materialization's metadata."""
     context.log.info(
-        f"{index.name}: {result.mode} sync read {result.rows_read} rows, upserted "
-        f"{result.documents_upserted}, deleted {result.documents_deleted} in "
+        f"{index.name}: {result.mode} sync read {result.rows_read} rows"
+        + (
+            f" ({result.rows_reread} of them again, in the look-back window)"
+            if result.rows_reread
+            else ""
+        )
+        + f", upserted {result.documents_upserted}, deleted {result.documents_deleted} in "
         f"{result.duration_seconds:.1f} s; watermark {result.watermark}"
     )
     if index.table is not None:

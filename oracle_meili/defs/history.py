@@ -12,6 +12,7 @@ from oracle_meili.defs.metadata_sets import SyncMetadata
 # The figures of a sync that its history lists (the CLI state file's names).
 _FIELDS = (
     "rows_read",
+    "rows_reread",
     "documents_upserted",
     "documents_deleted",
     "index_document_count",

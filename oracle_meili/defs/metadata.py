@@ -37,6 +37,7 @@ def result_metadata(result: SyncResult, *, meilisearch_url: str) -> dict[str, An
         mode=result.mode,
         strategy=result.strategy,
         rows_read=result.rows_read,
+        rows_reread=result.rows_reread,
         documents_upserted=result.documents_upserted,
         documents_deleted=result.documents_deleted,
         duration_seconds=round(result.duration_seconds, 3),

@@ -54,6 +54,7 @@ class SyncMetadata(OracleMeiliMetadata):
     mode: str | None = None
     strategy: str | None = None
     rows_read: int | None = None
+    rows_reread: int | None = None
     documents_upserted: int | None = None
     documents_deleted: int | None = None
     duration_seconds: float | None = None

@@ -5,7 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
 
+from oracle_meili.adapters.keyset import Batch
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.engine.events import Tally, drain
@@ -18,6 +22,28 @@ from oracle_meili.engine.writer import DocumentWriter
 from oracle_meili.errors import SyncError
 
 log = logging.getLogger(__name__)
+
+
+class ReReadRows:
+    """Counts the rows read again: those at or below the previous watermark, which the
+    look-back window re-reads (in case a late commit slipped below it), as opposed to rows
+    changed since. Both come from the cursor column, so they compare as one type."""
+
+    def __init__(self, source: TableSource, previous: Any) -> None:
+        assert source.cursor_column is not None
+        self.position = source.columns.index(source.cursor_column.name)
+        self.previous = previous
+        self.rows = 0
+
+    def counted(self, pages: Iterator[Batch]) -> Iterator[Batch]:
+        for batch in pages:
+            if self.previous is not None:
+                self.rows += sum(
+                    1
+                    for row in batch
+                    if row[self.position] is not None and row[self.position] <= self.previous
+                )
+            yield batch
 
 
 def incremental_sync(
@@ -53,11 +79,14 @@ def incremental_sync(
             index.name, primary_key=shape.id_field, settings=index.meilisearch_settings
         )
     tally = Tally()
+    reread = ReReadRows(source, previous)
     if highest is not None:
-        pages = source.read_changed(
-            after=lower_bound(previous, index.lookback_seconds),
-            upto=highest,
-            batch_size=index.batch_size,
+        pages = reread.counted(
+            source.read_changed(
+                after=lower_bound(previous, index.lookback_seconds),
+                upto=highest,
+                batch_size=index.batch_size,
+            )
         )
         events = write_pages(
             pages,
@@ -90,6 +119,7 @@ def incremental_sync(
             upper_read_at=upper_read_at,
         ),
     )
+    result = replace(result, rows_reread=reread.rows)
     log.info(
         "incremental sync of %r finished: %d read, %d upserted, %d deleted in %.1f s",
         index.name,

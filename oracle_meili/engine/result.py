@@ -38,6 +38,9 @@ class SyncResult:
     task_uids: tuple[int, ...] = field(default_factory=tuple)
     strategy: str | None = None
     rows_skipped: int = 0
+    # Of the rows read, those an incremental sync read again: at or below the previous
+    # watermark, in the look-back window (unchanged, unless a late commit slipped in).
+    rows_reread: int = 0
     # The first skipped rows (``on_bad_row: skip``): key, column and reason of each.
     skipped_sample: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     # Until when a row may still commit with a cursor at or below the watermark; a sync is

@@ -88,3 +88,26 @@ def test_an_index_holds_the_newest_change_when_its_watermark_is_not_below_it(
     assert held_newest(newest, encode_watermark(held)) == (newest <= held)  # type: ignore[operator]
     assert held_newest(None, encode_watermark(held))  # an empty source
     assert not held_newest(newest, None)  # never synced
+
+
+def test_an_incremental_sync_says_which_rows_it_read_again(
+    app_config: AppConfig, demo_db: Path, tmp_path: Path
+) -> None:
+    """With a look-back window, an incremental sync reads the window again: it reports those
+    rows as read again, and a row changed since as not."""
+    index = app_config.indexes[0].model_copy(update={"lookback_seconds": 3600.0})
+    runner = Runner(app_config.source, app_config.meilisearch, state=StateFile(tmp_path / "s"))
+    with runner.session() as session:
+        full = session.sync(index, "full")
+        quiet = session.sync(index, "incremental")
+        assert quiet.rows_read > 0 and quiet.rows_reread == quiet.rows_read  # nothing new
+        held = dt.datetime.fromisoformat(str(full.watermark).split(":", 1)[1])
+        engine = sa.create_engine(f"sqlite:///{demo_db}")
+        with engine.begin() as c:
+            c.execute(
+                sa.text("UPDATE PRODUCTS SET UPDATED_AT = :t WHERE PRODUCT_ID = 1"),
+                {"t": held + dt.timedelta(seconds=5)},
+            )
+        engine.dispose()
+        changed = session.sync(index, "incremental")
+        assert changed.rows_read == changed.rows_reread + 1
