@@ -7,7 +7,7 @@ from typing import Any
 
 import dagster as dg
 
-from oracle_meili.defs.metadata_sets import SyncMetadata
+from oracle_meili.defs.metadata import recorded_sync
 
 # The figures of a sync that its history lists (the CLI state file's names).
 _FIELDS = (
@@ -40,7 +40,7 @@ def materialization_history(
             "run_id": record.run_id or None,
             "finished_at": dt.datetime.fromtimestamp(record.timestamp, dt.UTC).isoformat(),
         }
-        recorded = SyncMetadata.extract(metadata)
+        recorded = recorded_sync(metadata, *_FIELDS)
         for name in _FIELDS:
             value = getattr(recorded, name)
             if value is not None:

@@ -109,8 +109,16 @@ def latest_watermark(instance: dg.DagsterInstance, asset_key: dg.AssetKey) -> st
     event = instance.get_latest_materialization_event(asset_key)
     if event is None or event.asset_materialization is None:
         return None
-    watermark = SyncMetadata.extract(event.asset_materialization.metadata).watermark
+    watermark = recorded_sync(event.asset_materialization.metadata, "watermark").watermark
     return watermark or None
+
+
+def recorded_sync(metadata: Mapping[str, Any], *fields: str) -> SyncMetadata:
+    """The ``fields`` of a sync's recorded metadata, and only those: a sync reads its
+    predecessor's back, so a key it does not need (recorded with another value type, or by
+    hand) must not fail it."""
+    keys = {SyncMetadata.key(name) for name in fields}
+    return SyncMetadata.extract({k: v for k, v in metadata.items() if k in keys})
 
 
 def last_syncs(
@@ -134,7 +142,7 @@ def last_sync_from(metadata: Mapping[str, Any], *, recorded_at: float) -> LastSy
     """A materialization's metadata as the change rule reads it. One without a late-commits
     deadline (recorded before it existed, or by hand) takes its own time as the deadline:
     one re-read of the window, once."""
-    sync = SyncMetadata.extract(metadata)
+    sync = recorded_sync(metadata, "watermark", "late_commits_until")
     late = sync.late_commits_until
     deadline: dt.datetime | None
     if isinstance(late, dg.TimestampMetadataValue):

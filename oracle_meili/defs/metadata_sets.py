@@ -59,10 +59,8 @@ class SyncMetadata(OracleMeiliMetadata):
     documents_deleted: int | None = None
     duration_seconds: float | None = None
     index_document_count: int | None = None
-    # Written as one line of text ("12, 13, 14"): the UI shows a JSON list a line per item.
-    # Read as JSON too: materializations already in an instance hold a JSON list, and
-    # reading the latest sync back (every sync does) must not fail on them.
-    meilisearch_task_uids: str | dg.JsonMetadataValue | None = None
+    # One line of text ("12, 13, 14"): the UI shows a JSON list a line per item.
+    meilisearch_task_uids: str | None = None
     meilisearch_url: dg.UrlMetadataValue | None = None
     # How far the index was behind its source when the sync ended (date/time cursors).
     behind_seconds: float | None = None
