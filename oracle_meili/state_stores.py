@@ -28,9 +28,11 @@ def state_store(args: argparse.Namespace, config: AppConfig) -> Iterator[StateSt
         yield StateFile(args.state or DEFAULT_STATE)
         return
     # Imported here: Dagster is loaded only when its instance is asked for.
+    from oracle_meili.defs.names import Names, source_kind
     from oracle_meili.defs.state import instance_state
 
-    with instance_state(home, meilisearch_url=config.meilisearch.url) as state:
+    names = Names(source_kind=source_kind(config.source.url))
+    with instance_state(home, meilisearch_url=config.meilisearch.url, names=names) as state:
         yield state
 
 

@@ -114,7 +114,7 @@ def test_scaffold_check_list_and_launch_with_dg(
     definitions = json.loads(listed.stdout)
     assert {a["asset_key"] for a in definitions["assets"]} >= {
         f"meilisearch/{index_name}",
-        "oracle/PRODUCTS",
+        "sqlite/PRODUCTS",
     }
     assert {j["name"] for j in definitions["jobs"]} >= {
         "sync_indexes",
@@ -193,8 +193,8 @@ def test_two_components_with_their_own_sources_load_and_sync_apart(
         assert shown["group_name"] == f"{team}_search"
         assert shown["owners"] == [{"team": team}]
         assert {"key": "kind_of_asset", "value": "index"} in shown["tags"]
-        assert shown["dependency_keys"] == [f"{team}/oracle/PRODUCTS"]
-        table = assets[f"{team}/oracle/PRODUCTS"]
+        assert shown["dependency_keys"] == [f"{team}/sqlite/PRODUCTS"]
+        table = assets[f"{team}/sqlite/PRODUCTS"]
         assert {"key": "kind_of_asset", "value": "table"} in table["tags"]
         assert {f"{team}__sync_indexes", f"{team}__check_indexes"} <= {
             j["name"] for j in definitions["jobs"]

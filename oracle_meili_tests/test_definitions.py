@@ -19,12 +19,12 @@ def test_defs_load_with_demo_config(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(defs, dg.Definitions)
     graph = defs.resolve_asset_graph()
     index_key = dg.AssetKey(["meilisearch", "products"])
-    assert graph.get(index_key).parent_keys == {dg.AssetKey(["oracle", "PRODUCTS"])}
+    assert graph.get(index_key).parent_keys == {dg.AssetKey(["sqlite", "PRODUCTS"])}
     assert set(defs.resources or {}) >= {"source", "meilisearch"}
     # The UI's Materialize button runs the implicit job in process, like sync_indexes.
     assert defs.resolve_implicit_global_asset_job_def().executor_def is dg.in_process_executor
     # The source's kind is the real one: the demo is SQLite.
-    source = graph.get(dg.AssetKey(["oracle", "PRODUCTS"]))
+    source = graph.get(dg.AssetKey(["sqlite", "PRODUCTS"]))
     assert source.kinds == {"sqlite"}
     assert source.metadata["dagster/table_name"] == "PRODUCTS"
     # A fixed few jobs, whatever the number of indexes.

@@ -16,7 +16,7 @@ from oracle_meili.defs.metadata import result_metadata, schema_metadata
 from oracle_meili.defs.metadata_sets import TableMetadataSet
 from oracle_meili.defs.names import CAUGHT_UP, DEFAULT_NAMES, Names, pool_name
 from oracle_meili.defs.resources import bound_runner, meilisearch_of, resource_keys
-from oracle_meili.defs.sources import newest_change_metadata, versioned
+from oracle_meili.defs.sources import newest_change_metadata, table_schema, versioned
 from oracle_meili.defs.state import DagsterRunState
 from oracle_meili.defs.throttle import SourceSlots, source_slot
 from oracle_meili.defs.translator import default_index_spec
@@ -37,9 +37,12 @@ def run_failure(error: Exception) -> dg.Failure:
 
 
 def source_observation(table: dg.AssetKey, result: SyncResult, run_id: str) -> dg.AssetObservation:
-    """The source table as a sync saw it: its live rows (a full sync) and newest change."""
+    """The source table as a sync saw it: its newest change, its columns, and (a full sync,
+    which read every live row) its live rows."""
     newest = decode_watermark(result.watermark)
     metadata: dict[str, Any] = dict(newest_change_metadata(newest))
+    if result.source_columns:
+        metadata.update(TableMetadataSet(column_schema=table_schema(result.source_columns)))
     if result.mode == "full":
         metadata.update(TableMetadataSet(row_count=result.rows_read))
     return dg.AssetObservation(
@@ -72,7 +75,7 @@ def build_index_asset(
     """The asset for one index, as the translator's ``spec`` describes it: partition
     ``full`` rebuilds it, ``incremental`` updates it."""
     shown = orchestration or Orchestration()
-    spec = spec or default_index_spec(index, shown)
+    spec = spec or default_index_spec(index, shown, names.source_kind)
 
     @dg.asset(
         key=spec.key,

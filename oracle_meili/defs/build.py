@@ -17,14 +17,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
-import sqlalchemy as sa
 
 from oracle_meili.config import AppConfig, IndexConfig, Orchestration
 from oracle_meili.defs.assets import build_index_asset
 from oracle_meili.defs.checks import build_consistency_checks
 from oracle_meili.defs.follow import build_follow_job, build_follow_sensor, follow_groups
 from oracle_meili.defs.jobs import SyncJob, build_checks_job, build_sync_jobs, sync_job_of
-from oracle_meili.defs.names import Names
+from oracle_meili.defs.names import Names, source_kind
 from oracle_meili.defs.reconcile import build_reconcile_job
 from oracle_meili.defs.reshard import build_reshard_job
 from oracle_meili.defs.resources import build_resources
@@ -131,7 +130,10 @@ def build_definitions(
     """
     slots = SourceSlots.of(config.source)
     translated = translate(
-        config, translator or OracleMeiliTranslator(), source_kind=source_kind(config), scope=scope
+        config,
+        translator or OracleMeiliTranslator(),
+        source_kind=source_kind(config.source.url),
+        scope=scope,
     )
     names = translated.names
     jobs = SharedJobs.of(config.indexes, translated, sharded=bool(config.meilisearch.shards))
@@ -176,13 +178,6 @@ def default_executor(config: AppConfig) -> dg.ExecutorDefinition:
     if any(index.parallel > 1 for index in config.indexes):
         return dg.multiprocess_executor
     return dg.in_process_executor
-
-
-def source_kind(config: AppConfig) -> str:
-    """The source database's kind for the UI: ``oracle``, or the URL's backend."""
-    if config.source.url is None:
-        return "oracle"
-    return sa.make_url(config.source.url).get_backend_name()
 
 
 @functools.cache

@@ -136,9 +136,9 @@ class OracleMeiliComponent(dg.Component, dg.Model, dg.Resolvable):
     """Meilisearch indexes kept in sync with Oracle (or any SQLAlchemy) tables.
 
     Each index becomes an asset ``meilisearch/<index>`` (partitions ``full`` and
-    ``incremental``) downstream of its source table ``oracle/<table>``, with its sync,
-    check, reconcile and observe jobs, schedules, change sensor or follow run, and
-    consistency checks.
+    ``incremental``) downstream of its source table ``oracle/<TABLE>`` (``sqlite/...`` on
+    SQLite), with its sync, check, reconcile and observe jobs, schedules, change sensor or
+    follow run, and consistency checks.
     The attributes are those of the oracle-meili configuration file (docs/configuration.md),
     and ``name`` and ``translation``. Override :meth:`get_asset_spec` in a subclass to
     change how an index or a table appears.

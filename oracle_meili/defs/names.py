@@ -9,13 +9,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import dagster as dg
+import sqlalchemy as sa
 
 from oracle_meili.config import IndexConfig, SyncMode
 from oracle_meili.errors import ConfigError
 
 # Asset keys and groups.
 INDEX_KEY_PREFIX = "meilisearch"
-SOURCE_KEY_PREFIX = "oracle"
 # One group for the tables and the indexes they feed: the UI's global lineage opens a lone
 # group expanded (several start collapsed), so a newcomer sees table -> index at once.
 DEFAULT_GROUP = "oracle_meili"
@@ -27,13 +27,22 @@ def index_asset_key(index: IndexConfig | str) -> dg.AssetKey:
     return dg.AssetKey([INDEX_KEY_PREFIX, name])
 
 
-def source_table_key(table: str) -> dg.AssetKey:
-    """``shop.products`` -> ``oracle/SHOP/PRODUCTS``.
+def source_table_key(table: str, kind: str = "oracle") -> dg.AssetKey:
+    """``shop.products`` -> ``oracle/SHOP/PRODUCTS`` (``sqlite/...`` on a SQLite source:
+    the key says which database the table is in).
 
     Upper case, as Oracle's dictionary spells an unquoted name: in the lineage graph, which
     titles a node by its key's last part, the table ``PRODUCTS`` is told apart from the
     index ``products`` it feeds."""
-    return dg.AssetKey([SOURCE_KEY_PREFIX, *table.upper().split(".")])
+    return dg.AssetKey([kind, *table.upper().split(".")])
+
+
+def source_kind(source_url: str | None) -> str:
+    """The source database's kind: ``oracle``, or a SQLAlchemy URL's backend (``sqlite``,
+    ``postgresql``). It prefixes the tables' asset keys and is their kind in the UI."""
+    if source_url is None:
+        return "oracle"
+    return sa.make_url(source_url).get_backend_name()
 
 
 def pool_name(index: IndexConfig) -> str:
@@ -41,7 +50,8 @@ def pool_name(index: IndexConfig) -> str:
     return f"oracle_meili/{index.name}"
 
 
-def _safe(index: IndexConfig) -> str:
+def dagster_name_part(index: IndexConfig) -> str:
+    """The index's name as part of a Dagster name (schedules, steps)."""
     # Names allow [A-Za-z0-9_]; index names cannot contain "__", so "-" -> "__" is unique.
     return index.name.replace("-", "__")
 
@@ -74,28 +84,28 @@ def sync_job_name(index: IndexConfig) -> str:
 def sliced_step_name(index: IndexConfig, part: str) -> str:
     """``<index>_plan``, ``<index>_slice``, ``<index>_publish``: the steps of a sliced sync
     (inside the graph of the index asset, so the UI shows them under the index)."""
-    return f"{_safe(index)}_{part}"
+    return f"{dagster_name_part(index)}_{part}"
 
 
 def sync_schedule_name(index: IndexConfig, mode: SyncMode) -> str:
     """``sync_<index>_incremental``, ``sync_<index>_full``."""
-    return f"sync_{_safe(index)}_{mode}"
+    return f"sync_{dagster_name_part(index)}_{mode}"
 
 
 def checks_schedule_name(index: IndexConfig) -> str:
-    return f"check_{_safe(index)}"
+    return f"check_{dagster_name_part(index)}"
 
 
 def observe_schedule_name(index: IndexConfig) -> str:
-    return f"observe_{_safe(index)}"
+    return f"observe_{dagster_name_part(index)}"
 
 
 def reconcile_schedule_name(index: IndexConfig) -> str:
-    return f"reconcile_{_safe(index)}"
+    return f"reconcile_{dagster_name_part(index)}"
 
 
 def change_sensor_name(index: IndexConfig) -> str:
-    return f"sync_{_safe(index)}_on_change"
+    return f"sync_{dagster_name_part(index)}_on_change"
 
 
 # The one check definition of every index (its op's name), and the checks' names.
@@ -129,6 +139,8 @@ class Names:
     scope: str = ""
     index_keys: Mapping[str, dg.AssetKey] = field(default_factory=dict)
     table_keys: Mapping[str, dg.AssetKey] = field(default_factory=dict)
+    # The source's kind, for the default keys of tables not in ``table_keys``.
+    source_kind: str = "oracle"
 
     def __post_init__(self) -> None:
         if self.scope and not _SCOPE.match(self.scope):
@@ -146,7 +158,7 @@ class Names:
         return self.index_keys.get(name) or index_asset_key(name)
 
     def table_key(self, table: str) -> dg.AssetKey:
-        return self.table_keys.get(table) or source_table_key(table)
+        return self.table_keys.get(table) or source_table_key(table, self.source_kind)
 
     def sync_checks(self, index: IndexConfig) -> list[dg.AssetCheckKey]:
         """The checks a sync of ``index`` evaluates, which every run selecting its asset

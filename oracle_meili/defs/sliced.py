@@ -52,7 +52,7 @@ def build_sliced_index_asset(
     """The asset of an index with ``parallel`` above 1 (see the module docstring), as the
     translator's ``spec`` describes it."""
     shown = orchestration or Orchestration()
-    spec = spec or default_index_spec(index, shown)
+    spec = spec or default_index_spec(index, shown, names.source_kind)
     name = spec.key.to_python_identifier()
     tables = {f"table_{n}": dep.asset_key for n, dep in enumerate(spec.deps)}
     needs = resource_keys(names)

@@ -53,7 +53,10 @@ def _observable_tables(
                 live_rows, newest = observation.live_rows, observation.newest_change
                 metadata = {
                     **TableMetadataSet(
-                        row_count=live_rows, column_schema=table_schema(observation.columns)
+                        row_count=live_rows,
+                        column_schema=table_schema(
+                            [(column, type_name) for _, column, type_name in observation.columns]
+                        ),
                     ),
                     **newest_change_metadata(newest),
                 }
@@ -97,11 +100,11 @@ def newest_change_metadata(newest: Any) -> SourceObservation:
     )
 
 
-def table_schema(columns: Sequence[tuple[str, str, str]]) -> dg.TableSchema:
+def table_schema(columns: Sequence[tuple[str, str]]) -> dg.TableSchema:
     """The source's columns and their SQL types."""
     return dg.TableSchema(
         columns=[
-            dg.TableColumn(name=column.lower(), type=type_name) for _, column, type_name in columns
+            dg.TableColumn(name=column.lower(), type=type_name) for column, type_name in columns
         ]
     )
 

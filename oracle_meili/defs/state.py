@@ -114,12 +114,14 @@ class DagsterInstanceState:
 
 
 @contextmanager
-def instance_state(home: str | None, *, meilisearch_url: str) -> Iterator[DagsterInstanceState]:
+def instance_state(
+    home: str | None, *, meilisearch_url: str, names: Names = DEFAULT_NAMES
+) -> Iterator[DagsterInstanceState]:
     """The state kept in the Dagster instance in the folder ``home`` (``$DAGSTER_HOME`` when
     None): the CLI's ``--dagster``."""
     instance = dg.DagsterInstance.from_config(home) if home else dg.DagsterInstance.get()
     with instance:
-        yield DagsterInstanceState(instance, meilisearch_url=meilisearch_url)
+        yield DagsterInstanceState(instance, meilisearch_url=meilisearch_url, names=names)
 
 
 class DagsterRunState(DagsterInstanceState):

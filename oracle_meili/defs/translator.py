@@ -57,7 +57,8 @@ class OracleMeiliTranslator:
 
     def get_asset_spec(self, data: IndexAsset | TableAsset) -> dg.AssetSpec:
         """The asset's spec: ``meilisearch/<index>`` for an index, downstream of its
-        tables; ``oracle/<SCHEMA>/<TABLE>`` for a table."""
+        tables; ``oracle/<SCHEMA>/<TABLE>`` for a table (``sqlite/...``, ``postgresql/...``
+        on those sources)."""
         if isinstance(data, IndexAsset):
             return self.index_spec(data)
         return self.table_spec(data)
@@ -77,7 +78,7 @@ class OracleMeiliTranslator:
 
     def table_spec(self, data: TableAsset) -> dg.AssetSpec:
         return dg.AssetSpec(
-            key=source_table_key(data.table),
+            key=source_table_key(data.table, data.source_kind),
             description=table_description(data),
             group_name=data.group,
             kinds={data.source_kind},
@@ -128,6 +129,7 @@ def translate(
         owners[spec.key] = what
     names = Names(
         scope=scope,
+        source_kind=source_kind,
         index_keys={name: spec.key for name, spec in index_specs.items()},
         table_keys={table: spec.key for table, spec in table_specs.items()},
     )
@@ -199,8 +201,10 @@ def table_description(data: TableAsset) -> str:
     )
 
 
-def default_index_spec(index: IndexConfig, orchestration: Orchestration) -> dg.AssetSpec:
+def default_index_spec(
+    index: IndexConfig, orchestration: Orchestration, source_kind: str = "oracle"
+) -> dg.AssetSpec:
     """The default translator's spec of ``index`` (its tables under their default keys)."""
     tables = source_tables(index)
-    keys = tuple(source_table_key(table) for table in tables)
+    keys = tuple(source_table_key(table, source_kind) for table in tables)
     return OracleMeiliTranslator().get_asset_spec(IndexAsset(index, orchestration, tables, keys))

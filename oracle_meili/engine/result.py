@@ -55,6 +55,9 @@ class SyncResult:
     # what the Dagster metadata shows as the index's columns and their lineage.
     source_table: str | None = None
     document_fields: tuple[DocumentField, ...] = ()
+    # The table's own columns with their SQL types (excluded ones too): what the sync's
+    # observation of the table shows.
+    source_columns: tuple[tuple[str, str], ...] = ()
 
     @property
     def duration_seconds(self) -> float:
@@ -86,7 +89,8 @@ class SyncResult:
         data["task_uids"] = list(self.task_uids)
         data["skipped_sample"] = list(self.skipped_sample)
         data["duration_seconds"] = round(self.duration_seconds, 3)
-        del data["document_fields"]  # the schema is the configuration's, not the history's
+        # The schemas are the configuration's and the table's, not the history's.
+        del data["document_fields"], data["source_columns"]
         return data
 
 

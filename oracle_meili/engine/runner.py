@@ -260,6 +260,9 @@ class Session:
             behind_seconds=behind,
             source_table=index.table,
             document_fields=self.document_fields(index),
+            source_columns=tuple(
+                (column, type_name) for _, column, type_name in self.source(index).field_columns()
+            ),
         )
         state.record_success(result)
         return result

@@ -11,6 +11,7 @@ from oracle_meili.adapters.server import RunningMeilisearch
 from oracle_meili.config import AppConfig
 from oracle_meili.defs.assets import build_index_asset
 from oracle_meili.defs.resources import build_resources
+from oracle_meili.defs.names import Names
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def materialize(
     config: AppConfig, instance: dg.DagsterInstance, partition: str
 ) -> dg.ExecuteInJobResult:
     return dg.materialize(
-        [build_index_asset(config.indexes[0])],
+        [build_index_asset(config.indexes[0], names=Names(source_kind="sqlite"))],
         partition_key=partition,
         instance=instance,
         resources=build_resources(config, os.environ),

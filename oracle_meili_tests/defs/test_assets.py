@@ -55,7 +55,7 @@ def test_full_then_incremental_round_trips_the_watermark(
     lineage = full_meta["dagster/column_lineage"]
     assert isinstance(lineage, dg.TableColumnLineage)
     (dep,) = lineage.deps_by_column["name"]
-    assert (dep.asset_key, dep.column_name) == (dg.AssetKey(["oracle", "PRODUCTS"]), "name")
+    assert (dep.asset_key, dep.column_name) == (dg.AssetKey(["sqlite", "PRODUCTS"]), "name")
 
     engine = sa.create_engine(f"sqlite:///{demo_db}")
     with engine.begin() as c:
@@ -104,6 +104,7 @@ def test_asset_shape(app_config: AppConfig) -> None:
     assert asset.key == dg.AssetKey(["meilisearch", index.name])
     assert asset.partitions_def is not None
     assert set(asset.partitions_def.get_partition_keys()) == {"full", "incremental"}
+    # Built alone, without the names of a code location: the default (Oracle) table key.
     assert source_table_key("PRODUCTS") in asset.asset_deps[asset.key]
     assert asset.op.pool == f"oracle_meili/{index.name}"
     assert asset.descriptions_by_key[asset.key].startswith(f"Meilisearch index `{index.name}`")
@@ -250,7 +251,7 @@ def test_shaped_fields_in_the_column_schema_and_lineage(
     ]  # fmt: skip
     lineage = meta["dagster/column_lineage"]
     assert isinstance(lineage, dg.TableColumnLineage)
-    table = source_table_key("STORES")
+    table = source_table_key("STORES", "sqlite")
     assert [(d.asset_key, d.column_name) for d in lineage.deps_by_column["_geo"]] == [
         (table, "latitude"),
         (table, "longitude"),

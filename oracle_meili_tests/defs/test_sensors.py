@@ -127,6 +127,7 @@ def test_sensor_requests_one_incremental_run_per_change(demo_db: Path) -> None:
     assert first.cursor is not None
     (observation,) = first.asset_events
     assert isinstance(observation, dg.AssetObservation)
+    # Built alone, without the names of a code location: the default (Oracle) table key.
     assert observation.asset_key == dg.AssetKey(["oracle", "PRODUCTS"])
     assert SourceObservation.key("max_cursor") in observation.metadata
 

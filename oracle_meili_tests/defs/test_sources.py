@@ -29,10 +29,10 @@ def observe_products(
         [observable],
         instance=instance,
         resources=build_resources(config, os.environ),
-        selection=[source_table_key("PRODUCTS")],
+        selection=[source_table_key("PRODUCTS", "sqlite")],
     )
     assert result.success
-    (event,) = instance.fetch_observations(source_table_key("PRODUCTS"), limit=1).records
+    (event,) = instance.fetch_observations(source_table_key("PRODUCTS", "sqlite"), limit=1).records
     observation = event.asset_observation
     assert observation is not None
     return dict(observation.metadata)
@@ -71,7 +71,9 @@ def test_observation_counts_live_rows_and_newest_change(
     assert again[SourceObservation.key("max_cursor")].value == "datetime:2031-01-01T00:00:00"
     versions = [
         r.asset_observation.data_version
-        for r in instance.fetch_observations(source_table_key("PRODUCTS"), limit=2).records
+        for r in instance.fetch_observations(
+            source_table_key("PRODUCTS", "sqlite"), limit=2
+        ).records
         if r.asset_observation is not None
     ]
     assert len(set(versions)) == 2
@@ -98,11 +100,11 @@ def test_tables_of_a_query_are_plain_specs_and_the_first_index_owns_a_table(
     assert translated.observed["PRODUCTS"].name == "a"
     assets = build_source_assets(translated)
     specs = [a for a in assets if isinstance(a, dg.AssetSpec)]
-    assert [s.key for s in specs] == [source_table_key("ORDERS")]
+    assert [s.key for s in specs] == [source_table_key("ORDERS", "sqlite")]
     (observable,) = [a for a in assets if isinstance(a, dg.AssetsDefinition)]
-    assert observable.keys == {source_table_key("PRODUCTS")}
+    assert observable.keys == {source_table_key("PRODUCTS", "sqlite")}
     assert observable.is_observable
-    assert observable.specs_by_key[source_table_key("PRODUCTS")].kinds == {"sqlite"}
+    assert observable.specs_by_key[source_table_key("PRODUCTS", "sqlite")].kinds == {"sqlite"}
 
 
 def test_a_table_joins_the_group_of_the_indexes_reading_it() -> None:
@@ -121,8 +123,8 @@ def test_a_table_joins_the_group_of_the_indexes_reading_it() -> None:
     graph = build_definitions(config, environ={}).resolve_asset_graph()
     group = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert group == {
-        "oracle/PRODUCTS": "oracle_meili",  # read by a (default group) and c (catalogue)
-        "oracle/ORDERS": "sales",
+        "sqlite/PRODUCTS": "oracle_meili",  # read by a (default group) and c (catalogue)
+        "sqlite/ORDERS": "sales",
         "meilisearch/a": "oracle_meili",
         "meilisearch/b": "sales",
         "meilisearch/c": "catalogue",
@@ -139,22 +141,26 @@ def test_observe_schedule_and_job_come_from_the_configuration(app_config: AppCon
     defs = build_definitions(config, environ={})
     name = config.indexes[0].name.replace("-", "__")
     job = defs.resolve_job_def("observe_sources")
-    assert job.asset_layer.executable_asset_keys == {source_table_key("PRODUCTS")}
+    assert job.asset_layer.executable_asset_keys == {source_table_key("PRODUCTS", "sqlite")}
     schedule = defs.resolve_schedule_def(f"observe_{name}")
     assert schedule.cron_schedule == "*/15 * * * *"
     (request,) = schedule.evaluate_tick(dg.build_schedule_context()).run_requests or []
-    assert request.asset_selection == [source_table_key("PRODUCTS")]
+    assert request.asset_selection == [source_table_key("PRODUCTS", "sqlite")]
 
 
 def test_a_sync_observes_its_source_table(
-    app_config: AppConfig, instance: dg.DagsterInstance, meili_client: MeiliClient
+    app_config: AppConfig,
+    instance: dg.DagsterInstance,
+    meili_client: MeiliClient,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The source table is observed from the first sync on: a full sync records the live
-    rows it read and the newest change; an incremental, the newest change. And the index's
+    rows it read and the newest change; an incremental, the newest change; both, the
+    table's own columns with their types (Observe's, not the documents'). And the index's
     column schema lists the epoch fields its documents carry, each from its column."""
     index = app_config.indexes[0].model_copy(update={"epoch_fields": True})
     config = app_config.model_copy(update={"indexes": (index,)})
-    key = source_table_key("PRODUCTS")
+    key = source_table_key("PRODUCTS", "sqlite")
     full = materialize(config, instance, "full")
     assert full.success
     (record,) = instance.fetch_observations(key, limit=5).records
@@ -175,6 +181,11 @@ def test_a_sync_observes_its_source_table(
     assert materialize(config, instance, "incremental").success
     latest = instance.fetch_observations(key, limit=1).records[0].asset_observation
     assert latest is not None and "dagster/row_count" not in latest.metadata
+    table_columns = latest.metadata["dagster/column_schema"].value
+    assert isinstance(table_columns, dg.TableSchema)
+    monkeypatch.setenv("MEILI_API_KEY", config.meilisearch.api_key.get_secret_value())  # type: ignore[union-attr]
+    assert table_columns == observe_products(config, instance)["dagster/column_schema"].value
+    assert "updated_at_epoch" not in {c.name for c in table_columns.columns}
 
 
 def test_the_index_is_stale_exactly_when_its_table_changed_after_its_sync(
@@ -192,7 +203,7 @@ def test_the_index_is_stale_exactly_when_its_table_changed_after_its_sync(
 
     index = app_config.indexes[0]
     defs = build_definitions(app_config, os.environ)
-    key, table = index_asset_key(index), source_table_key("PRODUCTS")
+    key, table = index_asset_key(index), source_table_key("PRODUCTS", "sqlite")
     syncs, observe = defs.resolve_job_def("sync_indexes"), defs.resolve_job_def("observe_sources")
 
     def status() -> dict[str, str]:

@@ -31,7 +31,7 @@ def test_the_defaults_are_the_documented_keys(app_config: AppConfig) -> None:
     defs = build_definitions(app_config, os.environ)
     index = app_config.indexes[0].name
     keys = set(defs.resolve_asset_graph().get_all_asset_keys())
-    assert keys == {dg.AssetKey(["meilisearch", index]), dg.AssetKey(["oracle", "PRODUCTS"])}
+    assert keys == {dg.AssetKey(["meilisearch", index]), dg.AssetKey(["sqlite", "PRODUCTS"])}
 
 
 def test_a_translator_shapes_every_asset_and_the_syncs_follow_its_keys(
@@ -40,7 +40,7 @@ def test_a_translator_shapes_every_asset_and_the_syncs_follow_its_keys(
     defs = build_definitions(app_config, os.environ, translator=TeamTranslator())
     index = app_config.indexes[0]
     key = dg.AssetKey(["search", "meilisearch", index.name])
-    table = dg.AssetKey(["search", "oracle", "PRODUCTS"])
+    table = dg.AssetKey(["search", "sqlite", "PRODUCTS"])
     graph = defs.resolve_asset_graph()
     assert set(graph.get_all_asset_keys()) == {key, table}
     node = graph.get(key)

@@ -83,10 +83,10 @@ def test_observe_button_records_live_rows_of_the_source(dagster_ui: DagsterUi, p
         live = connection.execute(
             sa.text("SELECT COUNT(*) FROM PRODUCTS WHERE IS_DELETED <> 'Y'")
         ).scalar_one()
-    page.goto(f"{dagster_ui.url}/assets/oracle/PRODUCTS")
+    page.goto(f"{dagster_ui.url}/assets/sqlite/PRODUCTS")
     expect(page.get_by_role("button", name=re.compile(r"\bObserve$"))).to_be_visible()
     expect(page.get_by_text("Never observed")).to_have_count(0)
-    key = dg.AssetKey(["oracle", "PRODUCTS"])
+    key = dg.AssetKey(["sqlite", "PRODUCTS"])
     with dg.DagsterInstance.from_config(dagster_ui.env["DAGSTER_HOME"]) as instance:
         before = len(instance.fetch_observations(key, limit=100).records)
     assert before >= 1  # the first sync's
@@ -101,7 +101,7 @@ def test_observe_button_records_live_rows_of_the_source(dagster_ui: DagsterUi, p
                 break
         assert time.monotonic() < deadline, "the Observe run recorded nothing"
         time.sleep(1)
-    page.goto(f"{dagster_ui.url}/assets/oracle/PRODUCTS?view=events")
+    page.goto(f"{dagster_ui.url}/assets/sqlite/PRODUCTS?view=events")
     expect(page.get_by_text("dagster/row_count").first).to_be_visible()
     expect(page.get_by_text(f"{live:,}", exact=True).first).to_be_visible()
     expect(page.get_by_text("oracle_meili/newest_change").first).to_be_visible()
