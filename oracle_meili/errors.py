@@ -84,7 +84,7 @@ class MeilisearchTaskError(MeilisearchError):
         self,
         *,
         index: str,
-        task_uid: int,
+        task_uid: int | str,
         status: str,
         code: str,
         message: str,

@@ -72,10 +72,7 @@ def read(
 
     ``what`` starts the error message ("index 'x': reading T").
     """
-    for attempt in retrying():
-        with attempt:
-            return _read_once(engine, statement, what=what, fetch_rows=fetch_rows)
-    raise AssertionError("unreachable: retrying re-raises the last error")
+    return retrying()(_read_once, engine, statement, what=what, fetch_rows=fetch_rows)
 
 
 def _read_once(

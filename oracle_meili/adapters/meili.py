@@ -1,9 +1,13 @@
-"""The Meilisearch side: index management, NDJSON uploads and task status (payloads and the
-window of tasks in flight are in :mod:`oracle_meili.adapters.payloads`).
+"""One Meilisearch server, as the sync engine needs it (the
+:class:`~oracle_meili.adapters.backend.SearchBackend` of a single server): index management,
+NDJSON uploads and task status (payloads and the window of tasks in flight are in
+:mod:`oracle_meili.adapters.payloads`).
 
 Uses the official client for everything but document uploads and deletions, which go
-through one ``requests.Session`` (connection reuse; NDJSON bytes sent as they are). Every
-task is awaited and checked: a failed task raises :class:`MeilisearchTaskError`; the
+through one ``requests.Session``: it reuses connections and sends an NDJSON buffer as it is
+(the official client takes neither a memoryview nor raw NDJSON bytes). Every request goes
+through one retry wrapper (:func:`oracle_meili.retry.retrying`, ``meilisearch.retries``).
+Every task is awaited and checked: a failed task raises :class:`MeilisearchTaskError`; the
 client's own ``wait_for_task`` would return it silently.
 """
 
@@ -19,6 +23,7 @@ import requests
 from meilisearch.errors import MeilisearchApiError, MeilisearchCommunicationError
 from meilisearch.errors import MeilisearchTimeoutError as ClientTimeoutError
 
+from oracle_meili.adapters.backend import DocumentKey, TaskRef
 from oracle_meili.adapters.meili_http import first_line, transient_status, why_unreachable
 from oracle_meili.config import MeilisearchConfig
 from oracle_meili.errors import (
@@ -35,7 +40,7 @@ _MAX_POLL_INTERVAL = 0.1
 
 
 class MeiliClient:
-    """A Meilisearch server, as the sync engine needs it."""
+    """One Meilisearch server, as the sync engine needs it."""
 
     def __init__(self, config: MeilisearchConfig) -> None:
         self.config = config
@@ -66,7 +71,7 @@ class MeiliClient:
 
     def prepare_writes(self) -> None:
         """What a server needs before a sync writes to it: nothing for one server (shards
-        need their network; see ``ShardedClient``)."""
+        need their network; see :class:`~oracle_meili.adapters.shards.ShardedClient`)."""
 
     # -- indexes -----------------------------------------------------------------------------
 
@@ -139,7 +144,7 @@ class MeiliClient:
             action="uploading documents to",
         )
 
-    def delete_documents(self, uid: str, ids: Sequence[int | str]) -> int:
+    def delete_documents(self, uid: str, ids: Sequence[DocumentKey]) -> int:
         """Delete documents by id as one task. Returns its uid."""
         return self._post_task(
             uid,
@@ -184,15 +189,17 @@ class MeiliClient:
         applied: dict[str, Any] = self._call(self._client.index(uid).get_settings)
         return applied
 
-    def existing_ids(self, uid: str, ids: Sequence[int | str], *, id_field: str) -> set[int | str]:
+    def existing_ids(
+        self, uid: str, ids: Sequence[DocumentKey], *, id_field: str
+    ) -> set[DocumentKey]:
         """Which of ``ids`` the index holds (one request: ``POST /documents/fetch``)."""
         if not ids:
             return set()
-        body = {"ids": list(ids), "fields": [id_field], "limit": len(ids)}
-        found = self._json("post", f"indexes/{uid}/documents/fetch", body, action="reading")
-        return {document[id_field] for document in found["results"]}
+        parameters = {"ids": list(ids), "fields": [id_field], "limit": len(ids)}
+        found = self._call(self._client.index(uid).get_documents, parameters)
+        return {dict(document)[id_field] for document in found.results}
 
-    def document(self, uid: str, document_id: int | str) -> dict[str, Any]:
+    def document(self, uid: str, document_id: DocumentKey) -> dict[str, Any]:
         """One document of an index, by id, as plain JSON."""
         found = self._call(self._client.index(uid).get_document, document_id)
         return dict(found)
@@ -201,10 +208,12 @@ class MeiliClient:
         result: dict[str, Any] = self._call(self._client.index(uid).search, query, params)
         return result
 
-    def multi_search(self, body: dict[str, Any]) -> dict[str, Any]:
-        """``POST /multi-search``: a federated search, over this server's network when the
+    def multi_search(
+        self, queries: Sequence[dict[str, Any]], federation: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A federated search (``POST /multi-search``), over this server's network when the
         queries name remotes."""
-        result: dict[str, Any] = self._json("post", "multi-search", body, action="searching")
+        result: dict[str, Any] = self._call(self._client.multi_search, queries, federation)
         return result
 
     # -- network -----------------------------------------------------------------------------
@@ -212,14 +221,12 @@ class MeiliClient:
     def configure_network(self, *, self_name: str, remotes: dict[str, dict[str, Any]]) -> None:
         """Turn on the ``network`` experimental feature (Community Edition) and name this
         server and its remotes, so that a federated search sent here reaches all of them."""
-        self._json("patch", "experimental-features", {"network": True}, action="configuring")
-        self._json(
-            "patch", "network", {"self": self_name, "remotes": remotes}, action="configuring"
-        )
+        self._call(self._client.update_experimental_features, {"network": True})
+        self._call(self._client.add_or_update_networks, {"self": self_name, "remotes": remotes})
 
     # -- tasks -------------------------------------------------------------------------------
 
-    def wait(self, task_uid: int, index: str) -> dict[str, Any]:
+    def wait(self, task: TaskRef, index: str) -> dict[str, Any]:
         """Wait until a task finishes; raise :class:`MeilisearchTaskError` unless it succeeded.
 
         Returns the task's ``details`` (e.g. ``deletedDocuments`` of a deletion).
@@ -227,38 +234,45 @@ class MeiliClient:
         Polls with a growing interval (10 ms to 100 ms) up to ``task_timeout_seconds``: a
         task status is a cheap request, and a late poll adds straight to the sync's latency.
         """
+        if not isinstance(task, int):
+            # A task of shards (a checkpoint taken with `meilisearch.shards`): not this
+            # server's, so it counts as not landed and its rows are sent again.
+            raise MeilisearchTaskError(
+                index=index,
+                task_uid=task,
+                status="unknown",
+                code="not_a_task_of_this_server",
+                message="a sharded task; its payload is sent again",
+            )
         deadline = time.monotonic() + self.config.task_timeout_seconds
         interval = 0.01
         while True:
-            task = self._call(self._client.get_task, task_uid)
-            if task.status in _FINISHED:
+            found = self._call(self._client.get_task, task)
+            if found.status in _FINISHED:
                 break
             if time.monotonic() > deadline:
                 raise MeilisearchError(
-                    f"index {index!r}: Meilisearch task {task_uid} still {task.status} after "
+                    f"index {index!r}: Meilisearch task {task} still {found.status} after "
                     f"{self.config.task_timeout_seconds:.0f} s"
                 )
             time.sleep(interval)
             interval = min(interval * 1.5, _MAX_POLL_INTERVAL)
-        if task.status != "succeeded":
-            error = task.error or {}
+        if found.status != "succeeded":
+            error = found.error or {}
             raise MeilisearchTaskError(
                 index=index,
-                task_uid=task_uid,
-                status=task.status,
-                code=str(error.get("code", task.status)),
+                task_uid=task,
+                status=found.status,
+                code=str(error.get("code", found.status)),
                 message=str(error.get("message", "no error given")),
             )
-        return dict(task.details or {})
+        return dict(found.details or {})
 
     # -- plumbing ----------------------------------------------------------------------------
 
     def _call(self, method: Any, *args: Any) -> Any:
         """Call the official client, retrying transient failures (see ``oracle_meili.retry``)."""
-        for attempt in retrying(self.config.retries):
-            with attempt:
-                return self._call_once(method, *args)
-        raise AssertionError("unreachable: retrying re-raises the last error")
+        return retrying(self.config.retries)(self._call_once, method, *args)
 
     def _call_once(self, method: Any, *args: Any) -> Any:
         try:
@@ -288,52 +302,23 @@ class MeiliClient:
         Retried on transient failures: document additions replace by id and deletions are
         idempotent, so a request repeated after a lost answer changes nothing twice.
         """
-        for attempt in retrying(self.config.retries):
-            with attempt:
-                try:
-                    response = self._session.post(
-                        f"{self.url}/indexes/{uid}/{path}",
-                        params=params,
-                        data=body,
-                        headers={"Content-Type": content_type},
-                        timeout=self.config.timeout_seconds,
-                    )
-                except requests.RequestException as e:
-                    raise MeilisearchUnavailableError(
-                        f"index {uid!r}: {action} {self.url} failed: {first_line(e)}"
-                    ) from None
-                return self._task_uid(response, uid)
-        raise AssertionError("unreachable: retrying re-raises the last error")
 
-    def _json(self, method: str, path: str, body: dict[str, Any], *, action: str) -> Any:
-        """A JSON request to a route the official client does not cover; retried when
-        transient (each of these requests is idempotent)."""
-        for attempt in retrying(self.config.retries):
-            with attempt:
-                try:
-                    response = self._session.request(
-                        method,
-                        f"{self.url}/{path}",
-                        data=orjson.dumps(body),
-                        headers={"Content-Type": "application/json"},
-                        timeout=self.config.timeout_seconds,
-                    )
-                except requests.RequestException as e:
-                    raise MeilisearchUnavailableError(
-                        f"{action} Meilisearch at {self.url} failed: {first_line(e)}"
-                    ) from None
-                if response.status_code != 200:
-                    kind = (
-                        MeilisearchTransientError
-                        if transient_status(response.status_code)
-                        else MeilisearchError
-                    )
-                    raise kind(
-                        f"{action} Meilisearch at {self.url}: {response.status_code} "
-                        f"{response.text[:300]}"
-                    )
-                return response.json()
-        raise AssertionError("unreachable: retrying re-raises the last error")
+        def post() -> int:
+            try:
+                response = self._session.post(
+                    f"{self.url}/indexes/{uid}/{path}",
+                    params=params,
+                    data=body,
+                    headers={"Content-Type": content_type},
+                    timeout=self.config.timeout_seconds,
+                )
+            except requests.RequestException as e:
+                raise MeilisearchUnavailableError(
+                    f"index {uid!r}: {action} {self.url} failed: {first_line(e)}"
+                ) from None
+            return self._task_uid(response, uid)
+
+        return retrying(self.config.retries)(post)
 
     def _task_uid(self, response: requests.Response, index: str) -> int:
         if response.status_code != 202:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 if TYPE_CHECKING:
-    from oracle_meili.adapters.meili import MeiliClient
+    from oracle_meili.adapters.backend import SearchBackend, TaskRef
 
 Tag = TypeVar("Tag")
 
@@ -17,24 +17,24 @@ class DoneTask:
     """A task Meilisearch finished successfully, and the documents it really deleted
     (``deletedDocuments``: an id that was never indexed deletes nothing)."""
 
-    uid: int
+    uid: TaskRef
     deleted: int
 
 
 class TaskWindow:
     """Keeps at most ``limit`` tasks in flight: enqueueing more first waits for the oldest."""
 
-    def __init__(self, client: MeiliClient, index: str, *, limit: int) -> None:
+    def __init__(self, client: SearchBackend, index: str, *, limit: int) -> None:
         self._client = client
         self._index = index
         self._limit = limit
-        self._pending: list[int] = []
+        self._pending: list[TaskRef] = []
 
     @property
     def in_flight(self) -> int:
         return len(self._pending)
 
-    def add(self, task_uid: int) -> list[DoneTask]:
+    def add(self, task_uid: TaskRef) -> list[DoneTask]:
         """Enqueue ``task_uid``; returns the tasks that had to finish to make room.
 
         Raises:

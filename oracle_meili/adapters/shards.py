@@ -1,14 +1,18 @@
-"""One index over several Meilisearch servers (``meilisearch.shards``), as one client.
+"""One index over several Meilisearch servers (``meilisearch.shards``), as one backend.
 
-:class:`ShardedClient` is a :class:`~oracle_meili.adapters.meili.MeiliClient` to the sync
-engine: the full sync, the incremental sync, ``check`` and ``reconcile`` run on it unchanged.
-Underneath, every document goes to exactly one shard, chosen by rendezvous hashing of its
-id (:func:`shard_of`): adding a shard to N moves about 1/(N+1) of the documents, and
-removing one moves only its own. Index operations (create, settings, swap, delete) run on
-every shard; a payload is split by shard and sent as one task per shard, and it counts as
-acknowledged once every part has succeeded. Searches are federated over Meilisearch's
-``network`` (Community Edition): each node knows the others, and a multi-search sent to any
-of them with ``federationOptions.remote`` per shard merges the hits of all.
+:class:`ShardedClient` is a :class:`~oracle_meili.adapters.backend.SearchBackend` made of
+one :class:`~oracle_meili.adapters.meili.MeiliClient` per shard: the full sync, the
+incremental sync, ``check`` and ``reconcile`` run on it unchanged. Underneath, every
+document goes to exactly one shard, chosen by rendezvous hashing of its id
+(:func:`shard_of`): adding a shard to N moves about 1/(N+1) of the documents, and removing
+one moves only its own. Index operations (create, settings, swap, delete) run on every
+shard; a payload is split by shard and sent as one task per shard, and it counts as
+acknowledged once every part has succeeded. Its task is named by each shard's own task
+uid (:class:`ShardTasks`). A deletion goes to every shard: a document is wherever a sync
+or a change of shards left it, and deleting an id a shard does not hold changes nothing
+there. Searches are federated over Meilisearch's ``network`` (Community Edition): each
+node knows the others, and a multi-search sent to any of them with
+``federationOptions.remote`` per shard merges the hits of all.
 
 Not atomic across nodes: a full sync swaps shard after shard, each swap atomic on its own
 node. For the moments between the first and the last swap, a federated search can mix the
@@ -18,18 +22,17 @@ old and the new index.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import orjson
 
+from oracle_meili.adapters.backend import DocumentKey, SearchBackend, TaskRef
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.config import MeilisearchConfig, ShardSettings
 from oracle_meili.errors import MeilisearchError, MeilisearchTaskError
 
-DocumentKey = int | str
 _NEWLINE = re.compile(rb"\n")
 
 T = TypeVar("T")
@@ -47,24 +50,46 @@ def _weight(name: str, key: bytes) -> bytes:
     return hashlib.blake2b(key, digest_size=8, key=name.encode()[:64]).digest()
 
 
-class ShardedClient(MeiliClient):
+class ShardTasks:
+    """The tasks of one sharded operation: each shard's own task uid, written
+    ``s0:12,s1:15`` (a :data:`~oracle_meili.adapters.backend.TaskRef` that survives a
+    checkpoint, so that another process can wait for the same tasks)."""
+
+    @staticmethod
+    def encode(parts: Mapping[str, int]) -> str:
+        return ",".join(f"{name}:{uid}" for name, uid in parts.items())
+
+    @staticmethod
+    def decode(task: TaskRef) -> dict[str, int] | None:
+        """The parts of a sharded task; None for a single server's task uid."""
+        if isinstance(task, int):
+            return None
+        parts = {}
+        for part in task.split(","):
+            name, _, uid = part.rpartition(":")
+            parts[name] = int(uid)
+        return parts
+
+
+class ShardedClient:
     """Several Meilisearch servers holding one index between them (see module docstring)."""
 
     def __init__(self, config: MeilisearchConfig) -> None:
+        self.config = config
         self.shards: tuple[ShardSettings, ...] = config.shards
         self.nodes = {s.name: MeiliClient(config.shard_config(s)) for s in self.shards}
         self.names = tuple(self.nodes)
-        self.sharded_config = config
-        # The first node answers what the settings of any node would (timeouts, payloads).
-        super().__init__(config.shard_config(self.shards[0]))
-        self._tasks: dict[int, dict[str, int]] = {}
-        self._task_numbers = itertools.count(1)
         self._network_ready = False
 
     def close(self) -> None:
         for node in self.nodes.values():
             node.close()
-        super().close()
+
+    def __enter__(self) -> ShardedClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- server ------------------------------------------------------------------------------
 
@@ -87,7 +112,7 @@ class ShardedClient(MeiliClient):
     def configure_shard_network(self) -> None:
         """Name each node and its remotes (with the key they search each other with)."""
         remotes = {
-            shard.name: {"url": shard.url, "searchApiKey": self.sharded_config.search_key(shard)}
+            shard.name: {"url": shard.url, "searchApiKey": self.config.search_key(shard)}
             for shard in self.shards
         }
         for name, node in self.nodes.items():
@@ -132,7 +157,7 @@ class ShardedClient(MeiliClient):
             if node.index_exists(uid):
                 node.delete_index(uid)
 
-    def swap(self, live: str, build: str) -> int:
+    def swap(self, live: str, build: str) -> TaskRef:
         """On each shard: swap, or rename where the live index is not there yet."""
         parts = {}
         for name, node in self.nodes.items():
@@ -140,9 +165,9 @@ class ShardedClient(MeiliClient):
                 parts[name] = node.swap(live, build)
             else:
                 parts[name] = node.rename(build, live)
-        return self._composite(parts)
+        return ShardTasks.encode(parts)
 
-    def rename(self, build: str, live: str) -> int:
+    def rename(self, build: str, live: str) -> TaskRef:
         return self.swap(live, build)
 
     def document_count(self, uid: str) -> int:
@@ -156,20 +181,21 @@ class ShardedClient(MeiliClient):
         }
 
     def settings(self, uid: str) -> dict[str, Any]:
+        """The settings of the first shard (every shard gets the same ones)."""
         return self.nodes[self.names[0]].settings(uid)
 
     # -- documents ---------------------------------------------------------------------------
 
     def add_documents(
         self, uid: str, payload: bytes | bytearray | memoryview, *, primary_key: str
-    ) -> int:
+    ) -> TaskRef:
         """Split an NDJSON payload by shard: one task per shard that gets documents. Each
         line is read in place (a view of the payload), so the split costs one copy."""
         parts: dict[str, bytearray] = {}
         for line in ndjson_lines(memoryview(payload)):
             document_id = orjson.loads(line)[primary_key]
             parts.setdefault(shard_of(document_id, self.names), bytearray()).extend(line)
-        return self._composite(
+        return ShardTasks.encode(
             {
                 name: self._on(
                     name,
@@ -179,14 +205,14 @@ class ShardedClient(MeiliClient):
             }
         )
 
-    def delete_documents(self, uid: str, ids: Sequence[int | str]) -> int:
-        by_shard: dict[str, list[int | str]] = {}
-        for document_id in ids:
-            by_shard.setdefault(shard_of(document_id, self.names), []).append(document_id)
-        return self._composite(
+    def delete_documents(self, uid: str, ids: Sequence[DocumentKey]) -> TaskRef:
+        """Delete on every shard: a document may be on another shard than its hash picks
+        (moved there by a sync after a change of shards, before ``reshard``), and an id a
+        shard does not hold is a no-op there."""
+        return ShardTasks.encode(
             {
-                name: self._on(name, lambda: self.nodes[name].delete_documents(uid, part))  # noqa: B023
-                for name, part in by_shard.items()
+                name: self._on(name, lambda: node.delete_documents(uid, ids))  # noqa: B023
+                for name, node in self.nodes.items()
             }
         )
 
@@ -205,39 +231,56 @@ class ShardedClient(MeiliClient):
                     uid, chunk=chunk, fields=fields, retrieve_vectors=retrieve_vectors
                 )
 
-    def document(self, uid: str, document_id: int | str) -> dict[str, Any]:
+    def document_ids(self, uid: str, *, id_field: str, chunk: int) -> Iterator[list[Any]]:
+        """Every shard's document ids, one shard after another."""
+        for documents in self.documents(uid, chunk=chunk, fields=[id_field]):
+            yield [document[id_field] for document in documents]
+
+    def existing_ids(
+        self, uid: str, ids: Sequence[DocumentKey], *, id_field: str
+    ) -> set[DocumentKey]:
+        """Which of ``ids`` any shard holds."""
+        found: set[DocumentKey] = set()
+        for name, node in self.nodes.items():
+            if node.index_exists(uid):
+                found |= self._on(name, lambda: node.existing_ids(uid, ids, id_field=id_field))  # noqa: B023
+        return found
+
+    def document(self, uid: str, document_id: DocumentKey) -> dict[str, Any]:
+        """The document on its shard."""
         return self.nodes[shard_of(document_id, self.names)].document(uid, document_id)
 
     def search(self, uid: str, query: str, **params: Any) -> dict[str, Any]:
         """A federated search over every shard, sent to the first node."""
-        return self.nodes[self.names[0]].multi_search(self.federated_query(uid, query, **params))
+        queries, federation = self.federated_query(uid, query, **params)
+        return self.nodes[self.names[0]].multi_search(queries, federation)
 
-    def federated_query(self, uid: str, query: str, **params: Any) -> dict[str, Any]:
-        """The multi-search body that asks every shard, through the network: the search
+    def federated_query(
+        self, uid: str, query: str, **params: Any
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The multi-search that asks every shard, through the network: the search
         parameters per query, the paging once for the merged hits."""
-        federation = {k: params.pop(k) for k in ("limit", "offset") if k in params}
-        return {
-            "federation": federation,
-            "queries": [
-                {"indexUid": uid, "q": query, **params, "federationOptions": {"remote": name}}
-                for name in self.names
-            ],
-        }
+        federation: dict[str, Any] = {k: params.pop(k) for k in ("limit", "offset") if k in params}
+        queries = [
+            {"indexUid": uid, "q": query, **params, "federationOptions": {"remote": name}}
+            for name in self.names
+        ]
+        return queries, federation
 
     # -- tasks -------------------------------------------------------------------------------
 
-    def wait(self, task_uid: int, index: str) -> dict[str, Any]:
+    def wait(self, task: TaskRef, index: str) -> dict[str, Any]:
         """Wait for every shard's part of a task; the parts' details, summed."""
-        parts = self._tasks.get(task_uid)
-        if parts is None:
-            # A task of another process (a checkpoint's payload in flight): its parts are
-            # not known here, so it counts as not landed and its rows are sent again.
+        parts = ShardTasks.decode(task)
+        if parts is None or not set(parts) <= set(self.nodes):
+            # A task of one server, or of shards since removed (a checkpoint taken before
+            # the shards changed): it counts as not landed and its rows are sent again.
             raise MeilisearchTaskError(
                 index=index,
-                task_uid=task_uid,
+                task_uid=task,
                 status="unknown",
-                code="unknown_sharded_task",
-                message="not a task of this process; its payload is sent again",
+                code="not_a_task_of_these_shards",
+                message="not a task of the configured shards; its payload is sent again",
             )
         details: dict[str, Any] = {}
         for name, node_task in parts.items():
@@ -246,7 +289,7 @@ class ShardedClient(MeiliClient):
             except MeilisearchTaskError as e:
                 raise MeilisearchTaskError(
                     index=index,
-                    task_uid=task_uid,
+                    task_uid=task,
                     status=e.status,
                     code=e.code,
                     message=f"shard {name!r}, task {node_task}: {e.message}",
@@ -254,7 +297,6 @@ class ShardedClient(MeiliClient):
             for key, value in done.items():
                 if isinstance(value, int) and not isinstance(value, bool):
                     details[key] = details.get(key, 0) + value
-        self._tasks.pop(task_uid, None)
         return details
 
     @staticmethod
@@ -267,12 +309,6 @@ class ShardedClient(MeiliClient):
             raise
         except MeilisearchError as e:
             raise type(e)(f"shard {name!r}: {e}") from e
-
-    def _composite(self, parts: dict[str, int]) -> int:
-        """One task number for the shards' tasks of one operation."""
-        number = next(self._task_numbers)
-        self._tasks[number] = parts
-        return number
 
 
 def ndjson_lines(view: memoryview) -> Iterator[memoryview]:
@@ -287,6 +323,6 @@ def ndjson_lines(view: memoryview) -> Iterator[memoryview]:
         yield view[start:]
 
 
-def meili_client(config: MeilisearchConfig) -> MeiliClient:
-    """The client for the configuration: one server, or its shards."""
+def meili_client(config: MeilisearchConfig) -> SearchBackend:
+    """The backend for the configuration: one server, or its shards."""
     return ShardedClient(config) if config.shards else MeiliClient(config)

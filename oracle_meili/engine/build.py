@@ -12,7 +12,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.backend import SearchBackend, TaskRef
 from oracle_meili.config import IndexConfig
 from oracle_meili.engine.publish import BUILD_SEPARATOR, delete_stale_builds, publish, try_delete
 
@@ -37,7 +37,7 @@ class BuildTarget:
     def resumed(self) -> bool:
         return self.resumed_rows > 0
 
-    def prepare(self, client: MeiliClient, index: IndexConfig, *, id_field: str) -> None:
+    def prepare(self, client: SearchBackend, index: IndexConfig, *, id_field: str) -> None:
         """Create the build index with the index's settings (a resumed one exists already)."""
         if self.resumed:
             log.info(
@@ -52,11 +52,11 @@ class BuildTarget:
         delete_stale_builds(client, self.live)
         client.create_index(self.uid, primary_key=id_field, settings=index.meilisearch_settings)
 
-    def publish(self, client: MeiliClient) -> list[int]:
+    def publish(self, client: SearchBackend) -> list[TaskRef]:
         """Swap the build in (or rename it when nothing is live); the task uids."""
         return publish(client, live=self.live, build=self.uid)
 
-    def discard(self, client: MeiliClient) -> None:
+    def discard(self, client: SearchBackend) -> None:
         try_delete(client, self.uid)
 
 
@@ -64,13 +64,13 @@ class BuildTarget:
 class RecreateTarget(BuildTarget):
     """The live index itself, deleted and loaded again: searches see it fill up."""
 
-    def prepare(self, client: MeiliClient, index: IndexConfig, *, id_field: str) -> None:
+    def prepare(self, client: SearchBackend, index: IndexConfig, *, id_field: str) -> None:
         if client.index_exists(self.live):
             client.delete_index(self.live)
         client.create_index(self.live, primary_key=id_field, settings=index.meilisearch_settings)
 
-    def publish(self, client: MeiliClient) -> list[int]:
+    def publish(self, client: SearchBackend) -> list[TaskRef]:
         return []
 
-    def discard(self, client: MeiliClient) -> None:
+    def discard(self, client: SearchBackend) -> None:
         """Nothing: the live index is the target, and a failed load leaves what it has."""

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from oracle_meili.adapters.backend import TaskRef
 from oracle_meili.engine.watermark import Watermark, decode_watermark, encode_watermark
 from oracle_meili.errors import SyncError
 
@@ -33,7 +34,7 @@ class FullSyncCheckpoint:
     # The newest payload sent but not yet acknowledged when this checkpoint was taken: if its
     # task succeeds after all (the process was killed while Meilisearch went on), the resume
     # starts after it rather than loading it again.
-    in_flight_task: int | None = None
+    in_flight_task: TaskRef | None = None
     in_flight_rows: int | None = None
     in_flight_last_key: tuple[str, ...] | None = None
     # A key-range slice of a parallel full sync (None: the whole table in one stream); its
@@ -149,10 +150,10 @@ class CheckpointTracker:
             slice=slice,
         )
         self._sent = rows
-        self._ends: dict[int, tuple[int, tuple[Any, ...]]] = {}
+        self._ends: dict[TaskRef, tuple[int, tuple[Any, ...]]] = {}
 
     def sent(
-        self, task_uid: int, *, documents: int, last_key: tuple[Any, ...]
+        self, task_uid: TaskRef, *, documents: int, last_key: tuple[Any, ...]
     ) -> FullSyncCheckpoint:
         """A payload of ``documents`` rows ending at ``last_key`` is enqueued: it is in flight."""
         self._sent += documents
@@ -165,7 +166,7 @@ class CheckpointTracker:
         )
         return self.checkpoint
 
-    def done(self, task_uid: int) -> FullSyncCheckpoint | None:
+    def done(self, task_uid: TaskRef) -> FullSyncCheckpoint | None:
         """The task succeeded: every row up to its payload's last key is in the index.
 
         None for a task that carried no payload of this sync."""

@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 
+from oracle_meili.adapters.backend import SearchBackend
 from oracle_meili.adapters.keyset import Row
-from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.documents import DocumentShape, document_id, encode_document
 from oracle_meili.engine.id_diff import (
@@ -88,7 +88,7 @@ class ConsistencyReport:
 
 def check_consistency(
     source: TableSource,
-    client: MeiliClient,
+    client: SearchBackend,
     *,
     chunk: int = CHUNK,
     uid: str | None = None,
@@ -122,7 +122,7 @@ def check_consistency(
         )
 
 
-def require_index(client: MeiliClient, uid: str) -> None:
+def require_index(client: SearchBackend, uid: str) -> None:
     """Fail with a clear message when the index was never built (rather than the client's
     own 404 hint, which speaks of Meilisearch versions)."""
     if not client.index_exists(uid):
@@ -144,7 +144,7 @@ def fingerprint(document: dict[str, Any]) -> bytes:
 
 
 def _index_fingerprints(
-    client: MeiliClient,
+    client: SearchBackend,
     uid: str,
     shape: DocumentShape,
     chunk: int,

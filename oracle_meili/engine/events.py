@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from oracle_meili.adapters.backend import TaskRef
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint
 from oracle_meili.engine.result import ProgressCallback
 from oracle_meili.errors import DocumentError
@@ -47,7 +48,7 @@ class RowSkipped:
 class PayloadSent:
     """A payload of documents was enqueued as one task: its rows, first key to last key."""
 
-    task_uid: int
+    task_uid: TaskRef
     number: int
     documents: int
     first_key: tuple[Any, ...]
@@ -63,7 +64,7 @@ class PayloadSent:
 class DeletionSent:
     """Ids to delete were enqueued as one task."""
 
-    task_uid: int
+    task_uid: TaskRef
     ids: int
 
 
@@ -71,7 +72,7 @@ class DeletionSent:
 class TaskSucceeded:
     """Meilisearch finished a task; ``deleted`` documents it really deleted."""
 
-    task_uid: int
+    task_uid: TaskRef
     deleted: int = 0
 
 
@@ -94,7 +95,7 @@ class Tally:
     documents_deleted: int = 0
     rows_skipped: int = 0
     skipped_sample: list[dict[str, Any]] = field(default_factory=list)
-    task_uids: list[int] = field(default_factory=list)
+    task_uids: list[TaskRef] = field(default_factory=list)
 
     def add(self, event: SyncEvent) -> None:
         match event:

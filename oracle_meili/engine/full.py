@@ -13,8 +13,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from oracle_meili.adapters.backend import SearchBackend
 from oracle_meili.adapters.keyset import StoredKey
-from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig
 from oracle_meili.engine.build import BuildTarget, RecreateTarget
@@ -36,7 +36,7 @@ FIRST_PAYLOAD_BYTES = 8 * 1024 * 1024
 
 def full_sync(
     source: TableSource,
-    client: MeiliClient,
+    client: SearchBackend,
     *,
     on_progress: ProgressCallback | None = None,
     resume: FullSyncCheckpoint | None = None,
@@ -105,7 +105,7 @@ class FullSyncPlan:
 
     @classmethod
     def make(
-        cls, source: TableSource, client: MeiliClient, *, resume: FullSyncCheckpoint | None
+        cls, source: TableSource, client: SearchBackend, *, resume: FullSyncCheckpoint | None
     ) -> FullSyncPlan:
         index = source.index
         checkpoint = usable_checkpoint(client, index, resume)
@@ -142,7 +142,7 @@ class FullSyncPlan:
 
 def load(
     plan: FullSyncPlan,
-    client: MeiliClient,
+    client: SearchBackend,
     *,
     on_progress: ProgressCallback | None,
     on_checkpoint: CheckpointCallback | None,
@@ -198,7 +198,7 @@ def load(
 
 def load_rows(
     reader: TableSource,
-    client: MeiliClient,
+    client: SearchBackend,
     uid: str,
     *,
     after: StoredKey | None,
@@ -217,7 +217,7 @@ def load_rows(
     )
 
 
-def complete_build(plan: FullSyncPlan, client: MeiliClient, tally: Tally) -> int:
+def complete_build(plan: FullSyncPlan, client: SearchBackend, tally: Tally) -> int:
     """Check a loaded build (every row read, every document held, and the consistency gate
     when asked) and publish it; the documents it holds.
 
@@ -240,7 +240,7 @@ def complete_build(plan: FullSyncPlan, client: MeiliClient, tally: Tally) -> int
 
 
 def usable_checkpoint(
-    client: MeiliClient, index: IndexConfig, resume: FullSyncCheckpoint | None
+    client: SearchBackend, index: IndexConfig, resume: FullSyncCheckpoint | None
 ) -> FullSyncCheckpoint | None:
     """``resume``, if its build index still holds exactly the acknowledged rows."""
     if resume is None or resume.index != index.name or resume.slice is not None:

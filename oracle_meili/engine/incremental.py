@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+from oracle_meili.adapters.backend import SearchBackend
 from oracle_meili.adapters.keyset import Batch
-from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.engine.events import Tally, drain
 from oracle_meili.engine.freshness import LastSync
@@ -48,7 +48,7 @@ class ReReadRows:
 
 def incremental_sync(
     source: TableSource,
-    client: MeiliClient,
+    client: SearchBackend,
     *,
     watermark: str | None,
     late_commits_until: dt.datetime | None = None,

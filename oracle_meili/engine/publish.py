@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.backend import SearchBackend, TaskRef
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.engine.consistency import check_consistency
 from oracle_meili.errors import SyncError
@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 BUILD_SEPARATOR = "__"
 
 
-def verify_build(source: TableSource, *, client: MeiliClient, build: str) -> None:
+def verify_build(source: TableSource, *, client: SearchBackend, build: str) -> None:
     """The consistency checks as a gate: a failing one leaves the old index live.
 
     NOTE: rows changed while the full sync ran count as mismatches; on a busy table use it
@@ -31,7 +31,7 @@ def verify_build(source: TableSource, *, client: MeiliClient, build: str) -> Non
     log.info("index %r: the new index passed its consistency check", index.name)
 
 
-def publish(client: MeiliClient, *, live: str, build: str) -> list[int]:
+def publish(client: SearchBackend, *, live: str, build: str) -> list[TaskRef]:
     """Make ``build`` the live index: swap and drop the old one, or rename if none is live.
 
     Returns the swap's or rename's task uid."""
@@ -43,14 +43,14 @@ def publish(client: MeiliClient, *, live: str, build: str) -> list[int]:
     return [client.rename(build, live)]
 
 
-def delete_stale_builds(client: MeiliClient, name: str) -> None:
+def delete_stale_builds(client: SearchBackend, name: str) -> None:
     """Delete build indexes of ``name`` left by an interrupted full sync."""
     for uid in client.index_uids(prefix=name + BUILD_SEPARATOR):
         log.warning("deleting build index %r left by an interrupted full sync", uid)
         client.delete_index(uid)
 
 
-def try_delete(client: MeiliClient, uid: str) -> None:
+def try_delete(client: SearchBackend, uid: str) -> None:
     try:
         client.delete_index(uid)
     except Exception as e:  # the original error matters more; this one is only reported

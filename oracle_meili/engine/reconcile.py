@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from oracle_meili.adapters.backend import SearchBackend, TaskRef
 from oracle_meili.adapters.keyset import Row
-from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.payloads import TaskWindow
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.documents import DocumentShape, document_id, encode_document
@@ -55,13 +55,13 @@ class ReconcileResult:
     orphans: int
     orphan_sample: tuple[Any, ...]
     deleted: bool
-    task_uids: tuple[int, ...]
+    task_uids: tuple[TaskRef, ...]
     duration_seconds: float
 
 
 def reconcile(
     source: TableSource,
-    client: MeiliClient,
+    client: SearchBackend,
     *,
     dry_run: bool = False,
     force: bool = False,
@@ -84,9 +84,9 @@ def reconcile(
     require_index(client, index.name)
     shape = source.document_shape()
     partitions = partitions_for(client.document_count(index.name))
-    index_side = _index_ids(client, index.name, shape, chunk, on_progress)
-    source_side = _source_ids(source, shape, chunk, on_progress)
-    task_uids: list[int] = []
+    index_side = index_id_pairs(client, index.name, shape, chunk, on_progress)
+    source_side = source_id_pairs(source, shape, chunk, on_progress)
+    task_uids: list[TaskRef] = []
     with compare_ids(index_side, source_side, partitions=partitions) as diff:
         share = diff.orphans_count / diff.index_ids if diff.index_ids else 0.0
         if not dry_run and not force and diff.orphans_count and share > index.max_delete_share:
@@ -120,8 +120,8 @@ def reconcile(
     )
 
 
-def _index_ids(
-    client: MeiliClient,
+def index_id_pairs(
+    client: SearchBackend,
     uid: str,
     shape: DocumentShape,
     chunk: int,
@@ -135,7 +135,7 @@ def _index_ids(
     )
 
 
-def _source_ids(
+def source_id_pairs(
     source: TableSource, shape: DocumentShape, chunk: int, on_progress: SideProgress | None
 ) -> Iterator[IdPair]:
     """The document id of every live row, from its key columns alone; with a transform,

@@ -8,11 +8,16 @@ vectors) unless that shard holds it already (a sync since the change wrote that 
 is newer), waits for those tasks, and only then deletes it where it was: a document is never
 absent, though for a moment it is on two shards. Until reshard has run after a shard was
 added, other syncs refuse to write (the index exists on some shards only). A shard being
-removed is reached through ``--from NAME=URL`` until its documents are moved.
+removed is reached through ``--from NAME=URL`` until its documents are moved; syncs go on
+meanwhile without it, so a row deleted in the source since then is deleted on the
+configured shards only: its old document on the leaving server is not copied (its id is
+compared with the source's live ids first, as ``reconcile`` compares them), so nothing a
+sync deleted comes back.
 
 Memory: one page of documents, one payload per target shard, and the ids moved off the
 shard being read (deleted once that shard has been read through, so that deleting does not
-shift the pages still to read).
+shift the pages still to read); for a leaving server, the ids of its documents whose row is
+gone (the comparison with the source spills to disk, as ``reconcile``'s does).
 """
 
 from __future__ import annotations
@@ -24,9 +29,12 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from oracle_meili.adapters.backend import DocumentKey, SearchBackend
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.shards import ShardedClient, shard_of
 from oracle_meili.adapters.source import TableSource
+from oracle_meili.engine.id_diff import compare_ids, partitions_for
+from oracle_meili.engine.reconcile import index_id_pairs, source_id_pairs
 from oracle_meili.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -47,7 +55,7 @@ class ReshardResult:
 
 def reshard(
     source: TableSource,
-    client: MeiliClient,
+    client: SearchBackend,
     *,
     leaving: dict[str, MeiliClient] | None = None,
     on_progress: Callable[[str, int], None] | None = None,
@@ -79,8 +87,11 @@ def reshard(
     for name, node in readers.items():
         if not node.index_exists(uid):
             continue
+        # A leaving server's documents whose row is gone: a sync deleted them on the
+        # configured shards, which the leaving server no longer is.
+        gone = set() if name in client.nodes else deleted_since(source, node, uid=uid)
         moved_from[name] = move_misplaced(
-            client, node, name, uid=uid, id_field=id_field, on_progress=on_progress
+            client, node, name, uid=uid, id_field=id_field, gone=gone, on_progress=on_progress
         )
         if name not in client.nodes:
             node.delete_index(uid)
@@ -95,6 +106,18 @@ def reshard(
     )
 
 
+def deleted_since(source: TableSource, node: MeiliClient, *, uid: str) -> set[DocumentKey]:
+    """The ids of ``node``'s documents with no live row in the source (its index read
+    first, then the source, in bounded memory as ``reconcile`` does)."""
+    shape = source.document_shape()
+    with compare_ids(
+        index_id_pairs(node, uid, shape, PAGE * 10, None),
+        source_id_pairs(source, shape, PAGE * 10, None),
+        partitions=partitions_for(node.document_count(uid)),
+    ) as diff:
+        return set(diff.orphans())
+
+
 def move_misplaced(
     client: ShardedClient,
     node: MeiliClient,
@@ -102,16 +125,18 @@ def move_misplaced(
     *,
     uid: str,
     id_field: str,
+    gone: set[DocumentKey],
     on_progress: Callable[[str, int], None] | None,
 ) -> int:
     """Copy the documents of ``node`` that belong elsewhere to their shards, then delete
-    them from ``node``; how many moved."""
-    misplaced: list[int | str] = []
+    them from ``node``; how many moved. Those in ``gone`` are not copied (they go with the
+    leaving server's index)."""
+    misplaced: list[DocumentKey] = []
     outgoing = Outgoing(client, uid=uid, id_field=id_field)
     for page in node.documents(uid, chunk=PAGE, retrieve_vectors=True):
         for document in page:
             target = shard_of(document[id_field], client.names)
-            if target != name:
+            if target != name and document[id_field] not in gone:
                 outgoing.add(target, document)
                 misplaced.append(document[id_field])
         if on_progress is not None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from oracle_meili.adapters.backend import TaskRef
 from oracle_meili.adapters.columns import DocumentField
 from oracle_meili.config import SyncMode
 from oracle_meili.engine.watermark import decode_watermark
@@ -35,7 +36,7 @@ class SyncResult:
     index_document_count: int
     watermark: str | None
     previous_watermark: str | None
-    task_uids: tuple[int, ...] = field(default_factory=tuple)
+    task_uids: tuple[TaskRef, ...] = field(default_factory=tuple)
     strategy: str | None = None
     rows_skipped: int = 0
     # Of the rows read, those an incremental sync read again: at or below the previous

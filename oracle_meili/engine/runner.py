@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from oracle_meili.adapters.backend import SearchBackend
 from oracle_meili.adapters.columns import DocumentField as DocumentField
 from oracle_meili.adapters.database import PROBE_ENGINES, source_engine, source_identity
 from oracle_meili.adapters.markers import ChangeMarkers
@@ -114,7 +115,7 @@ class Session:
     """An open source engine and Meilisearch client; each index reflected once."""
 
     def __init__(
-        self, *, engine: sa.Engine, client: MeiliClient, runner: Runner, cached: bool = False
+        self, *, engine: sa.Engine, client: SearchBackend, runner: Runner, cached: bool = False
     ) -> None:
         self.engine = engine
         self.client = client

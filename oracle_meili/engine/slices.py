@@ -23,8 +23,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 
+from oracle_meili.adapters.backend import SearchBackend
 from oracle_meili.adapters.key_ranges import key_ranges
-from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.engine.build import BuildTarget, RecreateTarget
 from oracle_meili.engine.checkpoint import (
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 def begin_slices(
     source: TableSource,
-    client: MeiliClient,
+    client: SearchBackend,
     state: StateStore,
     *,
     kept: SlicedPlan | None,
@@ -67,7 +67,7 @@ def unfinished(plan: SlicedPlan, slices: Mapping[int, FullSyncCheckpoint]) -> li
 
 def plan_slices(
     source: TableSource,
-    client: MeiliClient,
+    client: SearchBackend,
     *,
     resume: SlicedPlan | None,
     owner: str | None = None,
@@ -115,7 +115,7 @@ def plan_slices(
     return plan
 
 
-def resumable(plan: SlicedPlan, source: TableSource, client: MeiliClient) -> bool:
+def resumable(plan: SlicedPlan, source: TableSource, client: SearchBackend) -> bool:
     """A kept plan this sync can continue: same index and slicing, build index still there
     (``recreate`` loads the live index itself, so it always starts again)."""
     index = source.index
@@ -130,7 +130,7 @@ def resumable(plan: SlicedPlan, source: TableSource, client: MeiliClient) -> boo
 
 def load_slice(
     source: TableSource,
-    client: MeiliClient,
+    client: SearchBackend,
     plan: SlicedPlan,
     number: int,
     *,
@@ -205,7 +205,7 @@ def load_slice(
 
 
 def slice_checkpoint(
-    client: MeiliClient, plan: SlicedPlan, number: int, resume: FullSyncCheckpoint | None
+    client: SearchBackend, plan: SlicedPlan, number: int, resume: FullSyncCheckpoint | None
 ) -> FullSyncCheckpoint | None:
     """``resume`` if it belongs to this slice of this plan, with its in-flight payload
     settled (None: start the slice from its beginning).
@@ -236,7 +236,7 @@ def slice_checkpoint(
 
 def complete_slices(
     source: TableSource,
-    client: MeiliClient,
+    client: SearchBackend,
     plan: SlicedPlan,
     slices: Mapping[int, FullSyncCheckpoint],
 ) -> SyncResult:

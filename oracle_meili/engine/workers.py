@@ -23,8 +23,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from typing import Any
 
+from oracle_meili.adapters.backend import SearchBackend
 from oracle_meili.adapters.database import source_engine
-from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.shards import meili_client
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig, MeilisearchConfig, SourceConfig
@@ -69,7 +69,7 @@ class SliceOutcome:
 
 def sliced_full_sync(
     source: TableSource,
-    client: MeiliClient,
+    client: SearchBackend,
     *,
     source_config: SourceConfig,
     meilisearch_config: MeilisearchConfig,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from oracle_meili.adapters.backend import SearchBackend, TaskRef
 from oracle_meili.adapters.keyset import StoredKey
-from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.payloads import DoneTask, Payload, PayloadBuffer, TaskWindow
 from oracle_meili.documents import DocumentId
 from oracle_meili.engine.events import DeletionSent, PayloadSent, SyncEvent, TaskSucceeded
@@ -23,7 +23,7 @@ class DocumentWriter:
     """Sends documents to index ``uid`` with at most ``max_tasks_in_flight`` tasks queued."""
 
     def __init__(
-        self, client: MeiliClient, uid: str, *, id_field: str, first_bytes: int | None = None
+        self, client: SearchBackend, uid: str, *, id_field: str, first_bytes: int | None = None
     ) -> None:
         self._client = client
         self._uid = uid
@@ -33,7 +33,7 @@ class DocumentWriter:
             max_bytes=settings.max_payload_bytes, first_bytes=first_bytes
         )
         self._window = TaskWindow(client, uid, limit=settings.max_tasks_in_flight)
-        self._payloads: dict[int, PayloadSent] = {}
+        self._payloads: dict[TaskRef, PayloadSent] = {}
 
     def add(self, key: StoredKey, line: bytes) -> Sequence[SyncEvent]:
         """Add one document; when a payload fills up it is sent at once.

@@ -10,8 +10,8 @@ import pytest
 from oracle_meili.adapters.server import RunningMeilisearch
 from oracle_meili.config import AppConfig
 from oracle_meili.defs.assets import build_index_asset
-from oracle_meili.defs.resources import build_resources
 from oracle_meili.defs.names import Names
+from oracle_meili.defs.resources import build_resources
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import yaml
 
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import MeilisearchProcess, free_port
-from oracle_meili.adapters.shards import ShardedClient, shard_of
+from oracle_meili.adapters.shards import ShardedClient, ShardTasks, shard_of
 from oracle_meili.cli import main
 from oracle_meili.config import AppConfig, parse_config, shard_key_variable
 from oracle_meili.defs.assets import build_index_asset
@@ -31,7 +31,11 @@ from oracle_meili.defs.resources import build_resources
 from oracle_meili.demo import create_demo
 from oracle_meili.engine.runner import Runner
 from oracle_meili.engine.state import StateFile
-from oracle_meili.errors import MeilisearchError, MeilisearchUnavailableError
+from oracle_meili.errors import (
+    MeilisearchError,
+    MeilisearchTaskError,
+    MeilisearchUnavailableError,
+)
 from oracle_meili_tests.test_docs import blocks
 
 NAMES = ("s0", "s1", "s2")
@@ -319,6 +323,93 @@ def test_a_sync_after_a_shard_left_wins_over_the_copy_moving(
         assert session.check(two.indexes[0]).consistent
 
 
+def test_a_row_deleted_after_its_shard_left_stays_deleted_after_reshard(
+    synced: tuple[AppConfig, Runner, str],
+    nodes: dict[str, MeilisearchProcess],
+    demo: Path,
+    tmp_path: Path,
+) -> None:
+    """s2 leaves. A row of s2's is changed (the sync writes it to its new shard), then
+    deleted in the source (the sync deletes it there), and another row of s2's is deleted
+    without having changed: neither comes back when reshard moves s2's documents, and no
+    search finds them."""
+    three, _, index = synced
+    two = sharded_config(nodes, demo, NAMES[:2], index)
+    changed, untouched = sorted(i for i in live_ids(demo) if shard_of(i, NAMES) == "s2")[:2]
+    engine = sa.create_engine(f"sqlite:///{demo}")
+
+    def execute(statement: str) -> None:
+        with engine.begin() as c:
+            c.exec_driver_sql(statement)
+
+    sync_two = runner(two, tmp_path / "state.json")
+    execute(
+        "UPDATE PRODUCTS SET NAME = 'Zyxwv Kettle', UPDATED_AT = '2030-01-01 00:00:00' "
+        f"WHERE PRODUCT_ID = {changed}"
+    )
+    sync_two.run(two.indexes[0], "incremental")
+    execute(
+        "UPDATE PRODUCTS SET IS_DELETED = 'Y', UPDATED_AT = '2030-01-02 00:00:00' "
+        f"WHERE PRODUCT_ID IN ({changed}, {untouched})"
+    )
+    sync_two.run(two.indexes[0], "incremental")
+    engine.dispose()
+    leaving = {"s2": three.meilisearch.shard_config(three.meilisearch.shards[2])}
+    with sync_two.session() as session:
+        session.reshard(two.indexes[0], leaving=leaving)
+        held = ids_by_shard(session.client, index)  # type: ignore[arg-type]
+        assert changed not in held["s0"] | held["s1"]
+        assert untouched not in held["s0"] | held["s1"]
+        assert not hit_ids(session.client, index, "Zyxwv")  # type: ignore[arg-type]
+        assert session.check(two.indexes[0]).consistent
+    # Nothing left on the server that left, either.
+    with MeiliClient(leaving["s2"]) as gone:
+        assert not gone.index_exists(index)
+
+
+def test_a_sharded_task_is_each_shards_own_and_another_client_waits_for_it(
+    synced: tuple[AppConfig, Runner, str],
+) -> None:
+    """A payload's task names each shard's real task uid, so a second client (a process
+    resuming from a checkpoint) waits for the same tasks; a task of shards it does not have
+    counts as not landed."""
+    config, _, index = synced
+    ids = [900_000 + i for i in range(30)]
+    payload = b"".join(orjson.dumps({"product_id": i, "name": f"Widget {i}"}) + b"\n" for i in ids)
+    with ShardedClient(config.meilisearch) as writer:
+        task = writer.add_documents(index, payload, primary_key="product_id")
+    parts = ShardTasks.decode(task)
+    assert parts is not None and set(parts) == set(NAMES)
+    with ShardedClient(config.meilisearch) as resumed:
+        assert resumed.wait(task, index)["receivedDocuments"] == 30
+        for name, uid in parts.items():  # Meilisearch's own task, on that shard
+            assert resumed.nodes[name].wait(uid, index)["receivedDocuments"] == sum(
+                shard_of(i, NAMES) == name for i in ids
+            )
+        with pytest.raises(MeilisearchTaskError, match="not a task of the configured shards"):
+            resumed.wait("gone:1", index)
+
+
+def test_a_delete_reaches_a_document_off_its_hashed_shard(
+    synced: tuple[AppConfig, Runner, str],
+) -> None:
+    """A document a change of shards left on another shard than its hash picks is deleted
+    there too."""
+    config, _, index = synced
+    with ShardedClient(config.meilisearch) as client:
+        document_id = 950_001
+        elsewhere = next(n for n in NAMES if n != shard_of(document_id, NAMES))
+        node = client.nodes[elsewhere]
+        node.wait(
+            node.add_documents(
+                index, orjson.dumps({"product_id": document_id}) + b"\n", primary_key="product_id"
+            ),
+            index,
+        )
+        client.wait(client.delete_documents(index, [document_id]), index)
+        assert not node.existing_ids(index, [document_id], id_field="product_id")
+
+
 def test_reconcile_deletes_orphans_on_their_shards(
     synced: tuple[AppConfig, Runner, str], demo: Path
 ) -> None:
@@ -351,7 +442,7 @@ def test_the_docs_federated_search_counts_every_shard(
     own = [node.search("products", "이어폰")["estimatedTotalHits"] for node in shards]
     assert all(own)
     for node in shards:  # sent to any node, it answers for all of them
-        found = node.multi_search(body)
+        found = node.multi_search(body["queries"], body.get("federation", {}))
         assert found["estimatedTotalHits"] == sum(own)
         assert {hit["_federation"]["remote"] for hit in found["hits"]} <= set(NAMES)
         assert all("이어폰" in hit["name"] + hit["description"] for hit in found["hits"])
