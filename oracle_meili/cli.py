@@ -160,7 +160,8 @@ def _reshard(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    """Print the consistency report; exit 1 when the index is not consistent."""
+    """Print the consistency report and the search checks' outcomes; exit 1 when the index
+    is not consistent or a search check failed."""
     config = load_config(args.config)
     index = config.index(args.index)
     with Runner(config.source, config.meilisearch).session() as session:
@@ -168,8 +169,20 @@ def _check(args: argparse.Namespace) -> int:
             index,
             on_progress=ProgressReporter.per_side(index.name, log.info),
         )
-    print(orjson.dumps(report.to_json()).decode() if args.json else report.summary())
-    return 0 if report.consistent else 1
+        searches = session.search_checks(index)
+    if args.json:
+        shown = report.to_json()
+        shown["search_checks"] = [
+            {"name": o.name, "q": o.check.q, "passed": o.passed, "total_hits": o.total_hits,
+             "top_ids": list(o.top_ids), "problems": list(o.problems)}
+            for o in searches
+        ]  # fmt: skip
+        print(orjson.dumps(shown).decode())
+    else:
+        print(report.summary())
+        for outcome in searches:
+            print(f"{index.name}: {outcome.describe()}")
+    return 0 if report.consistent and all(o.passed for o in searches) else 1
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -318,7 +331,11 @@ def _parser() -> argparse.ArgumentParser:
         "(its key: MEILI_API_KEY_<NAME>); repeatable",
     )
 
-    check = command("check", _check, "compare an index with its source, document by document")
+    check = command(
+        "check",
+        _check,
+        "compare an index with its source, document by document, and run its search checks",
+    )
     check.add_argument("--config", help="YAML configuration (default: $ORACLE_MEILI_CONFIG)")
     check.add_argument("--index", required=True, help="the index to check")
     check.add_argument("--json", action="store_true", help="print the report as one JSON line")

@@ -142,6 +142,9 @@ def test_dev_demo_and_a_second_terminal(tmp_path: Path) -> None:
         assert "full         succeeded" in history
         check = second_terminal(copy, "check", "--index", "products")
         assert "100.00 % consistent" in check
+        # The demo's search checks, Korean and English, pass.
+        assert re.search(r"search search_1 \('이어폰'\): \d+ hits, .*: passed", check)
+        assert re.search(r"search search_2 \('wireless earbuds'\): \d+ hits, .*: passed", check)
         followed = a_change_flows(copy)
     finally:
         demo.send_signal(signal.SIGTERM)  # `kill` of a background job
@@ -155,6 +158,15 @@ def test_dev_demo_and_a_second_terminal(tmp_path: Path) -> None:
         runs = instance.get_runs()
         event = instance.get_latest_materialization_event(dg.AssetKey(["meilisearch", "products"]))
         follow_runs = [r for r in runs if r.job_name == "follow_changes"]
+        (checks_run,) = [r for r in runs if r.job_name == "check_indexes"]
+        evaluations = [
+            data
+            for e in instance.all_logs(
+                checks_run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            )
+            if e.dagster_event is not None
+            and isinstance(data := e.dagster_event.event_specific_data, dg.AssetCheckEvaluation)
+        ]
     # The first sync and its catch-up, both runs of the job the schedules and sensor launch,
     # beside the follow run its sensor started.
     assert [
@@ -170,6 +182,12 @@ def test_dev_demo_and_a_second_terminal(tmp_path: Path) -> None:
     # Overview lists and can re-execute.
     assert all(r.remote_job_origin is not None for r in runs)
     assert len(follow_runs) == 1
+    # Every check of the demo green after `./dev demo`: the consistency checks of both
+    # indexes, the Korean and English searches and the Seoul Station geosearch.
+    passed = {(e.asset_key.path[-1], e.check_name) for e in evaluations if e.passed}
+    assert len(passed) == len(evaluations) == 10
+    assert {("products", "search_1"), ("products", "search_2"),
+            ("stores", "near_seoul_station")} <= passed  # fmt: skip
     # The edited row's sync: a materialization of the index, from the follow run.
     assert event is not None and event.run_id == follow_runs[0].run_id == followed
     assert event.asset_materialization is not None

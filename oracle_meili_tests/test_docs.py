@@ -337,7 +337,8 @@ def test_every_documented_job_schedule_sensor_and_check_exists() -> None:
     every = {"incremental": "* * * * *", "full": "0 3 * * *", "checks": "0 4 * * *",
              "reconcile": "0 5 * * *", "observe": "0 6 * * *"}  # fmt: skip
     shapes: list[list[dict[str, Any]]] = [
-        [{**index, "name": "products", "schedule": every}],
+        [{**index, "name": "products", "schedule": every,
+          "search_checks": [{"q": "x", "min_hits": 1}]}],
         [{**index, "name": "a"}, {**index, "name": "b", "parallel": 2}],
         [{**index, "name": "a", "change_sensor": None, "follow": {}}],
         [{**index, "name": "a", "change_sensor": None, "follow": {}},
@@ -361,8 +362,10 @@ def test_every_documented_job_schedule_sensor_and_check_exists() -> None:
             names |= {s.name for s in defs.schedules or []}
             names |= {s.name for s in defs.sensors or []}
             names |= {c.node_def.name for c in defs.asset_checks or []}
+            names |= {k.name for k in defs.resolve_asset_graph().asset_check_keys}
     pattern = re.compile(
-        r"`((?:sync|check|observe|reconcile|reshard|follow|keep|source|consistency)_[A-Za-z0-9_<>]+)`"
+        r"`((?:sync|check|observe|reconcile|reshard|follow|keep|source|consistency|search)_"
+        r"[A-Za-z0-9_<>]+)`"
     )
     documented = {m for path in DOCS for m in pattern.findall(path.read_text())} - NOT_DAGSTER_NAMES
     assert documented

@@ -39,6 +39,7 @@ from oracle_meili.config.records import (
     SourceConfig,
     SyncMode,
 )
+from oracle_meili.config.search_checks import SearchCheck, search_check_names
 
 __all__ = [
     "CONFIG_ENV_VAR",
@@ -59,6 +60,7 @@ __all__ = [
     "OracleSettings",
     "Orchestration",
     "ScheduleConfig",
+    "SearchCheck",
     "ShardSettings",
     "SoftDelete",
     "SourceConfig",
@@ -68,6 +70,7 @@ __all__ = [
     "load_config",
     "parse_config",
     "parse_index",
+    "search_check_names",
     "shard_key_variable",
     "shard_keys",
 ]

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, model_validator
 from oracle_meili.config.base import Record
 from oracle_meili.config.meilisearch import MeilisearchConfig
 from oracle_meili.config.orchestration import Orchestration
+from oracle_meili.config.search_checks import SearchCheck, check_search_checks
 from oracle_meili.config.shaping import (
     GeoColumns,
     VectorColumn,
@@ -80,7 +81,11 @@ class IndexConfig(Record):
     )
     verify_before_swap: bool = Field(
         default=False,
-        description="Compare the new index with the source before a full sync makes it live.",
+        description="Compare the new index with the source, and run its search checks, "
+        "before a full sync makes it live.",
+    )
+    search_checks: tuple[SearchCheck, ...] = Field(
+        default=(), description="Searches the index must keep answering (asset checks)."
     )
     consistent_snapshot: bool = Field(
         default=False,
@@ -150,6 +155,7 @@ class IndexConfig(Record):
                 ZoneInfo(self.timezone)
             except (ZoneInfoNotFoundError, ValueError):
                 raise ValueError(f"timezone: unknown time zone {self.timezone!r}") from None
+        check_search_checks(self.search_checks, self.meilisearch_settings)
         return self
 
     @property

@@ -28,6 +28,7 @@ from oracle_meili.defs.reconcile import build_reconcile_job
 from oracle_meili.defs.reshard import build_reshard_job
 from oracle_meili.defs.resources import build_resources
 from oracle_meili.defs.schedules import build_job_schedule, build_schedules
+from oracle_meili.defs.search_checks import build_search_checks
 from oracle_meili.defs.sensors import build_change_sensors
 from oracle_meili.defs.sliced import build_sliced_index_asset
 from oracle_meili.defs.sources import build_observe_job, build_source_assets
@@ -148,7 +149,10 @@ def build_definitions(
     follow_jobs = [build_follow_job(group, slots, names) for group in groups]
     return dg.Definitions(
         assets=assets,
-        asset_checks=[build_consistency_checks(config.indexes, names)],
+        asset_checks=[
+            build_consistency_checks(config.indexes, names),
+            *filter(None, [build_search_checks(config.indexes, names)]),
+        ],
         jobs=[*jobs.all(), *follow_jobs],
         schedules=[schedule for d in per_index for schedule in d.schedules],
         sensors=[

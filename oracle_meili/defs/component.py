@@ -26,6 +26,7 @@ from oracle_meili.config import (
     MeilisearchSettings,
     OracleConnection,
     Orchestration,
+    SearchCheck,
     environment,
     parse_config,
 )
@@ -115,9 +116,16 @@ class FollowAttributes(FollowConfig, dg.Resolvable):
     """The follow run's settings."""
 
 
+class SearchCheckAttributes(SearchCheck, dg.Resolvable):
+    """A search the index must keep answering, and what it must find."""
+
+
 class IndexAttributes(IndexConfig, Orchestration, dg.Resolvable):
     """One index: the keys of an entry of the configuration file's ``indexes:``."""
 
+    search_checks: tuple[SearchCheckAttributes, ...] = Field(
+        default=(), description="Searches the index must keep answering (asset checks)."
+    )
     freshness: FreshnessAttributes | None = Field(
         default=None, description="Dagster freshness policy of the index asset."
     )

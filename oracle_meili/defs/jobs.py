@@ -16,10 +16,7 @@ from oracle_meili.config import IndexConfig
 from oracle_meili.defs.dagster_private import UnresolvedAssetJobDefinition
 from oracle_meili.defs.names import (
     CHECKS_JOB,
-    CONTENT_PARITY,
-    COUNT_PARITY,
     DEFAULT_NAMES,
-    NO_ORPHANS,
     SLICED_SYNC_JOB,
     SYNC_JOB,
     Names,
@@ -71,7 +68,8 @@ def sync_job_of(index: IndexConfig, jobs: dict[str, SyncJob]) -> SyncJob:
 
 
 def build_checks_job(indexes: Sequence[IndexConfig], names: Names = DEFAULT_NAMES) -> SyncJob:
-    """``check_indexes``: the consistency checks alone, on demand or on ``schedule.checks``.
+    """``check_indexes``: the consistency checks and the search checks, on demand or on
+    ``schedule.checks``.
 
     They stream the whole index and the whole live table once (about what a full sync reads),
     in bounded memory; the checks run in the index's pool, so never beside one of its syncs.
@@ -79,12 +77,9 @@ def build_checks_job(indexes: Sequence[IndexConfig], names: Names = DEFAULT_NAME
     return dg.define_asset_job(
         name=names(CHECKS_JOB),
         selection=dg.AssetSelection.checks(
-            *(
-                dg.AssetCheckKey(names.index_key(i), check)
-                for i in indexes
-                for check in (COUNT_PARITY, CONTENT_PARITY, NO_ORPHANS)
-            )
+            *(key for i in indexes for key in names.index_checks(i))
         ),
         executor_def=dg.in_process_executor,
-        description="Compare Meilisearch indexes with their sources: select the checks of one.",
+        description="Compare Meilisearch indexes with their sources, and run their search "
+        "checks: select the checks of one.",
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 import sqlalchemy as sa
 
-from oracle_meili.config import IndexConfig, SyncMode
+from oracle_meili.config import IndexConfig, SyncMode, search_check_names
 from oracle_meili.errors import ConfigError
 
 # Asset keys and groups.
@@ -110,6 +110,8 @@ def change_sensor_name(index: IndexConfig) -> str:
 
 # The one check definition of every index (its op's name), and the checks' names.
 CONSISTENCY_CHECKS = "consistency_checks"
+# The one definition of every index's search checks (``search_checks:``).
+SEARCH_CHECKS = "search_checks"
 # Evaluated by every sync of an index (not of a sliced one: its steps are a graph).
 CAUGHT_UP = "caught_up"
 COUNT_PARITY = "document_count_parity"
@@ -159,6 +161,20 @@ class Names:
 
     def table_key(self, table: str) -> dg.AssetKey:
         return self.table_keys.get(table) or source_table_key(table, self.source_kind)
+
+    def index_checks(self, index: IndexConfig) -> list[dg.AssetCheckKey]:
+        """The checks ``check_indexes`` runs on ``index``: its consistency checks and its
+        search checks."""
+        key = self.index_key(index)
+        return [
+            dg.AssetCheckKey(key, name)
+            for name in (
+                COUNT_PARITY,
+                CONTENT_PARITY,
+                NO_ORPHANS,
+                *search_check_names(index.search_checks),
+            )
+        ]
 
     def sync_checks(self, index: IndexConfig) -> list[dg.AssetCheckKey]:
         """The checks a sync of ``index`` evaluates, which every run selecting its asset

@@ -12,10 +12,7 @@ import dagster as dg
 from oracle_meili.config import IndexConfig, ScheduleConfig, SyncMode
 from oracle_meili.defs.jobs import SyncJob
 from oracle_meili.defs.names import (
-    CONTENT_PARITY,
-    COUNT_PARITY,
     DEFAULT_NAMES,
-    NO_ORPHANS,
     Names,
     checks_schedule_name,
     index_tag,
@@ -104,14 +101,10 @@ def build_job_schedule(
         "checks": checks_schedule_name,
         "observe": observe_schedule_name,
     }[what](index)
-    key = names.index_key(index)
     if what == "reconcile":
         request = dg.RunRequest(run_config=reconcile_run_config(index, names=names))
     elif what == "checks":
-        checks = [
-            dg.AssetCheckKey(key, name) for name in (COUNT_PARITY, CONTENT_PARITY, NO_ORPHANS)
-        ]
-        request = dg.RunRequest(asset_selection=[], asset_check_keys=checks)
+        request = dg.RunRequest(asset_selection=[], asset_check_keys=names.index_checks(index))
     else:
         assert index.table is not None, "a query's index has no table to observe"
         request = dg.RunRequest(asset_selection=[names.table_key(index.table)])

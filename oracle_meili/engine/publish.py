@@ -7,6 +7,7 @@ import logging
 from oracle_meili.adapters.backend import SearchBackend, TaskRef
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.engine.consistency import check_consistency
+from oracle_meili.engine.search_checks import require_search_checks
 from oracle_meili.errors import SyncError
 
 log = logging.getLogger(__name__)
@@ -14,7 +15,8 @@ BUILD_SEPARATOR = "__"
 
 
 def verify_build(source: TableSource, *, client: SearchBackend, build: str) -> None:
-    """The consistency checks as a gate: a failing one leaves the old index live.
+    """The consistency checks, then the search checks, as a gate: a failing one leaves the
+    old index live.
 
     NOTE: rows changed while the full sync ran count as mismatches; on a busy table use it
     with ``consistent_snapshot`` (Oracle), which compares against the same SCN.
@@ -29,6 +31,10 @@ def verify_build(source: TableSource, *, client: SearchBackend, build: str) -> N
             f"{list(report.mismatch_sample)}); the live index was not changed"
         )
     log.info("index %r: the new index passed its consistency check", index.name)
+    if index.search_checks:
+        id_field = source.document_shape().id_field
+        require_search_checks(client, index, uid=build, id_field=id_field)
+        log.info("index %r: the new index passed its search checks", index.name)
 
 
 def publish(client: SearchBackend, *, live: str, build: str) -> list[TaskRef]:

@@ -42,6 +42,7 @@ from oracle_meili.engine.result import (
     held_newest,
     now,
 )
+from oracle_meili.engine.search_checks import SearchCheckOutcome, run_search_checks
 from oracle_meili.engine.state import StateStore
 from oracle_meili.engine.workers import sliced_full_sync
 from oracle_meili.errors import OracleMeiliError
@@ -161,6 +162,11 @@ class Session:
     ) -> ConsistencyReport:
         """Compare the index with its source, document by document (reads only)."""
         return check_consistency(self.source(index), self.client, on_progress=on_progress)
+
+    def search_checks(self, index: IndexConfig) -> list[SearchCheckOutcome]:
+        """The index's search checks, on the live index (reads only)."""
+        id_field = self.source(index).document_shape().id_field
+        return run_search_checks(self.client, index, uid=index.name, id_field=id_field)
 
     def reconcile(
         self,

@@ -1,0 +1,103 @@
+"""Each index's search checks (``search_checks:``) as Dagster asset checks on its asset.
+
+No ``from __future__ import annotations``: Dagster reads the check function's annotations.
+"""
+
+from collections.abc import Iterator, Sequence
+
+import dagster as dg
+
+from oracle_meili.config import IndexConfig, search_check_names
+from oracle_meili.defs.names import (
+    CAUGHT_UP,
+    CONTENT_PARITY,
+    COUNT_PARITY,
+    DEFAULT_NAMES,
+    NO_ORPHANS,
+    SEARCH_CHECKS,
+    Names,
+)
+from oracle_meili.defs.resources import bound_runner, resource_keys
+from oracle_meili.engine.search_checks import SearchCheckOutcome
+from oracle_meili.errors import ConfigError, OracleMeiliError
+
+_RESERVED = frozenset({CAUGHT_UP, COUNT_PARITY, CONTENT_PARITY, NO_ORPHANS})
+
+
+def build_search_checks(
+    indexes: Sequence[IndexConfig], names: Names = DEFAULT_NAMES
+) -> dg.AssetChecksDefinition | None:
+    """One check per search check of every index, in one definition (like the consistency
+    checks); None when no index has search checks.
+
+    Raises:
+        ConfigError: a search check is named like one of oracle-meili's own checks.
+    """
+    by_key = {names.index_key(i): i for i in indexes if i.search_checks}
+    if not by_key:
+        return None
+    specs = [spec for key, index in by_key.items() for spec in _specs(key, index)]
+
+    @dg.multi_asset_check(
+        name=names(SEARCH_CHECKS),
+        required_resource_keys=resource_keys(names),
+        can_subset=True,
+        specs=specs,
+    )
+    def _searches(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
+        selected = context.selected_asset_check_keys
+        failed: list[str] = []
+        with bound_runner(context, names).session() as session:
+            for key in sorted({check.asset_key for check in selected}, key=str):
+                index = by_key[key]
+                wanted = {check.name for check in selected if check.asset_key == key}
+                try:
+                    outcomes = session.search_checks(index)
+                except OracleMeiliError as e:
+                    context.log.error(f"{index.name}: the search checks could not run: {e}")
+                    failed.append(f"{index.name}: {e}")
+                    continue
+                for outcome in outcomes:
+                    if outcome.name in wanted:
+                        context.log.info(f"{index.name}: {outcome.describe()}")
+                        yield search_check_result(key, outcome)
+        if failed:
+            raise dg.Failure("the search checks of " + "; ".join(failed))
+
+    return _searches
+
+
+def _specs(key: dg.AssetKey, index: IndexConfig) -> list[dg.AssetCheckSpec]:
+    names = search_check_names(index.search_checks)
+    specs = []
+    for name, check in zip(names, index.search_checks, strict=True):
+        if name in _RESERVED:
+            raise ConfigError(
+                f"index {index.name!r}: search check {name!r} is named like an oracle-meili "
+                "check; give it another name"
+            )
+        specs.append(
+            dg.AssetCheckSpec(name, asset=key, description=f"The search {check.q!r} still works.")
+        )
+    return specs
+
+
+def search_check_result(key: dg.AssetKey, outcome: SearchCheckOutcome) -> dg.AssetCheckResult:
+    """A search check's result, with what came back: the hits' count, the first hits' ids
+    and (with ``show``) the field the check shows."""
+    metadata: dict[str, dg.RawMetadataValue] = {
+        "query": outcome.check.q,
+        "total_hits": outcome.total_hits,
+        "top_ids": dg.MetadataValue.json(list(outcome.top_ids)),
+        "problems": "; ".join(outcome.problems) or "none",
+        "duration_seconds": dg.MetadataValue.float(round(outcome.duration_seconds, 4)),
+    }
+    if outcome.check.show is not None:
+        metadata[f"top_{outcome.check.show}"] = dg.MetadataValue.json(list(outcome.shown))
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=outcome.name,
+        passed=outcome.passed,
+        metadata=metadata,
+        description=outcome.describe(),
+    )
