@@ -19,19 +19,19 @@ import threading
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import orjson
 
 from oracle_meili import demo
 from oracle_meili.adapters.server import meilisearch_server
+from oracle_meili.cli_reports import check_command, history_command, status_command
 from oracle_meili.config import environment, leaving_servers, load_config
 from oracle_meili.engine.follow import follow
 from oracle_meili.engine.result import SyncResult
 from oracle_meili.engine.runner import Runner
 from oracle_meili.errors import ConfigError, OracleMeiliError
 from oracle_meili.progress import ProgressReporter, terminal_progress
-from oracle_meili.state_stores import DEFAULT_STATE, describe_store, exclusion_of, state_store
+from oracle_meili.state_stores import DEFAULT_STATE, exclusion_of, state_store
 
 log = logging.getLogger("oracle_meili")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -114,14 +114,6 @@ def _follow(args: argparse.Namespace) -> int:
     return 0
 
 
-def _recorded_history(args: argparse.Namespace, index: str, limit: int) -> list[dict[str, Any]]:
-    """Recent syncs of ``index``, newest first, from the chosen state store (named on
-    stderr, so that an empty history says where it looked)."""
-    with state_store(args, load_config(args.config)) as state:
-        log.info("%s: reading %s", index, describe_store(state))
-        return state.history(index, limit)
-
-
 def _reconcile(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     index = config.index(args.index)
@@ -157,81 +149,6 @@ def _reshard(args: argparse.Namespace) -> int:
         )
     print(orjson.dumps(asdict(result)).decode())
     return 0
-
-
-def _check(args: argparse.Namespace) -> int:
-    """Print the consistency report and the search checks' outcomes; exit 1 when the index
-    is not consistent or a search check failed."""
-    config = load_config(args.config)
-    index = config.index(args.index)
-    with Runner(config.source, config.meilisearch).session() as session:
-        report = session.check(
-            index,
-            on_progress=ProgressReporter.per_side(index.name, log.info),
-        )
-        searches = session.search_checks(index)
-    if args.json:
-        shown = report.to_json()
-        shown["search_checks"] = [
-            {"name": o.name, "q": o.check.q, "passed": o.passed, "total_hits": o.total_hits,
-             "top_ids": list(o.top_ids), "problems": list(o.problems)}
-            for o in searches
-        ]  # fmt: skip
-        print(orjson.dumps(shown).decode())
-    else:
-        print(report.summary())
-        for outcome in searches:
-            print(f"{index.name}: {outcome.describe()}")
-    return 0 if report.consistent and all(o.passed for o in searches) else 1
-
-
-def _status(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    names = [args.index] if args.index else [i.name for i in config.indexes]
-    for name in names:
-        config.index(name)
-        successes = [e for e in _recorded_history(args, name, 200) if e["outcome"] == "succeeded"]
-        last = successes[0] if successes else None
-        if last is None:
-            print(f"{name}: never synced")
-        else:
-            print(
-                f"{name}: last {last['mode']} sync finished {last['finished_at']}, "
-                f"{last['index_document_count']} documents, watermark {last['watermark']}"
-            )
-    return 0
-
-
-def _history(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    config.index(args.index)
-    entries = _recorded_history(args, args.index, args.limit)
-    if not entries:
-        print(f"{args.index}: no syncs recorded")
-        return 0
-    print(HISTORY_ROW.format("started", "finished", "mode", "outcome", "by", "what it did"))
-    for e in entries:
-        if e["outcome"] == "succeeded":
-            again = f" ({e['rows_reread']} again)" if e.get("rows_reread") else ""
-            detail = (
-                f"read {e['rows_read']}{again}, upserted {e['documents_upserted']}, "
-                f"deleted {e['documents_deleted']}, {e['index_document_count']} in index"
-            )
-            if e.get("rows_skipped"):
-                detail += f", skipped {e['rows_skipped']} bad rows"
-        else:
-            detail = e["error"]
-        # A Dagster run (its id's first part, as the UI shows it), or this command line
-        # (`sync` or `follow`, outside any run).
-        by = f"run {e['run_id'][:8]}" if e.get("run_id") else "CLI"
-        print(HISTORY_ROW.format(
-            e.get("started_at", ""), e["finished_at"], e["mode"], e["outcome"], by, detail
-        ))  # fmt: skip
-    return 0
-
-
-# One line of `history`: times in ISO 8601 (UTC), then the mode, outcome and origin.
-HISTORY_ROW = "{:<32}  {:<32}  {:<11}  {:<9}  {:<12}  {}"
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -333,18 +250,22 @@ def _parser() -> argparse.ArgumentParser:
 
     check = command(
         "check",
-        _check,
+        check_command,
         "compare an index with its source, document by document, and run its search checks",
     )
     check.add_argument("--config", help="YAML configuration (default: $ORACLE_MEILI_CONFIG)")
     check.add_argument("--index", required=True, help="the index to check")
     check.add_argument("--json", action="store_true", help="print the report as one JSON line")
 
-    status = command("status", _status, "last successful sync per index")
+    status = command(
+        "status",
+        status_command,
+        "last successful sync per index, and whether its settings are the configured ones",
+    )
     with_config(status)
     status.add_argument("--index", help="one index (default: all)")
 
-    history = command("history", _history, "recent syncs of an index, newest first")
+    history = command("history", history_command, "recent syncs of an index, newest first")
     with_config(history)
     history.add_argument("--index", required=True, help="the index whose syncs to list")
     history.add_argument("--limit", type=int, default=20, help="how many syncs (default: 20)")

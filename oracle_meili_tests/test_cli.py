@@ -68,7 +68,9 @@ def test_demo_sync_status_history(
     assert state["indexes"][index_name]["last_success"]["mode"] == "incremental"
 
     assert main(["status", "--config", "config.yaml"]) == 0
-    assert f"{index_name}: last incremental sync" in capsys.readouterr().out
+    status = capsys.readouterr().out
+    assert f"{index_name}: last incremental sync" in status
+    assert f"{index_name}: settings as configured" in status
     assert main(["history", "--config", "config.yaml", "--index", index_name]) == 0
     header, *lines = capsys.readouterr().out.strip().splitlines()
     assert header.split()[:6] == ["started", "finished", "mode", "outcome", "by", "what"]
@@ -187,7 +189,8 @@ def test_check_command(cli_env: Path, index_name: str, capsys: pytest.CaptureFix
     assert main(["check", "--config", "config.yaml", "--index", index_name]) == 0
     assert re.fullmatch(
         rf"{index_name}: (\d+) live rows, \1 documents; \1 match, 0 differ, 0 missing, "
-        r"0 orphans \(100.00 % consistent\) in [\d.]+ s\n",
+        r"0 orphans \(100.00 % consistent\) in [\d.]+ s\n"
+        rf"{index_name}: settings as configured\n",
         capsys.readouterr().out,
     )
     engine = sa.create_engine("sqlite:///demo/demo.db")

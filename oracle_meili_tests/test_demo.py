@@ -142,7 +142,9 @@ def test_dev_demo_and_a_second_terminal(tmp_path: Path) -> None:
         assert "full         succeeded" in history
         check = second_terminal(copy, "check", "--index", "products")
         assert "100.00 % consistent" in check
-        # The demo's search checks, Korean and English, pass.
+        # Its settings are the configured ones, and its search checks, Korean and English,
+        # pass.
+        assert "products: settings as configured" in check
         assert re.search(r"search search_1 \('이어폰'\): \d+ hits, .*: passed", check)
         assert re.search(r"search search_2 \('wireless earbuds'\): \d+ hits, .*: passed", check)
         followed = a_change_flows(copy)
@@ -182,10 +184,10 @@ def test_dev_demo_and_a_second_terminal(tmp_path: Path) -> None:
     # Overview lists and can re-execute.
     assert all(r.remote_job_origin is not None for r in runs)
     assert len(follow_runs) == 1
-    # Every check of the demo green after `./dev demo`: the consistency checks of both
-    # indexes, the Korean and English searches and the Seoul Station geosearch.
+    # Every check of the demo green after `./dev demo`: the consistency and settings checks
+    # of both indexes, the Korean and English searches and the Seoul Station geosearch.
     passed = {(e.asset_key.path[-1], e.check_name) for e in evaluations if e.passed}
-    assert len(passed) == len(evaluations) == 10
+    assert len(passed) == len(evaluations) == 12
     assert {("products", "search_1"), ("products", "search_2"),
             ("stores", "near_seoul_station")} <= passed  # fmt: skip
     # The edited row's sync: a materialization of the index, from the follow run.

@@ -73,6 +73,11 @@ class SearchBackend(Protocol):
 
     def settings(self, uid: str) -> dict[str, Any]: ...
 
+    def update_settings(self, uid: str, settings: dict[str, Any]) -> TaskRef: ...
+
+    def settings_by_server(self, uid: str) -> dict[str, dict[str, Any]]:
+        """The index's settings on each server (one, or every shard), by its name."""
+
     def existing_ids(
         self, uid: str, ids: Sequence[DocumentKey], *, id_field: str
     ) -> set[DocumentKey]: ...

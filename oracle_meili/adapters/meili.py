@@ -185,9 +185,21 @@ class MeiliClient:
             yield [document[id_field] for document in documents]
 
     def settings(self, uid: str) -> dict[str, Any]:
-        """The index's settings, as Meilisearch applied them."""
-        applied: dict[str, Any] = self._call(self._client.index(uid).get_settings)
+        """The index's settings, as Meilisearch answers them (plain JSON: the official
+        client's ``get_settings`` turns embedders into its own models)."""
+        paths = self._client.config.paths
+        applied: dict[str, Any] = self._call(
+            self._client.http.get, f"{paths.index}/{uid}/{paths.setting}"
+        )
         return applied
+
+    def update_settings(self, uid: str, settings: dict[str, Any]) -> int:
+        """Apply ``settings`` to an existing index (one task). Returns its uid."""
+        return int(self._call(self._client.index(uid).update_settings, settings).task_uid)
+
+    def settings_by_server(self, uid: str) -> dict[str, dict[str, Any]]:
+        """The index's settings on this server, under its URL."""
+        return {self.url: self.settings(uid)}
 
     def existing_ids(
         self, uid: str, ids: Sequence[DocumentKey], *, id_field: str

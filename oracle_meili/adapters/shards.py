@@ -21,6 +21,7 @@ old and the new index.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -183,6 +184,22 @@ class ShardedClient:
     def settings(self, uid: str) -> dict[str, Any]:
         """The settings of the first shard (every shard gets the same ones)."""
         return self.nodes[self.names[0]].settings(uid)
+
+    def update_settings(self, uid: str, settings: dict[str, Any]) -> TaskRef:
+        """Apply ``settings`` on every shard."""
+        return ShardTasks.encode(
+            {
+                name: self._on(name, functools.partial(node.update_settings, uid, settings))
+                for name, node in self.nodes.items()
+            }
+        )
+
+    def settings_by_server(self, uid: str) -> dict[str, dict[str, Any]]:
+        """The index's settings on each shard, under its name."""
+        return {
+            name: self._on(name, functools.partial(node.settings, uid))
+            for name, node in self.nodes.items()
+        }
 
     # -- documents ---------------------------------------------------------------------------
 

@@ -23,12 +23,12 @@ from oracle_meili.defs.assets import build_index_asset
 from oracle_meili.defs.checks import build_consistency_checks
 from oracle_meili.defs.follow import build_follow_job, build_follow_sensor, follow_groups
 from oracle_meili.defs.jobs import SyncJob, build_checks_job, build_sync_jobs, sync_job_of
+from oracle_meili.defs.live_checks import build_search_checks, build_settings_checks
 from oracle_meili.defs.names import Names, source_kind
 from oracle_meili.defs.reconcile import build_reconcile_job
 from oracle_meili.defs.reshard import build_reshard_job
 from oracle_meili.defs.resources import build_resources
 from oracle_meili.defs.schedules import build_job_schedule, build_schedules
-from oracle_meili.defs.search_checks import build_search_checks
 from oracle_meili.defs.sensors import build_change_sensors
 from oracle_meili.defs.sliced import build_sliced_index_asset
 from oracle_meili.defs.sources import build_observe_job, build_source_assets
@@ -151,6 +151,7 @@ def build_definitions(
         assets=assets,
         asset_checks=[
             build_consistency_checks(config.indexes, names),
+            build_settings_checks(config.indexes, names),
             *filter(None, [build_search_checks(config.indexes, names)]),
         ],
         jobs=[*jobs.all(), *follow_jobs],

@@ -110,8 +110,11 @@ def change_sensor_name(index: IndexConfig) -> str:
 
 # The one check definition of every index (its op's name), and the checks' names.
 CONSISTENCY_CHECKS = "consistency_checks"
-# The one definition of every index's search checks (``search_checks:``).
+# The one definition of every index's search checks (``search_checks:``), and of their
+# settings checks.
 SEARCH_CHECKS = "search_checks"
+SETTINGS_CHECKS = "settings_checks"
+SETTINGS_MATCH = "settings_match"
 # Evaluated by every sync of an index (not of a sliced one: its steps are a graph).
 CAUGHT_UP = "caught_up"
 COUNT_PARITY = "document_count_parity"
@@ -163,8 +166,8 @@ class Names:
         return self.table_keys.get(table) or source_table_key(table, self.source_kind)
 
     def index_checks(self, index: IndexConfig) -> list[dg.AssetCheckKey]:
-        """The checks ``check_indexes`` runs on ``index``: its consistency checks and its
-        search checks."""
+        """The checks ``check_indexes`` runs on ``index``: its consistency checks, whether
+        its settings are the configured ones, and its search checks."""
         key = self.index_key(index)
         return [
             dg.AssetCheckKey(key, name)
@@ -172,6 +175,7 @@ class Names:
                 COUNT_PARITY,
                 CONTENT_PARITY,
                 NO_ORPHANS,
+                SETTINGS_MATCH,
                 *search_check_names(index.search_checks),
             )
         ]

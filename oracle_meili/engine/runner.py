@@ -43,6 +43,7 @@ from oracle_meili.engine.result import (
     now,
 )
 from oracle_meili.engine.search_checks import SearchCheckOutcome, run_search_checks
+from oracle_meili.engine.settings_drift import SettingDifference, settings_drift
 from oracle_meili.engine.state import StateStore
 from oracle_meili.engine.workers import sliced_full_sync
 from oracle_meili.errors import OracleMeiliError
@@ -162,6 +163,11 @@ class Session:
     ) -> ConsistencyReport:
         """Compare the index with its source, document by document (reads only)."""
         return check_consistency(self.source(index), self.client, on_progress=on_progress)
+
+    def settings_drift(self, index: IndexConfig) -> list[SettingDifference]:
+        """The live index's settings that are not the configured ones, on every server
+        (reads only)."""
+        return settings_drift(index, self.client)
 
     def search_checks(self, index: IndexConfig) -> list[SearchCheckOutcome]:
         """The index's search checks, on the live index (reads only)."""

@@ -137,7 +137,7 @@ def test_checks_schedule_from_the_configuration() -> None:
     assert schedule.job_name == "check_indexes"
     (request,) = schedule.evaluate_tick(dg.build_schedule_context()).run_requests or []
     assert {key.name for key in request.asset_check_keys or []} == {
-        "document_count_parity", "content_parity", "no_orphans"
+        "document_count_parity", "content_parity", "no_orphans", "settings_match"
     }  # fmt: skip
 
 
@@ -165,6 +165,7 @@ def test_sync_runs_no_longer_carry_the_checks(
         "content_parity",
         "document_count_parity",
         "no_orphans",
+        "settings_match",
     ]
     assert all(getattr(e, "passed", False) for e in evaluations)
 

@@ -105,8 +105,8 @@ def test_vector_and_hybrid_search_on_user_provided_vectors(
         settings={"searchableAttributes": ["title"]},
     )  # fmt: skip
     sync.full(index)
-    embedder = sync.client.settings(index.name)["embedders"]["mini"]  # the client's model
-    assert (embedder.source, embedder.dimensions) == ("userProvided", 3)
+    embedder = sync.client.settings(index.name)["embedders"]["mini"]
+    assert (embedder["source"], embedder["dimensions"]) == ("userProvided", 3)
     semantic = sync.client.search(
         index.name, "", vector=[0.8, 0.2, 0], hybrid={"embedder": "mini", "semanticRatio": 1.0},
         limit=2,

@@ -410,6 +410,18 @@ def test_a_delete_reaches_a_document_off_its_hashed_shard(
         assert not node.existing_ids(index, [document_id], id_field="product_id")
 
 
+def test_settings_drift_compares_every_shard(synced: tuple[AppConfig, Runner, str]) -> None:
+    """A setting changed on one shard by hand is found there, and only there."""
+    config, sync, index = synced
+    with sync.session() as session:
+        assert session.settings_drift(config.indexes[0]) == []
+        node = session.client.nodes["s1"]  # type: ignore[attr-defined]
+        node.wait(node.update_settings(index, {"stopWords": ["the"]}), index)
+        (difference,) = session.settings_drift(config.indexes[0])
+    assert (difference.key, difference.server) == ("stopWords", "s1")
+    assert (difference.configured, difference.live) == ([], ["the"])
+
+
 def test_reconcile_deletes_orphans_on_their_shards(
     synced: tuple[AppConfig, Runner, str], demo: Path
 ) -> None:

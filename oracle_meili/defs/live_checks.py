@@ -1,4 +1,5 @@
-"""Each index's search checks (``search_checks:``) as Dagster asset checks on its asset.
+"""Checks of each live index that read only it: ``settings_match`` (its settings are the
+configured ones) and its search checks (``search_checks:``).
 
 No ``from __future__ import annotations``: Dagster reads the check function's annotations.
 """
@@ -15,13 +16,73 @@ from oracle_meili.defs.names import (
     DEFAULT_NAMES,
     NO_ORPHANS,
     SEARCH_CHECKS,
+    SETTINGS_CHECKS,
+    SETTINGS_MATCH,
     Names,
 )
 from oracle_meili.defs.resources import bound_runner, resource_keys
 from oracle_meili.engine.search_checks import SearchCheckOutcome
+from oracle_meili.engine.settings_drift import SettingDifference
 from oracle_meili.errors import ConfigError, OracleMeiliError
 
-_RESERVED = frozenset({CAUGHT_UP, COUNT_PARITY, CONTENT_PARITY, NO_ORPHANS})
+_RESERVED = frozenset({CAUGHT_UP, COUNT_PARITY, CONTENT_PARITY, NO_ORPHANS, SETTINGS_MATCH})
+
+
+def build_settings_checks(
+    indexes: Sequence[IndexConfig], names: Names = DEFAULT_NAMES
+) -> dg.AssetChecksDefinition:
+    """``settings_match`` on every index: one definition for all, like the other checks."""
+    by_key = {names.index_key(i): i for i in indexes}
+
+    @dg.multi_asset_check(
+        name=names(SETTINGS_CHECKS),
+        required_resource_keys=resource_keys(names),
+        can_subset=True,
+        specs=[
+            dg.AssetCheckSpec(
+                SETTINGS_MATCH,
+                asset=key,
+                description="The live index has the configured settings (on every shard).",
+            )
+            for key in by_key
+        ],
+    )
+    def _settings(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
+        failed: list[str] = []
+        with bound_runner(context, names).session() as session:
+            for check in sorted(context.selected_asset_check_keys, key=str):
+                index = by_key[check.asset_key]
+                try:
+                    drift = session.settings_drift(index)
+                except OracleMeiliError as e:
+                    context.log.error(f"{index.name}: the settings could not be read: {e}")
+                    failed.append(f"{index.name}: {e}")
+                    continue
+                yield settings_result(check.asset_key, drift)
+        if failed:
+            raise dg.Failure("the settings checks of " + "; ".join(failed))
+
+    return _settings
+
+
+def settings_result(key: dg.AssetKey, drift: list[SettingDifference]) -> dg.AssetCheckResult:
+    """``settings_match``: a warning naming each key that differs, with both values (a
+    changed ``settings:`` waits for a full sync or ``apply-settings``)."""
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=SETTINGS_MATCH,
+        passed=not drift,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "differing_keys": ", ".join(sorted({d.key for d in drift})) or "none",
+            "differences": dg.MetadataValue.json(
+                [
+                    {"key": d.key, "server": d.server, "configured": d.configured, "live": d.live}
+                    for d in drift
+                ]
+            ),
+        },
+    )
 
 
 def build_search_checks(

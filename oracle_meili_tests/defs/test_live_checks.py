@@ -1,4 +1,5 @@
-"""Search checks as Dagster asset checks, run by the job ``check_indexes``."""
+"""The checks of the live index (its settings, its search checks) as Dagster asset checks,
+run by the job ``check_indexes``."""
 
 from __future__ import annotations
 
@@ -48,8 +49,49 @@ def test_check_indexes_runs_the_search_checks_and_shows_what_came_back(
     top = earbuds.metadata["top_ids"].value
     assert isinstance(top, list) and len(top) == len(names)
     assert str(none.metadata["problems"].value).endswith("hits, more than 0")
-    # The consistency checks ran beside them.
+    # The consistency checks and the settings check ran beside them.
     assert {"document_count_parity", "content_parity", "no_orphans"} <= set(results)
+    assert results["settings_match"].passed
+
+
+def test_settings_match_names_each_setting_changed_since_the_index_was_built(
+    app_config: AppConfig, instance: dg.DagsterInstance
+) -> None:
+    """A changed ``settings:`` reaches the live index only with its next full sync: until
+    then `settings_match` warns, naming the key and both values; after it, it passes."""
+    index = app_config.indexes[0]
+    key = dg.AssetKey(["meilisearch", index.name])
+    defs = build_definitions(app_config, os.environ)
+    assert (
+        defs.resolve_job_def("sync_indexes")
+        .execute_in_process(instance=instance, partition_key="full", asset_selection=[key])
+        .success
+    )
+    settings = {**index.settings, "stopWords": ["the", "a"]}
+    changed = app_config.model_copy(
+        update={"indexes": (index.model_copy(update={"settings": settings}),)}
+    )
+    defs = build_definitions(changed, os.environ)
+
+    def settings_match() -> dg.AssetCheckEvaluation:
+        run = defs.resolve_job_def("check_indexes").execute_in_process(instance=instance)
+        (evaluation,) = [
+            e for e in run.get_asset_check_evaluations() if e.check_name == "settings_match"
+        ]
+        return evaluation
+
+    drifted = settings_match()
+    assert not drifted.passed and drifted.severity == dg.AssetCheckSeverity.WARN
+    assert drifted.metadata["differing_keys"].value == "stopWords"
+    differences = drifted.metadata["differences"].value
+    assert isinstance(differences, list)
+    assert [(d["configured"], d["live"]) for d in differences] == [(["a", "the"], [])]
+    assert (
+        defs.resolve_job_def("sync_indexes")
+        .execute_in_process(instance=instance, partition_key="full", asset_selection=[key])
+        .success
+    )
+    assert settings_match().passed
 
 
 def test_a_search_check_named_like_an_oracle_meili_check_is_refused(
