@@ -31,7 +31,7 @@ from oracle_meili.engine.result import SyncResult
 from oracle_meili.engine.runner import Runner
 from oracle_meili.errors import ConfigError, OracleMeiliError
 from oracle_meili.progress import ProgressReporter, terminal_progress
-from oracle_meili.state_stores import DEFAULT_STATE, exclusion_of, state_store
+from oracle_meili.state_stores import DEFAULT_STATE, exclusion_of, holding_index, state_store
 
 log = logging.getLogger("oracle_meili")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -68,12 +68,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _sync(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     index = config.index(args.index)
-    with state_store(args, config) as state:
+    with holding_index(args, config, index) as state:
         runner = Runner(config.source, config.meilisearch, state=state)
         result = runner.run(index, args.mode, on_progress=terminal_progress(index.name, log.info))
     if sys.stderr.isatty():
         print(file=sys.stderr)  # end the progress line
     print(orjson.dumps(result.to_json()).decode())
+    return 0
+
+
+def _apply_settings(args: argparse.Namespace) -> int:
+    """Give the live index its configured settings; one JSON line of what changed."""
+    config = load_config(args.config)
+    index = config.index(args.index)
+    with (
+        holding_index(args, config, index),
+        Runner(config.source, config.meilisearch).session() as session,
+    ):
+        result = session.apply_settings(
+            index,
+            in_place=args.in_place,
+            on_progress=lambda copied: log.info("%s: %d documents copied", index.name, copied),
+        )
+    print(orjson.dumps(asdict(result)).decode())
     return 0
 
 
@@ -246,6 +263,19 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=URL",
         help="a server removed from the shards, whose documents are moved off it "
         "(its key: MEILI_API_KEY_<NAME>); repeatable",
+    )
+
+    apply = command(
+        "apply-settings",
+        _apply_settings,
+        "give the live index its configured settings, built from its own documents",
+    )
+    with_config(apply)
+    apply.add_argument("--index", required=True, help="the index whose settings to apply")
+    apply.add_argument(
+        "--in-place",
+        action="store_true",
+        help="apply query-time settings to the live index directly (an error for others)",
     )
 
     check = command(

@@ -10,8 +10,9 @@ import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from oracle_meili.config import AppConfig, environment
-from oracle_meili.engine.follow import Exclusive, always
+from oracle_meili.config import AppConfig, IndexConfig, environment
+from oracle_meili.engine.follow import Exclusive
+from oracle_meili.engine.locks import IndexBusyError, file_exclusion
 from oracle_meili.engine.state import StateFile, StateStore
 
 DEFAULT_STATE = "sync_state.json"
@@ -44,13 +45,32 @@ def describe_store(state: StateStore) -> str:
 
 
 def exclusion_of(state: StateStore) -> Exclusive:
-    """How ``follow`` keeps its syncs from overlapping others: with the Dagster instance,
-    each sync holds the index's pool, as a sync run does; with a state file, nothing does
-    (only one process should sync an index)."""
+    """How a sync, ``follow`` and ``apply-settings`` keep from overlapping others on one
+    index: with the Dagster instance, each holds the index's pool, as a sync run does; with
+    a state file, a lock file per index beside it."""
     if isinstance(state, StateFile):
-        return always
+        return file_exclusion(state.path.resolve().parent)
     from oracle_meili.defs.state import DagsterInstanceState
     from oracle_meili.defs.throttle import follower_exclusion
 
     assert isinstance(state, DagsterInstanceState)
     return follower_exclusion(state.instance)
+
+
+@contextmanager
+def holding_index(
+    args: argparse.Namespace, config: AppConfig, index: IndexConfig
+) -> Iterator[StateStore]:
+    """The state store, with ``index`` held against other syncs and ``apply-settings`` of
+    it (see :func:`exclusion_of`) until the block ends.
+
+    Raises:
+        IndexBusyError: another process holds it.
+    """
+    with state_store(args, config) as state, exclusion_of(state)(index) as held:
+        if not held:
+            raise IndexBusyError(
+                f"index {index.name!r}: another process is syncing it or applying its "
+                "settings; run this again when it has finished"
+            )
+        yield state

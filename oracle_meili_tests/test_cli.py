@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import signal
@@ -20,7 +21,7 @@ from pydantic import SecretStr
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import RunningMeilisearch, free_port
 from oracle_meili.cli import _parser, main
-from oracle_meili.config import MeilisearchConfig
+from oracle_meili.config import MeilisearchConfig, load_config
 
 
 @pytest.fixture
@@ -269,3 +270,53 @@ def test_help_reads_as_text_and_says_what_every_option_is() -> None:
         for action in command._actions:
             if action.option_strings and action.dest != "help":
                 assert action.help, f"oracle-meili {name} {action.option_strings[0]}: no help"
+
+
+def test_apply_settings_keeps_syncs_out_and_loses_no_change(
+    cli_env: Path, index_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A row changes while apply-settings copies the index: a sync started then is refused
+    (it would write to the index about to be replaced), the next one after the swap brings
+    the change, and it is searchable under the new settings."""
+    main(["demo", "--rows", "300"])
+    assert main(["sync", "--config", "config.yaml", "--index", index_name, "--mode", "full"]) == 0
+    config = yaml.safe_load((cli_env / "config.yaml").read_text())
+    config["indexes"][0]["settings"] = {"synonyms": {"kettle": ["zyxwv"]}}
+    (cli_env / "config.yaml").write_text(yaml.safe_dump(config))
+    during: list[int] = []
+
+    class WhileCopying(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "documents copied" not in record.getMessage() or during:
+                return
+            engine = sa.create_engine("sqlite:///demo/demo.db")
+            with engine.begin() as c:
+                c.execute(sa.text(
+                    "UPDATE PRODUCTS SET NAME = 'Zyxwv', UPDATED_AT = '2031-01-01 00:00:00' "
+                    "WHERE PRODUCT_ID = (SELECT MIN(PRODUCT_ID) FROM PRODUCTS "
+                    "WHERE IS_DELETED = 'N')"
+                ))  # fmt: skip
+            engine.dispose()
+            sync = ["sync", "--config", "config.yaml", "--index", index_name]
+            during.append(main([*sync, "--mode", "incremental"]))
+
+    handler = WhileCopying()
+    logging.getLogger("oracle_meili").addHandler(handler)
+    try:
+        assert main(["apply-settings", "--config", "config.yaml", "--index", index_name]) == 0
+    finally:
+        logging.getLogger("oracle_meili").removeHandler(handler)
+    assert during == [1]
+    out, err = capsys.readouterr()
+    assert "another process is syncing it or applying its settings" in err
+    applied = orjson.loads(out.strip().splitlines()[-1])
+    assert (applied["how"], applied["changed"]) == ("copy", ["synonyms"])
+    assert (
+        main(["sync", "--config", "config.yaml", "--index", index_name, "--mode", "incremental"])
+        == 0
+    )
+    client = MeiliClient(load_config("config.yaml").meilisearch)
+    # The changed row, found through the new synonym.
+    hits = client.search(index_name, "kettle", limit=1000)["hits"]
+    assert "Zyxwv" in [h["name"] for h in hits]
+    client.close()

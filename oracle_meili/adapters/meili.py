@@ -124,6 +124,10 @@ class MeiliClient:
         self.wait(task.task_uid, live)
         return int(task.task_uid)
 
+    def primary_key(self, uid: str) -> str:
+        """The index's primary key (its documents' id field)."""
+        return str(self._call(self._client.get_raw_index, uid)["primaryKey"])
+
     def document_count(self, uid: str) -> int:
         stats = self._call(self._client.index(uid).get_stats)
         return int(stats.number_of_documents)

@@ -171,6 +171,10 @@ class ShardedClient:
     def rename(self, build: str, live: str) -> TaskRef:
         return self.swap(live, build)
 
+    def primary_key(self, uid: str) -> str:
+        """The primary key of the index on the first shard (every shard's is the same)."""
+        return self.nodes[self.names[0]].primary_key(uid)
+
     def document_count(self, uid: str) -> int:
         return sum(self.counts(uid).values())
 

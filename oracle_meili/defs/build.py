@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from oracle_meili.config import AppConfig, IndexConfig, Orchestration
+from oracle_meili.defs.apply_settings import build_apply_settings_job
 from oracle_meili.defs.assets import build_index_asset
 from oracle_meili.defs.checks import build_consistency_checks
 from oracle_meili.defs.follow import build_follow_job, build_follow_sensor, follow_groups
@@ -44,6 +45,7 @@ class SharedJobs:
     checks: SyncJob
     observe: SyncJob | None
     reconcile: dg.JobDefinition
+    apply_settings: dg.JobDefinition
     reshard: dg.JobDefinition | None
 
     @classmethod
@@ -56,11 +58,19 @@ class SharedJobs:
             checks=build_checks_job(indexes, names),
             observe=build_observe_job(translated),
             reconcile=build_reconcile_job(indexes, names),
+            apply_settings=build_apply_settings_job(indexes, names),
             reshard=build_reshard_job(indexes, names) if sharded else None,
         )
 
     def all(self) -> list[SyncJob | dg.JobDefinition]:
-        jobs = [*self.sync.values(), self.checks, self.observe, self.reconcile, self.reshard]
+        jobs = [
+            *self.sync.values(),
+            self.checks,
+            self.observe,
+            self.reconcile,
+            self.apply_settings,
+            self.reshard,
+        ]
         return [job for job in jobs if job is not None]
 
 

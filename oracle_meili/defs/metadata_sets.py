@@ -109,6 +109,14 @@ class ReconcileMetadata(OracleMeiliMetadata):
     orphan_sample: dg.JsonMetadataValue | None = None
 
 
+class SettingsAppliedMetadata(OracleMeiliMetadata):
+    """What an apply_settings run changed, observed on the index asset."""
+
+    settings_applied: str | None = None
+    settings_applied_how: str | None = None
+    settings_documents: int | None = None
+
+
 class ReshardMetadata(OracleMeiliMetadata):
     """What a reshard run moved, and where the documents are now, observed on the index."""
 

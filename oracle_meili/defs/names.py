@@ -62,6 +62,7 @@ SLICED_SYNC_JOB = "sync_sliced_indexes"
 CHECKS_JOB = "check_indexes"
 OBSERVE_JOB = "observe_sources"
 RECONCILE_JOB = "reconcile_index"
+APPLY_SETTINGS_JOB = "apply_settings"
 RESHARD_JOB = "reshard_index"
 
 

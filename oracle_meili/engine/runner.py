@@ -27,6 +27,7 @@ from oracle_meili.adapters.probe import change_markers_of, probe_statement
 from oracle_meili.adapters.shards import meili_client
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig, MeilisearchConfig, SourceConfig, SyncMode
+from oracle_meili.engine.apply_settings import ApplySettingsResult, apply_settings
 from oracle_meili.engine.consistency import ConsistencyReport, check_consistency
 from oracle_meili.engine.freshness import late_commits_until
 from oracle_meili.engine.full import full_sync
@@ -163,6 +164,17 @@ class Session:
     ) -> ConsistencyReport:
         """Compare the index with its source, document by document (reads only)."""
         return check_consistency(self.source(index), self.client, on_progress=on_progress)
+
+    def apply_settings(
+        self,
+        index: IndexConfig,
+        *,
+        in_place: bool = False,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> ApplySettingsResult:
+        """Give the live index its configured settings, from its own documents (see
+        :mod:`~oracle_meili.engine.apply_settings`); never reads the source."""
+        return apply_settings(index, self.client, in_place=in_place, on_progress=on_progress)
 
     def settings_drift(self, index: IndexConfig) -> list[SettingDifference]:
         """The live index's settings that are not the configured ones, on every server

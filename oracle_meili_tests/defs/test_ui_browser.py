@@ -38,8 +38,9 @@ def test_lineage_shows_the_source_table_upstream_of_a_healthy_index(
     expect(page.get_by_text(dagster_ui.index, exact=True).first).to_be_visible()
     expect(page.get_by_role("link", name="2 partitions")).to_be_visible()
     expect(page.get_by_text("100% filled")).to_be_visible()
-    # The sync's own check (caught_up) and the three consistency checks of check_indexes.
-    expect(page.get_by_text("4 / 4 Passed")).to_be_visible()
+    # The sync's own check (caught_up), and the three consistency checks and the settings
+    # check of check_indexes.
+    expect(page.get_by_text("5 / 5 Passed")).to_be_visible()
     expect(
         page.get_by_text(re.compile("never been materialized|Never materialized"))
     ).to_have_count(0)

@@ -422,6 +422,24 @@ def test_settings_drift_compares_every_shard(synced: tuple[AppConfig, Runner, st
     assert (difference.configured, difference.live) == ([], ["the"])
 
 
+def test_apply_settings_runs_on_every_shard(synced: tuple[AppConfig, Runner, str]) -> None:
+    """Each shard gets a new index with the configured settings, from its own documents:
+    every document stays on its shard, and the federated search sees the change."""
+    config, sync, index = synced
+    settings = {**config.indexes[0].settings, "synonyms": {"zyxwv": ["kettle"]}}
+    changed = config.model_copy(
+        update={"indexes": (config.indexes[0].model_copy(update={"settings": settings}),)}
+    )
+    with sync.session() as session:
+        held = ids_by_shard(session.client, index)  # type: ignore[arg-type]
+        assert not hit_ids(session.client, index, "zyxwv")  # type: ignore[arg-type]
+        result = session.apply_settings(changed.indexes[0])
+        assert (result.how, result.changed) == ("copy", ("synonyms",))
+        assert session.settings_drift(changed.indexes[0]) == []
+        assert ids_by_shard(session.client, index) == held  # type: ignore[arg-type]
+        assert hit_ids(session.client, index, "zyxwv")  # type: ignore[arg-type]
+
+
 def test_reconcile_deletes_orphans_on_their_shards(
     synced: tuple[AppConfig, Runner, str], demo: Path
 ) -> None:
