@@ -35,13 +35,13 @@ def check_command(args: argparse.Namespace) -> int:
         drift = session.settings_drift(index)
         searches = session.search_checks(index)
     if args.json:
-        shown = report.to_json()
-        shown["settings_drift"] = [
+        report_json = report.to_json()
+        report_json["settings_drift"] = [
             {"key": d.key, "server": d.server, "configured": d.configured, "live": d.live}
             for d in drift
         ]
-        shown["search_checks"] = [search_json(o) for o in searches]
-        print(orjson.dumps(shown).decode())
+        report_json["search_checks"] = [search_json(o) for o in searches]
+        print(orjson.dumps(report_json).decode())
     else:
         print(report.summary())
         print(settings_line(index, drift))

@@ -74,8 +74,8 @@ def build_index_asset(
 ) -> dg.AssetsDefinition:
     """The asset for one index, as the translator's ``spec`` describes it: partition
     ``full`` rebuilds it, ``incremental`` updates it."""
-    shown = orchestration or Orchestration()
-    spec = spec or default_index_spec(index, shown, names.source_kind)
+    orchestration = orchestration or Orchestration()
+    spec = spec or default_index_spec(index, orchestration, names.source_kind)
 
     @dg.asset(
         key=spec.key,
@@ -102,7 +102,7 @@ def build_index_asset(
         # On the asset, not only on the job: a materialization launched from the UI retries
         # like one launched by a schedule or the sensor.
         retry_policy=SYNC_RETRY_POLICY,
-        freshness_policy=freshness_policy(shown.freshness),
+        freshness_policy=freshness_policy(orchestration.freshness),
     )
     def _index_asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:  # type: ignore[type-arg]
         mode = context.partition_key

@@ -23,7 +23,7 @@ from oracle_meili.defs.apply_settings import build_apply_settings_job
 from oracle_meili.defs.assets import build_index_asset
 from oracle_meili.defs.checks import build_consistency_checks
 from oracle_meili.defs.follow import build_follow_job, build_follow_sensor, follow_groups
-from oracle_meili.defs.jobs import SyncJob, build_checks_job, build_sync_jobs, sync_job_of
+from oracle_meili.defs.jobs import AssetJob, build_checks_job, build_sync_jobs, sync_job_of
 from oracle_meili.defs.live_checks import build_search_checks, build_settings_checks
 from oracle_meili.defs.names import Names, source_kind
 from oracle_meili.defs.reconcile import build_reconcile_job
@@ -41,9 +41,9 @@ from oracle_meili.defs.translator import OracleMeiliTranslator, Translated, tran
 class SharedJobs:
     """The jobs of a code location: a fixed few, whatever the number of indexes."""
 
-    sync: dict[str, SyncJob]
-    checks: SyncJob
-    observe: SyncJob | None
+    sync: dict[str, AssetJob]
+    checks: AssetJob
+    observe: AssetJob | None
     reconcile: dg.JobDefinition
     apply_settings: dg.JobDefinition
     reshard: dg.JobDefinition | None
@@ -62,7 +62,7 @@ class SharedJobs:
             reshard=build_reshard_job(indexes, names) if sharded else None,
         )
 
-    def all(self) -> list[SyncJob | dg.JobDefinition]:
+    def all(self) -> list[AssetJob | dg.JobDefinition]:
         jobs = [
             *self.sync.values(),
             self.checks,
@@ -79,7 +79,7 @@ class IndexDefinitions:
     """What Dagster holds for one index."""
 
     asset: dg.AssetsDefinition
-    sync: SyncJob
+    sync: AssetJob
     schedules: tuple[dg.ScheduleDefinition, ...]
 
 

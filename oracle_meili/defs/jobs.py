@@ -23,7 +23,7 @@ from oracle_meili.defs.names import (
     sync_job_name,
 )
 
-SyncJob = UnresolvedAssetJobDefinition
+AssetJob = UnresolvedAssetJobDefinition
 # The sync step tried again when what failed may pass later (Meilisearch or the database down
 # longer than the engine's own retries); the asset marks final failures as not retryable.
 # A full sync retried resumes from its checkpoint.
@@ -34,7 +34,7 @@ SYNC_RETRY_POLICY = dg.RetryPolicy(
 
 def build_sync_jobs(
     indexes: Sequence[IndexConfig], names: Names = DEFAULT_NAMES
-) -> dict[str, SyncJob]:
+) -> dict[str, AssetJob]:
     """``sync_indexes``, and ``sync_sliced_indexes`` when an index has ``parallel`` above 1.
 
     ``sync_indexes`` runs in process: a sync is one step, and skipping the per-step
@@ -62,12 +62,12 @@ def build_sync_jobs(
     return jobs
 
 
-def sync_job_of(index: IndexConfig, jobs: dict[str, SyncJob]) -> SyncJob:
+def sync_job_of(index: IndexConfig, jobs: dict[str, AssetJob]) -> AssetJob:
     """The sync job that holds ``index``."""
     return jobs[sync_job_name(index)]
 
 
-def build_checks_job(indexes: Sequence[IndexConfig], names: Names = DEFAULT_NAMES) -> SyncJob:
+def build_checks_job(indexes: Sequence[IndexConfig], names: Names = DEFAULT_NAMES) -> AssetJob:
     """``check_indexes``: the consistency checks and the search checks, on demand or on
     ``schedule.checks``.
 

@@ -137,7 +137,7 @@ class NoValueIOManager(dg.ConfigurableIOManager):
         return None
 
 
-def runner(
+def runner_over(
     source: SourceResource,
     meilisearch: MeilisearchResource,
     *,
@@ -152,9 +152,9 @@ def runner(
 def bound_runner(
     context: HasResources, names: Names, *, state: StateStore | None = None, probe: bool = False
 ) -> Runner:
-    """:func:`runner` over the resources an op, asset, check or sensor was given under the
+    """:func:`runner_over` the resources an op, asset, check or sensor was given under the
     keys of ``names``."""
-    return runner(
+    return runner_over(
         source_of(context, names), meilisearch_of(context, names), state=state, probe=probe
     )
 

@@ -10,7 +10,7 @@ from typing import Literal
 import dagster as dg
 
 from oracle_meili.config import IndexConfig, ScheduleConfig, SyncMode
-from oracle_meili.defs.jobs import SyncJob
+from oracle_meili.defs.jobs import AssetJob
 from oracle_meili.defs.names import (
     DEFAULT_NAMES,
     Names,
@@ -25,7 +25,7 @@ from oracle_meili.errors import ConfigError
 
 
 def build_schedules(
-    index: IndexConfig, schedule: ScheduleConfig, job: SyncJob, names: Names = DEFAULT_NAMES
+    index: IndexConfig, schedule: ScheduleConfig, job: AssetJob, names: Names = DEFAULT_NAMES
 ) -> list[dg.ScheduleDefinition]:
     """A schedule per configured cron expression, each requesting one partition.
 
@@ -52,7 +52,7 @@ def build_schedules(
 def _schedule(
     index: IndexConfig,
     schedule: ScheduleConfig,
-    job: SyncJob,
+    job: AssetJob,
     mode: SyncMode,
     cron: str,
     names: Names,
@@ -82,7 +82,7 @@ def _schedule(
 def build_job_schedule(
     index: IndexConfig,
     schedule: ScheduleConfig,
-    job: SyncJob | dg.JobDefinition,
+    job: AssetJob | dg.JobDefinition,
     *,
     what: Literal["reconcile", "checks", "observe"],
     names: Names = DEFAULT_NAMES,

@@ -23,7 +23,7 @@ import dagster as dg
 import orjson
 
 from oracle_meili.config import ChangeSensorConfig, IndexConfig
-from oracle_meili.defs.jobs import SyncJob
+from oracle_meili.defs.jobs import AssetJob
 from oracle_meili.defs.metadata import last_syncs
 from oracle_meili.defs.names import DEFAULT_NAMES, Names, change_sensor_name, index_tag
 from oracle_meili.defs.resources import bound_runner, resource_keys
@@ -50,7 +50,7 @@ class Watched:
     """An index a change sensor watches, and the job that syncs it."""
 
     index: IndexConfig
-    job: SyncJob
+    job: AssetJob
     # The index's asset, and its tables' (observed at each change the sensor sees).
     key: dg.AssetKey
     table_keys: tuple[dg.AssetKey, ...]
@@ -59,7 +59,7 @@ class Watched:
 
 
 def build_change_sensors(
-    entries: Sequence[tuple[IndexConfig, ChangeSensorConfig | None, SyncJob]],
+    entries: Sequence[tuple[IndexConfig, ChangeSensorConfig | None, AssetJob]],
     *,
     clock: Clock = now,
     names: Names = DEFAULT_NAMES,

@@ -51,8 +51,8 @@ def build_sliced_index_asset(
 ) -> dg.AssetsDefinition:
     """The asset of an index with ``parallel`` above 1 (see the module docstring), as the
     translator's ``spec`` describes it."""
-    shown = orchestration or Orchestration()
-    spec = spec or default_index_spec(index, shown, names.source_kind)
+    orchestration = orchestration or Orchestration()
+    spec = spec or default_index_spec(index, orchestration, names.source_kind)
     name = spec.key.to_python_identifier()
     tables = {f"table_{n}": dep.asset_key for n, dep in enumerate(spec.deps)}
     needs = resource_keys(names)
@@ -79,11 +79,15 @@ def build_sliced_index_asset(
         url = meilisearch_of(context, names).settings().url
         state = DagsterRunState(context, meilisearch_url=url, names=names)
         try:
-            kept = state.plan(index.name)
-            refuse_running_plan(context, kept)
+            saved_plan = state.plan(index.name)
+            refuse_running_plan(context, saved_plan)
             with bound_runner(context, names).session() as session:
                 plan, done = begin_slices(
-                    session.source(index), session.client, state, kept=kept, owner=context.run_id
+                    session.source(index),
+                    session.client,
+                    state,
+                    saved_plan=saved_plan,
+                    owner=context.run_id,
                 )
         except Exception as e:
             raise run_failure(e) from e
@@ -181,7 +185,7 @@ def build_sliced_index_asset(
             "index": dg.AssetOut.from_spec(
                 # Its dependencies are the graph's inputs (`ins`), not the spec's.
                 spec.replace_attributes(
-                    deps=[], freshness_policy=freshness_policy(shown.freshness)
+                    deps=[], freshness_policy=freshness_policy(orchestration.freshness)
                 ),
                 io_manager_key=step_io,
             )

@@ -17,7 +17,7 @@ import dagster as dg
 
 from oracle_meili.config import IndexConfig
 from oracle_meili.defs.dagster_private import DATA_VERSION_TAG
-from oracle_meili.defs.jobs import SyncJob
+from oracle_meili.defs.jobs import AssetJob
 from oracle_meili.defs.metadata import utc_timestamp
 from oracle_meili.defs.metadata_sets import SourceObservation, TableMetadataSet
 from oracle_meili.defs.names import DEFAULT_NAMES, OBSERVE_JOB, Names
@@ -109,7 +109,7 @@ def table_schema(columns: Sequence[tuple[str, str]]) -> dg.TableSchema:
     )
 
 
-def build_observe_job(translated: Translated) -> SyncJob | None:
+def build_observe_job(translated: Translated) -> AssetJob | None:
     """``observe_sources``: observes source tables (select them; ``schedule.observe``)."""
     keys = sorted((translated.tables[t].key for t in translated.observed), key=str)
     if not keys:

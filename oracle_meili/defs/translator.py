@@ -64,14 +64,14 @@ class OracleMeiliTranslator:
         return self.table_spec(data)
 
     def index_spec(self, data: IndexAsset) -> dg.AssetSpec:
-        shown = data.orchestration
+        orchestration = data.orchestration
         return dg.AssetSpec(
             key=index_asset_key(data.index),
             deps=list(data.table_keys),
-            group_name=shown.group,
+            group_name=orchestration.group,
             kinds={"meilisearch"},
-            owners=list(shown.owners),
-            tags=dict(shown.tags),
+            owners=list(orchestration.owners),
+            tags=dict(orchestration.tags),
             description=index_description(data.index),
             metadata=dict(IndexDescription(source=data.index.source_label)),
         )

@@ -50,12 +50,12 @@ def begin_slices(
     client: SearchBackend,
     state: StateStore,
     *,
-    kept: SlicedPlan | None,
+    saved_plan: SlicedPlan | None,
     owner: str | None = None,
 ) -> tuple[SlicedPlan, dict[int, FullSyncCheckpoint]]:
-    """Plan (or resume ``kept``, the plan in ``state``), keep the plan in ``state`` for the
+    """Plan (or resume ``saved_plan``, the plan in ``state``), keep the plan in ``state`` for the
     slices, and return it with the checkpoints its slices already have."""
-    plan = plan_slices(source, client, resume=kept, owner=owner)
+    plan = plan_slices(source, client, resume=saved_plan, owner=owner)
     state.save_plan(plan)
     return plan, state.slice_checkpoints(plan.index, plan.build_index)
 

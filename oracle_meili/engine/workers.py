@@ -85,7 +85,7 @@ def sliced_full_sync(
         SyncError: the completeness checks failed; the build is dropped.
     """
     index = source.index
-    plan, slices = begin_slices(source, client, state, kept=state.plan(index.name))
+    plan, slices = begin_slices(source, client, state, saved_plan=state.plan(index.name))
     todo = unfinished(plan, slices)
     limit = source_config.max_concurrent_syncs or plan.slices
     processes = max(1, min(len(todo), limit))

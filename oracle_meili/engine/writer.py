@@ -43,9 +43,9 @@ class DocumentWriter:
         full = self._buffer.full_before(len(line))
         if full is not None:
             events += self._send(full)
-        alone = self._buffer.append(key, line)
-        if alone is not None:
-            events += self._send(alone)
+        oversized = self._buffer.append(key, line)
+        if oversized is not None:
+            events += self._send(oversized)
         return events or _NOTHING
 
     def delete(self, ids: Sequence[DocumentId]) -> list[SyncEvent]:
