@@ -25,7 +25,7 @@ import orjson
 from oracle_meili import demo
 from oracle_meili.adapters.server import meilisearch_server
 from oracle_meili.cli_reports import check_command, history_command, status_command
-from oracle_meili.config import environment, leaving_servers, load_config
+from oracle_meili.config import demo_environment, environment, leaving_servers, load_config
 from oracle_meili.engine.follow import follow
 from oracle_meili.engine.result import SyncResult
 from oracle_meili.engine.runner import Runner
@@ -39,6 +39,10 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # A second terminal beside `./dev demo` reaches the demo's servers, instance and
+    # configuration through the file it writes; the environment and .env come first.
+    for name, value in demo_environment().items():
+        os.environ.setdefault(name, value)
     level = args.log_level or os.environ.get("LOG_LEVEL", "INFO").upper()
     if level not in LOG_LEVELS:
         print(f"oracle-meili: LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}", file=sys.stderr)

@@ -9,8 +9,9 @@ from typing import Any
 import orjson
 
 from oracle_meili.config import IndexConfig, load_config
-from oracle_meili.engine.runner import Runner, Session
+from oracle_meili.engine.runner import Runner
 from oracle_meili.engine.search_checks import SearchCheckOutcome
+from oracle_meili.engine.session import Session
 from oracle_meili.engine.settings_drift import SettingDifference
 from oracle_meili.errors import OracleMeiliError
 from oracle_meili.progress import ProgressReporter

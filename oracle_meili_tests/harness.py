@@ -3,7 +3,9 @@ and the engine calls the tests repeat (public client methods only)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,11 +13,31 @@ import sqlalchemy as sa
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig
+from oracle_meili.engine.checkpoint import FullSyncCheckpoint
 from oracle_meili.engine.consistency import ConsistencyReport, check_consistency
 from oracle_meili.engine.full import full_sync
 from oracle_meili.engine.incremental import incremental_sync
 from oracle_meili.engine.reconcile import ReconcileResult, reconcile
 from oracle_meili.engine.result import SyncResult
+from oracle_meili.engine.state import StateFile
+
+
+class RecordedState(StateFile):
+    """A state file that also lists every checkpoint saved, and calls ``on_checkpoint``
+    with each (a test's fault injection)."""
+
+    def __init__(
+        self, path: Path, on_checkpoint: Callable[[FullSyncCheckpoint], None] | None = None
+    ) -> None:
+        super().__init__(path)
+        self.checkpoints: list[FullSyncCheckpoint] = []
+        self.on_checkpoint = on_checkpoint
+
+    def save_checkpoint(self, checkpoint: FullSyncCheckpoint) -> None:
+        super().save_checkpoint(checkpoint)
+        self.checkpoints.append(checkpoint)
+        if self.on_checkpoint is not None:
+            self.on_checkpoint(checkpoint)
 
 
 @dataclass

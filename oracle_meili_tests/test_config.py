@@ -257,3 +257,25 @@ def test_empty_or_conflicting_shards_are_errors_naming_the_key(
             {"indexes": [INDEX], "meilisearch": meilisearch},
             {**ORACLE_ENV, "MEILI_URL": "http://d:7700"},
         )
+
+
+def test_only_the_command_line_reads_the_running_demo_s_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A code location, a Component or a Python caller reads the environment and `.env`;
+    `.state/demo.env` (what `./dev demo` writes for a second terminal) only the CLI."""
+    from oracle_meili.cli import main
+    from oracle_meili.config import environment
+
+    monkeypatch.chdir(tmp_path)
+    # Set, then unset: monkeypatch then restores it however the CLI changes it.
+    monkeypatch.setenv("ORACLE_MEILI_CONFIG", "restored")
+    monkeypatch.delenv("ORACLE_MEILI_CONFIG")
+    (tmp_path / ".state").mkdir()
+    (tmp_path / ".state" / "demo.env").write_text("ORACLE_MEILI_CONFIG=from-demo.yaml\n")
+    (tmp_path / ".env").write_text("ORACLE_MEILI_TEST_VARIABLE=from-dotenv\n")
+    seen = environment()
+    assert seen["ORACLE_MEILI_TEST_VARIABLE"] == "from-dotenv"
+    assert "ORACLE_MEILI_CONFIG" not in seen
+    assert main(["status"]) == 1  # the CLI looked for the demo's configuration file
+    assert "from-demo.yaml" in capsys.readouterr().err

@@ -29,7 +29,8 @@ def test_defs_load_with_demo_config(monkeypatch: pytest.MonkeyPatch) -> None:
     assert source.metadata["dagster/table_name"] == "PRODUCTS"
     # A fixed few jobs, whatever the number of indexes.
     assert {job.name for job in defs.jobs or []} == {
-        "sync_indexes", "check_indexes", "observe_sources", "reconcile_index", "follow_changes"
+        "sync_indexes", "check_indexes", "observe_sources", "reconcile_index", "apply_settings",
+        "follow_changes",
     }  # fmt: skip
     assert defs.resolve_schedule_def("sync_products_incremental").cron_schedule == "*/5 * * * *"
     assert defs.resolve_schedule_def("sync_products_full").cron_schedule == "0 3 * * *"

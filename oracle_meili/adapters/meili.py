@@ -1,14 +1,11 @@
-"""One Meilisearch server, as the sync engine needs it (the
-:class:`~oracle_meili.adapters.backend.SearchBackend` of a single server): index management,
-NDJSON uploads and task status (payloads and the window of tasks in flight are in
-:mod:`oracle_meili.adapters.payloads`).
+"""One Meilisearch server: the :class:`~oracle_meili.adapters.backend.SearchBackend` of a
+single server (index management, uploads, task status).
 
-Uses the official client for everything but document uploads and deletions, which go
-through one ``requests.Session``: it reuses connections and sends an NDJSON buffer as it is
-(the official client takes neither a memoryview nor raw NDJSON bytes). Every request goes
-through one retry wrapper (:func:`oracle_meili.retry.retrying`, ``meilisearch.retries``).
-Every task is awaited and checked: a failed task raises :class:`MeilisearchTaskError`; the
-client's own ``wait_for_task`` would return it silently.
+The official client for everything but uploads, deletions and whole-index reads, which go
+through :class:`~oracle_meili.adapters.meili_http.DocumentsHttp`; every request through one
+retry wrapper (:func:`oracle_meili.retry.retrying`, ``meilisearch.retries``). Every task is
+awaited and checked: a failed task raises :class:`MeilisearchTaskError` (the client's own
+``wait_for_task`` would return it silently).
 """
 
 from __future__ import annotations
@@ -19,12 +16,11 @@ from typing import Any, cast
 
 import meilisearch
 import orjson
-import requests
 from meilisearch.errors import MeilisearchApiError, MeilisearchCommunicationError
 from meilisearch.errors import MeilisearchTimeoutError as ClientTimeoutError
 
 from oracle_meili.adapters.backend import DocumentKey, TaskRef
-from oracle_meili.adapters.meili_http import first_line, transient_status, why_unreachable
+from oracle_meili.adapters.meili_http import DocumentsHttp, transient_status, why_unreachable
 from oracle_meili.config import MeilisearchConfig
 from oracle_meili.errors import (
     MeilisearchError,
@@ -47,20 +43,16 @@ class MeiliClient:
         api_key = config.api_key.get_secret_value() if config.api_key else None
         self.url = config.url.rstrip("/")
         self._client = meilisearch.Client(self.url, api_key, timeout=int(config.timeout_seconds))
-        self._session = requests.Session()
-        if api_key:
-            self._session.headers["Authorization"] = f"Bearer {api_key}"
+        self._http = DocumentsHttp(self.url, api_key, timeout_seconds=config.timeout_seconds)
 
     def close(self) -> None:
-        self._session.close()
+        self._http.close()
 
     def __enter__(self) -> MeiliClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # -- server ------------------------------------------------------------------------------
 
     def check_health(self) -> None:
         """Raise :class:`MeilisearchUnavailableError` unless the server answers healthy
@@ -72,8 +64,6 @@ class MeiliClient:
     def prepare_writes(self) -> None:
         """What a server needs before a sync writes to it: nothing for one server (shards
         need their network; see :class:`~oracle_meili.adapters.shards.ShardedClient`)."""
-
-    # -- indexes -----------------------------------------------------------------------------
 
     def index_exists(self, uid: str) -> bool:
         try:
@@ -132,13 +122,12 @@ class MeiliClient:
         stats = self._call(self._client.index(uid).get_stats)
         return int(stats.number_of_documents)
 
-    # -- documents ---------------------------------------------------------------------------
-
     def add_documents(
         self, uid: str, payload: bytes | bytearray | memoryview, *, primary_key: str
     ) -> int:
         """Send one NDJSON payload as one task (add or replace documents). Returns its uid."""
-        return self._post_task(
+        return retrying(self.config.retries)(
+            self._http.post_task,
             uid,
             "documents",
             # Any buffer is sent as it is; bytes(payload) would copy up to 64 MiB.
@@ -150,7 +139,8 @@ class MeiliClient:
 
     def delete_documents(self, uid: str, ids: Sequence[DocumentKey]) -> int:
         """Delete documents by id as one task. Returns its uid."""
-        return self._post_task(
+        return retrying(self.config.retries)(
+            self._http.post_task,
             uid,
             "documents/delete-batch",
             orjson.dumps(list(ids)),
@@ -169,10 +159,9 @@ class MeiliClient:
         """Every document of an index as plain JSON, ``chunk`` at a time (bounded memory);
         with ``retrieve_vectors``, their ``_vectors`` too, in the form Meilisearch takes back.
 
-        Read on the upload session and parsed with orjson, not through the official client:
-        its stdlib JSON parse and ``Document`` wrappers made reading 100,000 documents
-        1.33 s against 0.90 s here, and the consistency check, ``reconcile`` and
-        ``apply-settings`` read whole indexes."""
+        Read through :class:`~oracle_meili.adapters.meili_http.DocumentsHttp`, parsed with
+        orjson: the consistency check, ``reconcile`` and ``apply-settings`` read whole
+        indexes."""
         offset = 0
         while True:
             parameters: dict[str, Any] = {"limit": chunk, "offset": offset}
@@ -180,31 +169,13 @@ class MeiliClient:
                 parameters["fields"] = list(fields)
             if retrieve_vectors:
                 parameters["retrieveVectors"] = True
-            page = retrying(self.config.retries)(self._fetch_documents, uid, parameters)
+            page = retrying(self.config.retries)(self._http.fetch_documents, uid, parameters)
             results: list[dict[str, Any]] = page["results"]
             if results:
                 yield results
             if len(results) < chunk:
                 return
             offset += chunk
-
-    def _fetch_documents(self, uid: str, parameters: dict[str, Any]) -> dict[str, Any]:
-        """One page of ``POST /indexes/{uid}/documents/fetch``."""
-        try:
-            response = self._session.post(
-                f"{self.url}/indexes/{uid}/documents/fetch",
-                data=orjson.dumps(parameters),
-                headers={"Content-Type": "application/json"},
-                timeout=self.config.timeout_seconds,
-            )
-        except requests.RequestException as e:
-            raise MeilisearchUnavailableError(
-                f"index {uid!r}: reading documents from {self.url} failed: {first_line(e)}"
-            ) from None
-        if response.status_code != 200:
-            raise self._answer_error(response, uid)
-        page: dict[str, Any] = orjson.loads(response.content)
-        return page
 
     def document_ids(self, uid: str, *, id_field: str, chunk: int) -> Iterator[list[Any]]:
         """Every document id of an index, ``chunk`` at a time (bounded memory)."""
@@ -255,24 +226,16 @@ class MeiliClient:
         result: dict[str, Any] = self._call(self._client.multi_search, queries, federation)
         return result
 
-    # -- network -----------------------------------------------------------------------------
-
     def configure_network(self, *, self_name: str, remotes: dict[str, dict[str, Any]]) -> None:
         """Turn on the ``network`` experimental feature (Community Edition) and name this
         server and its remotes, so that a federated search sent here reaches all of them."""
         self._call(self._client.update_experimental_features, {"network": True})
         self._call(self._client.add_or_update_networks, {"self": self_name, "remotes": remotes})
 
-    # -- tasks -------------------------------------------------------------------------------
-
     def wait(self, task: TaskRef, index: str) -> dict[str, Any]:
         """Wait until a task finishes; raise :class:`MeilisearchTaskError` unless it succeeded.
-
-        Returns the task's ``details`` (e.g. ``deletedDocuments`` of a deletion).
-
-        Polls with a growing interval (10 ms to 100 ms) up to ``task_timeout_seconds``: a
-        task status is a cheap request, and a late poll adds straight to the sync's latency.
-        """
+        Returns the task's ``details`` (e.g. ``deletedDocuments`` of a deletion). A task
+        status is a cheap request, and a late poll adds straight to a sync's latency."""
         if not isinstance(task, int):
             # A task of shards (a checkpoint taken with `meilisearch.shards`): not this
             # server's, so it counts as not landed and its rows are sent again.
@@ -283,19 +246,7 @@ class MeiliClient:
                 code="not_a_task_of_this_server",
                 message="a sharded task; its payload is sent again",
             )
-        deadline = time.monotonic() + self.config.task_timeout_seconds
-        interval = 0.01
-        while True:
-            found = self._call(self._client.get_task, task)
-            if found.status in _FINISHED:
-                break
-            if time.monotonic() > deadline:
-                raise MeilisearchError(
-                    f"index {index!r}: Meilisearch task {task} still {found.status} after "
-                    f"{self.config.task_timeout_seconds:.0f} s"
-                )
-            time.sleep(interval)
-            interval = min(interval * 1.5, _MAX_POLL_INTERVAL)
+        found = self._finished(task, index)
         if found.status != "succeeded":
             error = found.error or {}
             raise MeilisearchTaskError(
@@ -307,7 +258,19 @@ class MeiliClient:
             )
         return dict(found.details or {})
 
-    # -- plumbing ----------------------------------------------------------------------------
+    def _finished(self, task: int, index: str) -> Any:
+        """The task once finished, polled 10 ms to 100 ms apart up to the task timeout."""
+        deadline = time.monotonic() + self.config.task_timeout_seconds
+        interval = 0.01
+        while (found := self._call(self._client.get_task, task)).status not in _FINISHED:
+            if time.monotonic() > deadline:
+                raise MeilisearchError(
+                    f"index {index!r}: Meilisearch task {task} still {found.status} after "
+                    f"{self.config.task_timeout_seconds:.0f} s"
+                )
+            time.sleep(interval)
+            interval = min(interval * 1.5, _MAX_POLL_INTERVAL)
+        return found
 
     def _call(self, method: Any, *args: Any) -> Any:
         """Call the official client, retrying transient failures (see ``oracle_meili.retry``)."""
@@ -325,57 +288,3 @@ class MeiliClient:
                 MeilisearchTransientError if transient_status(e.status_code) else MeilisearchError
             )
             raise kind(f"Meilisearch at {self.url}: [{e.code}] {e.message}") from e
-
-    def _post_task(
-        self,
-        uid: str,
-        path: str,
-        body: bytes,
-        *,
-        content_type: str,
-        action: str,
-        params: dict[str, str] | None = None,
-    ) -> int:
-        """POST a body to an index route that enqueues a task; returns the task uid.
-
-        Retried on transient failures: document additions replace by id and deletions are
-        idempotent, so a request repeated after a lost answer changes nothing twice.
-        """
-
-        def post() -> int:
-            try:
-                response = self._session.post(
-                    f"{self.url}/indexes/{uid}/{path}",
-                    params=params,
-                    data=body,
-                    headers={"Content-Type": content_type},
-                    timeout=self.config.timeout_seconds,
-                )
-            except requests.RequestException as e:
-                raise MeilisearchUnavailableError(
-                    f"index {uid!r}: {action} {self.url} failed: {first_line(e)}"
-                ) from None
-            return self._task_uid(response, uid)
-
-        return retrying(self.config.retries)(post)
-
-    def _task_uid(self, response: requests.Response, index: str) -> int:
-        if response.status_code != 202:
-            raise self._answer_error(response, index)
-        return int(response.json()["taskUid"])
-
-    @staticmethod
-    def _answer_error(response: requests.Response, index: str) -> MeilisearchError:
-        """The error of an answer that is not the expected one, naming the index and
-        Meilisearch's own code (transient for 5xx and 429)."""
-        try:
-            body = response.json()
-            detail = f"[{body.get('code')}] {body.get('message')}"
-        except ValueError:
-            detail = response.text[:200]
-        kind = (
-            MeilisearchTransientError
-            if transient_status(response.status_code)
-            else MeilisearchError
-        )
-        return kind(f"index {index!r}: Meilisearch answered {response.status_code}: {detail}")

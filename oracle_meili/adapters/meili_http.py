@@ -1,11 +1,20 @@
-"""How a Meilisearch request failed, in words an error message can carry."""
+"""oracle-meili's own HTTP path to Meilisearch (:class:`DocumentsHttp`), and how a request
+failed, in words an error message can carry."""
 
 from __future__ import annotations
 
 import socket
+from typing import Any
 
+import orjson
 import requests
 from meilisearch.errors import MeilisearchTimeoutError as ClientTimeoutError
+
+from oracle_meili.errors import (
+    MeilisearchError,
+    MeilisearchTransientError,
+    MeilisearchUnavailableError,
+)
 
 
 def transient_status(status: int | None) -> bool:
@@ -40,3 +49,81 @@ def why_unreachable(error: BaseException) -> str:
 def first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+class DocumentsHttp:
+    """oracle-meili's own HTTP path to Meilisearch, where the official client does not do
+    the job: NDJSON uploads and deletions (it takes neither a buffer as it is nor raw NDJSON
+    bytes, and opens a connection per request), and pages of documents parsed with orjson
+    (its stdlib JSON parse made reading 100,000 documents 1.33 s against 0.90 s here). One
+    ``requests.Session``: its connections are reused. The caller retries (one retry
+    wrapper for every request)."""
+
+    def __init__(self, url: str, api_key: str | None, *, timeout_seconds: float) -> None:
+        self.url = url
+        self.timeout_seconds = timeout_seconds
+        self._session = requests.Session()
+        if api_key:
+            self._session.headers["Authorization"] = f"Bearer {api_key}"
+
+    def close(self) -> None:
+        self._session.close()
+
+    def post_task(
+        self,
+        uid: str,
+        path: str,
+        body: bytes,
+        *,
+        content_type: str,
+        action: str,
+        params: dict[str, str] | None = None,
+    ) -> int:
+        """POST a body to an index route that enqueues a task; returns the task uid. Safe
+        to repeat after a lost answer: document additions replace by id and deletions are
+        idempotent."""
+        try:
+            response = self._session.post(
+                f"{self.url}/indexes/{uid}/{path}",
+                params=params,
+                data=body,
+                headers={"Content-Type": content_type},
+                timeout=self.timeout_seconds,
+            )
+        except requests.RequestException as e:
+            raise MeilisearchUnavailableError(
+                f"index {uid!r}: {action} {self.url} failed: {first_line(e)}"
+            ) from None
+        if response.status_code != 202:
+            raise answer_error(response, uid)
+        return int(response.json()["taskUid"])
+
+    def fetch_documents(self, uid: str, parameters: dict[str, Any]) -> dict[str, Any]:
+        """One page of ``POST /indexes/{uid}/documents/fetch``."""
+        try:
+            response = self._session.post(
+                f"{self.url}/indexes/{uid}/documents/fetch",
+                data=orjson.dumps(parameters),
+                headers={"Content-Type": "application/json"},
+                timeout=self.timeout_seconds,
+            )
+        except requests.RequestException as e:
+            raise MeilisearchUnavailableError(
+                f"index {uid!r}: reading documents from {self.url} failed: {first_line(e)}"
+            ) from None
+        if response.status_code != 200:
+            raise answer_error(response, uid)
+        page: dict[str, Any] = orjson.loads(response.content)
+        return page
+
+
+def answer_error(response: requests.Response, index: str) -> MeilisearchError:
+    """The error of an answer that is not the expected one, naming the index and
+    Meilisearch's own code (transient for 5xx and 429)."""
+    try:
+        body = response.json()
+        detail = f"[{body.get('code')}] {body.get('message')}"
+    except ValueError:
+        detail = response.text[:200]
+    kind = MeilisearchTransientError if transient_status(response.status_code) else MeilisearchError
+    return kind(f"index {index!r}: Meilisearch answered {response.status_code}: {detail}")

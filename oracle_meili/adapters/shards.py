@@ -22,54 +22,21 @@ old and the new index.
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import orjson
 
 from oracle_meili.adapters.backend import DocumentKey, SearchBackend, TaskRef
 from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.adapters.shard_routing import ShardTasks, ndjson_lines, shard_of
 from oracle_meili.config import MeilisearchConfig, ShardSettings
 from oracle_meili.errors import MeilisearchError, MeilisearchTaskError
 
 _NEWLINE = re.compile(rb"\n")
 
 T = TypeVar("T")
-
-
-def shard_of(document_id: DocumentKey, shards: Sequence[str]) -> str:
-    """The shard a document belongs to: the one whose hash with the id is highest
-    (rendezvous hashing). Stable across processes and machines: BLAKE2b of the shard's
-    name and the id's text, never Python's salted ``hash``."""
-    key = str(document_id).encode()
-    return max(shards, key=lambda name: _weight(name, key))
-
-
-def _weight(name: str, key: bytes) -> bytes:
-    return hashlib.blake2b(key, digest_size=8, key=name.encode()[:64]).digest()
-
-
-class ShardTasks:
-    """The tasks of one sharded operation: each shard's own task uid, written
-    ``s0:12,s1:15`` (a :data:`~oracle_meili.adapters.backend.TaskRef` that survives a
-    checkpoint, so that another process can wait for the same tasks)."""
-
-    @staticmethod
-    def encode(parts: Mapping[str, int]) -> str:
-        return ",".join(f"{name}:{uid}" for name, uid in parts.items())
-
-    @staticmethod
-    def decode(task: TaskRef) -> dict[str, int] | None:
-        """The parts of a sharded task; None for a single server's task uid."""
-        if isinstance(task, int):
-            return None
-        parts = {}
-        for part in task.split(","):
-            name, _, uid = part.rpartition(":")
-            parts[name] = int(uid)
-        return parts
 
 
 class ShardedClient:
@@ -91,8 +58,6 @@ class ShardedClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # -- server ------------------------------------------------------------------------------
 
     def check_health(self) -> None:
         """Every shard answers healthy (the first that does not is named). Reads only."""
@@ -118,8 +83,6 @@ class ShardedClient:
         }
         for name, node in self.nodes.items():
             node.configure_network(self_name=name, remotes=remotes)
-
-    # -- indexes -----------------------------------------------------------------------------
 
     def index_exists(self, uid: str) -> bool:
         """On every shard (a shard added since the last full sync lacks it)."""
@@ -205,8 +168,6 @@ class ShardedClient:
             for name, node in self.nodes.items()
         }
 
-    # -- documents ---------------------------------------------------------------------------
-
     def add_documents(
         self, uid: str, payload: bytes | bytearray | memoryview, *, primary_key: str
     ) -> TaskRef:
@@ -288,8 +249,6 @@ class ShardedClient:
         ]
         return queries, federation
 
-    # -- tasks -------------------------------------------------------------------------------
-
     def wait(self, task: TaskRef, index: str) -> dict[str, Any]:
         """Wait for every shard's part of a task; the parts' details, summed."""
         parts = ShardTasks.decode(task)
@@ -330,18 +289,6 @@ class ShardedClient:
             raise
         except MeilisearchError as e:
             raise type(e)(f"shard {name!r}: {e}") from e
-
-
-def ndjson_lines(view: memoryview) -> Iterator[memoryview]:
-    """The non-blank lines of an NDJSON buffer, newline included, as views (no copies)."""
-    start = 0
-    for newline in _NEWLINE.finditer(view):
-        end = newline.end()
-        if end - start > 1:
-            yield view[start:end]
-        start = end
-    if len(view) > start and bytes(view[start:]).strip():
-        yield view[start:]
 
 
 def meili_client(config: MeilisearchConfig) -> SearchBackend:

@@ -3,6 +3,7 @@ frozen, typed records (``records``) by ``loading``. Every error names the index 
 at fault."""
 
 from oracle_meili.config.loading import (
+    demo_environment,
     environment,
     leaving_servers,
     load_config,
@@ -65,6 +66,7 @@ __all__ = [
     "SoftDelete",
     "SourceConfig",
     "SyncMode",
+    "demo_environment",
     "environment",
     "leaving_servers",
     "load_config",

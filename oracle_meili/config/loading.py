@@ -91,12 +91,15 @@ DEMO_ENV_FILE = Path(".state") / "demo.env"
 
 
 def environment() -> dict[str, str]:
-    """``os.environ`` over ``./.env`` over ``./.state/demo.env`` (the first one that sets a
-    variable wins)."""
-    files = {}
-    for path in (DEMO_ENV_FILE, Path(".env")):
-        files.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    """``os.environ`` over ``./.env`` (the first one that sets a variable wins)."""
+    files = {k: v for k, v in dotenv_values(Path(".env")).items() if v is not None}
     return {**files, **os.environ}
+
+
+def demo_environment() -> dict[str, str]:
+    """What ``./.state/demo.env`` sets: written by ``./dev demo`` while it runs, so that the
+    command line in a second terminal reaches the demo's servers. Only the CLI reads it."""
+    return {k: v for k, v in dotenv_values(DEMO_ENV_FILE).items() if v is not None}
 
 
 def parse_index(item: Mapping[str, Any], *, label: str) -> tuple[IndexConfig, Orchestration]:

@@ -15,7 +15,7 @@ from oracle_meili.config import IndexConfig
 from oracle_meili.defs.index_jobs import IndexRunConfig, build_index_job, index_run_config
 from oracle_meili.defs.metadata_sets import SettingsAppliedMetadata
 from oracle_meili.defs.names import APPLY_SETTINGS_JOB, DEFAULT_NAMES, Names
-from oracle_meili.engine.runner import Session
+from oracle_meili.engine.session import Session
 
 
 class ApplySettingsConfig(IndexRunConfig):

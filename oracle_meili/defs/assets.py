@@ -9,6 +9,7 @@ from typing import Any
 
 import dagster as dg
 
+from oracle_meili.adapters.columns import DocumentField
 from oracle_meili.config import FreshnessConfig, IndexConfig, Orchestration
 from oracle_meili.defs.dagster_private import reread_input_versions
 from oracle_meili.defs.jobs import SYNC_RETRY_POLICY
@@ -21,7 +22,6 @@ from oracle_meili.defs.state import DagsterRunState
 from oracle_meili.defs.throttle import SourceSlots, source_slot
 from oracle_meili.defs.translator import default_index_spec
 from oracle_meili.engine.result import SyncResult
-from oracle_meili.engine.runner import DocumentField
 from oracle_meili.engine.watermark import decode_watermark
 from oracle_meili.progress import ProgressReporter
 from oracle_meili.retry import is_retryable

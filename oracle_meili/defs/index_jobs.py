@@ -16,7 +16,7 @@ from oracle_meili.config import IndexConfig
 from oracle_meili.defs.names import DEFAULT_NAMES, Names, pool_name
 from oracle_meili.defs.resources import bound_runner, resource_keys
 from oracle_meili.defs.throttle import pool_slot
-from oracle_meili.engine.runner import Session
+from oracle_meili.engine.session import Session
 
 
 class IndexRunConfig(dg.Config):

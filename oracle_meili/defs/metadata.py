@@ -8,6 +8,7 @@ from typing import Any
 
 import dagster as dg
 
+from oracle_meili.adapters.columns import DocumentField
 from oracle_meili.defs.metadata_sets import (
     NO_LATE_COMMITS,
     CheckpointMetadata,
@@ -19,7 +20,6 @@ from oracle_meili.defs.names import source_table_key
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint
 from oracle_meili.engine.freshness import LastSync
 from oracle_meili.engine.result import SyncResult
-from oracle_meili.engine.runner import DocumentField
 from oracle_meili.engine.slice_plan import SlicedPlan
 from oracle_meili.engine.watermark import decode_watermark
 
@@ -161,12 +161,7 @@ def checkpoint_observation(
 
     It reads as a sentence and two figures in the Events list; the JSON the resume reads
     comes last."""
-    if checkpoint.slice is None:
-        description = (
-            f"Full sync checkpoint: {checkpoint.rows_acknowledged:,} rows are in the build "
-            f"index {checkpoint.build_index}; a retry of a failed run resumes after them."
-        )
-    elif checkpoint.finished:
+    if checkpoint.finished:
         description = (
             f"Full sync, slice {checkpoint.slice} finished: {checkpoint.rows_acknowledged:,} "
             f"rows are in the build index {checkpoint.build_index}."
@@ -192,13 +187,13 @@ def checkpoint_observation(
 
 
 def plan_observation(asset_key: dg.AssetKey, plan: SlicedPlan) -> dg.AssetObservation:
-    """A sliced full sync's plan, kept in the event log for its slices and for a resume."""
+    """A full sync's plan, kept in the event log for its slices and for a resume."""
     return dg.AssetObservation(
         asset_key=asset_key,
         partition="full",
         description=(
-            f"Full sync plan: {plan.slices} key-range slices into the build index "
-            f"{plan.build_index}."
+            f"Full sync plan: {plan.slices} key-range slice{'s' if plan.slices > 1 else ''} "
+            f"into the build index {plan.build_index}."
         ),
         metadata=dict(
             CheckpointMetadata(
@@ -261,18 +256,3 @@ def slice_checkpoints(
         if checkpoint.build_index == build_index and checkpoint.slice is not None:
             found.setdefault(checkpoint.slice, checkpoint)
     return found
-
-
-def latest_checkpoint(
-    instance: dg.DagsterInstance, asset_key: dg.AssetKey
-) -> FullSyncCheckpoint | None:
-    """The newest full-sync checkpoint observed (the engine ignores one whose build index is
-    gone, as it is after a successful sync)."""
-    for record in instance.fetch_observations(asset_key, limit=20).records:
-        observation = record.asset_observation
-        if observation is None:
-            continue
-        value = CheckpointMetadata.extract(observation.metadata).full_sync_checkpoint
-        if value is not None and isinstance(value.value, dict):
-            return FullSyncCheckpoint.from_json(value.value)
-    return None

@@ -12,7 +12,7 @@ from oracle_meili.config import IndexConfig
 from oracle_meili.defs.index_jobs import IndexRunConfig, build_index_job, index_run_config
 from oracle_meili.defs.metadata_sets import ReconcileMetadata
 from oracle_meili.defs.names import DEFAULT_NAMES, RECONCILE_JOB, Names
-from oracle_meili.engine.runner import Session
+from oracle_meili.engine.session import Session
 from oracle_meili.progress import ProgressReporter
 
 

@@ -13,7 +13,7 @@ from oracle_meili.config import IndexConfig, environment, leaving_servers
 from oracle_meili.defs.index_jobs import IndexRunConfig, build_index_job
 from oracle_meili.defs.metadata_sets import ReshardMetadata
 from oracle_meili.defs.names import DEFAULT_NAMES, RESHARD_JOB, Names
-from oracle_meili.engine.runner import Session
+from oracle_meili.engine.session import Session
 
 
 class ReshardConfig(IndexRunConfig):

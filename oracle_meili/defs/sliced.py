@@ -33,8 +33,7 @@ from oracle_meili.defs.resources import bound_runner, meilisearch_of, resource_k
 from oracle_meili.defs.state import DagsterRunState
 from oracle_meili.defs.throttle import SourceSlots, source_slot
 from oracle_meili.defs.translator import default_index_spec
-from oracle_meili.engine.slice_plan import SlicedPlan
-from oracle_meili.engine.slices import begin_slices, complete_slices, load_slice, unfinished
+from oracle_meili.engine.slice_plan import SlicedPlan, unfinished
 from oracle_meili.errors import SyncError
 from oracle_meili.progress import ProgressReporter
 
@@ -79,16 +78,9 @@ def build_sliced_index_asset(
         url = meilisearch_of(context, names).settings().url
         state = DagsterRunState(context, meilisearch_url=url, names=names)
         try:
-            saved_plan = state.plan(index.name)
-            refuse_running_plan(context, saved_plan)
+            refuse_running_plan(context, state.plan(index.name))
             with bound_runner(context, names).session() as session:
-                plan, done = begin_slices(
-                    session.source(index),
-                    session.client,
-                    state,
-                    saved_plan=saved_plan,
-                    owner=context.run_id,
-                )
+                plan, done = session.plan_full(index, state, owner=context.run_id)
         except Exception as e:
             raise run_failure(e) from e
         left = unfinished(plan, done)
@@ -119,9 +111,8 @@ def build_sliced_index_asset(
                 ),
                 bound_runner(context, names).session() as session,
             ):
-                done = load_slice(
-                    session.source(index),
-                    session.client,
+                done = session.load_slice(
+                    index,
                     plan,
                     number,
                     resume=resume,
@@ -152,11 +143,8 @@ def build_sliced_index_asset(
             with bound_runner(context, names, state=state).session() as session:
                 if context.partition_key == "full":
                     plan = current_plan(state, index)
-                    result = complete_slices(
-                        session.source(index),
-                        session.client,
-                        plan,
-                        state.slice_checkpoints(index.name, plan.build_index),
+                    result = session.complete_full(
+                        index, plan, state.slice_checkpoints(index.name, plan.build_index)
                     )
                 else:
                     result = session.sync(

@@ -25,7 +25,6 @@ from oracle_meili.defs.history import materialization_history
 from oracle_meili.defs.metadata import (
     checkpoint_observation,
     last_syncs,
-    latest_checkpoint,
     latest_plan,
     latest_watermark,
     plan_observation,
@@ -67,9 +66,6 @@ class DagsterInstanceState:
     def last_syncs(self, indexes: Sequence[str]) -> dict[str, LastSync | None]:
         found = last_syncs(self.instance, [self.key(index) for index in indexes])
         return {index: found[self.key(index)] for index in indexes}
-
-    def checkpoint(self, index: str) -> FullSyncCheckpoint | None:
-        return latest_checkpoint(self.instance, self.key(index))
 
     def save_checkpoint(self, checkpoint: FullSyncCheckpoint) -> None:
         observation = checkpoint_observation(self.key(checkpoint.index), checkpoint)

@@ -37,11 +37,13 @@ class FullSyncCheckpoint:
     in_flight_task: TaskRef | None = None
     in_flight_rows: int | None = None
     in_flight_last_key: tuple[str, ...] | None = None
-    # A key-range slice of a parallel full sync (None: the whole table in one stream); its
-    # rows read once it has finished (None while it runs).
+    # The key-range slice of the full sync's plan (0 for a single reader; None in a
+    # checkpoint older than plans); its rows read once it has finished (None while it
+    # runs), and then the first rows it skipped (``on_bad_row: skip``).
     slice: int | None = None
     rows_read: int | None = None
     rows_skipped: int = 0
+    skipped_sample: tuple[dict[str, Any], ...] = ()
 
     @property
     def finished(self) -> bool:
@@ -52,6 +54,7 @@ class FullSyncCheckpoint:
         data = asdict(self)
         for name in ("last_key", "in_flight_last_key"):
             data[name] = list(data[name]) if data[name] is not None else None
+        data["skipped_sample"] = list(self.skipped_sample)
         return data
 
     def acknowledge_in_flight(self) -> FullSyncCheckpoint:
@@ -85,6 +88,7 @@ class FullSyncCheckpoint:
                 slice=data.get("slice"),
                 rows_read=data.get("rows_read"),
                 rows_skipped=int(data.get("rows_skipped") or 0),
+                skipped_sample=tuple(data.get("skipped_sample") or ()),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise SyncError(f"not a full-sync checkpoint: {data!r}") from e

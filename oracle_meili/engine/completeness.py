@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from oracle_meili.engine.watermark import lower_bound
+from oracle_meili.engine.watermark import decode_watermark, lower_bound
 from oracle_meili.errors import SyncError
 
 if TYPE_CHECKING:
-    from oracle_meili.engine.full import FullSyncPlan
+    from oracle_meili.adapters.source import TableSource
+    from oracle_meili.engine.slice_plan import SlicedPlan
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +20,9 @@ class ShortReadError(SyncError):
     """A full read came back with fewer rows than the source holds."""
 
 
-def check_read_complete(plan: FullSyncPlan, *, rows_read: int) -> None:
-    """Cross-check the rows a full read returned against the source's own count.
+def check_read_complete(source: TableSource, plan: SlicedPlan, *, rows_read: int) -> None:
+    """Cross-check the rows a full read of ``source`` (what the plan's slices read: the
+    table, or the table as of its SCN) returned against the source's own count.
 
     - Under a consistent snapshot (``source`` reads as of an SCN): exactly.
     - With a cursor: at least the live rows whose cursor is at most the watermark captured
@@ -34,12 +36,7 @@ def check_read_complete(plan: FullSyncPlan, *, rows_read: int) -> None:
     Raises:
         ShortReadError: rows were missed; the live index is left as it was.
     """
-    index, source, upper, count_before = (
-        plan.source.index,
-        plan.reader,
-        plan.upper,
-        plan.count_before,
-    )
+    index, upper, count_before = source.index, decode_watermark(plan.watermark), plan.count_before
     if source.scn is not None:
         expected = source.count_live()
         short = rows_read != expected

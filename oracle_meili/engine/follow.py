@@ -33,7 +33,8 @@ from oracle_meili.adapters.shards import meili_client
 from oracle_meili.config import IndexConfig
 from oracle_meili.engine.freshness import sync_due
 from oracle_meili.engine.result import SyncResult
-from oracle_meili.engine.runner import Runner, Session
+from oracle_meili.engine.runner import Runner
+from oracle_meili.engine.session import Session
 from oracle_meili.errors import OracleMeiliError
 
 log = logging.getLogger(__name__)

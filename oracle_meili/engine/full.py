@@ -1,6 +1,14 @@
 """Full sync: rebuild an index from every live row, with zero downtime and resumable.
 
-    plan (watermark, snapshot, target) ─> pages ─> documents ─> writer ─> checks ─> publish
+    plan (watermark, snapshot, key ranges, build index) ─> slices ─> checks ─> publish
+
+One engine for every full sync. A single-reader sync (``parallel: 1``) is a plan of one
+slice, read here; ``parallel: N`` cuts N key ranges of the primary key, which a
+:data:`SliceReader` reads wherever it runs them (worker processes from the command line,
+:mod:`oracle_meili.engine.workers`; Dagster runs the three steps itself through the
+runner). The plan and each slice's checkpoints go to a state store, so a failed sync
+resumes: a finished slice is not read again, an unfinished one continues after its last
+acknowledged payload. The steps are in :mod:`oracle_meili.engine.slices`.
 
 Plain Python: the runner calls it and records the result. A failed sync leaves the live
 index as it was (strategy ``swap``) and never moves the watermark.
@@ -9,38 +17,39 @@ index as it was (strategy ``swap``) and never moves the watermark.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 
-from oracle_meili.adapters.backend import SearchBackend
+from oracle_meili.adapters.backend import SearchBackend, TaskRef
 from oracle_meili.adapters.keyset import StoredKey
 from oracle_meili.adapters.source import TableSource
-from oracle_meili.config import IndexConfig
-from oracle_meili.engine.build import BuildTarget, RecreateTarget
-from oracle_meili.engine.checkpoint import CheckpointCallback, CheckpointTracker, FullSyncCheckpoint
-from oracle_meili.engine.completeness import ShortReadError, check_read_complete
-from oracle_meili.engine.events import SyncEvent, Tally, drain
-from oracle_meili.engine.pipeline import with_checkpoints, write_pages
-from oracle_meili.engine.publish import verify_build
-from oracle_meili.engine.result import ProgressCallback, SyncResult, finished, now
-from oracle_meili.engine.watermark import Watermark, decode_watermark, encode_watermark
+from oracle_meili.engine.checkpoint import CheckpointCallback, FullSyncCheckpoint
+from oracle_meili.engine.events import SyncEvent
+from oracle_meili.engine.pipeline import write_pages
+from oracle_meili.engine.result import ProgressCallback, SyncResult
+from oracle_meili.engine.slice_plan import PlanStore, SlicedPlan, unfinished
 from oracle_meili.engine.writer import DocumentWriter
-from oracle_meili.errors import MeilisearchTaskError, SnapshotTooOldError, SyncError
+from oracle_meili.errors import SnapshotTooOldError
 
 log = logging.getLogger(__name__)
 # A full sync's first payload: small, so Meilisearch starts indexing almost at once; the
 # following payloads double up to max_payload_bytes (measured in bench/full_sync.py).
 FIRST_PAYLOAD_BYTES = 8 * 1024 * 1024
 
+# Reads the unfinished slices of a plan (given each slice's latest checkpoint), reporting
+# every checkpoint; returns each slice's finished checkpoint.
+SliceReader = Callable[
+    [SlicedPlan, dict[int, FullSyncCheckpoint], CheckpointCallback],
+    dict[int, FullSyncCheckpoint],
+]
+
 
 def full_sync(
     source: TableSource,
     client: SearchBackend,
     *,
+    state: PlanStore | None = None,
     on_progress: ProgressCallback | None = None,
-    resume: FullSyncCheckpoint | None = None,
-    on_checkpoint: CheckpointCallback | None = None,
+    read_slices: SliceReader | None = None,
 ) -> SyncResult:
     """Rebuild the index of ``source`` from every live row.
 
@@ -49,151 +58,125 @@ def full_sync(
     live index is untouched if anything fails. Strategy ``recreate``: delete the live index
     and load it again (searches see a partial index meanwhile).
 
-    With ``on_checkpoint`` (``swap`` only), a checkpoint is reported after every payload
-    Meilisearch acknowledged, and a failed sync keeps its build index; passing the last
-    checkpoint as ``resume`` continues into that index after the last acknowledged row,
-    with the watermark (and SCN) of the interrupted sync. A checkpoint whose build index is
-    gone or holds other than the acknowledged rows is ignored; one whose snapshot SCN has
-    left the undo (ORA-01555, ORA-08180, ...) could never finish, so its build index is
-    dropped and the sync starts afresh with a new SCN.
+    With ``state`` (``swap`` only), the plan and the slices' checkpoints are kept there and
+    a failed sync keeps its build index: the next full sync resumes it, with the watermark
+    (and SCN) of the interrupted one. A plan whose build index is gone is ignored; one whose
+    snapshot SCN has left the undo (ORA-01555, ORA-08180, ...) could never finish, so its
+    build index is dropped and the sync starts afresh with a new SCN. ``read_slices``
+    reads the slices (default: one after another, in this process).
 
     Raises:
         SyncError, MeilisearchError, SourceError, DocumentError: nothing live has changed
             (``swap``).
     """
-    client.check_health()
-    client.prepare_writes()
-    # Only a build index kept after a failure can be resumed: strategy swap, checkpoints kept.
-    resumable = source.index.full_strategy == "swap" and on_checkpoint is not None
-    checkpoints = on_checkpoint if resumable else None
-    plan = FullSyncPlan.make(source, client, resume=resume if resumable else None)
-    try:
-        return load(plan, client, on_progress=on_progress, on_checkpoint=checkpoints)
-    except SnapshotTooOldError as e:
-        if not plan.target.resumed:
-            raise
-        log.warning(
-            "full sync of %r: the checkpoint's SCN %s can no longer be read (%s); dropping "
-            "build index %r and starting afresh with a new SCN",
-            source.index.name,
-            plan.scn,
-            e,
-            plan.target.uid,
-        )
-        plan.target.discard(client)
-    fresh = FullSyncPlan.make(source, client, resume=None)
-    return load(fresh, client, on_progress=on_progress, on_checkpoint=checkpoints)
+    # Imported here: the steps import this module's page loop.
+    from oracle_meili.engine.slices import begin_slices, complete_slices
 
-
-@dataclass(frozen=True)
-class FullSyncPlan:
-    """What a full sync reads and where it writes, fixed before the first row is read."""
-
-    source: TableSource
-    # What the pages come from: ``source`` itself, or ``source`` as of ``scn``.
-    reader: TableSource
-    target: BuildTarget
-    # The watermark, captured before reading: rows changed during the read are read again
-    # by the next incremental sync rather than missed.
-    upper: Watermark | None
-    scn: int | None
-    # The stored key a resumed read continues after.
-    after: StoredKey | None
-    # Live rows before the read, for the completeness check of a source with neither a
-    # cursor nor a snapshot.
-    count_before: int | None
-
-    @classmethod
-    def make(
-        cls, source: TableSource, client: SearchBackend, *, resume: FullSyncCheckpoint | None
-    ) -> FullSyncPlan:
-        index = source.index
-        checkpoint = usable_checkpoint(client, index, resume)
-        if checkpoint is not None:
-            upper = decode_watermark(checkpoint.watermark)
-            target = BuildTarget(
-                index.name, checkpoint.build_index, resumed_rows=checkpoint.rows_acknowledged
-            )
-        else:
-            highest = source.max_cursor()
-            upper = highest.value if highest is not None else None
-            target = (
-                RecreateTarget(index.name, index.name)
-                if index.full_strategy == "recreate"
-                else BuildTarget.fresh(index.name, started=now())
-            )
-        scn = checkpoint.scn if checkpoint is not None else None
-        if index.consistent_snapshot and scn is None:
-            scn = source.current_scn()
-        if scn is not None:
-            log.info("full sync of %r reads %s as of SCN %d", index.name, index.table, scn)
-        reader = source.as_of(scn) if scn is not None else source
-        count_before = reader.count_live() if source.cursor_order is None and scn is None else None
-        return cls(
-            source=source,
-            reader=reader,
-            target=target,
-            upper=upper,
-            scn=scn,
-            after=checkpoint.key_values() if checkpoint is not None else None,
-            count_before=count_before,
-        )
-
-
-def load(
-    plan: FullSyncPlan,
-    client: SearchBackend,
-    *,
-    on_progress: ProgressCallback | None,
-    on_checkpoint: CheckpointCallback | None,
-) -> SyncResult:
-    """Load every row of the plan into its target, check the result, and publish it."""
-    started, clock = now(), time.monotonic()
-    index, target = plan.source.index, plan.target
-    shape = plan.source.document_shape()
-    watermark = encode_watermark(plan.upper)
-    tally = Tally(rows_read=target.resumed_rows, documents_sent=target.resumed_rows)
+    index = source.index
+    keep = state is not None and index.full_strategy == "swap"
+    store: PlanStore = state if state is not None and keep else MemoryPlans()
+    saved = store.plan(index.name)
+    task_uids: list[TaskRef] = []
+    read = read_slices or read_in_process(source, client, on_progress, task_uids)
+    plan, done = begin_slices(source, client, store, saved_plan=saved)
     log.info("full sync of %r started (%s strategy)", index.name, index.full_strategy)
     try:
-        target.prepare(client, index, id_field=shape.id_field)
-        events = load_rows(plan.reader, client, target.uid, after=plan.after)
-        if on_checkpoint is not None:
-            tracker = CheckpointTracker(
-                index=index.name,
-                build_index=target.uid,
-                watermark=watermark,
-                scn=plan.scn,
-                rows=target.resumed_rows,
+        try:
+            done = read(plan, done, store.save_checkpoint)
+        except SnapshotTooOldError as e:
+            if saved is None or saved.build_index != plan.build_index:
+                raise
+            log.warning(
+                "full sync of %r: the plan's SCN %s can no longer be read (%s); its build "
+                "index is dropped and the sync starts afresh with a new SCN",
+                index.name,
+                plan.scn,
+                e,
             )
-            events = with_checkpoints(events, tracker)
-        drain(events, tally, on_progress=on_progress, on_checkpoint=on_checkpoint)
-        count = complete_build(plan, client, tally)
-    except ShortReadError:
-        # A build that missed rows cannot be completed by resuming it: start afresh.
-        target.discard(client)
-        raise
+            task_uids.clear()
+            plan, done = begin_slices(source, client, store, saved_plan=None)
+            done = read(plan, done, store.save_checkpoint)
+        result = complete_slices(source, client, plan, done, task_uids=task_uids)
     except BaseException:
-        if on_checkpoint is None:
-            target.discard(client)
+        if not keep:
+            plan.target().discard(client)
         raise
-    result = finished(
-        tally,
-        index=index.name,
-        mode="full",
-        started=started,
-        clock=clock,
-        index_document_count=count,
-        watermark=watermark,
-        previous_watermark=None,
-        strategy=index.full_strategy,
-    )
     log.info(
         "full sync of %r finished: %d documents in %.1f s",
         index.name,
-        count,
+        result.index_document_count,
         result.duration_seconds,
     )
     return result
+
+
+def read_in_process(
+    source: TableSource,
+    client: SearchBackend,
+    on_progress: ProgressCallback | None,
+    task_uids: list[TaskRef],
+) -> SliceReader:
+    """A reader of the slices one after another, in this process (``task_uids`` collects
+    each payload's task)."""
+    from oracle_meili.engine.slices import load_slice
+
+    def read(
+        plan: SlicedPlan,
+        done: dict[int, FullSyncCheckpoint],
+        on_checkpoint: CheckpointCallback,
+    ) -> dict[int, FullSyncCheckpoint]:
+        progress = ProgressSum(on_progress, {n: c.rows_acknowledged for n, c in done.items()})
+        finished = dict(done)
+        for number in unfinished(plan, done):
+            finished[number] = load_slice(
+                source,
+                client,
+                plan,
+                number,
+                resume=done.get(number),
+                on_checkpoint=on_checkpoint,
+                on_progress=lambda rows, n=number: progress(n, rows),  # type: ignore[misc]
+                task_uids=task_uids,
+            )
+        return finished
+
+    return read
+
+
+class ProgressSum:
+    """The rows read by every slice, from each slice's own running count."""
+
+    def __init__(self, callback: ProgressCallback | None, done: dict[int, int]) -> None:
+        self.callback = callback
+        self.rows = dict(done)
+
+    def __call__(self, number: int, rows: int) -> None:
+        self.rows[number] = rows
+        if self.callback is not None:
+            self.callback(sum(self.rows.values()))
+
+
+class MemoryPlans:
+    """The plan and checkpoints of a full sync with no state store: kept for its own run
+    only (it cannot be resumed)."""
+
+    def __init__(self) -> None:
+        self._plan: SlicedPlan | None = None
+        self._checkpoints: dict[int, FullSyncCheckpoint] = {}
+
+    def plan(self, index: str) -> SlicedPlan | None:
+        return None  # nothing survives from an earlier sync
+
+    def save_plan(self, plan: SlicedPlan) -> None:
+        self._plan = plan
+        self._checkpoints.clear()
+
+    def save_checkpoint(self, checkpoint: FullSyncCheckpoint) -> None:
+        if checkpoint.slice is not None:
+            self._checkpoints[checkpoint.slice] = checkpoint
+
+    def slice_checkpoints(self, index: str, build_index: str) -> dict[int, FullSyncCheckpoint]:
+        return {n: c for n, c in self._checkpoints.items() if c.build_index == build_index}
 
 
 def load_rows(
@@ -205,7 +188,7 @@ def load_rows(
     upto: StoredKey | None = None,
 ) -> Iterator[SyncEvent]:
     """The events of loading the live rows after ``after`` (up to ``upto``) into ``uid``:
-    the page loop of a full sync, or of one of its key-range slices."""
+    the page loop of one slice of a full sync."""
     index = reader.index
     shape = reader.document_shape()
     return write_pages(
@@ -215,54 +198,3 @@ def load_rows(
         on_bad_row=index.on_bad_row,
         max_bytes=client.config.max_payload_bytes,
     )
-
-
-def complete_build(plan: FullSyncPlan, client: SearchBackend, tally: Tally) -> int:
-    """Check a loaded build (every row read, every document held, and the consistency gate
-    when asked) and publish it; the documents it holds.
-
-    Raises:
-        ShortReadError: the read missed rows.
-        SyncError: the build holds other than the documents sent, or failed its check.
-    """
-    index, target = plan.source.index, plan.target
-    check_read_complete(plan, rows_read=tally.rows_read)
-    count = client.document_count(target.uid)
-    if count != tally.documents_sent:
-        raise SyncError(
-            f"index {index.name!r}: {tally.documents_sent} documents were sent but the new "
-            f"index holds {count} (duplicate ids?); the live index was not changed"
-        )
-    if index.verify_before_swap and target.uid != index.name:
-        verify_build(plan.reader, client=client, build=target.uid)
-    tally.task_uids.extend(target.publish(client))
-    return count
-
-
-def usable_checkpoint(
-    client: SearchBackend, index: IndexConfig, resume: FullSyncCheckpoint | None
-) -> FullSyncCheckpoint | None:
-    """``resume``, if its build index still holds exactly the acknowledged rows."""
-    if resume is None or resume.index != index.name or resume.slice is not None:
-        return None
-    if not client.index_exists(resume.build_index):
-        return None
-    if resume.in_flight_task is not None:
-        try:
-            client.wait(resume.in_flight_task, resume.build_index)
-            resume = resume.acknowledge_in_flight()
-        except MeilisearchTaskError:
-            pass  # that payload did not land: resume after the last acknowledged one
-    if resume.last_key is None:
-        return None
-    count = client.document_count(resume.build_index)
-    if count != resume.rows_acknowledged:
-        log.warning(
-            "not resuming %r: build index %r holds %d documents, the checkpoint says %d",
-            index.name,
-            resume.build_index,
-            count,
-            resume.rows_acknowledged,
-        )
-        return None
-    return resume

@@ -31,7 +31,8 @@ import orjson
 
 from oracle_meili.adapters.backend import DocumentKey, SearchBackend
 from oracle_meili.adapters.meili import MeiliClient
-from oracle_meili.adapters.shards import ShardedClient, shard_of
+from oracle_meili.adapters.shard_routing import shard_of
+from oracle_meili.adapters.shards import ShardedClient
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.engine.id_diff import compare_ids, partitions_for
 from oracle_meili.engine.reconcile import index_id_pairs, source_id_pairs

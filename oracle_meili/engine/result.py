@@ -155,3 +155,13 @@ def finished(
 def now() -> dt.datetime:
     """The current time in UTC (when a sync starts)."""
     return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a source table holds now: live rows, newest change, and its columns."""
+
+    live_rows: int
+    newest_change: Any
+    # (document field, source column, SQL type) of each column.
+    columns: tuple[tuple[str, str, str], ...]

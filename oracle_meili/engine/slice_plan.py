@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from oracle_meili.adapters.key_ranges import KeyRange
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.engine.build import BuildTarget, RecreateTarget
-from oracle_meili.engine.checkpoint import decode_key
+from oracle_meili.engine.checkpoint import FullSyncCheckpoint, decode_key
 from oracle_meili.errors import SyncError
 
 
@@ -79,3 +79,20 @@ class SlicedPlan:
             )
         except (KeyError, TypeError, ValueError) as e:
             raise SyncError(f"not a sliced full-sync plan: {data!r}") from e
+
+
+def unfinished(plan: SlicedPlan, slices: Mapping[int, FullSyncCheckpoint]) -> list[int]:
+    """The slices of ``plan`` still to read (``slices``: each one's latest checkpoint)."""
+    return [n for n in range(plan.slices) if n not in slices or not slices[n].finished]
+
+
+class PlanStore(Protocol):
+    """Where a full sync keeps its plan and its slices' checkpoints (a state store)."""
+
+    def plan(self, index: str) -> SlicedPlan | None: ...
+
+    def save_plan(self, plan: SlicedPlan) -> None: ...
+
+    def save_checkpoint(self, checkpoint: FullSyncCheckpoint) -> None: ...
+
+    def slice_checkpoints(self, index: str, build_index: str) -> dict[int, FullSyncCheckpoint]: ...

@@ -1,15 +1,17 @@
-"""A full sync in key-range slices (``parallel: N``), each loaded on its own.
+"""The three steps of every full sync (:mod:`oracle_meili.engine.full`): a plan, its
+key-range slices (one for ``parallel: 1``), each loaded on its own, and the publish.
 
     plan (watermark, SCN, key ranges, build index)
       ─> slice 0 … slice N-1 (each: pages ─> documents ─> writer, its own checkpoints)
       ─> complete (every slice finished, every row read, counts) ─> publish
 
-The three parts run wherever the caller puts them: Dagster runs each slice as a step of its
-own (:mod:`oracle_meili.defs.sliced`), the CLI in worker processes
-(:mod:`oracle_meili.engine.workers`). Everything one part hands to the next is JSON in the
+The three parts run wherever the caller puts them, always through the runner's session:
+in this process (``full_sync``), the CLI's worker processes
+(:mod:`oracle_meili.engine.workers`), or Dagster, which runs each slice as a step of its
+own (:mod:`oracle_meili.defs.sliced`). Everything one part hands to the next is JSON in the
 state store (the plan, each slice's checkpoints), never a local file, so a slice can run on
-another machine. All slices write into one build index, which is published once, exactly
-as a single-stream full sync publishes it: the live index is untouched until then.
+another machine. All slices write into one build index, which is published once: the live
+index is untouched until then.
 
 A slice that fails is run again alone: it resumes after its own last acknowledged payload,
 and the finished slices are not read again.
@@ -23,7 +25,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 
-from oracle_meili.adapters.backend import SearchBackend
+from oracle_meili.adapters.backend import SearchBackend, TaskRef
 from oracle_meili.adapters.key_ranges import key_ranges
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.engine.build import BuildTarget, RecreateTarget
@@ -33,13 +35,14 @@ from oracle_meili.engine.checkpoint import (
     FullSyncCheckpoint,
     encode_key,
 )
-from oracle_meili.engine.events import Tally, drain
-from oracle_meili.engine.full import FullSyncPlan, complete_build, load_rows
+from oracle_meili.engine.completeness import check_read_complete
+from oracle_meili.engine.events import SKIPPED_SAMPLE, Tally, drain
+from oracle_meili.engine.full import load_rows
 from oracle_meili.engine.pipeline import with_checkpoints
+from oracle_meili.engine.publish import verify_build
 from oracle_meili.engine.result import ProgressCallback, SyncResult, finished, now
-from oracle_meili.engine.slice_plan import SlicedPlan
-from oracle_meili.engine.state import StateStore
-from oracle_meili.engine.watermark import decode_watermark, encode_watermark
+from oracle_meili.engine.slice_plan import PlanStore, SlicedPlan, unfinished
+from oracle_meili.engine.watermark import encode_watermark
 from oracle_meili.errors import MeilisearchTaskError, SnapshotTooOldError, SyncError
 
 log = logging.getLogger(__name__)
@@ -48,7 +51,7 @@ log = logging.getLogger(__name__)
 def begin_slices(
     source: TableSource,
     client: SearchBackend,
-    state: StateStore,
+    state: PlanStore,
     *,
     saved_plan: SlicedPlan | None,
     owner: str | None = None,
@@ -58,11 +61,6 @@ def begin_slices(
     plan = plan_slices(source, client, resume=saved_plan, owner=owner)
     state.save_plan(plan)
     return plan, state.slice_checkpoints(plan.index, plan.build_index)
-
-
-def unfinished(plan: SlicedPlan, slices: Mapping[int, FullSyncCheckpoint]) -> list[int]:
-    """The slices of ``plan`` still to read (``slices``: each one's latest checkpoint)."""
-    return [n for n in range(plan.slices) if n not in slices or not slices[n].finished]
 
 
 def plan_slices(
@@ -75,8 +73,9 @@ def plan_slices(
     """The plan of a sliced full sync: ``resume`` if its build index is still there (its
     finished slices are then kept), else a new one with its build index created.
 
-    A new plan takes the watermark (and SCN) before it reads, as a single-stream full sync
-    does, and cuts the live rows into ``index.parallel`` ranges of nearly equal size."""
+    A new plan takes the watermark (and SCN) before it reads, so that rows changed during
+    the read are read again by the next incremental sync rather than missed, and cuts the
+    live rows into ``index.parallel`` ranges of nearly equal size (one range for 1)."""
     index = source.index
     client.check_health()
     client.prepare_writes()
@@ -99,7 +98,11 @@ def plan_slices(
     reader = source.as_of(scn) if scn is not None else source
     count_before = reader.count_live() if source.cursor_order is None and scn is None else None
     ranges = key_ranges(reader, index.parallel)
-    target.prepare(client, index, id_field=source.document_shape().id_field)
+    try:
+        target.prepare(client, index, id_field=source.document_shape().id_field)
+    except BaseException:
+        target.discard(client)  # created, but its settings refused: nothing to resume
+        raise
     plan = SlicedPlan(
         index=index.name,
         build_index=target.uid,
@@ -137,11 +140,13 @@ def load_slice(
     resume: FullSyncCheckpoint | None = None,
     on_checkpoint: CheckpointCallback | None = None,
     on_progress: ProgressCallback | None = None,
+    task_uids: list[TaskRef] | None = None,
 ) -> FullSyncCheckpoint:
     """Read slice ``number`` of ``plan`` into its build index; its finished checkpoint.
 
     ``resume``, this slice's latest checkpoint: a finished slice is not read again, and an
-    unfinished one continues after its last acknowledged payload.
+    unfinished one continues after its last acknowledged payload. ``task_uids`` collects
+    the tasks of its payloads.
 
     Raises:
         SyncError: the build index is gone (the plan is void: start the full sync again).
@@ -182,12 +187,15 @@ def load_slice(
     except SnapshotTooOldError:
         plan.target().discard(client)
         raise
+    if task_uids is not None:
+        task_uids.extend(tally.task_uids)
     done = replace(
         tracker.checkpoint,
         rows_acknowledged=tally.documents_sent,
         rows_read=tally.rows_read,
         rows_skipped=(checkpoint.rows_skipped if checkpoint is not None else 0)
         + tally.rows_skipped,
+        skipped_sample=tuple(tally.skipped_sample),
         in_flight_task=None,
         in_flight_rows=None,
         in_flight_last_key=None,
@@ -239,8 +247,11 @@ def complete_slices(
     client: SearchBackend,
     plan: SlicedPlan,
     slices: Mapping[int, FullSyncCheckpoint],
+    *,
+    task_uids: list[TaskRef] | None = None,
 ) -> SyncResult:
-    """Check that every slice finished and the build holds every row, then publish it.
+    """Check that every slice finished and the build holds every row, then publish it
+    (``task_uids``: the payloads' tasks, when the slices were read here).
 
     A build that fails these checks cannot be mended by resuming it, so it is dropped: the
     next full sync starts afresh.
@@ -255,35 +266,52 @@ def complete_slices(
             f"index {index.name!r}: slice(s) {', '.join(map(str, left))} of "
             f"{plan.slices} have not finished; the live index was not changed"
         )
-    tally = Tally()
-    for checkpoint in slices.values():
+    tally = Tally(task_uids=list(task_uids or []))
+    for _, checkpoint in sorted(slices.items()):
         tally.rows_read += checkpoint.rows_read or 0
         tally.documents_sent += checkpoint.rows_acknowledged
         tally.rows_skipped += checkpoint.rows_skipped
+        room = SKIPPED_SAMPLE - len(tally.skipped_sample)
+        tally.skipped_sample.extend(checkpoint.skipped_sample[:room])
     started = dt.datetime.fromisoformat(plan.started)
-    full_plan = FullSyncPlan(
-        source=source,
-        reader=plan.reader(source),
-        target=plan.target(),
-        upper=decode_watermark(plan.watermark),
-        scn=plan.scn,
-        after=None,
-        count_before=plan.count_before,
-    )
     try:
-        count = complete_build(full_plan, client, tally)
+        count = complete_build(source, client, plan, tally)
     except SyncError:
-        full_plan.target.discard(client)
+        plan.target().discard(client)
         raise
     return finished(
         tally,
         index=index.name,
         mode="full",
         started=started,
-        # The slices ran elsewhere: the duration is the plan's age.
+        # The slices may have run elsewhere: the duration is the plan's age.
         clock=time.monotonic() - (now() - started).total_seconds(),
         index_document_count=count,
         watermark=plan.watermark,
         previous_watermark=None,
         strategy=index.full_strategy,
     )
+
+
+def complete_build(
+    source: TableSource, client: SearchBackend, plan: SlicedPlan, tally: Tally
+) -> int:
+    """Check a loaded build (every row read, every document held, and the consistency gate
+    when asked) and publish it; the documents it holds.
+
+    Raises:
+        ShortReadError: the read missed rows.
+        SyncError: the build holds other than the documents sent, or failed its check.
+    """
+    index, target, reader = source.index, plan.target(), plan.reader(source)
+    check_read_complete(reader, plan, rows_read=tally.rows_read)
+    count = client.document_count(target.uid)
+    if count != tally.documents_sent:
+        raise SyncError(
+            f"index {index.name!r}: {tally.documents_sent} documents were sent but the new "
+            f"index holds {count} (duplicate ids?); the live index was not changed"
+        )
+    if index.verify_before_swap and target.uid != index.name:
+        verify_build(reader, client=client, build=target.uid)
+    tally.task_uids.extend(target.publish(client))
+    return count

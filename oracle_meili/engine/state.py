@@ -39,13 +39,8 @@ class StateStore(Protocol):
         once: the change rule asks for every watched index at every probe."""
         ...
 
-    def checkpoint(self, index: str) -> FullSyncCheckpoint | None:
-        """The checkpoint of an interrupted full sync of ``index``, if any."""
-        ...
-
     def save_checkpoint(self, checkpoint: FullSyncCheckpoint) -> None:
-        """Keep a full sync's progress (called after every acknowledged payload), or one
-        key-range slice's."""
+        """Keep a full sync slice's progress (called after every acknowledged payload)."""
         ...
 
     def plan(self, index: str) -> SlicedPlan | None:
@@ -110,18 +105,10 @@ class StateFile:
         entries: list[dict[str, Any]] = self.load()["indexes"].get(index, {}).get("history", [])
         return list(reversed(entries))[:limit]
 
-    def checkpoint(self, index: str) -> FullSyncCheckpoint | None:
-        """The checkpoint of an interrupted full sync of ``index``, if one was saved."""
-        data = self.load()["indexes"].get(index, {}).get("full_sync_checkpoint")
-        return FullSyncCheckpoint.from_json(data) if data else None
-
     def save_checkpoint(self, checkpoint: FullSyncCheckpoint) -> None:
         data = self.load()
         slot = data["indexes"].setdefault(checkpoint.index, {"history": []})
-        if checkpoint.slice is None:
-            slot["full_sync_checkpoint"] = checkpoint.to_json()
-        else:
-            slot.setdefault("slice_checkpoints", {})[str(checkpoint.slice)] = checkpoint.to_json()
+        slot.setdefault("slice_checkpoints", {})[str(checkpoint.slice)] = checkpoint.to_json()
         self._write(data)
 
     def plan(self, index: str) -> SlicedPlan | None:

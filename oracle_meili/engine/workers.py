@@ -1,7 +1,8 @@
-"""A sliced full sync from the command line: its slices in worker processes.
+"""The slices of a full sync from the command line, in worker processes: the
+:data:`~oracle_meili.engine.full.SliceReader` of ``parallel`` above 1.
 
-Each worker is a fresh interpreter (``spawn``) that opens its own source engine and
-Meilisearch client and loads one slice at a time (:func:`~oracle_meili.engine.slices.load_slice`).
+Each worker is a fresh interpreter (``spawn``) that opens its own runner session and loads
+one slice at a time through it (:meth:`~oracle_meili.engine.runner.Session.load_slice`).
 Workers send their checkpoints and progress back over a queue; only this process writes
 the state store, so the state file needs no lock. A slice that fails does not stop the
 others: they finish and keep their checkpoints, and the next full sync reads only what is
@@ -23,16 +24,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from typing import Any
 
-from oracle_meili.adapters.backend import SearchBackend
-from oracle_meili.adapters.database import source_engine
-from oracle_meili.adapters.shards import meili_client
-from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import IndexConfig, MeilisearchConfig, SourceConfig
-from oracle_meili.engine.checkpoint import FullSyncCheckpoint
-from oracle_meili.engine.result import ProgressCallback, SyncResult
-from oracle_meili.engine.slice_plan import SlicedPlan
-from oracle_meili.engine.slices import begin_slices, complete_slices, load_slice, unfinished
-from oracle_meili.engine.state import StateStore
+from oracle_meili.engine.checkpoint import CheckpointCallback, FullSyncCheckpoint
+from oracle_meili.engine.full import ProgressSum, SliceReader
+from oracle_meili.engine.result import ProgressCallback
+from oracle_meili.engine.slice_plan import SlicedPlan, unfinished
 from oracle_meili.errors import OracleMeiliError, SyncError
 from oracle_meili.processes import die_with
 
@@ -67,80 +63,71 @@ class SliceOutcome:
     error: str | None = None
 
 
-def sliced_full_sync(
-    source: TableSource,
-    client: SearchBackend,
+def read_in_workers(
+    source: SourceConfig,
+    meilisearch: MeilisearchConfig,
+    index: IndexConfig,
     *,
-    source_config: SourceConfig,
-    meilisearch_config: MeilisearchConfig,
-    state: StateStore,
     on_progress: ProgressCallback | None = None,
-) -> SyncResult:
-    """A full sync of ``source.index`` in ``parallel`` key-range slices, read by at most
-    ``parallel`` worker processes (fewer when ``source.max_concurrent_syncs`` is lower).
+) -> SliceReader:
+    """A reader of a plan's slices in at most ``parallel`` worker processes (fewer when
+    ``source.max_concurrent_syncs`` is lower).
 
-    Raises:
-        SlicesFailedError: some slices failed (each named with its error); the finished
-            ones are kept for the next full sync, and nothing live changed.
-        SyncError: the completeness checks failed; the build is dropped.
+    The reader raises :class:`SlicesFailedError` when some slices failed (each named with
+    its error); the finished ones are kept for the next full sync, and nothing live
+    changed.
     """
-    index = source.index
-    plan, slices = begin_slices(source, client, state, saved_plan=state.plan(index.name))
-    todo = unfinished(plan, slices)
-    limit = source_config.max_concurrent_syncs or plan.slices
-    processes = max(1, min(len(todo), limit))
-    log.info(
-        "full sync of %r: %d of %d slices to read, %d at a time",
-        index.name,
-        len(todo),
-        plan.slices,
-        processes,
-    )
-    progress = ProgressSum(on_progress, {n: c.rows_acknowledged for n, c in slices.items()})
 
-    def on_checkpoint(checkpoint: FullSyncCheckpoint) -> None:
-        state.save_checkpoint(checkpoint)
-        if checkpoint.slice is not None:
-            slices[checkpoint.slice] = checkpoint
-
-    works = [
-        SliceWork(
-            source=source_config,
-            meilisearch=meilisearch_config,
-            index=index,
-            plan=plan.to_json(),
-            number=n,
-            resume=slices[n].to_json() if n in slices else None,
+    def read(
+        plan: SlicedPlan,
+        done: dict[int, FullSyncCheckpoint],
+        on_checkpoint: CheckpointCallback,
+    ) -> dict[int, FullSyncCheckpoint]:
+        todo = unfinished(plan, done)
+        processes = max(1, min(len(todo), source.max_concurrent_syncs or plan.slices))
+        log.info(
+            "full sync of %r: %d of %d slices to read, %d at a time",
+            index.name,
+            len(todo),
+            plan.slices,
+            processes,
         )
-        for n in todo
-    ]
-    outcomes = run_workers(
-        works, processes=processes, on_checkpoint=on_checkpoint, on_progress=progress
-    )
-    for outcome in outcomes:
-        if outcome.finished is not None:
-            slices[outcome.number] = FullSyncCheckpoint.from_json(outcome.finished)
-    failures = [outcome for outcome in outcomes if outcome.error is not None]
-    if failures:
-        raise SlicesFailedError(
-            f"index {index.name!r}: {len(failures)} of {plan.slices} key-range slices failed "
-            f"({'; '.join(f'slice {f.number}: {f.error}' for f in failures)}); the live index "
-            "was not changed, and the next full sync reads only the slices not finished"
+        slices = dict(done)
+        progress = ProgressSum(on_progress, {n: c.rows_acknowledged for n, c in done.items()})
+
+        def checkpointed(checkpoint: FullSyncCheckpoint) -> None:
+            on_checkpoint(checkpoint)
+            if checkpoint.slice is not None:
+                slices[checkpoint.slice] = checkpoint
+
+        works = [
+            SliceWork(
+                source=source,
+                meilisearch=meilisearch,
+                index=index,
+                plan=plan.to_json(),
+                number=n,
+                resume=slices[n].to_json() if n in slices else None,
+            )
+            for n in todo
+        ]
+        outcomes = run_workers(
+            works, processes=processes, on_checkpoint=checkpointed, on_progress=progress
         )
-    return complete_slices(source, client, plan, slices)
+        for outcome in outcomes:
+            if outcome.finished is not None:
+                slices[outcome.number] = FullSyncCheckpoint.from_json(outcome.finished)
+        failures = [outcome for outcome in outcomes if outcome.error is not None]
+        if failures:
+            raise SlicesFailedError(
+                f"index {index.name!r}: {len(failures)} of {plan.slices} key-range slices "
+                f"failed ({'; '.join(f'slice {f.number}: {f.error}' for f in failures)}); "
+                "the live index was not changed, and the next full sync reads only the "
+                "slices not finished"
+            )
+        return slices
 
-
-class ProgressSum:
-    """The rows read by every slice, from each slice's own running count."""
-
-    def __init__(self, callback: ProgressCallback | None, done: dict[int, int]) -> None:
-        self.callback = callback
-        self.rows = dict(done)
-
-    def __call__(self, number: int, rows: int) -> None:
-        self.rows[number] = rows
-        if self.callback is not None:
-            self.callback(sum(self.rows.values()))
+    return read
 
 
 def run_workers(
@@ -200,14 +187,17 @@ def _report(kind: str, payload: Any) -> None:
 
 
 def load_in_worker(work: SliceWork) -> SliceOutcome:
-    """In a worker process: load one slice, reporting checkpoints and progress."""
+    """In a worker process: load one slice through a runner session of its own, reporting
+    checkpoints and progress."""
+    # Imported here: the runner imports this module.
+    from oracle_meili.engine.runner import Runner
+
     plan = SlicedPlan.from_json(work.plan)
     resume = FullSyncCheckpoint.from_json(work.resume) if work.resume is not None else None
     try:
-        with source_engine(work.source) as engine, meili_client(work.meilisearch) as client:
-            done = load_slice(
-                TableSource(engine, work.index),
-                client,
+        with Runner(work.source, work.meilisearch).session() as session:
+            done = session.load_slice(
+                work.index,
                 plan,
                 work.number,
                 resume=resume,

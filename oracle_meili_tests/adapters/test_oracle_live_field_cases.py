@@ -194,16 +194,18 @@ def test_synonym_and_interval_year_to_month(
 def test_resume_with_a_dead_scn_starts_afresh(
     engine: sa.Engine, table_name: str, meili_config: MeilisearchConfig, meili_client: MeiliClient
 ) -> None:
-    """The closest reproducible equivalent of ORA-01555 on resume: a checkpoint whose
-    SCN is far older than any undo (Oracle answers ORA-08180/08181/01555/01466)."""
+    """The closest reproducible equivalent of ORA-01555 on resume: a kept plan whose SCN
+    is far older than any undo (Oracle answers ORA-08180/08181/01555/01466)."""
+    import tempfile
     from dataclasses import replace
+    from pathlib import Path
 
-    from oracle_meili.engine.checkpoint import FullSyncCheckpoint
+    from oracle_meili.engine.state import StateFile
 
     populate(engine, rows=300, table_name=table_name)
     index = products_index(table_name, consistent_snapshot=True, batch_size=50)
     small = meili_config.model_copy(update={"max_payload_bytes": 6000, "max_tasks_in_flight": 1})
-    checkpoints: list[FullSyncCheckpoint] = []
+    state = StateFile(Path(tempfile.mkdtemp()) / "state.json")
 
     class LostAfterTwo(TableSource):
         def read_all(self, *, batch_size: int, after: Any = None, upto: Any = None) -> Any:
@@ -215,11 +217,12 @@ def test_resume_with_a_dead_scn_starts_afresh(
                 yield batch
 
     with pytest.raises(SourceConnectionError):
-        full_sync(LostAfterTwo(engine, index), MeiliClient(small),
-                  on_checkpoint=checkpoints.append)  # fmt: skip
-    dead = replace(checkpoints[-1], scn=1)
-    result = full_sync(TableSource(engine, index), MeiliClient(small),
-                       resume=dead, on_checkpoint=checkpoints.append)  # fmt: skip
+        full_sync(LostAfterTwo(engine, index), MeiliClient(small), state=state)
+    kept = state.plan(index.name)
+    assert kept is not None
+    dead = replace(kept, scn=1)
+    state.save_plan(dead)  # the same build: its checkpoints stay
+    result = full_sync(TableSource(engine, index), MeiliClient(small), state=state)
     assert result.index_document_count == live_rows(engine, table_name)
     assert not meili_client.index_exists(dead.build_index)
 

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oracle_meili.adapters.shards import ShardedClient, ndjson_lines, shard_of
+from oracle_meili.adapters.shard_routing import ndjson_lines, shard_of
+from oracle_meili.adapters.shards import ShardedClient
 from oracle_meili.config import leaving_servers, parse_config
 from oracle_meili.errors import ConfigError
 

@@ -19,7 +19,7 @@ from oracle_meili.config import AppConfig, parse_index
 from oracle_meili.defs.assets import build_index_asset
 from oracle_meili.defs.history import materialization_history
 from oracle_meili.defs.jobs import SYNC_RETRY_POLICY, build_sync_jobs
-from oracle_meili.defs.metadata import last_syncs, latest_checkpoint, latest_watermark
+from oracle_meili.defs.metadata import last_syncs, latest_plan, latest_watermark, slice_checkpoints
 from oracle_meili.defs.metadata_sets import CheckpointMetadata, SyncMetadata
 from oracle_meili.defs.names import index_asset_key, source_table_key
 from oracle_meili.defs.resources import build_resources
@@ -111,13 +111,16 @@ def test_asset_shape(app_config: AppConfig) -> None:
 
 
 @contextmanager
-def source_lost_at_page(fail_at: int) -> Iterator[None]:
-    """Every engine's connection fails at the ``fail_at``-th keyset page read in the block
-    (the resource opens its engine inside the run, so the fault is set on all engines)."""
+def source_lost_at_page(fail_at: int, database: Path) -> Iterator[None]:
+    """The source ``database``'s connection fails at the ``fail_at``-th keyset page read in
+    the block (the resource opens its engine inside the run, so the fault is set on every
+    engine of that database)."""
     pages = 0
 
     def count_pages(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         nonlocal pages
+        if conn.engine.url.database != str(database):
+            return  # not the source (the Dagster instance's own storage, say)
         if "ORDER BY" in statement and "LIMIT" in statement:
             pages += 1
             if pages == fail_at:
@@ -144,7 +147,7 @@ def test_failed_full_run_resumes_from_its_checkpoint(
     )
     resources = build_resources(small, os.environ)
     asset = build_index_asset(small.indexes[0])
-    with source_lost_at_page(5):
+    with source_lost_at_page(5, demo_db):
         failed = dg.materialize(
             [asset],
             partition_key="full",
@@ -153,8 +156,9 @@ def test_failed_full_run_resumes_from_its_checkpoint(
             raise_on_error=False,
         )
     assert not failed.success
-    checkpoint = latest_checkpoint(instance, index_asset_key(index))
-    assert checkpoint is not None
+    plan = latest_plan(instance, index_asset_key(index))
+    assert plan is not None and plan.slices == 1
+    (checkpoint,) = slice_checkpoints(instance, index_asset_key(index), plan.build_index).values()
     assert checkpoint.rows_acknowledged > 0
     assert meili_client.index_exists(checkpoint.build_index)
 
@@ -165,7 +169,8 @@ def test_failed_full_run_resumes_from_its_checkpoint(
         for e in resumed.all_events
         if e.event_type_value == "ASSET_OBSERVATION"
     ]
-    first = observations[0].metadata[CheckpointMetadata.key("full_sync_checkpoint")].value
+    key = CheckpointMetadata.key("full_sync_checkpoint")
+    first = next(o.metadata[key].value for o in observations if key in o.metadata)
     assert isinstance(first, dict)
     assert first["build_index"] == checkpoint.build_index
     assert metadata_of(resumed)[

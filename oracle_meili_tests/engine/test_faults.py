@@ -32,6 +32,7 @@ from oracle_meili.engine.incremental import incremental_sync
 from oracle_meili.engine.reconcile import reconcile
 from oracle_meili.engine.result import SyncResult
 from oracle_meili.errors import OracleMeiliError
+from oracle_meili_tests.harness import RecordedState
 
 KEY = "fault-injection-master-key"
 WRITE_SECONDS = 6.0
@@ -158,23 +159,18 @@ def test_faults_lose_nothing(tmp_path: Path) -> None:
             # 1. SIGKILL during a full sync. Without retries the sync fails at once, and the
             # next one resumes from its checkpoint into the same build index.
             no_retries = meili.model_copy(update={"retries": 0})
-            checkpoints: list[FullSyncCheckpoint] = []
 
             def on_checkpoint(checkpoint: FullSyncCheckpoint) -> None:
-                checkpoints.append(checkpoint)
-                if len(checkpoints) == 6:
+                if len(state.checkpoints) == 6:
                     faults.crash_meilisearch()
 
+            state = RecordedState(tmp_path / "state.json", on_checkpoint=on_checkpoint)
+            checkpoints = state.checkpoints
             full: SyncResult | None = None
             for _ in range(5):
                 try:
                     with MeiliClient(no_retries) as fragile:
-                        full = full_sync(
-                            TableSource(engine, index),
-                            fragile,
-                            resume=checkpoints[-1] if checkpoints else None,
-                            on_checkpoint=on_checkpoint,
-                        )
+                        full = full_sync(TableSource(engine, index), fragile, state=state)
                     break
                 except OracleMeiliError:
                     failed_syncs += 1

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 import sqlalchemy as sa
 
@@ -15,6 +15,9 @@ from oracle_meili.adapters.keyset import Batch
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.engine.checkpoint import FullSyncCheckpoint
 from oracle_meili.engine.full import full_sync
+from oracle_meili.engine.result import now
+from oracle_meili.engine.slice_plan import SlicedPlan
+from oracle_meili.engine.state import StateFile
 from oracle_meili.errors import (
     DocumentError,
     MeilisearchTaskError,
@@ -23,7 +26,7 @@ from oracle_meili.errors import (
     SyncError,
 )
 from oracle_meili_tests.conftest import MakeIndex
-from oracle_meili_tests.harness import SyncHarness
+from oracle_meili_tests.harness import RecordedState, SyncHarness
 
 
 class SourceLostAfter(TableSource):
@@ -43,59 +46,52 @@ class SourceLostAfter(TableSource):
 
 
 def test_interrupted_full_sync_resumes_from_its_checkpoint(
-    sync: SyncHarness, make_index: MakeIndex
+    sync: SyncHarness, make_index: MakeIndex, tmp_path: Path
 ) -> None:
     index = make_index(batch_size=50)
     # Small payloads, one task in flight: a checkpoint after every few rows.
     small = sync.client_with(max_payload_bytes=6000, max_tasks_in_flight=1)
     live = sync.full(index)  # the live index the failed sync must not disturb
-    checkpoints: list[FullSyncCheckpoint] = []
+    state = RecordedState(tmp_path / "state.json")
     with pytest.raises(SourceError, match="connection lost"):
-        full_sync(
-            SourceLostAfter(sync.engine, index),
-            small,
-            on_checkpoint=checkpoints.append,
-        )
-    last = FullSyncCheckpoint.from_json(orjson.loads(orjson.dumps(checkpoints[-1].to_json())))
+        full_sync(SourceLostAfter(sync.engine, index), small, state=state)
+    plan = state.plan(index.name)
+    assert plan is not None and plan.slices == 1  # a single reader: a plan of one slice
+    (last,) = state.slice_checkpoints(index.name, plan.build_index).values()
     assert 0 < last.rows_acknowledged <= 200
     assert sync.client.index_exists(last.build_index)  # kept for the resume
     assert sync.client.document_count(index.name) == live.index_document_count
 
-    resumed_from: list[FullSyncCheckpoint] = []
+    saved = len(state.checkpoints)
     progress: list[int] = []
     result = full_sync(
-        TableSource(sync.engine, index),
-        small,
-        resume=last,
-        on_checkpoint=resumed_from.append,
-        on_progress=progress.append,
+        TableSource(sync.engine, index), small, state=state, on_progress=progress.append
     )
     # It read on from the checkpoint, not from the start: the payload in flight when the
     # source failed was indexed after all, so the resume starts after it.
     assert last.in_flight_task is not None
     assert progress[0] == last.acknowledge_in_flight().rows_acknowledged + 50
-    assert resumed_from[0].build_index == last.build_index  # the same build index
+    assert state.checkpoints[saved].build_index == last.build_index  # the same build index
     assert result.watermark == live.watermark
     assert result.index_document_count == sync.live_count()
     assert result.rows_read == sync.live_count()  # counted across both runs
     assert sync.client.index_uids(prefix=index.name) == [index.name]
 
 
-def test_stale_checkpoint_is_ignored(sync: SyncHarness, make_index: MakeIndex) -> None:
+def test_a_plan_whose_build_index_is_gone_is_ignored(
+    sync: SyncHarness, make_index: MakeIndex, tmp_path: Path
+) -> None:
     index = make_index()
-    gone = FullSyncCheckpoint(
-        index=index.name,
-        build_index=f"{index.name}__gone",
-        rows_acknowledged=10,
-        last_key=("int:10",),
-        watermark=None,
-    )
-    result = full_sync(
-        TableSource(sync.engine, index),
-        sync.client,
-        resume=gone,
-        on_checkpoint=lambda checkpoint: None,
-    )
+    state = StateFile(tmp_path / "state.json")
+    state.save_plan(
+        SlicedPlan(index=index.name, build_index=f"{index.name}__gone", parallel=1, bounds=(),
+                   watermark=None, scn=None, count_before=None, started=now().isoformat())
+    )  # fmt: skip
+    state.save_checkpoint(
+        FullSyncCheckpoint(index=index.name, build_index=f"{index.name}__gone",
+                           rows_acknowledged=10, last_key=("int:10",), watermark=None, slice=0)
+    )  # fmt: skip
+    result = full_sync(TableSource(sync.engine, index), sync.client, state=state)
     assert result.index_document_count == sync.live_count()
 
 
@@ -275,37 +271,29 @@ class FlashbackSource(TableSource):
 
 
 def test_resume_whose_scn_is_gone_starts_afresh_with_a_new_scn(
-    sync: SyncHarness, make_index: MakeIndex, caplog: pytest.LogCaptureFixture
+    sync: SyncHarness, make_index: MakeIndex, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     """A resume whose SCN has left the undo (ORA-01555) starts afresh with a new SCN."""
     index = make_index(batch_size=50, consistent_snapshot=True)
     small = sync.client_with(max_payload_bytes=6000, max_tasks_in_flight=1)
-    checkpoints: list[FullSyncCheckpoint] = []
+    state = RecordedState(tmp_path / "state.json")
 
     class Interrupted(FlashbackSource):
         lose_after = 4
 
     with pytest.raises(SourceError, match="connection lost"):
-        full_sync(
-            Interrupted(sync.engine, index),
-            small,
-            on_checkpoint=checkpoints.append,
-        )
-    dead = checkpoints[-1]
+        full_sync(Interrupted(sync.engine, index), small, state=state)
+    dead = state.checkpoints[-1]
     assert dead.scn == 100 and sync.client.index_exists(dead.build_index)
 
     class Later(FlashbackSource):
         next_scn = 200
         dead = frozenset({100})
 
-    fresh: list[FullSyncCheckpoint] = []
-    result = full_sync(
-        Later(sync.engine, index),
-        small,
-        resume=dead,
-        on_checkpoint=fresh.append,
-    )
-    assert "can no longer be read" in caplog.text and "starting afresh" in caplog.text
+    saved = len(state.checkpoints)
+    result = full_sync(Later(sync.engine, index), small, state=state)
+    fresh = state.checkpoints[saved:]
+    assert "can no longer be read" in caplog.text and "starts afresh" in caplog.text
     assert {c.scn for c in fresh} == {200}
     assert fresh[0].build_index != dead.build_index
     assert not sync.client.index_exists(dead.build_index)

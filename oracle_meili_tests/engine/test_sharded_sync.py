@@ -21,7 +21,8 @@ import yaml
 
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import MeilisearchProcess, free_port
-from oracle_meili.adapters.shards import ShardedClient, ShardTasks, shard_of
+from oracle_meili.adapters.shard_routing import ShardTasks, shard_of
+from oracle_meili.adapters.shards import ShardedClient
 from oracle_meili.cli import main
 from oracle_meili.config import AppConfig, parse_config, shard_key_variable
 from oracle_meili.defs.assets import build_index_asset

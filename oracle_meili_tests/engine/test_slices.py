@@ -29,7 +29,6 @@ from oracle_meili.adapters.server import RunningMeilisearch
 from oracle_meili.adapters.source import TableSource
 from oracle_meili.config import MeilisearchConfig, SourceConfig
 from oracle_meili.demo import create_demo
-from oracle_meili.engine.checkpoint import FullSyncCheckpoint
 from oracle_meili.engine.full import full_sync
 from oracle_meili.engine.result import SyncResult
 from oracle_meili.engine.runner import Runner
@@ -253,21 +252,22 @@ def test_a_new_plan_resumes_a_kept_build_only_with_the_same_slicing(
     assert not sync.client.index_exists(first.build_index)
 
 
-def test_a_single_stream_full_sync_ignores_slice_checkpoints(
-    sync: SyncHarness, make_index: MakeIndex
+def test_a_full_sync_of_another_slicing_starts_afresh(
+    sync: SyncHarness, make_index: MakeIndex, tmp_path: Path
 ) -> None:
+    """A plan of two slices, one of them loaded, is not resumed by a single-reader sync
+    (another slicing): it reads every row into a build of its own."""
     index = make_index(parallel=2)
     source = sync.source(index)
+    state = StateFile(tmp_path / "state.json")
     plan = plan_slices(source, sync.client, resume=None)
-    checkpoints: list[FullSyncCheckpoint] = []
-    load_slice(source, sync.client, plan, 0, on_checkpoint=checkpoints.append)
+    state.save_plan(plan)
+    load_slice(source, sync.client, plan, 0, on_checkpoint=state.save_checkpoint)
     result = full_sync(
-        sync.source(index.model_copy(update={"parallel": 1})),
-        sync.client,
-        resume=checkpoints[-1],
-        on_checkpoint=lambda c: None,
+        sync.source(index.model_copy(update={"parallel": 1})), sync.client, state=state
     )
     assert result.rows_read == sync.live_count()
+    assert not sync.client.index_exists(plan.build_index)
 
 
 def test_the_workers_die_with_the_command_that_started_them(

@@ -84,11 +84,13 @@ def test_full_sync_checkpoint_is_kept_until_a_full_sync_succeeds(tmp_path: Path)
         in_flight_task=7,
         in_flight_rows=150,
         in_flight_last_key=("int:160",),
+        slice=0,
     )
+    build = checkpoint.build_index
     state.save_checkpoint(checkpoint)
-    assert StateFile(tmp_path / "s.json").checkpoint("products") == checkpoint
+    assert StateFile(tmp_path / "s.json").slice_checkpoints("products", build) == {0: checkpoint}
     state.record_success(result(1))  # an incremental sync leaves it
-    assert state.checkpoint("products") == checkpoint
+    assert state.slice_checkpoints("products", build) == {0: checkpoint}
     full = SyncResult(**{**result(2).__dict__, "mode": "full"})
     state.record_success(full)
-    assert state.checkpoint("products") is None
+    assert state.slice_checkpoints("products", build) == {}
