@@ -229,7 +229,13 @@ def a_change_flows(copy: Path) -> str:
             assert time.monotonic() < deadline, "the follow run did not apply the change"
             time.sleep(0.2)
         assert client.search("products", "Follow-me", limit=1)["hits"][0]["name"] == name
+    # The follow run records the sync once it has applied it: wait for the record too.
     with dg.DagsterInstance.from_config(str(copy / ".state" / "dagster_home")) as instance:
-        event = instance.get_latest_materialization_event(dg.AssetKey(["meilisearch", "products"]))
-    assert event is not None
-    return event.run_id
+        while True:
+            key = dg.AssetKey(["meilisearch", "products"])
+            event = instance.get_latest_materialization_event(key)
+            run = instance.get_run_by_id(event.run_id) if event is not None else None
+            if run is not None and run.job_name == "follow_changes":
+                return run.run_id
+            assert time.monotonic() < deadline, "the follow run did not record the sync"
+            time.sleep(0.2)

@@ -82,8 +82,44 @@ class DocumentsHttp:
         """POST a body to an index route that enqueues a task; returns the task uid. Safe
         to repeat after a lost answer: document additions replace by id and deletions are
         idempotent."""
+        response = self._post(
+            uid,
+            path,
+            body,
+            content_type=content_type,
+            params=params,
+            failing=f"{action} {self.url}",
+        )
+        if response.status_code != 202:
+            raise answer_error(response, uid)
+        return int(response.json()["taskUid"])
+
+    def fetch_documents(self, uid: str, parameters: dict[str, Any]) -> dict[str, Any]:
+        """One page of ``POST /indexes/{uid}/documents/fetch``."""
+        response = self._post(
+            uid,
+            "documents/fetch",
+            orjson.dumps(parameters),
+            content_type="application/json",
+            failing=f"reading documents from {self.url}",
+        )
+        if response.status_code != 200:
+            raise answer_error(response, uid)
+        page: dict[str, Any] = orjson.loads(response.content)
+        return page
+
+    def _post(
+        self,
+        uid: str,
+        path: str,
+        body: bytes,
+        *,
+        content_type: str,
+        failing: str,
+        params: dict[str, str] | None = None,
+    ) -> requests.Response:
         try:
-            response = self._session.post(
+            return self._session.post(
                 f"{self.url}/indexes/{uid}/{path}",
                 params=params,
                 data=body,
@@ -92,29 +128,8 @@ class DocumentsHttp:
             )
         except requests.RequestException as e:
             raise MeilisearchUnavailableError(
-                f"index {uid!r}: {action} {self.url} failed: {first_line(e)}"
+                f"index {uid!r}: {failing} failed: {first_line(e)}"
             ) from None
-        if response.status_code != 202:
-            raise answer_error(response, uid)
-        return int(response.json()["taskUid"])
-
-    def fetch_documents(self, uid: str, parameters: dict[str, Any]) -> dict[str, Any]:
-        """One page of ``POST /indexes/{uid}/documents/fetch``."""
-        try:
-            response = self._session.post(
-                f"{self.url}/indexes/{uid}/documents/fetch",
-                data=orjson.dumps(parameters),
-                headers={"Content-Type": "application/json"},
-                timeout=self.timeout_seconds,
-            )
-        except requests.RequestException as e:
-            raise MeilisearchUnavailableError(
-                f"index {uid!r}: reading documents from {self.url} failed: {first_line(e)}"
-            ) from None
-        if response.status_code != 200:
-            raise answer_error(response, uid)
-        page: dict[str, Any] = orjson.loads(response.content)
-        return page
 
 
 def answer_error(response: requests.Response, index: str) -> MeilisearchError:

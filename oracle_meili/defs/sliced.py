@@ -54,8 +54,39 @@ def build_sliced_index_asset(
     spec = spec or default_index_spec(index, orchestration, names.source_kind)
     name = spec.key.to_python_identifier()
     tables = {f"table_{n}": dep.asset_key for n, dep in enumerate(spec.deps)}
-    needs = resource_keys(names)
-    step_io = names.step_io
+    plan_op = plan_step(index, names)
+    slice_op = slice_step(index, names, source_slots)
+    publish_op = publish_step(index, names)
+
+    def compose(**_tables: Any) -> Any:
+        planned, slices = plan_op(tables=list(_tables.values()))
+        return publish_op(planned, slices.map(slice_op).collect())
+
+    # Dagster reads the graph's inputs (the source tables, as Nothing deps) from the signature.
+    compose.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY) for n in tables]
+    )
+    compose.__name__ = name
+    return dg.graph_multi_asset(
+        name=name,
+        outs={
+            "index": dg.AssetOut.from_spec(
+                # Its dependencies are the graph's inputs (`ins`), not the spec's.
+                spec.replace_attributes(
+                    deps=[], freshness_policy=freshness_policy(orchestration.freshness)
+                ),
+                io_manager_key=names.step_io,
+            )
+        },
+        ins={n: dg.AssetIn(key=key, dagster_type=dg.Nothing) for n, key in tables.items()},
+        partitions_def=SYNC_PARTITIONS,
+    )(compose)
+
+
+def plan_step(index: IndexConfig, names: Names) -> dg.OpDefinition:
+    """The ``plan`` step: plans the full sync (or resumes its plan), one output per slice
+    still to read."""
+    needs, step_io = resource_keys(names), names.step_io
 
     @dg.op(
         name=names(sliced_step_name(index, "plan")),
@@ -91,6 +122,15 @@ def build_sliced_index_asset(
         for number in left:
             yield dg.DynamicOutput(None, mapping_key=SLICE_KEY.format(number), output_name="slices")
 
+    return plan_op
+
+
+def slice_step(
+    index: IndexConfig, names: Names, source_slots: SourceSlots | None
+) -> dg.OpDefinition:
+    """The ``slice`` step: reads one key range into the build index."""
+    needs, step_io = resource_keys(names), names.step_io
+
     @dg.op(
         name=names(sliced_step_name(index, "slice")),
         required_resource_keys=needs,
@@ -125,6 +165,14 @@ def build_sliced_index_asset(
             f"{index.name}: slice {number} of {plan.slices} finished, {done.rows_read:,} rows read"
         )
 
+    return slice_op
+
+
+def publish_step(index: IndexConfig, names: Names) -> dg.OpDefinition:
+    """The ``publish`` step: checks every slice and swaps the build in (or, in partition
+    ``incremental``, runs the incremental sync)."""
+    needs, step_io = resource_keys(names), names.step_io
+
     @dg.op(
         name=names(sliced_step_name(index, "publish")),
         required_resource_keys=needs,
@@ -158,29 +206,7 @@ def build_sliced_index_asset(
         metadata = synced(context, index, result, fields, meilisearch_url=url, names=names)
         yield dg.Output(None, metadata=metadata)
 
-    def compose(**_tables: Any) -> Any:
-        planned, slices = plan_op(tables=list(_tables.values()))
-        return publish_op(planned, slices.map(slice_op).collect())
-
-    # Dagster reads the graph's inputs (the source tables, as Nothing deps) from the signature.
-    compose.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY) for n in tables]
-    )
-    compose.__name__ = name
-    return dg.graph_multi_asset(
-        name=name,
-        outs={
-            "index": dg.AssetOut.from_spec(
-                # Its dependencies are the graph's inputs (`ins`), not the spec's.
-                spec.replace_attributes(
-                    deps=[], freshness_policy=freshness_policy(orchestration.freshness)
-                ),
-                io_manager_key=step_io,
-            )
-        },
-        ins={n: dg.AssetIn(key=key, dagster_type=dg.Nothing) for n, key in tables.items()},
-        partitions_def=SYNC_PARTITIONS,
-    )(compose)
+    return publish_op
 
 
 def slice_number(mapping_key: str | None) -> int:

@@ -54,6 +54,36 @@ class DocumentShape:
         )
 
 
+def _field_names(
+    index: IndexConfig, columns: Sequence[str], lowered: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Each column's field: its lower-cased name, or as ``fields:`` renames it."""
+    renames = {_position(index, lowered, c, "fields"): name for c, name in index.fields.items()}
+    fields = tuple(renames.get(i, f) for i, f in enumerate(lowered))
+    clashes = sorted({f for f in fields if fields.count(f) > 1})
+    if clashes:
+        raise ConfigError(
+            f"index {index.name!r}: columns "
+            f"{', '.join(c for c, f in zip(columns, fields, strict=True) if f in clashes)} "
+            f"all become the field {clashes[0]!r}; rename one with `fields:` or alias it in "
+            "a `query:`"
+        )
+    return fields
+
+
+def _id_field(index: IndexConfig, fields: tuple[str, ...], key_positions: tuple[int, ...]) -> str:
+    """The documents' id field: the key's, or ``id`` for a composite key."""
+    if len(key_positions) == 1:
+        return fields[key_positions[0]]
+    if COMPOSITE_ID_FIELD in fields:
+        raise ConfigError(
+            f"index {index.name!r}: a composite primary_key adds the field "
+            f"{COMPOSITE_ID_FIELD!r}, but the source has a column of that name; "
+            "rename it with `fields:` or alias it in a `query:`"
+        )
+    return COMPOSITE_ID_FIELD
+
+
 def build_shape(
     index: IndexConfig,
     columns: Sequence[str],
@@ -69,29 +99,11 @@ def build_shape(
             name, or a composite key's synthetic ``id`` field would clash with a column.
     """
     lowered = tuple(c.lower() for c in columns)
-    renames = {_position(index, lowered, c, "fields"): name for c, name in index.fields.items()}
-    fields = tuple(renames.get(i, f) for i, f in enumerate(lowered))
-    clashes = sorted({f for f in fields if fields.count(f) > 1})
-    if clashes:
-        raise ConfigError(
-            f"index {index.name!r}: columns "
-            f"{', '.join(c for c, f in zip(columns, fields, strict=True) if f in clashes)} "
-            f"all become the field {clashes[0]!r}; rename one with `fields:` or alias it in "
-            "a `query:`"
-        )
+    fields = _field_names(index, columns, lowered)
     key_positions = tuple(
         _position(index, lowered, key, "primary_key") for key in index.primary_key
     )
-    if len(key_positions) > 1:
-        if COMPOSITE_ID_FIELD in fields:
-            raise ConfigError(
-                f"index {index.name!r}: a composite primary_key adds the field "
-                f"{COMPOSITE_ID_FIELD!r}, but the source has a column of that name; "
-                "rename it with `fields:` or alias it in a `query:`"
-            )
-        id_field = COMPOSITE_ID_FIELD
-    else:
-        id_field = fields[key_positions[0]]
+    id_field = _id_field(index, fields, key_positions)
     lowered_chars = {c.lower() for c in char_columns}
     vectors = tuple(
         (embedder, _position(index, lowered, v.column, f"vectors.{embedder}"), v.dimensions)

@@ -59,11 +59,9 @@ def full_sync(
     and load it again (searches see a partial index meanwhile).
 
     With ``state`` (``swap`` only), the plan and the slices' checkpoints are kept there and
-    a failed sync keeps its build index: the next full sync resumes it, with the watermark
-    (and SCN) of the interrupted one. A plan whose build index is gone is ignored; one whose
-    snapshot SCN has left the undo (ORA-01555, ORA-08180, ...) could never finish, so its
-    build index is dropped and the sync starts afresh with a new SCN. ``read_slices``
-    reads the slices (default: one after another, in this process).
+    a failed sync keeps its build index, which the next full sync resumes (a plan whose
+    build is gone is ignored; one whose SCN left the undo, ORA-01555, starts afresh).
+    ``read_slices`` reads the slices (default: one after another, in this process).
 
     Raises:
         SyncError, MeilisearchError, SourceError, DocumentError: nothing live has changed
@@ -86,13 +84,8 @@ def full_sync(
         except SnapshotTooOldError as e:
             if saved is None or saved.build_index != plan.build_index:
                 raise
-            log.warning(
-                "full sync of %r: the plan's SCN %s can no longer be read (%s); its build "
-                "index is dropped and the sync starts afresh with a new SCN",
-                index.name,
-                plan.scn,
-                e,
-            )
+            # The resumed plan's build index is dropped (load_slice did): a new plan.
+            log.warning("full sync of %r: %s; starting afresh with a new SCN", index.name, e)
             task_uids.clear()
             plan, done = begin_slices(source, client, store, saved_plan=None)
             done = read(plan, done, store.save_checkpoint)

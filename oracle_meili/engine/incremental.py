@@ -6,13 +6,13 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 from oracle_meili.adapters.backend import SearchBackend
 from oracle_meili.adapters.keyset import Batch
+from oracle_meili.adapters.markers import CursorMax
 from oracle_meili.adapters.source import TableSource
-from oracle_meili.engine.events import Tally, drain
+from oracle_meili.engine.events import SyncEvent, Tally, drain
 from oracle_meili.engine.freshness import LastSync
 from oracle_meili.engine.freshness import late_commits_until as deadline_after
 from oracle_meili.engine.pipeline import write_pages
@@ -55,15 +55,12 @@ def incremental_sync(
     on_progress: ProgressCallback | None = None,
     clock: Clock = now,
 ) -> SyncResult:
-    """Upsert rows changed since ``watermark`` and delete soft-deleted ones.
-
-    Reads ``watermark - lookback_seconds < cursor <= upper``, where ``upper`` is the highest
-    cursor value captured before reading. The returned watermark is ``upper``; the caller
-    stores it only after this function returns, i.e. after every task succeeded.
-
-    ``late_commits_until`` is the previous sync's deadline for late commits; the result
-    carries this sync's (see :mod:`~oracle_meili.engine.freshness`), measured on ``clock``.
-    """
+    """Upsert rows changed since ``watermark`` and delete soft-deleted ones: reads
+    ``watermark - lookback_seconds < cursor <= upper``, ``upper`` the highest cursor value
+    captured before reading, and returns ``upper`` as the watermark, which the caller stores
+    only once every task succeeded. ``late_commits_until`` is the previous sync's deadline
+    for late commits; the result carries this sync's (:mod:`~oracle_meili.engine.freshness`),
+    measured on ``clock``."""
     started, elapsed = clock(), time.monotonic()
     index = source.index
     if source.cursor_column is None:
@@ -75,33 +72,17 @@ def incremental_sync(
     highest = source.max_cursor()
     upper_read_at = clock()
     if not client.index_exists(index.name):
-        client.create_index(
-            index.name, primary_key=shape.id_field, settings=index.meilisearch_settings
-        )
+        settings = index.meilisearch_settings
+        client.create_index(index.name, primary_key=shape.id_field, settings=settings)
     tally = Tally()
     reread = ReReadRows(source, previous)
     if highest is not None:
-        pages = reread.counted(
-            source.read_changed(
-                after=lower_bound(previous, index.lookback_seconds),
-                upto=highest,
-                batch_size=index.batch_size,
-            )
+        drain(
+            changed_rows_written(source, client, previous, highest, reread),
+            tally,
+            on_progress=on_progress,
         )
-        events = write_pages(
-            pages,
-            DocumentWriter(client, index.name, id_field=shape.id_field),
-            shape,
-            on_bad_row=index.on_bad_row,
-            max_bytes=client.config.max_payload_bytes,
-            is_deleted=source.is_deleted,
-            delete_dropped=True,
-        )
-        drain(events, tally, on_progress=on_progress)
-    # The watermark never moves back (an empty source, or rows deleted at the top).
-    upper = highest.value if highest is not None else None
-    caught_up = upper is None or (previous is not None and previous >= upper)
-    recorded = encode_watermark(previous if caught_up else upper)
+    recorded = encode_watermark(next_watermark(previous, highest))
     result = finished(
         tally,
         index=index.name,
@@ -118,14 +99,48 @@ def incremental_sync(
             started=started,
             upper_read_at=upper_read_at,
         ),
+        rows_reread=reread.rows,
     )
-    result = replace(result, rows_reread=reread.rows)
     log.info(
         "incremental sync of %r finished: %d read, %d upserted, %d deleted in %.1f s",
-        index.name,
-        result.rows_read,
-        result.documents_upserted,
-        result.documents_deleted,
+        *(index.name, result.rows_read, result.documents_upserted, result.documents_deleted),
         result.duration_seconds,
     )
     return result
+
+
+def next_watermark(previous: Any, highest: CursorMax | None) -> Any:
+    """The watermark after a sync that read up to ``highest``: it never moves back (an
+    empty source, or rows deleted at the top)."""
+    upper = highest.value if highest is not None else None
+    caught_up = upper is None or (previous is not None and previous >= upper)
+    return previous if caught_up else upper
+
+
+def changed_rows_written(
+    source: TableSource,
+    client: SearchBackend,
+    previous: Any,
+    highest: CursorMax,
+    reread: ReReadRows,
+) -> Iterator[SyncEvent]:
+    """The events of writing the rows changed after ``previous`` (less the look-back) up to
+    ``highest``: live rows upserted, soft-deleted ones deleted."""
+    index = source.index
+    shape = source.document_shape()
+    pages = reread.counted(
+        source.read_changed(
+            after=lower_bound(previous, index.lookback_seconds),
+            upto=highest,
+            batch_size=index.batch_size,
+        )
+    )
+    return write_pages(
+        pages,
+        DocumentWriter(client, index.name, id_field=shape.id_field),
+        shape,
+        on_bad_row=index.on_bad_row,
+        max_bytes=client.config.max_payload_bytes,
+        is_deleted=source.is_deleted,
+        delete_dropped=True,
+    )

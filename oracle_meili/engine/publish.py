@@ -1,14 +1,21 @@
-"""Making a build index live: the consistency gate, swap or rename, and clean-up."""
+"""Making a build index live: the completeness and consistency gates, swap or rename, and
+clean-up."""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from oracle_meili.adapters.backend import SearchBackend, TaskRef
 from oracle_meili.adapters.source import TableSource
+from oracle_meili.engine.completeness import check_read_complete
 from oracle_meili.engine.consistency import check_consistency
+from oracle_meili.engine.events import Tally
 from oracle_meili.engine.search_checks import require_search_checks
 from oracle_meili.errors import SyncError
+
+if TYPE_CHECKING:
+    from oracle_meili.engine.slice_plan import SlicedPlan
 
 log = logging.getLogger(__name__)
 BUILD_SEPARATOR = "__"
@@ -61,3 +68,27 @@ def try_delete(client: SearchBackend, uid: str) -> None:
         client.delete_index(uid)
     except Exception as e:  # the original error matters more; this one is only reported
         log.warning("could not delete build index %r: %s", uid, e)
+
+
+def complete_build(
+    source: TableSource, client: SearchBackend, plan: SlicedPlan, tally: Tally
+) -> int:
+    """Check a loaded build (every row read, every document held, and the consistency gate
+    when asked) and publish it; the documents it holds.
+
+    Raises:
+        ShortReadError: the read missed rows.
+        SyncError: the build holds other than the documents sent, or failed its check.
+    """
+    index, target, reader = source.index, plan.target(), plan.reader(source)
+    check_read_complete(reader, plan, rows_read=tally.rows_read)
+    count = client.document_count(target.uid)
+    if count != tally.documents_sent:
+        raise SyncError(
+            f"index {index.name!r}: {tally.documents_sent} documents were sent but the new "
+            f"index holds {count} (duplicate ids?); the live index was not changed"
+        )
+    if index.verify_before_swap and target.uid != index.name:
+        verify_build(reader, client=client, build=target.uid)
+    tally.task_uids.extend(target.publish(client))
+    return count

@@ -128,6 +128,7 @@ def finished(
     previous_watermark: str | None,
     strategy: str | None = None,
     late_commits_until: dt.datetime | None = None,
+    rows_reread: int = 0,
 ) -> SyncResult:
     """The result of a sync that has just ended: its tally, and what the caller measured.
 
@@ -149,6 +150,7 @@ def finished(
         previous_watermark=previous_watermark,
         task_uids=tuple(tally.task_uids),
         late_commits_until=late_commits_until,
+        rows_reread=rows_reread,
     )
 
 

@@ -35,15 +35,15 @@ from oracle_meili.engine.checkpoint import (
     FullSyncCheckpoint,
     encode_key,
 )
-from oracle_meili.engine.completeness import check_read_complete
 from oracle_meili.engine.events import SKIPPED_SAMPLE, Tally, drain
 from oracle_meili.engine.full import load_rows
 from oracle_meili.engine.pipeline import with_checkpoints
-from oracle_meili.engine.publish import verify_build
+from oracle_meili.engine.publish import complete_build
 from oracle_meili.engine.result import ProgressCallback, SyncResult, finished, now
+from oracle_meili.engine.resume import resumable, slice_checkpoint
 from oracle_meili.engine.slice_plan import PlanStore, SlicedPlan, unfinished
 from oracle_meili.engine.watermark import encode_watermark
-from oracle_meili.errors import MeilisearchTaskError, SnapshotTooOldError, SyncError
+from oracle_meili.errors import SnapshotTooOldError, SyncError
 
 log = logging.getLogger(__name__)
 
@@ -118,19 +118,6 @@ def plan_slices(
     return plan
 
 
-def resumable(plan: SlicedPlan, source: TableSource, client: SearchBackend) -> bool:
-    """A kept plan this sync can continue: same index and slicing, build index still there
-    (``recreate`` loads the live index itself, so it always starts again)."""
-    index = source.index
-    return (
-        plan.index == index.name
-        and plan.parallel == index.parallel
-        and plan.build_index != index.name
-        and index.full_strategy == "swap"
-        and client.index_exists(plan.build_index)
-    )
-
-
 def load_slice(
     source: TableSource,
     client: SearchBackend,
@@ -158,11 +145,48 @@ def load_slice(
     if checkpoint is not None and checkpoint.finished:
         log.info("full sync of %r: slice %d finished already", index.name, number)
         return checkpoint
+    tally, last = read_slice(source, client, plan, number, checkpoint, on_checkpoint, on_progress)
+    if task_uids is not None:
+        task_uids.extend(tally.task_uids)
+    done = replace(
+        last,
+        rows_acknowledged=tally.documents_sent,
+        rows_read=tally.rows_read,
+        rows_skipped=(checkpoint.rows_skipped if checkpoint is not None else 0)
+        + tally.rows_skipped,
+        skipped_sample=tuple(tally.skipped_sample),
+        in_flight_task=None,
+        in_flight_rows=None,
+        in_flight_last_key=None,
+    )
+    if on_checkpoint is not None:
+        on_checkpoint(done)
+    log.info(
+        "full sync of %r: slice %d of %d read %d rows",
+        index.name,
+        number,
+        plan.slices,
+        tally.rows_read,
+    )
+    return done
+
+
+def read_slice(
+    source: TableSource,
+    client: SearchBackend,
+    plan: SlicedPlan,
+    number: int,
+    checkpoint: FullSyncCheckpoint | None,
+    on_checkpoint: CheckpointCallback | None,
+    on_progress: ProgressCallback | None,
+) -> tuple[Tally, FullSyncCheckpoint]:
+    """Load the rows of slice ``number`` after ``checkpoint`` (from its start without one):
+    what it read and sent, counted from the checkpoint's rows on, and its last checkpoint."""
     key_range = plan.key_range(number)
     rows = checkpoint.rows_acknowledged if checkpoint is not None else 0
     start = checkpoint.key_values() if checkpoint is not None else None
     tracker = CheckpointTracker(
-        index=index.name,
+        index=source.index.name,
         build_index=plan.build_index,
         watermark=plan.watermark,
         scn=plan.scn,
@@ -187,59 +211,7 @@ def load_slice(
     except SnapshotTooOldError:
         plan.target().discard(client)
         raise
-    if task_uids is not None:
-        task_uids.extend(tally.task_uids)
-    done = replace(
-        tracker.checkpoint,
-        rows_acknowledged=tally.documents_sent,
-        rows_read=tally.rows_read,
-        rows_skipped=(checkpoint.rows_skipped if checkpoint is not None else 0)
-        + tally.rows_skipped,
-        skipped_sample=tuple(tally.skipped_sample),
-        in_flight_task=None,
-        in_flight_rows=None,
-        in_flight_last_key=None,
-    )
-    if on_checkpoint is not None:
-        on_checkpoint(done)
-    log.info(
-        "full sync of %r: slice %d of %d read %d rows",
-        index.name,
-        number,
-        plan.slices,
-        tally.rows_read,
-    )
-    return done
-
-
-def slice_checkpoint(
-    client: SearchBackend, plan: SlicedPlan, number: int, resume: FullSyncCheckpoint | None
-) -> FullSyncCheckpoint | None:
-    """``resume`` if it belongs to this slice of this plan, with its in-flight payload
-    settled (None: start the slice from its beginning).
-
-    Documents are upserts by id, so a resume that sends a row again costs time, never
-    correctness; the completeness checks count the build index at the end.
-
-    Raises:
-        SyncError: the plan's build index is gone.
-    """
-    if not client.index_exists(plan.build_index):
-        raise SyncError(
-            f"index {plan.index!r}: the build index {plan.build_index!r} of this full sync is "
-            "gone; the live index was not changed; run the full sync again"
-        )
-    if resume is None or resume.build_index != plan.build_index or resume.slice != number:
-        return None
-    if resume.in_flight_task is not None:
-        try:
-            client.wait(resume.in_flight_task, resume.build_index)
-            resume = resume.acknowledge_in_flight()
-        except MeilisearchTaskError:
-            pass  # that payload did not land: resume after the last acknowledged one
-    if resume.last_key is None and not resume.finished:
-        return None
-    return resume
+    return tally, tracker.checkpoint
 
 
 def complete_slices(
@@ -291,27 +263,3 @@ def complete_slices(
         previous_watermark=None,
         strategy=index.full_strategy,
     )
-
-
-def complete_build(
-    source: TableSource, client: SearchBackend, plan: SlicedPlan, tally: Tally
-) -> int:
-    """Check a loaded build (every row read, every document held, and the consistency gate
-    when asked) and publish it; the documents it holds.
-
-    Raises:
-        ShortReadError: the read missed rows.
-        SyncError: the build holds other than the documents sent, or failed its check.
-    """
-    index, target, reader = source.index, plan.target(), plan.reader(source)
-    check_read_complete(reader, plan, rows_read=tally.rows_read)
-    count = client.document_count(target.uid)
-    if count != tally.documents_sent:
-        raise SyncError(
-            f"index {index.name!r}: {tally.documents_sent} documents were sent but the new "
-            f"index holds {count} (duplicate ids?); the live index was not changed"
-        )
-    if index.verify_before_swap and target.uid != index.name:
-        verify_build(reader, client=client, build=target.uid)
-    tally.task_uids.extend(target.publish(client))
-    return count

@@ -117,17 +117,22 @@ def read_in_workers(
         for outcome in outcomes:
             if outcome.finished is not None:
                 slices[outcome.number] = FullSyncCheckpoint.from_json(outcome.finished)
-        failures = [outcome for outcome in outcomes if outcome.error is not None]
-        if failures:
-            raise SlicesFailedError(
-                f"index {index.name!r}: {len(failures)} of {plan.slices} key-range slices "
-                f"failed ({'; '.join(f'slice {f.number}: {f.error}' for f in failures)}); "
-                "the live index was not changed, and the next full sync reads only the "
-                "slices not finished"
-            )
+        raise_failures(index, plan, outcomes)
         return slices
 
     return read
+
+
+def raise_failures(index: IndexConfig, plan: SlicedPlan, outcomes: list[SliceOutcome]) -> None:
+    """Raise :class:`SlicesFailedError` naming each slice that failed, if any did."""
+    failures = [outcome for outcome in outcomes if outcome.error is not None]
+    if failures:
+        raise SlicesFailedError(
+            f"index {index.name!r}: {len(failures)} of {plan.slices} key-range slices "
+            f"failed ({'; '.join(f'slice {f.number}: {f.error}' for f in failures)}); "
+            "the live index was not changed, and the next full sync reads only the "
+            "slices not finished"
+        )
 
 
 def run_workers(
