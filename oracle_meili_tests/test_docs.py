@@ -310,7 +310,7 @@ def test_pool_limit_command_sets_the_limit(tmp_path: Path) -> None:
 def test_every_metadata_key_is_documented_and_every_documented_key_is_recorded() -> None:
     """docs/dagster.md's Metadata table lists each key of oracle-meili's metadata sets, and
     nothing else."""
-    import oracle_meili.defs.follow  # noqa: F401  (its SyncFailure set)
+    import oracle_meili.defs.follow_reports  # noqa: F401  (its SyncFailure set)
     from oracle_meili.defs.metadata_sets import OracleMeiliMetadata
 
     def sets(cls: type[OracleMeiliMetadata]) -> list[type[OracleMeiliMetadata]]:

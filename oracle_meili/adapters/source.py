@@ -21,28 +21,22 @@ from oracle_meili.adapters.columns import (
     shape_of,
 )
 from oracle_meili.adapters.database import SCN_STATEMENT, read
-from oracle_meili.adapters.keyset import (
-    Batch,
-    PageFactory,
-    Row,
-    StoredKey,
-    keyset_batches,
-    page_statement,
-)
+from oracle_meili.adapters.keyset import Batch, PageFactory, Row, StoredKey, keyset_batches
 from oracle_meili.adapters.markers import ChangeMarkers, CursorMax
-from oracle_meili.adapters.ordering import OrderColumn, at_most_key, order_column
+from oracle_meili.adapters.ordering import OrderColumn, order_column
 from oracle_meili.adapters.reflection import (
     cached_selectable,
     check_types,
     reflect,
     snapshot_of,
 )
+from oracle_meili.adapters.source_pages import SourcePages
 from oracle_meili.config import IndexConfig
 from oracle_meili.documents import DocumentShape
 from oracle_meili.errors import ConfigError
 
 
-class TableSource:
+class TableSource(SourcePages):
     """The rows of one configured index: a reflected table or a wrapped ``query:``."""
 
     def __init__(
@@ -251,49 +245,6 @@ class TableSource:
             # NOTE: CHAR(n) flags come back blank-padded from Oracle.
             return value.rstrip(" ") == wanted.rstrip(" ")
         return bool(value == wanted)
-
-    def full_page(
-        self,
-        *,
-        after: StoredKey | None,
-        batch_size: int,
-        upto: StoredKey | None = None,
-        columns: Sequence[sa.ColumnElement[Any]] | None = None,
-    ) -> sa.Select[Any]:
-        """One page of live rows in primary-key order, after the stored key ``after`` (and
-        up to ``upto``: the end of a key range)."""
-        where = self.live_conditions()
-        if upto is not None:
-            where.append(at_most_key(self.key_order, upto))
-        return page_statement(
-            self.selectable,
-            order=self.key_order,
-            where=where,
-            after=after,
-            batch_size=batch_size,
-            columns=columns,
-        )
-
-    def changed_page(
-        self, *, lower: Any, upper: Any, after: StoredKey | None, batch_size: int
-    ) -> sa.Select[Any]:
-        """One page of rows with ``lower < cursor <= upper``, in (cursor, key) order.
-
-        ``lower`` is a typed value (a watermark), ``upper`` a stored one (see CursorMax).
-        """
-        if self.cursor_order is None:
-            raise ConfigError(f"index {self.index.name!r}: an incremental sync needs `cursor`")
-        cursor = self.cursor_order
-        where: list[sa.ColumnElement[bool]] = [cursor.stored <= cursor.stored_value(upper)]
-        if lower is not None:
-            where.append(cursor.stored > cursor.typed_value(lower))
-        return page_statement(
-            self.selectable,
-            order=(cursor, *self.key_order),
-            where=where,
-            after=after,
-            batch_size=batch_size,
-        )
 
     def _batches(
         self,

@@ -64,6 +64,13 @@ def freshness_policy(freshness: FreshnessConfig | None) -> dg.FreshnessPolicy | 
     )
 
 
+CAUGHT_UP_TEXT = (
+    "Evaluated by every sync: when it ended, the index held its source's newest change (no "
+    "change committed meanwhile was left for the next sync). Its metadata says how far "
+    "behind it was."
+)
+
+
 def build_index_asset(
     index: IndexConfig,
     orchestration: Orchestration | None = None,
@@ -88,15 +95,7 @@ def build_index_asset(
         metadata=dict(spec.metadata),
         code_version=spec.code_version,
         partitions_def=SYNC_PARTITIONS,
-        check_specs=[
-            dg.AssetCheckSpec(
-                CAUGHT_UP,
-                asset=spec.key,
-                description="Evaluated by every sync: when it ended, the index held its "
-                "source's newest change (no change committed meanwhile was left for the "
-                "next sync). Its metadata says how far behind it was.",
-            )
-        ],
+        check_specs=[dg.AssetCheckSpec(CAUGHT_UP, asset=spec.key, description=CAUGHT_UP_TEXT)],
         pool=pool_name(index),
         required_resource_keys=resource_keys(names),
         # On the asset, not only on the job: a materialization launched from the UI retries

@@ -159,11 +159,7 @@ def build_definitions(
     follow_jobs = [build_follow_job(group, slots, names) for group in groups]
     return dg.Definitions(
         assets=assets,
-        asset_checks=[
-            build_consistency_checks(config.indexes, names),
-            build_settings_checks(config.indexes, names),
-            *filter(None, [build_search_checks(config.indexes, names)]),
-        ],
+        asset_checks=asset_checks(config.indexes, names),
         jobs=[*jobs.all(), *follow_jobs],
         schedules=[schedule for d in per_index for schedule in d.schedules],
         sensors=[
@@ -182,6 +178,13 @@ def build_definitions(
         resources=build_resources(config, environ, names),
         executor=executor if executor is not None else default_executor(config),
     )
+
+
+def asset_checks(indexes: Sequence[IndexConfig], names: Names) -> list[dg.AssetChecksDefinition]:
+    """The checks of every index: consistency, settings, and searches where configured."""
+    checks = [build_consistency_checks(indexes, names), build_settings_checks(indexes, names)]
+    searches = build_search_checks(indexes, names)
+    return checks + ([searches] if searches is not None else [])
 
 
 def default_executor(config: AppConfig) -> dg.ExecutorDefinition:

@@ -29,19 +29,17 @@ import hashlib
 import os
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 import dagster as dg
 import orjson
 
 from oracle_meili.config import FollowConfig, IndexConfig
-from oracle_meili.defs.assets import caught_up, synced
-from oracle_meili.defs.metadata_sets import OracleMeiliMetadata
-from oracle_meili.defs.names import DEFAULT_NAMES, Names, pool_name
+from oracle_meili.defs.follow_reports import FollowReports, run_exclusion
+from oracle_meili.defs.names import DEFAULT_NAMES, Names
 from oracle_meili.defs.resources import bound_runner, meilisearch_of, resource_keys
 from oracle_meili.defs.state import FollowRunState
-from oracle_meili.defs.throttle import SourceSlots, slot_if_free
+from oracle_meili.defs.throttle import SourceSlots
 from oracle_meili.engine.follow import Follower
 from oracle_meili.errors import OracleMeiliError
 
@@ -61,12 +59,6 @@ IN_PROGRESS = [
     dg.DagsterRunStatus.STARTED,
     dg.DagsterRunStatus.CANCELING,
 ]
-
-
-class SyncFailure(OracleMeiliMetadata):
-    """A follow run's sync that failed, observed on the index asset."""
-
-    sync_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,74 +120,26 @@ def build_follow_job(
         url = meilisearch_of(context, names).settings().url
         state = FollowRunState(context.instance, meilisearch_url=url, names=names)
         failures: list[tuple[IndexConfig, OracleMeiliError]] = []
-        # Each index's failure last reported on its asset, until it syncs again.
-        failing: dict[str, str] = {}
-
-        @contextmanager
-        def exclusive(index: IndexConfig) -> Iterator[bool]:
-            with ExitStack() as held:
-                pools = [pool_name(index)] + ([source_slots.pool] if source_slots else [])
-                for pool in pools:
-                    holder = f"{group.job_name}/{index.name}/{pool}"
-                    if not held.enter_context(
-                        slot_if_free(context.instance, pool, run_id=context.run_id, holder=holder)
-                    ):
-                        yield False
-                        return
-                yield True
-
         follower = Follower(
             bound_runner(context, names, state=state),
             group.indexes,
             max_concurrent_syncs=group.settings.max_concurrent_syncs,
-            exclusive=exclusive,
+            exclusive=run_exclusion(context, group.job_name, source_slots),
             on_failure=lambda index, error: failures.append((index, error)),
         )
-        by_name = {index.name: index for index in group.indexes}
         context.log.info(f"following {followed} every {interval:g} s")
         # The code server that started this run: if it dies (kill -9), this run stops too
         # rather than follow on unseen; the sensor starts another from the new server.
         parent = os.getppid()
         handover = Handover(context, group)
+        reports = FollowReports(context, group.indexes, names, url=url, handover=handover)
         with follower:
             while not handover.done():
                 if os.getppid() != parent:
                     raise dg.Failure("the code server that started this follow run is gone")
                 follower.poll()
-                while not state.recorded.empty():
-                    result = state.recorded.get()
-                    index = by_name[result.index]
-                    fields = follower.session.document_fields(index)
-                    yield dg.AssetMaterialization(
-                        asset_key=names.index_key(index),
-                        partition="incremental",
-                        metadata=synced(
-                            context, index, result, fields, meilisearch_url=url, names=names
-                        ),
-                    )
-                    for check in names.sync_checks(index):
-                        yield dg.AssetCheckEvaluation(
-                            asset_key=check.asset_key,
-                            check_name=check.name,
-                            passed=result.caught_up is not False,
-                            severity=dg.AssetCheckSeverity.WARN,
-                            metadata=caught_up(result).metadata,
-                        )
-                    state.reported(result)
-                    handover.events += 1
-                    failing.pop(result.index, None)
-                while failures:
-                    index, error = failures.pop(0)
-                    if failing.get(index.name) == str(error):
-                        continue  # the same failure again: in the log, not the asset's events
-                    failing[index.name] = str(error)
-                    yield dg.AssetObservation(
-                        asset_key=names.index_key(index),
-                        partition="incremental",
-                        description=f"An incremental sync of the follow run failed: {error}",
-                        metadata=dict(SyncFailure(sync_error=str(error))),
-                    )
-                    handover.events += 1
+                yield from reports.syncs(state, follower.session)
+                yield from reports.failures(failures)
                 follower.wait(interval)
         context.log.info("handed over to the next follow run")
 

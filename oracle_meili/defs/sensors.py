@@ -90,6 +90,16 @@ def build_change_sensors(
     return sensors
 
 
+STATUS = {True: dg.DefaultSensorStatus.RUNNING, False: dg.DefaultSensorStatus.STOPPED}
+SENSOR_DESCRIPTION = (
+    "Reads the highest cursor of {described} in one query, and requests an incremental sync "
+    "of each index whose highest cursor is above its watermark, or whose late commits are "
+    "all in (one re-read of its look-back window), in one run when several are due at once "
+    "(its first, full sync when it was never synced). No second run is requested while one "
+    "is still waiting to start: it will read the change."
+)
+
+
 def _sensor(
     name: str,
     watched: list[Watched],
@@ -106,22 +116,12 @@ def _sensor(
         jobs=list({w.job.name: w.job for w in watched}.values()),
         minimum_interval_seconds=interval,
         required_resource_keys=resource_keys(names),
-        description=(
-            f"Reads the highest cursor of {described} in one query, and requests an "
-            "incremental sync of each index whose highest cursor is above its watermark, "
-            "or whose late commits are all in (one re-read of its look-back window), in "
-            "one run when several are due at once (its first, full sync when it was never "
-            "synced). No second run is requested while one is still waiting to start: it "
-            "will read the change."
-        ),
-        default_status=dg.DefaultSensorStatus.RUNNING
-        if running
-        else dg.DefaultSensorStatus.STOPPED,
+        description=SENSOR_DESCRIPTION.format(described=described),
+        default_status=STATUS[running],
     )
     def _change_sensor(context: dg.SensorEvaluationContext, **_: object) -> dg.SensorResult:
-        # (`**_`: a sensor called directly, as in a user's test, gets its required resources
-        # as keyword arguments too; they are read from the context under scoped keys.)
-        # A session kept open across ticks, and the tables reflected every few minutes.
+        # `**_`: called directly (a user's test), a sensor gets its resources as keyword
+        # arguments too. A session kept open across ticks, tables reflected every few minutes.
         with bound_runner(context, names, probe=True).session(cached_reflection=True) as session:
             markers = session.change_markers_of([w.index for w in watched])
         last = last_syncs(context.instance, [w.key for w in watched])
@@ -145,20 +145,7 @@ def _sensor(
                 continue
             retry = _failed_run_id(context.instance, w)
             if previous is None:
-                # Never synced: its first (full) sync, rather than an empty index until a
-                # row changes. The run key makes Dagster launch it once (per failure).
-                key = f"{name}:first" + (f":after:{retry}" if retry else "")
-                requests.append(
-                    dg.RunRequest(
-                        job_name=w.job.name,
-                        run_key=key,
-                        partition_key="full",
-                        asset_selection=[w.key],
-                        # Its own check, not the consistency checks (else Dagster adds all).
-                        asset_check_keys=list(w.checks),
-                        tags=index_tag(w.index),
-                    )
-                )
+                requests.append(_first_sync_request(w, retry))
                 continue
             due.append((w, _due_key(name, highest, previous, retry)))
         requests.extend(_incremental_requests(due))
@@ -173,6 +160,20 @@ def _sensor(
         )
 
     return _change_sensor
+
+
+def _first_sync_request(w: Watched, retry: str | None) -> dg.RunRequest:
+    """Never synced: its first (full) sync, rather than an empty index until a row changes.
+    The run key makes Dagster launch it once (per failure)."""
+    return dg.RunRequest(
+        job_name=w.job.name,
+        run_key=f"{w.index.name}:first" + (f":after:{retry}" if retry else ""),
+        partition_key="full",
+        asset_selection=[w.key],
+        # Its own check, not the consistency checks (else Dagster adds all).
+        asset_check_keys=list(w.checks),
+        tags=index_tag(w.index),
+    )
 
 
 def _due_key(name: str, highest: Any, previous: LastSync, retry: str | None) -> str:

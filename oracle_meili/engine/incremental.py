@@ -61,8 +61,7 @@ def incremental_sync(
     only once every task succeeded. ``late_commits_until`` is the previous sync's deadline
     for late commits; the result carries this sync's (:mod:`~oracle_meili.engine.freshness`),
     measured on ``clock``."""
-    started, elapsed = clock(), time.monotonic()
-    index = source.index
+    started, elapsed, index = clock(), time.monotonic(), source.index
     if source.cursor_column is None:
         raise SyncError(f"index {index.name!r}: an incremental sync needs `cursor` in the config")
     client.check_health()

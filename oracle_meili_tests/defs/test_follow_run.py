@@ -24,7 +24,7 @@ import yaml
 
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.server import RunningMeilisearch
-from oracle_meili.defs.follow import SyncFailure
+from oracle_meili.defs.follow_reports import SyncFailure
 from oracle_meili.defs.metadata_sets import SyncMetadata
 from oracle_meili.defs.names import index_asset_key
 from oracle_meili_tests.commit_schedules import Commit, EventsTable
