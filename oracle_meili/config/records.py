@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, model_validator
 
 from oracle_meili.config.base import Record
+from oracle_meili.config.index_settings import check_index_settings
 from oracle_meili.config.meilisearch import MeilisearchConfig
 from oracle_meili.config.orchestration import Orchestration
 from oracle_meili.config.search_checks import SearchCheck, check_search_checks
@@ -155,6 +156,7 @@ class IndexConfig(Record):
                 ZoneInfo(self.timezone)
             except (ZoneInfoNotFoundError, ValueError):
                 raise ValueError(f"timezone: unknown time zone {self.timezone!r}") from None
+        check_index_settings(self.settings)
         check_search_checks(self.search_checks, self.meilisearch_settings)
         return self
 

@@ -27,11 +27,12 @@ import orjson
 from oracle_meili.adapters.backend import SearchBackend
 from oracle_meili.adapters.payloads import TaskWindow
 from oracle_meili.config import IndexConfig
+from oracle_meili.config.index_settings import MEILISEARCH_DEFAULTS
 from oracle_meili.engine.build import BuildTarget
 from oracle_meili.engine.consistency import require_index
 from oracle_meili.engine.publish import delete_stale_builds, publish, try_delete
 from oracle_meili.engine.search_checks import require_search_checks
-from oracle_meili.engine.settings_drift import MEILISEARCH_DEFAULTS, settings_drift
+from oracle_meili.engine.settings_drift import settings_drift
 from oracle_meili.errors import ConfigError, SyncError
 
 log = logging.getLogger(__name__)

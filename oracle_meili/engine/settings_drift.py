@@ -19,37 +19,8 @@ import orjson
 
 from oracle_meili.adapters.backend import SearchBackend
 from oracle_meili.config import IndexConfig
+from oracle_meili.config.index_settings import MEILISEARCH_DEFAULTS
 
-# An index's settings as Meilisearch 1.21.0 (the pinned version) creates it; a test asks the
-# pinned server for them (engine/test_settings_drift.py).
-MEILISEARCH_DEFAULTS: dict[str, Any] = {
-    "displayedAttributes": ["*"],
-    "searchableAttributes": ["*"],
-    "filterableAttributes": [],
-    "sortableAttributes": [],
-    "rankingRules": ["words", "typo", "proximity", "attribute", "sort", "exactness"],
-    "stopWords": [],
-    "nonSeparatorTokens": [],
-    "separatorTokens": [],
-    "dictionary": [],
-    "synonyms": {},
-    "distinctAttribute": None,
-    "proximityPrecision": "byWord",
-    "typoTolerance": {
-        "enabled": True,
-        "minWordSizeForTypos": {"oneTypo": 5, "twoTypos": 9},
-        "disableOnWords": [],
-        "disableOnAttributes": [],
-        "disableOnNumbers": False,
-    },
-    "faceting": {"maxValuesPerFacet": 100, "sortFacetValuesBy": {"*": "alpha"}},
-    "pagination": {"maxTotalHits": 1000},
-    "embedders": {},
-    "searchCutoffMs": None,
-    "localizedAttributes": None,
-    "facetSearch": True,
-    "prefixSearch": "indexingTime",
-}
 # What Meilisearch fills in for a filterableAttributes entry given as an object.
 _FILTERABLE_OBJECT_DEFAULTS = {
     "features": {"facetSearch": False, "filter": {"equality": True, "comparison": False}}

@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from oracle_meili.adapters.meili import MeiliClient
-from oracle_meili.engine.settings_drift import MEILISEARCH_DEFAULTS, normalise, settings_drift
+from oracle_meili.config.index_settings import MEILISEARCH_DEFAULTS
+from oracle_meili.engine.settings_drift import normalise, settings_drift
 from oracle_meili_tests.conftest import MakeIndex
 from oracle_meili_tests.harness import SyncHarness
 

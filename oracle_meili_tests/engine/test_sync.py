@@ -84,8 +84,11 @@ def test_failed_meilisearch_task_leaves_live_index_untouched(
 ) -> None:
     index = make_index()
     first = sync.full(index)
-    broken = make_index(settings={"rankingRules": ["no_such_rule"]})
-    with pytest.raises(MeilisearchError, match="invalid_settings_ranking_rules"):
+    # A value only Meilisearch refuses (one typo allowed from longer words than two).
+    broken = make_index(
+        settings={"typoTolerance": {"minWordSizeForTypos": {"oneTypo": 10, "twoTypos": 5}}}
+    )
+    with pytest.raises(MeilisearchError, match="invalid_settings_typo_tolerance"):
         sync.full(broken)
     assert sync.client.document_count(index.name) == first.index_document_count
     assert sync.client.index_uids(prefix=index.name) == [index.name]
