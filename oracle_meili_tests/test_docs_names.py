@@ -1,0 +1,73 @@
+"""Every configuration key, environment variable and CLI flag the docs name exists, and
+every configuration key is documented."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from oracle_meili.cli import _parser
+from oracle_meili.config import IndexConfig, Orchestration, SearchCheck
+from oracle_meili_tests.test_docs import DOCS, PROJECT, blocks
+
+CONFIGURATION = PROJECT / "docs" / "configuration.md"
+
+
+def table_keys(header: str) -> set[str]:
+    """The backticked names in the first column of each table whose header starts with
+    ``header`` in docs/configuration.md."""
+    keys: set[str] = set()
+    within = False
+    for line in CONFIGURATION.read_text().splitlines():
+        if line.startswith("| " + header):
+            within = True
+        elif not line.startswith("|"):
+            within = False
+        elif within and not line.startswith("|---"):
+            keys |= set(re.findall(r"`([a-z_]+)`", line.split("|")[1]))
+    return keys
+
+
+def test_every_index_key_is_documented_and_every_documented_one_exists() -> None:
+    documented = table_keys("key (per index)")
+    defined = set(IndexConfig.model_fields) | set(Orchestration.model_fields)
+    assert documented == defined
+
+
+def test_every_search_check_key_is_documented_and_every_documented_one_exists() -> None:
+    assert table_keys("key (per check)") == set(SearchCheck.model_fields)
+
+
+def test_every_documented_environment_variable_is_read() -> None:
+    """Each variable of the environment table is read by the package or `./dev` (a
+    ``<NAME>`` part stands for a shard's name)."""
+    text = CONFIGURATION.read_text()
+    table = text[text.index("## The environment") :]
+    variables = set(re.findall(r"`([A-Z][A-Z_]+(?:<NAME>)?)`", table))
+    assert variables
+    code = "\n".join(p.read_text() for p in (PROJECT / "oracle_meili").rglob("*.py"))
+    code += (PROJECT / "dev").read_text()
+    missing = [v for v in sorted(variables) if v.replace("<NAME>", "") not in code]
+    assert not missing
+
+
+def test_every_documented_cli_flag_exists() -> None:
+    """Each ``--flag`` the docs give an ``oracle-meili`` command is one that command takes."""
+    subparsers = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    flags = {name: set(p._option_string_actions) for name, p in subparsers.choices.items()}
+    missing = []
+    lines = [line for b in blocks("bash") + blocks("text") for line in b.commands()]
+    lines += [m for path in DOCS for m in re.findall(r"`(oracle-meili [^`]+)`", path.read_text())]
+    for line in lines:
+        words = line.split("#", 1)[0].split()
+        if "oracle-meili" not in [w.rsplit("/", 1)[-1] for w in words]:
+            continue
+        at = [w.rsplit("/", 1)[-1] for w in words].index("oracle-meili")
+        if len(words) <= at + 1 or words[at + 1] not in flags:
+            continue
+        command = words[at + 1]
+        for word in words[at + 2 :]:
+            flag = word.strip("[]|").split("=", 1)[0]
+            if flag.startswith("--") and flag not in flags[command]:
+                missing.append(f"{command} {flag}")
+    assert not missing
