@@ -69,6 +69,7 @@ class SearchBackend(Protocol):
         chunk: int,
         fields: Sequence[str] | None = None,
         retrieve_vectors: bool = False,
+        readers: int = 1,
     ) -> Iterator[list[dict[str, Any]]]: ...
 
     def document_ids(self, uid: str, *, id_field: str, chunk: int) -> Iterator[list[Any]]: ...

@@ -20,7 +20,12 @@ from meilisearch.errors import MeilisearchApiError, MeilisearchCommunicationErro
 from meilisearch.errors import MeilisearchTimeoutError as ClientTimeoutError
 
 from oracle_meili.adapters.backend import DocumentKey, TaskRef
-from oracle_meili.adapters.meili_http import DocumentsHttp, transient_status, why_unreachable
+from oracle_meili.adapters.meili_http import (
+    DocumentPages,
+    DocumentsHttp,
+    transient_status,
+    why_unreachable,
+)
 from oracle_meili.config import MeilisearchConfig
 from oracle_meili.errors import (
     MeilisearchError,
@@ -44,9 +49,10 @@ class MeiliClient:
         self.url = config.url.rstrip("/")
         self._client = meilisearch.Client(self.url, api_key, timeout=int(config.timeout_seconds))
         self._http = DocumentsHttp(self.url, api_key, timeout_seconds=config.timeout_seconds)
+        self._pages = DocumentPages(self._http, retries=config.retries)
 
     def close(self) -> None:
-        self._http.close()
+        self._pages.close()
 
     def __enter__(self) -> MeiliClient:
         return self
@@ -155,27 +161,22 @@ class MeiliClient:
         chunk: int,
         fields: Sequence[str] | None = None,
         retrieve_vectors: bool = False,
+        readers: int = 1,
     ) -> Iterator[list[dict[str, Any]]]:
         """Every document of an index as plain JSON, ``chunk`` at a time (bounded memory);
         with ``retrieve_vectors``, their ``_vectors`` too, in the form Meilisearch takes back.
+        ``readers`` pages are read at once (an index no one writes meanwhile: offsets).
 
         Read through :class:`~oracle_meili.adapters.meili_http.DocumentsHttp`, parsed with
         orjson: the consistency check, ``reconcile`` and ``apply-settings`` read whole
         indexes."""
-        offset = 0
-        while True:
-            parameters: dict[str, Any] = {"limit": chunk, "offset": offset}
-            if fields is not None:
-                parameters["fields"] = list(fields)
-            if retrieve_vectors:
-                parameters["retrieveVectors"] = True
-            page = retrying(self.config.retries)(self._http.fetch_documents, uid, parameters)
-            results: list[dict[str, Any]] = page["results"]
-            if results:
-                yield results
-            if len(results) < chunk:
-                return
-            offset += chunk
+        parameters: dict[str, Any] = {"limit": chunk}
+        if fields is not None:
+            parameters["fields"] = list(fields)
+        if retrieve_vectors:
+            parameters["retrieveVectors"] = True
+
+        yield from self._pages.read(uid, parameters, chunk=chunk, readers=readers)
 
     def document_ids(self, uid: str, *, id_field: str, chunk: int) -> Iterator[list[Any]]:
         """Every document id of an index, ``chunk`` at a time (bounded memory)."""

@@ -4,6 +4,9 @@ failed, in words an error message can carry."""
 from __future__ import annotations
 
 import socket
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -15,6 +18,7 @@ from oracle_meili.errors import (
     MeilisearchTransientError,
     MeilisearchUnavailableError,
 )
+from oracle_meili.retry import retrying
 
 
 def transient_status(status: int | None) -> bool:
@@ -62,12 +66,17 @@ class DocumentsHttp:
     def __init__(self, url: str, api_key: str | None, *, timeout_seconds: float) -> None:
         self.url = url
         self.timeout_seconds = timeout_seconds
+        self._api_key = api_key
         self._session = requests.Session()
         if api_key:
             self._session.headers["Authorization"] = f"Bearer {api_key}"
 
     def close(self) -> None:
         self._session.close()
+
+    def another(self) -> DocumentsHttp:
+        """A session of its own to the same server (one per thread)."""
+        return DocumentsHttp(self.url, self._api_key, timeout_seconds=self.timeout_seconds)
 
     def post_task(
         self,
@@ -130,6 +139,44 @@ class DocumentsHttp:
             raise MeilisearchUnavailableError(
                 f"index {uid!r}: {failing} failed: {first_line(e)}"
             ) from None
+
+
+class DocumentPages:
+    """Pages of an index's documents, ``readers`` requests at once (each thread with a
+    session of its own); the caller's first session reads alone."""
+
+    def __init__(self, http: DocumentsHttp, *, retries: int) -> None:
+        self.http = http
+        self.retries = retries
+        self._local = threading.local()
+        self._sessions = [http]
+
+    def close(self) -> None:
+        for http in self._sessions:
+            http.close()
+
+    def read(
+        self, uid: str, parameters: dict[str, Any], *, chunk: int, readers: int
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every non-empty page, in order; ``readers`` pages in memory at most."""
+        with ThreadPoolExecutor(max_workers=readers) as pool:
+            offset = 0
+            while True:
+                offsets = range(offset, offset + chunk * readers, chunk)
+                window = list(pool.map(lambda at: self._page(uid, parameters, at), offsets))
+                yield from (results for results in window if results)
+                if len(window[-1]) < chunk:
+                    return
+                offset += chunk * readers
+
+    def _page(self, uid: str, parameters: dict[str, Any], offset: int) -> list[dict[str, Any]]:
+        http: DocumentsHttp | None = getattr(self._local, "http", None)
+        if http is None:
+            http = self._local.http = self.http.another()
+            self._sessions.append(http)
+        page = retrying(self.retries)(http.fetch_documents, uid, {**parameters, "offset": offset})
+        results: list[dict[str, Any]] = page["results"]
+        return results
 
 
 def answer_error(response: requests.Response, index: str) -> MeilisearchError:

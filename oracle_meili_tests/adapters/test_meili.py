@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from oracle_meili.adapters.meili import MeiliClient
 from oracle_meili.adapters.payloads import Payload, PayloadBuffer, TaskWindow
-from oracle_meili.adapters.server import free_port, meilisearch_server
+from oracle_meili.adapters.server import RunningMeilisearch, free_port, meilisearch_server
 from oracle_meili.config import MeilisearchConfig
 from oracle_meili.errors import MeilisearchError, MeilisearchTaskError, MeilisearchUnavailableError
 
@@ -198,3 +202,37 @@ def test_final_errors_are_not_retried(
     with MeiliClient(config) as client, pytest.raises(MeilisearchError, match="invalid_api_key"):
         client.index_exists(index_name)
     assert not [r for r in caplog.records if "retrying in" in r.getMessage()]
+
+
+@pytest.fixture(scope="module")
+def paged_indexes(meili_server: RunningMeilisearch) -> Iterator[tuple[MeiliClient, dict[int, str]]]:
+    """Indexes of 0 to 23 documents (ids mixed with ties in their text), read in pages."""
+    client = MeiliClient(
+        MeilisearchConfig(url=meili_server.url, api_key=SecretStr(meili_server.master_key))
+    )
+    uids = {}
+    for size in (0, 1, 5, 23):
+        uid = f"pages_{size}_{uuid.uuid4().hex[:6]}"
+        client.create_index(uid, primary_key="id", settings={})
+        if size:
+            lines = b"".join(
+                orjson.dumps({"id": i, "text": f"t{i % 3}"}) + b"\n" for i in range(size)
+            )
+            client.wait(client.add_documents(uid, lines, primary_key="id"), uid)
+        uids[size] = uid
+    yield client, uids
+    client.close()
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(size=st.sampled_from([0, 1, 5, 23]), chunk=st.integers(1, 7), readers=st.integers(1, 3))
+def test_documents_reads_each_document_once_whatever_the_pages_and_readers(
+    paged_indexes: tuple[MeiliClient, dict[int, str]], size: int, chunk: int, readers: int
+) -> None:
+    client, uids = paged_indexes
+    pages = list(client.documents(uids[size], chunk=chunk, readers=readers))
+    ids = [document["id"] for page in pages for document in page]
+    assert sorted(ids) == list(range(size))
+    assert all(0 < len(page) <= chunk for page in pages)
