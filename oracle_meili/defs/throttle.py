@@ -18,6 +18,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 import dagster as dg
+import sqlalchemy as sa
 
 from oracle_meili.adapters.database import source_identity
 from oracle_meili.config import IndexConfig, SourceConfig
@@ -48,6 +49,21 @@ class SourceSlots:
         return cls(f"oracle_meili/source/{source_identity(source)}", source.max_concurrent_syncs)
 
 
+def ensure_pool_limit(instance: dg.DagsterInstance, pool: str, limit: int) -> None:
+    """Give ``pool`` the configured ``limit``. Steps of one run start at once (the slices):
+    when two create the pool's row at the same moment, the second's insert fails on the
+    unique key; the limit is then the one the other set, read back."""
+    for _ in range(3):
+        if pool_limit(instance, pool) == limit:
+            return
+        try:
+            set_pool_limit(instance, pool, limit)
+            return
+        except sa.exc.IntegrityError:
+            continue
+    set_pool_limit(instance, pool, limit)
+
+
 @contextmanager
 def source_slot(
     context: dg.AssetExecutionContext | dg.OpExecutionContext,
@@ -59,9 +75,8 @@ def source_slot(
     if slots is None:
         yield
         return
-    if pool_limit(context.instance, slots.pool) != slots.limit:
-        # The configuration is the limit's one source of truth.
-        set_pool_limit(context.instance, slots.pool, slots.limit)
+    # The configuration is the limit's one source of truth.
+    ensure_pool_limit(context.instance, slots.pool, slots.limit)
     # A label of its own: freeing this slot must not free the index pool's slot of the step.
     why = f"{slots.limit} sync(s) read the source at once (source.max_concurrent_syncs)"
     with pool_slot(context, slots.pool, holder=f"{holder}/source_slot", why=why):

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pytest
+import sqlalchemy as sa
 import yaml
 
 from oracle_meili.adapters.server import RunningMeilisearch
@@ -217,3 +219,28 @@ def sync_window(instance: dg.DagsterInstance, run_id: str) -> tuple[float, float
     start = next(e.timestamp for e in logs if "sync started" in e.user_message)
     end = next(e.timestamp for e in logs if " sync read " in e.user_message)
     return start, end
+
+
+def test_two_steps_setting_the_source_limit_at_once_both_go_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The slices of a run start together and each gives the source's pool its limit: the
+    one whose insert loses the race on the pool's row goes on with the limit the other set
+    (it failed the step before)."""
+    from oracle_meili.defs import throttle
+    from oracle_meili.defs.dagster_private import pool_limit, set_pool_limit
+
+    instance = dg.DagsterInstance.ephemeral()
+    pool = "oracle_meili/source/test"
+    raced: list[str] = []
+
+    def set_by_another_first(instance: dg.DagsterInstance, pool: str, limit: int) -> None:
+        if not raced:  # another step inserts the row first; this insert then fails
+            raced.append(pool)
+            set_pool_limit(instance, pool, limit)
+            raise sa.exc.IntegrityError("INSERT INTO concurrency_limits", {}, Exception("UNIQUE"))
+        set_pool_limit(instance, pool, limit)
+
+    monkeypatch.setattr(throttle, "set_pool_limit", set_by_another_first)
+    throttle.ensure_pool_limit(instance, pool, 2)
+    assert raced == [pool] and pool_limit(instance, pool) == 2
