@@ -92,7 +92,8 @@ def measure(rows: int, *, steps: set[str]) -> dict[str, dict[str, float]]:
                 )
             cli = ["-m", "bench.measured_cli", str(work / "peak"), "--", "--log-level", "WARNING"]
             if "check" in steps:
-                step["check"] = run([*cli, "check", "--index", "products"], env, work, ok=(0, 1))
+                check = [*cli, "check", "--index", "products", "--json"]
+                step["check"] = run(check, env, work, ok=(0, 1))
             if "reconcile" in steps:
                 delete(db)
                 step["reconcile"] = run([*cli, "reconcile", "--index", "products"], env, work)

@@ -26,7 +26,7 @@ import orjson
 from oracle_meili.config import environment, load_config
 from oracle_meili.definitions import build_definitions
 from oracle_meili.defs.metadata import last_syncs
-from oracle_meili.defs.names import index_asset_key
+from oracle_meili.defs.names import CAUGHT_UP, index_asset_key
 from oracle_meili.engine.freshness import sync_due
 from oracle_meili.engine.result import now
 from oracle_meili.engine.runner import Runner
@@ -49,8 +49,12 @@ def main(argv: list[str]) -> None:
     extra: dict[str, float] = {}
     if argv[0] == "sync":
         job = build_definitions(config, environ).resolve_job_def("sync_indexes")
-        # The index alone, without its checks (as the schedules and sensors request it).
-        job = job.get_subset(asset_selection={PRODUCTS}, asset_check_selection=set())
+        # The index with its sync's own check, without the consistency checks (as the
+        # schedules and sensors request it).
+        job = job.get_subset(
+            asset_selection={PRODUCTS},
+            asset_check_selection={dg.AssetCheckKey(PRODUCTS, CAUGHT_UP)},
+        )
         with dg.DagsterInstance.get() as instance:
             result = job.execute_in_process(instance=instance, partition_key=argv[1])
         if not result.success:
