@@ -35,6 +35,7 @@ import threading
 import time
 from pathlib import Path
 
+import dagster as dg
 import psutil
 import sqlalchemy as sa
 import yaml
@@ -110,6 +111,10 @@ def soak(work: Path, args: argparse.Namespace) -> None:
         env["DAGSTER_HOME"] = str(home)
         env["ORACLE_MEILI_CONFIG"] = str(work / "config.yaml")
         store = ["--dagster"]
+        # The instance's tables made once, before the daemon, its code server and this
+        # process open it together (SQLite storage: two first openings race on them).
+        with dg.DagsterInstance.from_config(str(home)):
+            pass
     if args.through == "run":
         command = [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-m",
                    "oracle_meili.definitions"]  # fmt: skip
