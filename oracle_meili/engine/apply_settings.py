@@ -30,7 +30,7 @@ from oracle_meili.config import IndexConfig
 from oracle_meili.config.index_settings import MEILISEARCH_DEFAULTS
 from oracle_meili.engine.build import BuildTarget
 from oracle_meili.engine.consistency import require_index
-from oracle_meili.engine.publish import delete_stale_builds, publish, try_delete
+from oracle_meili.engine.publish import publish, try_delete
 from oracle_meili.engine.search_checks import require_search_checks
 from oracle_meili.engine.settings_drift import settings_drift
 from oracle_meili.errors import ConfigError, SyncError
@@ -129,7 +129,8 @@ def rebuild(
     """Build a new index with the configured settings from the live one's documents, check
     it and swap it in; the search checks' outcomes."""
     primary_key = client.primary_key(index.name)
-    delete_stale_builds(client, index.name)
+    # Other builds are left alone: one may be an interrupted full sync's, kept for its
+    # resume (the next full sync deletes those it does not resume).
     build = BuildTarget.fresh(index.name, started=dt.datetime.now(dt.UTC)).uid
     client.create_index(build, primary_key=primary_key, settings=index.meilisearch_settings)
     try:

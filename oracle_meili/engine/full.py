@@ -72,7 +72,7 @@ def full_sync(
 
     index = source.index
     keep = state is not None and index.full_strategy == "swap"
-    store: PlanStore = state if state is not None and keep else MemoryPlans()
+    store: PlanStore = state if keep and state is not None else MemoryPlans()
     saved = store.plan(index.name)
     task_uids: list[TaskRef] = []
     read = read_slices or read_in_process(source, client, on_progress, task_uids)
@@ -154,15 +154,13 @@ class MemoryPlans:
     only (it cannot be resumed)."""
 
     def __init__(self) -> None:
-        self._plan: SlicedPlan | None = None
         self._checkpoints: dict[int, FullSyncCheckpoint] = {}
 
     def plan(self, index: str) -> SlicedPlan | None:
         return None  # nothing survives from an earlier sync
 
     def save_plan(self, plan: SlicedPlan) -> None:
-        self._plan = plan
-        self._checkpoints.clear()
+        self._checkpoints.clear()  # they belong to the plan before
 
     def save_checkpoint(self, checkpoint: FullSyncCheckpoint) -> None:
         if checkpoint.slice is not None:
