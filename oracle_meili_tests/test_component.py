@@ -220,3 +220,41 @@ def live_rows(database: Path) -> int:
             ).scalar_one())  # fmt: skip
     finally:
         engine.dispose()
+
+
+def test_the_component_s_oracle_and_meilisearch_keys_are_the_engine_s(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`source.oracle` and `meilisearch:` in a defs.yaml reach the engine as the same keys
+    of the configuration file do, the environment filling the rest, and `dg`'s schema
+    describes each of them."""
+    from oracle_meili.config import MeilisearchSettings, OracleSettings
+    from oracle_meili.defs.component import OracleMeiliComponent
+    from oracle_meili.defs.resources import MeilisearchResource, OracleResource
+
+    for variable, value in {"ORACLE_PASSWORD": "pw", "ORACLE_POOL_MAX": "7"}.items():
+        monkeypatch.setenv(variable, value)
+    attributes = {
+        "source": {"oracle": {"user": "shop", "dsn": "db:1521/SHOP", "connect_timeout_seconds": 2}},
+        "meilisearch": {"url": "http://search:7700", "retries": 0},
+        "indexes": [{"name": "p", "table": "P", "primary_key": "ID"}],
+    }
+    component = OracleMeiliComponent.resolve_from_dict(attributes)
+    defs = component.build_defs(None)
+    resources = defs.resources or {}
+    source, meili = resources["source"], resources["meilisearch"]
+    assert isinstance(source, OracleResource) and isinstance(meili, MeilisearchResource)
+    oracle = source.settings().oracle
+    assert oracle is not None
+    assert (oracle.user, oracle.dsn, oracle.connect_timeout_seconds) == ("shop", "db:1521/SHOP", 2)
+    assert oracle.pool_max == 7
+    assert (meili.settings().url, meili.settings().retries) == ("http://search:7700", 0)
+    model_cls = OracleMeiliComponent.get_model_cls()
+    assert model_cls is not None
+    schema = model_cls.model_json_schema()["$defs"]
+    for model, record in (
+        ("OracleAttributesModel", OracleSettings),
+        ("MeilisearchAttributesModel", MeilisearchSettings),
+    ):
+        described = {k: v.get("description") for k, v in schema[model]["properties"].items()}
+        assert all(described.values()) and set(described) <= set(record.model_fields)

@@ -223,7 +223,7 @@ def test_read_path_columnar_still_loads(caplog: pytest.LogCaptureFixture) -> Non
 
 @pytest.mark.parametrize("limit", [0, -1, "2", 1.5, True])
 def test_max_concurrent_syncs_is_a_whole_number_from_1(limit: Any) -> None:
-    with pytest.raises(ConfigError, match=r"source.max_concurrent_syncs: a whole number from 1"):
+    with pytest.raises(ConfigError, match=r"source.max_concurrent_syncs: "):
         parse({"source": {"url": "sqlite:///x.db", "max_concurrent_syncs": limit},
                "indexes": [INDEX]})  # fmt: skip
 
@@ -279,3 +279,47 @@ def test_only_the_command_line_reads_the_running_demo_s_file(
     assert "ORACLE_MEILI_CONFIG" not in seen
     assert main(["status"]) == 1  # the CLI looked for the demo's configuration file
     assert "from-demo.yaml" in capsys.readouterr().err
+
+
+def test_every_setting_s_variable_fills_what_the_file_leaves_out() -> None:
+    """One rule for every setting: ORACLE_<KEY> and MEILI_<KEY> (the timeout's older name
+    too), the file winning; Oracle's own spelling of the protocol loads."""
+    env = {
+        **ORACLE_ENV,
+        "ORACLE_CONNECT_TIMEOUT": "4.5",
+        "ORACLE_PROTOCOL": "TCPS",
+        "MEILI_RETRIES": "0",
+        "MEILI_TIMEOUT_SECONDS": "12",
+    }
+    config = parse({"meilisearch": {"timeout_seconds": 5}, "indexes": [INDEX]}, env)
+    oracle = config.source.oracle
+    assert oracle is not None
+    assert (oracle.connect_timeout_seconds, oracle.protocol) == (4.5, "tcps")
+    assert (config.meilisearch.retries, config.meilisearch.timeout_seconds) == (0, 5)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("ORACLE_POOL_MAX", "many", r"source: ORACLE_POOL_MAX: Input should be a valid integer"),
+        ("ORACLE_PROTOCOL", "udp", r"source: ORACLE_PROTOCOL: Input should be 'tcp' or 'tcps'"),
+        ("MEILI_RETRIES", "-1", r"meilisearch: MEILI_RETRIES: Input should be greater than"),
+    ],
+)
+def test_a_bad_variable_is_named(variable: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse({"indexes": [INDEX]}, {**ORACLE_ENV, variable: value})
+
+
+def test_records_read_only_the_environment_they_are_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A record built in code never picks up the process's variables behind the caller."""
+    from oracle_meili.config import MeilisearchConfig, OracleSettings
+
+    monkeypatch.setenv("ORACLE_DSN", "from-process/ORCL")
+    monkeypatch.setenv("MEILI_RETRIES", "9")
+    oracle = OracleSettings(user="u", password="p", host="h", service_name="S")
+    assert oracle.dsn is None
+    assert MeilisearchConfig().retries == 3
+    assert parse({"indexes": [INDEX]}, ORACLE_ENV).meilisearch.retries == 3

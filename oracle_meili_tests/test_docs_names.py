@@ -7,7 +7,14 @@ import argparse
 import re
 
 from oracle_meili.cli import _parser
-from oracle_meili.config import IndexConfig, Orchestration, SearchCheck
+from oracle_meili.config import (
+    IndexConfig,
+    MeilisearchConfig,
+    MeilisearchSettings,
+    OracleSettings,
+    Orchestration,
+    SearchCheck,
+)
 from oracle_meili_tests.test_docs import DOCS, PROJECT, blocks
 
 CONFIGURATION = PROJECT / "docs" / "configuration.md"
@@ -38,16 +45,34 @@ def test_every_search_check_key_is_documented_and_every_documented_one_exists() 
     assert table_keys("key (per check)") == set(SearchCheck.model_fields)
 
 
+def sentence_keys(start: str, end: str) -> set[str]:
+    """The backticked names from ``start`` to ``end`` in docs/configuration.md."""
+    text = CONFIGURATION.read_text()
+    at = text.index(start)
+    return set(re.findall(r"`([a-z_]+)`", text[at + len(start) : text.index(end, at)]))
+
+
+def test_the_oracle_and_meilisearch_keys_listed_are_the_settings() -> None:
+    """The sentences that list the keys of `source.oracle` and `meilisearch:` list each
+    setting the file may hold (not the secrets; `shards` has a section of its own)."""
+    oracle = set(OracleSettings.model_fields) - set(OracleSettings.secrets())
+    assert sentence_keys("`source.oracle` takes", "; `password`") == oracle
+    meilisearch = set(MeilisearchSettings.model_fields) - {"shards"}
+    assert sentence_keys("`meilisearch:` takes", "The API key") == meilisearch
+
+
 def test_every_documented_environment_variable_is_read() -> None:
-    """Each variable of the environment table is read by the package or `./dev` (a
-    ``<NAME>`` part stands for a shard's name)."""
+    """Each variable of the environment table is a settings record's or is read by the
+    package or `./dev` (a ``<NAME>`` part stands for a shard's name); every record's
+    variable is in the table."""
     text = CONFIGURATION.read_text()
     table = text[text.index("## The environment") :]
     variables = set(re.findall(r"`([A-Z][A-Z_]+(?:<NAME>)?)`", table))
-    assert variables
+    records = set(OracleSettings.variables().values()) | set(MeilisearchConfig.variables().values())
+    assert records - variables == set()
     code = "\n".join(p.read_text() for p in (PROJECT / "oracle_meili").rglob("*.py"))
     code += (PROJECT / "dev").read_text()
-    missing = [v for v in sorted(variables) if v.replace("<NAME>", "") not in code]
+    missing = [v for v in sorted(variables - records) if v.replace("<NAME>", "") not in code]
     assert not missing
 
 

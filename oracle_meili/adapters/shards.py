@@ -15,8 +15,7 @@ node knows the others, and a multi-search sent to any of them with
 ``federationOptions.remote`` per shard merges the hits of all.
 
 Not atomic across nodes: a full sync swaps shard after shard, each swap atomic on its own
-node. For the moments between the first and the last swap, a federated search can mix the
-old and the new index.
+node; between the first and the last swap, a federated search can mix old and new.
 """
 
 from __future__ import annotations

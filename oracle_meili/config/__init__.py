@@ -19,6 +19,7 @@ from oracle_meili.config.meilisearch import (
     ShardSettings,
     shard_key_variable,
 )
+from oracle_meili.config.oracle import DEFAULT_ORACLE_PORT, OracleSettings
 from oracle_meili.config.orchestration import (
     ChangeSensorConfig,
     FollowConfig,
@@ -28,14 +29,11 @@ from oracle_meili.config.orchestration import (
 )
 from oracle_meili.config.records import (
     CONFIG_ENV_VAR,
-    DEFAULT_ORACLE_PORT,
     AppConfig,
     BadRowPolicy,
     BinaryPolicy,
     FullStrategy,
     IndexConfig,
-    OracleConnection,
-    OracleSettings,
     SoftDelete,
     SourceConfig,
     SyncMode,
@@ -57,7 +55,6 @@ __all__ = [
     "IndexConfig",
     "MeilisearchConfig",
     "MeilisearchSettings",
-    "OracleConnection",
     "OracleSettings",
     "Orchestration",
     "ScheduleConfig",

@@ -17,8 +17,8 @@ from dotenv import dotenv_values
 from pydantic import ValidationError
 
 from oracle_meili.config.describe import describe as _describe
+from oracle_meili.config.describe import describe_origin
 from oracle_meili.config.meilisearch import (
-    DEFAULT_MEILI_URL,
     MeilisearchConfig,
     ShardSettings,
     shard_key_variable,
@@ -146,8 +146,10 @@ def _parse_indexes(raw: Any) -> list[tuple[IndexConfig, Orchestration]]:
 def _parse_meilisearch(raw: Any, env: Mapping[str, str]) -> MeilisearchConfig:
     if not isinstance(raw, dict):
         raise ConfigError("meilisearch: must be a mapping")
-    if "api_key" in raw:
-        raise ConfigError("meilisearch.api_key: keep secrets out of the file; set MEILI_API_KEY")
+    secrets = sorted(set(raw) & set(MeilisearchConfig.secrets()))
+    if secrets:
+        variable = MeilisearchConfig.variables()[secrets[0]]
+        raise ConfigError(f"meilisearch.{secrets[0]}: keep secrets out of the file; set {variable}")
     if "shards" in raw and not raw["shards"]:
         raise ConfigError(
             "meilisearch.shards: empty; list two or more servers, or leave `shards` out and "
@@ -158,28 +160,20 @@ def _parse_meilisearch(raw: Any, env: Mapping[str, str]) -> MeilisearchConfig:
             "meilisearch: `url` and `shards` both given; with shards each server's url is in "
             "its entry of `shards`: leave `url` out"
         )
-    values = dict(raw)
-    values.setdefault("url", env.get("MEILI_URL") or DEFAULT_MEILI_URL)
-    if env.get("MEILI_API_KEY"):
-        values["api_key"] = env["MEILI_API_KEY"]
-    if not str(values["url"]).startswith(("http://", "https://")):
-        raise ConfigError(
-            f"meilisearch.url: must start with http:// or https:// ({values['url']!r})"
-        )
-    shards = values.get("shards") or []
-    if not isinstance(shards, list) or not all(isinstance(s, dict) for s in shards):
-        raise ConfigError("meilisearch.shards: a list of {name, url}")
+    shards = raw.get("shards") or []
     for shard in shards:
-        if "api_key" in shard:
+        if isinstance(shard, dict) and "api_key" in shard:
             raise ConfigError(
                 f"meilisearch.shards: keep secrets out of the file; set "
                 f"{shard_key_variable(str(shard.get('name')))}"
             )
-    values.update(shard_keys([str(shard.get("name")) for shard in shards], env))
+    names = [str(shard.get("name")) for shard in shards if isinstance(shard, dict)]
     try:
-        return MeilisearchConfig.model_validate(values)
+        return MeilisearchConfig.from_environment(env, {**raw, **shard_keys(names, env)})
     except ValidationError as e:
-        raise ConfigError(f"meilisearch: {_describe(e)}") from None
+        in_file = {key: key for key in raw}
+        message = describe_origin("meilisearch", e, in_file, MeilisearchConfig.variables())
+        raise ConfigError(message) from None
 
 
 def shard_keys(names: Sequence[str], env: Mapping[str, str]) -> dict[str, dict[str, str]]:

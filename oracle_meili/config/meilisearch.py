@@ -7,10 +7,13 @@ and ``MEILI_SEARCH_KEY_<NAME>`` (see :func:`shard_key_variable`).
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
 
 from oracle_meili.config.base import Record
+from oracle_meili.config.environment import EnvironmentRecord
 
 DEFAULT_MEILI_URL = "http://127.0.0.1:7700"
 # Meilisearch's default payload limit is 100 MB, counted after decompression. A payload is
@@ -39,27 +42,48 @@ class ShardSettings(Record):
         return self
 
 
-class MeilisearchSettings(Record):
-    """Where Meilisearch is and how patiently to wait for it (all but the API keys, which
-    come from the environment)."""
+class MeilisearchSettings(EnvironmentRecord):
+    """Where Meilisearch is and how patiently to wait for it (all but the API keys). Each
+    setting the file leaves out comes from its ``MEILI_*`` variable (``MEILI_URL``, ...)."""
 
-    url: str = Field(default=DEFAULT_MEILI_URL, description="Base URL (MEILI_URL).")
+    model_config = SettingsConfigDict(env_prefix="MEILI_")
+    # Shards are listed in the file; their keys' variables are named after them.
+    not_from_environment: ClassVar[frozenset[str]] = frozenset(
+        {"shards", "shard_api_keys", "shard_search_keys"}
+    )
+
+    url: str = Field(default=DEFAULT_MEILI_URL, description="Base URL, http:// or https://.")
     shards: tuple[ShardSettings, ...] = Field(
         default=(),
         description="Several servers: each document goes to one of them, by a hash of its "
         "id, and a search reaches all of them (Meilisearch's network). `url` is not used then.",
     )
     timeout_seconds: float = Field(default=30.0, gt=0, description="HTTP request timeout.")
-    task_timeout_seconds: float = Field(default=3600.0, gt=0)
-    max_payload_bytes: int = Field(default=DEFAULT_MAX_PAYLOAD_BYTES, ge=1024)
-    max_tasks_in_flight: int = Field(default=4, ge=1)
-    retries: int = Field(default=3, ge=0, description="Retries of a transient failure.")
+    task_timeout_seconds: float = Field(
+        default=3600.0, gt=0, description="Longest wait for one Meilisearch task."
+    )
+    max_payload_bytes: int = Field(
+        default=DEFAULT_MAX_PAYLOAD_BYTES, ge=1024, description="Largest NDJSON payload per task."
+    )
+    max_tasks_in_flight: int = Field(
+        default=4, ge=1, description="Tasks enqueued before waiting for the first."
+    )
+    retries: int = Field(default=3, ge=0, description="Retries of a transient failure (0: none).")
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https:// ({url!r})")
+        return url
 
 
 class MeilisearchConfig(MeilisearchSettings):
     """The Meilisearch settings with the API keys."""
 
-    api_key: SecretStr | None = None
+    api_key: SecretStr | None = Field(
+        default=None, description="API key (MEILI_API_KEY; never in the file)."
+    )
     # Per shard: the key the tool writes with, and the key the nodes search each other with.
     shard_api_keys: dict[str, SecretStr] = Field(default_factory=dict)
     shard_search_keys: dict[str, SecretStr] = Field(default_factory=dict)

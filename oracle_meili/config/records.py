@@ -10,11 +10,12 @@ import re
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from oracle_meili.config.base import Record
 from oracle_meili.config.index_settings import check_index_settings
 from oracle_meili.config.meilisearch import MeilisearchConfig
+from oracle_meili.config.oracle import OracleSettings
 from oracle_meili.config.orchestration import Orchestration
 from oracle_meili.config.search_checks import SearchCheck, check_search_checks
 from oracle_meili.config.shaping import (
@@ -31,7 +32,6 @@ BinaryPolicy = Literal["base64", "omit"]
 BadRowPolicy = Literal["fail", "skip"]
 
 CONFIG_ENV_VAR = "ORACLE_MEILI_CONFIG"
-DEFAULT_ORACLE_PORT = 1521
 
 # Index uids are [A-Za-z0-9_-]; "__" is kept free because build indexes are "<name>__<suffix>".
 _INDEX_NAME = re.compile(r"^(?!.*__)[A-Za-z0-9_-]{1,200}$")
@@ -176,88 +176,37 @@ class IndexConfig(Record):
         return self.table if self.table is not None else f"query:{self.name}"
 
 
-class OracleConnection(Record):
-    """The Oracle settings a configuration file or Component may hold (``source.oracle``):
-    everything but the passwords. Each one left out comes from its environment variable."""
-
-    user: str | None = Field(default=None, description="Database user (ORACLE_USER).")
-    dsn: str | None = Field(
-        default=None, description="DSN or Easy Connect string (ORACLE_DSN); or host and service."
-    )
-    host: str | None = Field(default=None, description="Listener host (ORACLE_HOST).")
-    port: int | None = Field(default=None, description="Listener port (ORACLE_PORT, 1521).")
-    service_name: str | None = Field(
-        default=None, description="Service name (ORACLE_SERVICE_NAME)."
-    )
-    sid: str | None = Field(default=None, description="SID, instead of a service (ORACLE_SID).")
-    protocol: Literal["tcp", "tcps"] | None = Field(
-        default=None, description="tcp, or tcps for TLS (ORACLE_PROTOCOL)."
-    )
-    wallet_dir: str | None = Field(
-        default=None, description="TCPS wallet (ewallet.pem) folder (ORACLE_WALLET_DIR)."
-    )
-    client_lib_dir: str | None = Field(
-        default=None,
-        description="Oracle Client libraries: python-oracledb thick mode (ORACLE_CLIENT_LIB_DIR).",
-    )
-    connect_timeout_seconds: float | None = Field(
-        default=None, gt=0, description="Longest wait for a new connection (15 s)."
-    )
-    pool_min: int | None = Field(default=None, ge=0, description="Sessions opened at start (1).")
-    pool_max: int | None = Field(default=None, ge=1, description="Most sessions (4).")
-    pool_increment: int | None = Field(default=None, ge=1, description="Sessions added at once.")
-
-
-class OracleSettings(Record):
-    """Connection settings for python-oracledb (thin mode unless a client library is given)."""
-
-    user: str
-    password: SecretStr
-    dsn: str | None = None
-    host: str | None = None
-    port: int = DEFAULT_ORACLE_PORT
-    service_name: str | None = None
-    sid: str | None = None
-    protocol: Literal["tcp", "tcps"] = "tcp"
-    wallet_dir: str | None = Field(default=None, description="TCPS wallet (ewallet.pem) folder.")
-    wallet_password: SecretStr | None = None
-    client_lib_dir: str | None = Field(
-        default=None, description="Oracle Client libraries: switches python-oracledb to thick mode."
-    )
-    connect_timeout_seconds: float = Field(default=15.0, gt=0)
-    pool_min: int = Field(default=1, ge=0, description="Sessions the pool opens at start.")
-    pool_max: int = Field(default=4, ge=1, description="Most sessions the pool may hold.")
-    pool_increment: int = Field(default=1, ge=1, description="Sessions opened at a time.")
-
-    @model_validator(mode="after")
-    def _check(self) -> OracleSettings:
-        if self.dsn is None and (self.host is None or (self.service_name or self.sid) is None):
-            raise ValueError(
-                "give dsn, or host and service_name (or sid), in source.oracle or as "
-                "ORACLE_DSN, or ORACLE_HOST and ORACLE_SERVICE_NAME (or ORACLE_SID)"
-            )
-        return self
-
-    @property
-    def target(self) -> str:
-        """Where the connection goes, without secrets (for messages)."""
-        if self.dsn is not None:
-            return self.dsn
-        database = self.service_name if self.service_name else f"SID {self.sid}"
-        return f"{self.protocol}://{self.host}:{self.port}/{database}"
-
-
 class SourceConfig(Record):
     """A SQLAlchemy URL, or Oracle settings (from ``source.oracle`` and the environment)."""
 
-    url: str | None = None
-    oracle: OracleSettings | None = None
+    url: str | None = Field(
+        default=None, description="Any SQLAlchemy URL (e.g. sqlite:///demo/demo.db)."
+    )
+    oracle: OracleSettings | None = Field(
+        default=None,
+        description="Oracle connection settings; what is left out comes from ORACLE_* "
+        "variables. The passwords always come from them.",
+    )
     max_concurrent_syncs: int | None = Field(
         default=None,
         ge=1,
+        strict=True,
         description="Dagster: at most this many syncs read the source at once, whichever "
         "indexes they are for (none: no limit beyond each index's own).",
     )
+
+    @field_validator("url")
+    @classmethod
+    def _sqlalchemy_url(cls, url: str | None) -> str | None:
+        if url is not None and "://" not in url:
+            raise ValueError(f"not a SQLAlchemy URL: {url!r}")
+        return url
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SourceConfig:
+        if (self.url is None) == (self.oracle is None):
+            raise ValueError("give one of `url` or `oracle`")
+        return self
 
 
 class AppConfig(Record):

@@ -121,7 +121,7 @@ def index_definitions(
 
 def build_definitions(
     config: AppConfig,
-    environ: Mapping[str, str],
+    environ: Mapping[str, str] | None = None,
     *,
     executor: dg.ExecutorDefinition | None = None,
     translator: OracleMeiliTranslator | None = None,
@@ -133,7 +133,8 @@ def build_definitions(
     multiprocess executor by default, the k8s or celery one to spread slices over machines.
     ``translator`` says how each index and table appears (its asset's key, group, tags,
     ...). ``scope`` prefixes the names of jobs, schedules, sensors and resources with
-    ``<scope>__``, so that several configurations fit in one code location.
+    ``<scope>__``, so that several configurations fit in one code location. ``environ`` is
+    not read (``config`` was filled in when loaded; secrets are ``EnvVar``s).
 
     Raises:
         ConfigError: a schedule's cron expression or time zone is invalid, two assets got
@@ -175,7 +176,7 @@ def build_definitions(
                 for group, job in zip(groups, follow_jobs, strict=True)
             ),
         ],
-        resources=build_resources(config, environ, names),
+        resources=build_resources(config, names),
         executor=executor if executor is not None else default_executor(config),
     )
 

@@ -13,7 +13,7 @@ every setting, default and error message is the same. Secrets stay in the enviro
 No ``from __future__ import annotations``: Dagster resolves the model's annotations.
 """
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import dagster as dg
 from pydantic import Field
@@ -24,15 +24,17 @@ from oracle_meili.config import (
     FreshnessConfig,
     IndexConfig,
     MeilisearchSettings,
-    OracleConnection,
+    OracleSettings,
     Orchestration,
     SearchCheck,
+    SourceConfig,
     environment,
     parse_config,
 )
 from oracle_meili.config.base import Record
 from oracle_meili.defs.build import build_definitions
 from oracle_meili.defs.dagster_private import TranslationFn, TranslationFnResolver
+from oracle_meili.defs.derived import derived_class
 from oracle_meili.defs.translator import IndexAsset, OracleMeiliTranslator, TableAsset
 
 TranslatorData = IndexAsset | TableAsset
@@ -64,12 +66,18 @@ class OracleMeiliScaffolder(dg.Scaffolder):
         dg.scaffold_component(request, SCAFFOLD_ATTRIBUTES)
 
 
-# The attributes are the configuration file's records themselves, made Resolvable so that
-# `dg` derives their schema (with each field's description) and validates a defs.yaml
-# against it; the records' own constraints then apply as they do to the file.
+# The attributes are the configuration file's records, made Resolvable so that `dg` derives
+# their schema and validates a defs.yaml against it; the records' own constraints then apply
+# as they do to the file. `dg` 1.13 shows the description of a field with a default only
+# from its resolver: the derived classes (source, meilisearch) carry one, an index's keys
+# are documented in docs/configuration.md.
 
 
-class PoolAttributes(Record, dg.Resolvable):
+class ResolvableRecord(Record, dg.Resolvable):
+    """A record ``dg`` derives a schema for."""
+
+
+class PoolAttributes(ResolvableRecord):
     """Oracle session pool sizes (the older spelling of ``oracle.pool_*``)."""
 
     min: int | None = None
@@ -77,31 +85,49 @@ class PoolAttributes(Record, dg.Resolvable):
     increment: int | None = None
 
 
-class OracleAttributes(OracleConnection, dg.Resolvable):
-    """Oracle connection settings; what is left out comes from the ORACLE_* variables."""
-
-
-class SourceAttributes(Record, dg.Resolvable):
-    """The source database: a SQLAlchemy ``url``, or Oracle."""
-
-    url: str | None = Field(
-        default=None, description="Any SQLAlchemy URL (e.g. sqlite:///demo/demo.db)."
-    )
-    oracle: OracleAttributes | None = Field(
-        default=None,
-        description="Oracle connection settings; what is left out comes from ORACLE_* "
-        "variables. The password always comes from ORACLE_PASSWORD.",
-    )
-    pool: PoolAttributes | None = None
-    max_concurrent_syncs: int | None = Field(
-        default=None,
-        description="At most this many syncs read the source at once, whichever indexes "
-        "they are for.",
+# Derived from the engine's records (defs/derived.py) when the module loads: the same keys,
+# defaults and descriptions as the configuration file's. The type checker sees records.
+if TYPE_CHECKING:
+    SourceAttributes = ResolvableRecord
+    MeilisearchAttributes = ResolvableRecord
+else:
+    OracleAttributes = derived_class(
+        "OracleAttributes",
+        ResolvableRecord,
+        OracleSettings,
+        module=__name__,
+        doc="Oracle connection settings; what is left out comes from the ORACLE_* variables, "
+        "the passwords always.",
+        optional=True,
+        secrets="leave out",
     )
 
+    SourceAttributes = derived_class(
+        "SourceAttributes",
+        ResolvableRecord,
+        SourceConfig,
+        module=__name__,
+        doc="The source database: a SQLAlchemy ``url``, or Oracle.",
+        fields={
+            "oracle": (
+                OracleAttributes | None,
+                Field(default=None, description=SourceConfig.model_fields["oracle"].description),
+            ),
+            "pool": (
+                PoolAttributes | None,
+                Field(default=None, description="The older spelling of oracle.pool_*."),
+            ),
+        },
+    )
 
-class MeilisearchAttributes(MeilisearchSettings, dg.Resolvable):
-    """Meilisearch: url, timeouts, retries; the API key comes from MEILI_API_KEY."""
+    MeilisearchAttributes = derived_class(
+        "MeilisearchAttributes",
+        ResolvableRecord,
+        MeilisearchSettings,
+        module=__name__,
+        doc="Meilisearch: url or shards, timeouts, retries; the API keys come from the "
+        "environment (MEILI_API_KEY, MEILI_API_KEY_<NAME>).",
+    )
 
 
 class FreshnessAttributes(FreshnessConfig, dg.Resolvable):

@@ -6,23 +6,22 @@ end. Secrets (passwords, API keys) are given as ``EnvVar`` so they never show in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import dagster as dg
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import Field
 
 from oracle_meili.config import (
-    DEFAULT_MAX_PAYLOAD_BYTES,
-    DEFAULT_MEILI_URL,
-    DEFAULT_ORACLE_PORT,
     AppConfig,
     MeilisearchConfig,
     OracleSettings,
+    ShardSettings,
     SourceConfig,
     environment,
     shard_keys,
 )
+from oracle_meili.config.environment import EnvironmentRecord
+from oracle_meili.defs.derived import derived_class
 from oracle_meili.defs.names import DEFAULT_NAMES, Names
 from oracle_meili.engine.runner import Runner
 from oracle_meili.engine.state import StateStore
@@ -52,77 +51,85 @@ class SqlAlchemySourceResource(SourceResource):
         return SourceConfig(url=self.url)
 
 
-class OracleResource(SourceResource):
-    """Oracle Database through python-oracledb in thin mode, with a session pool per run."""
-
-    user: str = Field(description="Database user the sync reads as.")
-    password: str = Field(description="Password; give it as EnvVar('ORACLE_PASSWORD').")
-    dsn: str | None = Field(default=None, description="Full DSN or Easy Connect string.")
-    host: str | None = Field(default=None, description="Listener host (when no DSN).")
-    port: int = Field(default=DEFAULT_ORACLE_PORT, description="Listener port.")
-    service_name: str | None = Field(default=None, description="Service name (when no DSN).")
-    sid: str | None = Field(default=None, description="SID, for databases without a service.")
-    protocol: str = Field(default="tcp", description="tcp, or tcps for TLS.")
-    wallet_dir: str | None = Field(default=None, description="Folder of the TCPS wallet.")
-    wallet_password: str | None = Field(
-        default=None, description="Wallet password; give it as EnvVar('ORACLE_WALLET_PASSWORD')."
-    )
-    client_lib_dir: str | None = Field(
-        default=None, description="Oracle Client libraries: python-oracledb thick mode."
-    )
-    connect_timeout_seconds: float = Field(
-        default=15.0, description="Longest wait for the database to answer a new connection."
-    )
-    pool_min: int = Field(default=1, description="Sessions the pool opens at start.")
-    pool_max: int = Field(default=4, description="Most sessions the pool may hold.")
-    pool_increment: int = Field(default=1, description="Sessions opened at a time when growing.")
+class _OracleSettingsResource(SourceResource):
+    """What :data:`OracleResource` does with its fields (derived from the engine's record)."""
 
     def settings(self) -> SourceConfig:
         """Every field of this resource, by the same name, as the engine's Oracle record."""
-        oracle = OracleSettings.model_validate(
-            {name: getattr(self, name) for name in OracleSettings.model_fields}
-        )
-        return SourceConfig(oracle=oracle)
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        return SourceConfig(oracle=OracleSettings.model_validate(values))
 
 
-class ShardResource(dg.Config):
-    """One Meilisearch server of a sharded deployment."""
+# The resources' fields are derived when the module loads; the type checker sees the classes
+# they derive from (which hold what the code calls), taking any settings by name.
+if TYPE_CHECKING:
 
-    name: str
-    url: str
-
-
-class MeilisearchResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """A Meilisearch server."""
-
-    url: str = Field(default=DEFAULT_MEILI_URL, description="Base URL, http:// or https://.")
-    api_key: str | None = Field(
-        default=None, description="API key; give it as EnvVar('MEILI_API_KEY')."
+    class OracleResource(_OracleSettingsResource):
+        def __init__(self, **settings: Any) -> None: ...
+else:
+    OracleResource = derived_class(
+        "OracleResource",
+        _OracleSettingsResource,
+        OracleSettings,
+        module=__name__,
+        doc="Oracle Database through python-oracledb in thin mode, with a session pool per run. "
+        "Give the passwords as EnvVar('ORACLE_PASSWORD') and EnvVar('ORACLE_WALLET_PASSWORD').",
     )
-    timeout_seconds: float = Field(default=30.0, description="HTTP request timeout.")
-    task_timeout_seconds: float = Field(
-        default=3600.0, description="Longest wait for one Meilisearch task."
-    )
-    max_payload_bytes: int = Field(
-        default=DEFAULT_MAX_PAYLOAD_BYTES, description="Largest NDJSON payload per task."
-    )
-    max_tasks_in_flight: int = Field(default=4, description="Tasks enqueued before waiting.")
-    retries: int = Field(default=3, description="Retries of a transient failure (0: none).")
-    shards: list[ShardResource] = Field(
-        default_factory=list,
-        description="Several servers, one shard each (keys: MEILI_API_KEY_<NAME>).",
-    )
+
+ShardResource = derived_class(
+    "ShardResource",
+    dg.Config,
+    ShardSettings,
+    module=__name__,
+    doc="One Meilisearch server of a sharded deployment.",
+)
+
+
+class _MeilisearchSettingsResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """What :data:`MeilisearchResource` does with its fields (derived from the engine's
+    record)."""
+
+    shards: list[Any] = Field(default_factory=list)
 
     def settings(self) -> MeilisearchConfig:
         """The engine's settings record: every field of this resource, by the same name, and
         each shard's keys from the environment (never a field: they would show in the UI)."""
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        names = [shard.name for shard in self.shards]
         return MeilisearchConfig.model_validate(
             {
-                **{name: getattr(self, name) for name in type(self).model_fields},
-                "shards": [{"name": s.name, "url": s.url} for s in self.shards],
-                **shard_keys([s.name for s in self.shards], environment()),
+                **values,
+                "shards": [shard.model_dump() for shard in self.shards],
+                **shard_keys(names, environment()),
             }
         )
+
+
+if TYPE_CHECKING:
+
+    class MeilisearchResource(_MeilisearchSettingsResource):
+        def __init__(self, **settings: Any) -> None: ...
+else:
+    MeilisearchResource = derived_class(
+        "MeilisearchResource",
+        _MeilisearchSettingsResource,
+        MeilisearchConfig,
+        module=__name__,
+        doc="A Meilisearch server, or shards. Give the API key as EnvVar('MEILI_API_KEY'); each "
+        "shard's comes from MEILI_API_KEY_<NAME>.",
+        # The shards' keys are read from the run's environment, never resource fields (which
+        # the UI shows).
+        leave_out=frozenset({"shard_api_keys", "shard_search_keys"}),
+        fields={
+            "shards": (
+                list[ShardResource],
+                Field(
+                    default_factory=list,
+                    description=MeilisearchConfig.model_fields["shards"].description,
+                ),
+            )
+        },
+    )
 
 
 class NoValueIOManager(dg.ConfigurableIOManager):
@@ -174,49 +181,36 @@ def resource_keys(names: Names) -> set[str]:
     return {names.source, names.meilisearch}
 
 
-def build_resources(
-    config: AppConfig, environ: Mapping[str, str], names: Names = DEFAULT_NAMES
-) -> dict[str, object]:
+def build_resources(config: AppConfig, names: Names = DEFAULT_NAMES) -> dict[str, object]:
     """The source and Meilisearch resources, secrets behind ``EnvVar``, and the IO manager
     of a sliced sync's steps, under the keys of ``names``."""
     source: SourceResource
     if config.source.url is not None:
         source = SqlAlchemySourceResource(url=config.source.url)
     else:
-        oracle = config.source.oracle
-        assert oracle is not None
-        # Every setting passes by name; the secrets as EnvVar, so they never show in the UI.
-        source = OracleResource(
-            **{
-                **plain_settings(oracle),
-                "password": dg.EnvVar("ORACLE_PASSWORD"),
-                "wallet_password": dg.EnvVar("ORACLE_WALLET_PASSWORD")
-                if oracle.wallet_password is not None
-                else None,
-            }
-        )
+        assert config.source.oracle is not None
+        source = OracleResource(**resource_values(config.source.oracle, OracleResource))
     meili = config.meilisearch
-    api_key = dg.EnvVar("MEILI_API_KEY") if environ.get("MEILI_API_KEY") else None
+    values = resource_values(meili, MeilisearchResource)
+    values["shards"] = [ShardResource(**shard.model_dump()) for shard in meili.shards]
     return {
         names.source: source,
-        names.meilisearch: MeilisearchResource(
-            **{
-                name: getattr(meili, name)
-                for name in MeilisearchResource.model_fields
-                if name not in ("api_key", "shards")
-            },
-            api_key=api_key,
-            shards=[ShardResource(name=s.name, url=s.url) for s in meili.shards],
-        ),
+        names.meilisearch: MeilisearchResource(**values),
         # The outputs between a sliced sync's steps: no value, no file (defs/sliced.py).
         names.step_io: NoValueIOManager(),
     }
 
 
-def plain_settings(record: BaseModel) -> dict[str, Any]:
-    """A settings record's fields, secrets left out (they are passed as EnvVar)."""
-    return {
-        name: value
-        for name, value in record
-        if not isinstance(value, SecretStr) and name not in ("password", "wallet_password")
-    }
+def resource_values(
+    record: EnvironmentRecord,
+    resource: type[dg.ConfigurableResource],  # type: ignore[type-arg]
+) -> dict[str, Any]:
+    """The record's settings as the resource's fields, by name; each secret that is set as
+    an ``EnvVar`` of its variable, so that it never shows in the UI (its value is read when
+    a run starts)."""
+    variables = record.variables()
+    values = {name: getattr(record, name) for name in resource.model_fields}
+    for secret in record.secrets():
+        if secret in values:
+            values[secret] = dg.EnvVar(variables[secret]) if values[secret] is not None else None
+    return values

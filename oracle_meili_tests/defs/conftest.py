@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 import pytest
 
@@ -30,7 +28,7 @@ def materialize(
         [build_index_asset(config.indexes[0], names=Names(source_kind="sqlite"))],
         partition_key=partition,
         instance=instance,
-        resources=build_resources(config, os.environ),
+        resources=build_resources(config),
         raise_on_error=False,
     )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -145,7 +144,7 @@ def test_failed_full_run_resumes_from_its_checkpoint(
             ),
         }
     )
-    resources = build_resources(small, os.environ)
+    resources = build_resources(small)
     asset = build_index_asset(small.indexes[0])
     with source_lost_at_page(5, demo_db):
         failed = dg.materialize(
@@ -188,7 +187,7 @@ def test_final_errors_are_not_retried_by_dagster(
         [build_index_asset(index)],
         partition_key="incremental",
         instance=instance,
-        resources=build_resources(app_config, os.environ),
+        resources=build_resources(app_config),
         raise_on_error=False,
     )
     (failure,) = failed.get_step_failure_events()

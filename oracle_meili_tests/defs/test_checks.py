@@ -30,7 +30,7 @@ def test_consistency_checks_after_a_full_sync(
     app_config: AppConfig, instance: dg.DagsterInstance, demo_db: Path
 ) -> None:
     index = app_config.indexes[0]
-    resources = build_resources(app_config, os.environ)
+    resources = build_resources(app_config)
     assert materialize(app_config, instance, "full").success
     checks = build_consistency_checks([index])
     asset = build_index_asset(index)
@@ -104,7 +104,7 @@ def test_reconcile_job_deletes_hard_deleted_rows(
     job = build_reconcile_job([index])
     result = job.execute_in_process(
         instance=instance,
-        resources=build_resources(app_config, os.environ),
+        resources=build_resources(app_config),
         run_config=reconcile_run_config(index),
     )
     assert result.success

@@ -407,7 +407,7 @@ def test_the_sensor_makes_every_commit_searchable_without_a_later_change(
              "indexes": [index.model_dump(exclude_unset=True)]},
             environ=os.environ,
         )  # fmt: skip
-        resources = build_resources(config, os.environ)
+        resources = build_resources(config)
         (sensor,) = build_change_sensors(
             [(index, ChangeSensorConfig(), sync_job(index))], clock=clock
         )

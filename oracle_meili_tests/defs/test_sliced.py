@@ -35,7 +35,7 @@ def test_full_and_incremental_partitions(
 ) -> None:
     index = app_config.indexes[0].model_copy(update={"parallel": 3, "batch_size": 50})
     asset = build_sliced_index_asset(index)
-    resources = build_resources(app_config, os.environ)
+    resources = build_resources(app_config)
     full = dg.materialize([asset], partition_key="full", instance=instance, resources=resources)
     assert step_names(full) == {
         f"{index.name}_plan",

@@ -28,7 +28,7 @@ def observe_products(
     result = dg.materialize(
         [observable],
         instance=instance,
-        resources=build_resources(config, os.environ),
+        resources=build_resources(config),
         selection=[source_table_key("PRODUCTS", "sqlite")],
     )
     assert result.success

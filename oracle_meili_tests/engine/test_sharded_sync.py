@@ -490,7 +490,7 @@ def test_a_dagster_run_syncs_the_shards(
     config = sharded_config(nodes, demo, NAMES, index)
     for name in NAMES:
         monkeypatch.setenv(shard_key_variable(name), nodes[name].master_key)
-    resources = build_resources(config, os.environ)
+    resources = build_resources(config)
     result = dg.materialize(
         [build_index_asset(config.indexes[0])],
         partition_key="full",
