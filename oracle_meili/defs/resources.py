@@ -73,7 +73,7 @@ else:
         OracleSettings,
         module=__name__,
         doc="Oracle Database through python-oracledb in thin mode, with a session pool per run. "
-        "Give the passwords as EnvVar('ORACLE_PASSWORD') and EnvVar('ORACLE_WALLET_PASSWORD').",
+        "Give the passwords as `EnvVar('ORACLE_PASSWORD')` and `EnvVar('ORACLE_WALLET_PASSWORD')`.",
     )
 
 ShardResource = derived_class(
@@ -115,8 +115,9 @@ else:
         _MeilisearchSettingsResource,
         MeilisearchConfig,
         module=__name__,
-        doc="A Meilisearch server, or shards. Give the API key as EnvVar('MEILI_API_KEY'); each "
-        "shard's comes from MEILI_API_KEY_<NAME>.",
+        # Markdown in the UI: names in backticks (a bare <NAME> would be taken for a tag).
+        doc="A Meilisearch server, or shards. Give the API key as `EnvVar('MEILI_API_KEY')`; "
+        "each shard's comes from `MEILI_API_KEY_<NAME>`, its name in upper case.",
         # The shards' keys are read from the run's environment, never resource fields (which
         # the UI shows).
         leave_out=frozenset({"shard_api_keys", "shard_search_keys"}),

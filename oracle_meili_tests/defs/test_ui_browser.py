@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from oracle_meili.adapters.meili import MeiliClient
+from oracle_meili.config import MeilisearchConfig
 from oracle_meili_tests.defs.browser import CHROMIUM, DagsterUi, shot
 
 pytestmark = pytest.mark.skipif(
@@ -75,6 +76,27 @@ def test_a_first_visit_opens_no_community_dialog(dagster_ui: DagsterUi, page: Pa
     page.wait_for_timeout(6_000)
     expect(page.get_by_role("dialog")).to_have_count(0)
     shot(page, "0-overview")
+
+
+def test_the_meilisearch_resource_shows_its_settings_and_no_secret(
+    dagster_ui: DagsterUi, page: Page
+) -> None:
+    """The resource's page lists each setting of `meilisearch:` with its description, the
+    API key by its variable's name only, and says where the shards' keys come from."""
+    page.goto(f"{dagster_ui.url}/locations/oracle_meili/resources/meilisearch")
+    read_from_environment = {"shard_api_keys", "shard_search_keys"}
+    for name, field in MeilisearchConfig.model_fields.items():
+        if name in read_from_environment:
+            expect(page.get_by_text(name, exact=True)).to_have_count(0)
+            continue
+        expect(page.get_by_text(name, exact=True)).to_be_visible()
+        expect(page.get_by_text(str(field.description), exact=True)).to_be_visible()
+    expect(page.get_by_text("MEILI_API_KEY", exact=True)).to_be_visible()
+    key = dagster_ui.meilisearch.api_key
+    assert key is not None
+    expect(page.get_by_text(key.get_secret_value())).to_have_count(0)
+    expect(page.get_by_text("MEILI_API_KEY_<NAME>", exact=True)).to_be_visible()
+    shot(page, "0-meilisearch-resource")
 
 
 def test_observe_button_records_live_rows_of_the_source(dagster_ui: DagsterUi, page: Page) -> None:
