@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from pathlib import Path
 
 from oracle_meili.cli import _parser
 from oracle_meili.config import (
@@ -95,4 +96,29 @@ def test_every_documented_cli_flag_exists() -> None:
             flag = word.strip("[]|").split("=", 1)[0]
             if flag.startswith("--") and flag not in flags[command]:
                 missing.append(f"{command} {flag}")
+    assert not missing
+
+
+def test_every_file_the_docs_name_exists() -> None:
+    """A source or configuration file the docs name (in backticks) is in this project, its
+    package or tests (names relative to them), or Dagster's installed package; Meilisearch's
+    sources are cited by their repository path and a file a user's own `dg` project holds
+    is said to be so."""
+    import dagster
+
+    roots = [PROJECT, PROJECT / "oracle_meili", PROJECT / "oracle_meili_tests"]
+    roots.append(Path(dagster.__file__).parent.parent)
+    elsewhere = ("crates/", "defs/search/")  # Meilisearch's repository; a user's dg project
+    texts = [path.read_text() for path in DOCS]
+    named = {
+        name
+        for text in texts
+        for name in re.findall(r"`([\w./-]+/[\w.-]+\.(?:py|yaml|yml|sql|toml))`", text)
+    }
+    assert named
+    missing = [
+        name
+        for name in sorted(named)
+        if not name.startswith(elsewhere) and not any((root / name).exists() for root in roots)
+    ]
     assert not missing
