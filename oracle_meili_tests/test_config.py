@@ -323,3 +323,14 @@ def test_records_read_only_the_environment_they_are_given(
     assert oracle.dsn is None
     assert MeilisearchConfig().retries == 3
     assert parse({"indexes": [INDEX]}, ORACLE_ENV).meilisearch.retries == 3
+
+
+def test_an_empty_oracle_key_is_left_to_its_variable() -> None:
+    raw = {
+        "source": {"oracle": {"dsn": None, "user": "shop", "pool_max": None}},
+        "indexes": [INDEX],
+    }
+    env = {**ORACLE_ENV, "ORACLE_DSN": "env-db/X", "ORACLE_POOL_MAX": "6"}
+    oracle = parse(raw, env).source.oracle
+    assert oracle is not None
+    assert (oracle.dsn, oracle.user, oracle.pool_max) == ("env-db/X", "shop", 6)

@@ -49,7 +49,12 @@ def parse_oracle(raw: Mapping[str, Any], env: Mapping[str, str]) -> OracleSettin
     pool = raw.get(_POOL) or {}
     if not isinstance(pool, dict) or set(pool) - {"min", "max", "increment"}:
         raise ConfigError("source.pool: a mapping of min, max and increment")
-    given = {**{f"pool_{k}": v for k, v in pool.items()}, **in_file}
+    # A key left empty (null) is left to its variable, as a key left out is.
+    given = {
+        k: v
+        for k, v in {**{f"pool_{k}": v for k, v in pool.items()}, **in_file}.items()
+        if v is not None
+    }
     try:
         return OracleSettings.from_environment(env, given)
     except ValidationError as e:
