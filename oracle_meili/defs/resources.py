@@ -72,8 +72,9 @@ else:
         _OracleSettingsResource,
         OracleSettings,
         module=__name__,
-        doc="Oracle Database through python-oracledb in thin mode, with a session pool per run. "
-        "Give the passwords as `EnvVar('ORACLE_PASSWORD')` and `EnvVar('ORACLE_WALLET_PASSWORD')`.",
+        doc="Oracle Database through python-oracledb in thin mode, with a session pool per "
+        "run. Give the passwords as `EnvVar('ORACLE_PASSWORD')` and "
+        "`EnvVar('ORACLE_WALLET_PASSWORD')`.",
     )
 
 ShardResource = derived_class(
