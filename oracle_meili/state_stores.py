@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from oracle_meili.config import AppConfig, IndexConfig, environment
 from oracle_meili.engine.follow import Exclusive
-from oracle_meili.engine.locks import IndexBusyError, file_exclusion
+from oracle_meili.engine.locks import IndexBusyError, IndexLocks
 from oracle_meili.engine.state import StateFile, StateStore
 
 DEFAULT_STATE = "sync_state.json"
@@ -49,7 +49,7 @@ def exclusion_of(state: StateStore) -> Exclusive:
     index: with the Dagster instance, each holds the index's pool, as a sync run does; with
     a state file, a lock file per index beside it."""
     if isinstance(state, StateFile):
-        return file_exclusion(state.path.resolve().parent)
+        return IndexLocks(state.path.resolve().parent)
     from oracle_meili.defs.state import DagsterInstanceState
     from oracle_meili.defs.throttle import follower_exclusion
 

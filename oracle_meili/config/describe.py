@@ -17,7 +17,7 @@ def describe(error: ValidationError) -> str:
     errors = error.errors()
     first = errors[0]
     where = ".".join(str(part) for part in first["loc"])
-    reason = first["msg"].removeprefix("Value error, ")
+    reason = _reason(first)
     message = f"{where}: {reason}" if where else reason
     unknown = [
         ".".join(str(part) for part in e["loc"]) for e in errors if e["type"] == "extra_forbidden"

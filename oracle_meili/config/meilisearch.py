@@ -47,10 +47,8 @@ class MeilisearchSettings(EnvironmentRecord):
     setting the file leaves out comes from its ``MEILI_*`` variable (``MEILI_URL``, ...)."""
 
     model_config = SettingsConfigDict(env_prefix="MEILI_")
-    # Shards are listed in the file; their keys' variables are named after them.
-    not_from_environment: ClassVar[frozenset[str]] = frozenset(
-        {"shards", "shard_api_keys", "shard_search_keys"}
-    )
+    # Shards are listed in the file, not given by a variable.
+    not_from_environment: ClassVar[frozenset[str]] = frozenset({"shards"})
 
     url: str = Field(default=DEFAULT_MEILI_URL, description="Base URL, http:// or https://.")
     shards: tuple[ShardSettings, ...] = Field(
@@ -87,6 +85,11 @@ class MeilisearchConfig(MeilisearchSettings):
     # Per shard: the key the tool writes with, and the key the nodes search each other with.
     shard_api_keys: dict[str, SecretStr] = Field(default_factory=dict)
     shard_search_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    # Their variables are named after each shard (config.loading.shard_keys).
+    not_from_environment = MeilisearchSettings.not_from_environment | {
+        "shard_api_keys",
+        "shard_search_keys",
+    }
 
     @model_validator(mode="after")
     def _distinct_shards(self) -> MeilisearchConfig:

@@ -22,13 +22,9 @@ class IndexBusyError(OracleMeiliError):
     """Another process holds the index (a sync, ``follow`` or ``apply-settings``)."""
 
 
-def file_exclusion(directory: Path) -> IndexLocks:
-    """The per-index locks of the state files in ``directory``."""
-    return IndexLocks(directory)
-
-
 class IndexLocks:
-    """Call with an index: a context manager that yields whether the lock was taken."""
+    """The per-index locks of the state files in a directory. Call with an index: a context
+    manager that yields whether the lock was taken."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
