@@ -282,7 +282,7 @@ def test_only_the_command_line_reads_the_running_demo_s_file(
 
 
 def test_every_setting_s_variable_fills_what_the_file_leaves_out() -> None:
-    """One rule for every setting: ORACLE_<KEY> and MEILI_<KEY> (the timeout's older name
+    """One rule for every setting: ORACLE_<KEY> and MEILI_<KEY> (the timeout's own name
     too), the file winning; Oracle's own spelling of the protocol loads."""
     env = {
         **ORACLE_ENV,

@@ -1,8 +1,8 @@
 """Settings records that the environment fills in, through pydantic-settings.
 
 A record's variable for a field is its ``env_prefix`` and the field's name in upper case
-(``ORACLE_USER``), or the field's ``validation_alias`` that starts with the prefix (an older
-name, kept so that users' environments keep working). The environment read is the one the
+(``ORACLE_USER``), or the field's ``validation_alias`` that starts with the prefix (a name of
+its own, such as ``ORACLE_CONNECT_TIMEOUT``). The environment read is the one the
 caller gives (``os.environ`` over ``.env`` from :func:`oracle_meili.config.environment`, or a
 test's mapping): building a record never reads the process's environment behind its back.
 """

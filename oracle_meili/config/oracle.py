@@ -47,7 +47,7 @@ class OracleSettings(EnvironmentRecord):
     connect_timeout_seconds: float = Field(
         default=15.0,
         gt=0,
-        # The variable's name predates the field's.
+        # Its variable is ORACLE_CONNECT_TIMEOUT (without _SECONDS).
         validation_alias=AliasChoices("connect_timeout_seconds", "ORACLE_CONNECT_TIMEOUT"),
         description="Longest wait for the database to answer a new connection.",
     )

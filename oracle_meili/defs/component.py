@@ -78,7 +78,7 @@ class ResolvableRecord(Record, dg.Resolvable):
 
 
 class PoolAttributes(ResolvableRecord):
-    """Oracle session pool sizes (the older spelling of ``oracle.pool_*``)."""
+    """Oracle session pool sizes (``oracle.pool_*`` spelt as ``pool: {min, max, increment}``)."""
 
     min: int | None = None
     max: int | None = None
@@ -115,7 +115,7 @@ else:
             ),
             "pool": (
                 PoolAttributes | None,
-                Field(default=None, description="The older spelling of oracle.pool_*."),
+                Field(default=None, description="oracle.pool_* spelt as {min, max, increment}."),
             ),
         },
     )

@@ -62,7 +62,7 @@ def derived_class(
             name: (Annotated[kind, dg.Resolver.default(description=info.description)], info)
             for name, (kind, info) in definitions.items()
         }
-    # The record's order, then the fields it does not have (an older spelling).
+    # The record's order, then the fields it does not have (another spelling it takes).
     order = [*record.model_fields, *(fields or {})]
     definitions = {name: definitions[name] for name in dict.fromkeys(order) if name in definitions}
     made: type[T] = create_model(name, __base__=base, __module__=module, __doc__=doc, **definitions)
